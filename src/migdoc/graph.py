@@ -1,0 +1,200 @@
+"""Revision files -> revision graph (networkx). Pure: no disk, no database.
+
+One node per file, so two files declaring one revision id stay two nodes; a
+``down_revision`` naming a revision no file declares becomes a *missing* node,
+so a broken chain is still a graph that can be drawn and diagnosed.
+
+Edges run from the older revision to the newer one (``down_revision`` ->
+``revision``), with ``kind`` ``"down"`` or ``"depends"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+
+from migdoc.model import RevisionFile
+
+NodeKey = str
+"""``f:<index>`` for a file, ``m:<revision>`` for a revision no file declares."""
+
+
+def file_node(index: int) -> NodeKey:
+    return f"f:{index}"
+
+
+def missing_node(revision: str) -> NodeKey:
+    return f"m:{revision}"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A ``depends_on`` entry and what it resolved to (``None``: nothing)."""
+
+    child: int
+    name: str
+    target: int | None
+
+
+class RevisionGraph:
+    """The revision graph of one project, built from statically read files.
+
+    Invariants: every file with a revision id is a node; every ``down_revision``
+    is an edge, to a missing node when no file declares it; where several files
+    declare one id, Alembic keeps the last one it loads and so does the graph
+    for edges (``kept``), the others stay visible as ``shadowed`` nodes.
+    """
+
+    def __init__(self, files: Sequence[RevisionFile]) -> None:
+        self.files: tuple[RevisionFile, ...] = tuple(files)
+        self.declarations: dict[str, list[int]] = {}
+        for index, rf in enumerate(self.files):
+            if rf.revision is not None:
+                self.declarations.setdefault(rf.revision, []).append(index)
+        # Alembic's revision map is a dict filled in load order: the last wins.
+        self.kept: dict[str, int] = {rev: idx[-1] for rev, idx in self.declarations.items()}
+        self.labels: dict[str, list[int]] = {}
+        for index in self.kept.values():
+            for label in self.files[index].branch_labels:
+                self.labels.setdefault(label, []).append(index)
+        self.dependencies: list[Dependency] = []
+        self.graph = nx.DiGraph()
+        self._build()
+
+    # -- construction -------------------------------------------------------
+
+    def _build(self) -> None:
+        g = self.graph
+        for index, rf in enumerate(self.files):
+            if rf.revision is None:
+                continue
+            g.add_node(file_node(index), index=index, revision=rf.revision)
+        for _rev, index in self.kept.items():
+            rf = self.files[index]
+            child = file_node(index)
+            for parent in rf.down_revisions:
+                g.add_edge(self._node_for(parent), child, kind="down")
+            for name in rf.depends_on:
+                target = self.resolve(name)
+                self.dependencies.append(Dependency(index, name, target))
+                if target is not None:
+                    g.add_edge(file_node(target), child, kind="depends")
+        # Shadowed copies keep their own down_revision edges so they can be drawn.
+        for _rev, indexes in self.declarations.items():
+            for index in indexes[:-1]:
+                for parent in self.files[index].down_revisions:
+                    if not g.has_edge(self._node_for(parent), file_node(index)):
+                        g.add_edge(self._node_for(parent), file_node(index), kind="down")
+
+    def _node_for(self, revision: str) -> NodeKey:
+        if revision in self.kept:
+            return file_node(self.kept[revision])
+        node = missing_node(revision)
+        if node not in self.graph:
+            self.graph.add_node(node, index=None, revision=revision)
+        return node
+
+    def resolve(self, name: str) -> int | None:
+        """Resolve an id, a branch label or a unique id prefix, as Alembic does."""
+        if name in self.kept:
+            return self.kept[name]
+        if name in self.labels and len(self.labels[name]) == 1:
+            return self.labels[name][0]
+        if len(name) >= 4:
+            matches = [rev for rev in self.kept if rev.startswith(name)]
+            if len(matches) == 1:
+                return self.kept[matches[0]]
+        return None
+
+    # -- queries ------------------------------------------------------------
+
+    def index_of(self, node: NodeKey) -> int | None:
+        return self.graph.nodes[node]["index"]
+
+    def revision_of(self, node: NodeKey) -> str:
+        return self.graph.nodes[node]["revision"]
+
+    def is_shadowed(self, index: int) -> bool:
+        rf = self.files[index]
+        return rf.revision is not None and self.kept.get(rf.revision) != index
+
+    @cached_property
+    def kept_indexes(self) -> tuple[int, ...]:
+        return tuple(sorted(self.kept.values()))
+
+    @cached_property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(sorted(data["revision"] for node, data in self.graph.nodes(data=True) if data["index"] is None))
+
+    def children(self, index: int, kinds: Iterable[str] = ("down",)) -> list[int]:
+        wanted = set(kinds)
+        out = []
+        for _, child, data in self.graph.out_edges(file_node(index), data=True):
+            child_index = self.index_of(child)
+            if data["kind"] in wanted and child_index is not None and not self.is_shadowed(child_index):
+                out.append(child_index)
+        return sorted(out)
+
+    @cached_property
+    def heads(self) -> tuple[str, ...]:
+        """As ``alembic heads``: kept revisions no ``down_revision`` names."""
+        named = {parent for index in self.kept.values() for parent in self.files[index].down_revisions}
+        return tuple(sorted(rev for rev in self.kept if rev not in named))
+
+    @cached_property
+    def bases(self) -> tuple[str, ...]:
+        """As ``alembic`` bases: kept revisions whose ``down_revision`` is None."""
+        return tuple(sorted(rev for rev, index in self.kept.items() if not self.files[index].down_revisions))
+
+    @cached_property
+    def merges(self) -> tuple[str, ...]:
+        return tuple(sorted(rev for rev, index in self.kept.items() if len(self.files[index].down_revisions) > 1))
+
+    @cached_property
+    def cycles(self) -> tuple[tuple[str, ...], ...]:
+        """Every loop as the sorted revision ids in one strongly connected part."""
+        loops = []
+        for component in nx.strongly_connected_components(self.graph):
+            if len(component) > 1 or any(self.graph.has_edge(n, n) for n in component):
+                loops.append(tuple(sorted(self.revision_of(n) for n in component)))
+        return tuple(sorted(loops))
+
+    def ancestors(self, index: int) -> set[int]:
+        """File indexes reachable through ``down_revision`` and ``depends_on``."""
+        found = set()
+        for node in nx.ancestors(self.graph, file_node(index)):
+            ancestor = self.index_of(node)
+            if ancestor is not None:
+                found.add(ancestor)
+        return found
+
+    def descendants(self, index: int) -> set[int]:
+        found = set()
+        for node in nx.descendants(self.graph, file_node(index)):
+            descendant = self.index_of(node)
+            if descendant is not None:
+                found.add(descendant)
+        return found
+
+    @cached_property
+    def is_acyclic(self) -> bool:
+        return not self.cycles
+
+    def topological_indexes(self) -> list[int]:
+        """Kept file indexes, oldest first, ties broken by file order. Acyclic only."""
+        order = nx.lexicographical_topological_sort(self.graph, key=_node_sort_key)
+        return [index for node in order if (index := self.index_of(node)) is not None and not self.is_shadowed(index)]
+
+
+def _node_sort_key(node: NodeKey) -> tuple[int, int, str]:
+    kind, _, rest = node.partition(":")
+    if kind == "f":
+        return (0, int(rest), "")
+    return (1, 0, rest)
+
+
+def build_graph(files: Sequence[RevisionFile]) -> RevisionGraph:
+    return RevisionGraph(files)

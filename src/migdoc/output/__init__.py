@@ -1,0 +1,1 @@
+"""Formatters: one module per format, each a function from results to text."""

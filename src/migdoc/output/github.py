@@ -1,0 +1,24 @@
+"""GitHub Actions workflow annotations, one line per diagnostic."""
+
+from __future__ import annotations
+
+from migdoc.model import CheckResult, Severity
+
+_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_check(result: CheckResult) -> str:
+    lines = []
+    for d in result.diagnostics:
+        location = f"file={_escape_property(d.file)},line={d.line}," if d.file else ""
+        title = _escape_property(f"{d.code} {d.name}")
+        lines.append(f"::{_LEVEL[d.severity]} {location}title={title}::{_escape_data(d.message)}")
+    return "".join(line + "\n" for line in lines)

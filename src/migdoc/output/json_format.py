@@ -1,0 +1,68 @@
+"""The stable JSON shapes of ../SPEC.md (graph and check)."""
+
+from __future__ import annotations
+
+import json
+
+from migdoc.graph import RevisionGraph
+from migdoc.model import CheckResult, Diagnostic
+
+
+def graph_to_dict(graph: RevisionGraph) -> dict:
+    heads = set(graph.heads)
+    bases = set(graph.bases)
+    revisions = []
+    for rf in graph.files:
+        if rf.revision is None:
+            continue
+        revisions.append(
+            {
+                "revision": rf.revision,
+                "down_revisions": list(rf.down_revisions),
+                "depends_on": list(rf.depends_on),
+                "branch_labels": list(rf.branch_labels),
+                "file": rf.path,
+                "message": rf.message,
+                "create_date": rf.header.create_date,
+                "is_head": rf.revision in heads,
+                "is_base": rf.revision in bases,
+                "is_merge": len(rf.down_revisions) > 1,
+            }
+        )
+    return {"revisions": revisions, "heads": list(graph.heads), "bases": list(graph.bases)}
+
+
+def render_graph(graph: RevisionGraph) -> str:
+    return json.dumps(graph_to_dict(graph), indent=2) + "\n"
+
+
+def diagnostic_to_dict(d: Diagnostic) -> dict:
+    return {
+        "code": d.code,
+        "name": d.name,
+        "severity": d.severity.value,
+        "message": d.message,
+        "file": d.file,
+        "line": d.line,
+        "revision": d.revision,
+        "related": list(d.related),
+    }
+
+
+def check_to_dict(result: CheckResult) -> dict:
+    s = result.summary
+    return {
+        "diagnostics": [diagnostic_to_dict(d) for d in result.diagnostics],
+        "summary": {
+            "files": s.files,
+            "revisions": s.revisions,
+            "heads": s.heads,
+            "errors": s.errors,
+            "warnings": s.warnings,
+            "info": s.info,
+        },
+    }
+
+
+def render_check(result: CheckResult) -> str:
+    return json.dumps(check_to_dict(result), indent=2) + "\n"

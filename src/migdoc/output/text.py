@@ -1,0 +1,131 @@
+"""Text for people: check results grouped by file, and the graph as a tree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import networkx as nx
+
+from migdoc.graph import RevisionGraph
+from migdoc.model import CheckResult, Diagnostic
+
+Styler = Callable[[str, str], str]
+"""(text, role) -> text; roles: error, warning, info, path, dim, head."""
+
+
+def plain(text: str, role: str) -> str:
+    return text
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def render_check(result: CheckResult, style: Styler = plain) -> str:
+    lines: list[str] = []
+    by_file: dict[str, list[Diagnostic]] = {}
+    for d in result.diagnostics:
+        by_file.setdefault(d.file or "(project)", []).append(d)
+    for path, diagnostics in by_file.items():
+        lines.append(style(path, "path"))
+        for d in diagnostics:
+            level = style(f"{d.severity.value:<7}", d.severity.value)
+            revision = f" [{d.revision}]" if d.revision else ""
+            lines.append(f"  {d.line:>4}  {level} {d.code} {d.name}{revision}: {d.message}")
+            if d.related:
+                lines.append(style(f"              related: {', '.join(d.related)}", "dim"))
+        lines.append("")
+    s = result.summary
+    verdict = (
+        "no problems"
+        if not result.diagnostics
+        else (f"{_plural(s.errors, 'error')}, {_plural(s.warnings, 'warning')}, {s.info} info")
+    )
+    lines.append(
+        f"{verdict} in {_plural(s.files, 'file')} ({_plural(s.revisions, 'revision')}, {_plural(s.heads, 'head')})"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _node_order(graph: RevisionGraph) -> list[str]:
+    """Newest first; loops are kept together so a broken graph still draws."""
+    g = graph.graph
+    condensed = nx.condensation(g)
+    members = condensed.graph["mapping"]
+    groups: dict[int, list[str]] = {}
+    for node, component in members.items():
+        groups.setdefault(component, []).append(node)
+
+    def key(component: int) -> tuple:
+        return min(_sort_key(n) for n in groups[component])
+
+    order = []
+    for component in nx.lexicographical_topological_sort(condensed, key=key):
+        order.extend(sorted(groups[component], key=_sort_key))
+    return list(reversed(order))
+
+
+def _sort_key(node: str) -> tuple:
+    kind, _, rest = node.partition(":")
+    return (0, int(rest), "") if kind == "f" else (1, 0, rest)
+
+
+def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = None, style: Styler = plain) -> str:
+    """A git-log-like tree, newest at the top. ``problems`` maps file -> codes."""
+    problems = problems or {}
+    g = graph.graph
+    heads, bases, merges = set(graph.heads), set(graph.bases), set(graph.merges)
+    lanes: list[str] = []
+    lines: list[str] = []
+    for node in _node_order(graph):
+        if node not in lanes:
+            lanes.append(node)
+        column = lanes.index(node)
+        duplicates = [i for i, lane in enumerate(lanes) if lane == node and i != column]
+        if duplicates:
+            # Several children met at this branch point: fold their lanes in.
+            lines.append(_lane_row(len(lanes), {column: "|"} | {i: "/" for i in duplicates}))
+            lanes = [lane for i, lane in enumerate(lanes) if i not in duplicates]
+            column = lanes.index(node)
+        marks = {column: "*" if graph.index_of(node) is not None else "?"}
+        lines.append(_lane_row(len(lanes), marks) + "  " + _label(graph, node, heads, bases, merges, problems, style))
+        parents = sorted((p for p in g.predecessors(node)), key=_sort_key, reverse=True)
+        lanes[column : column + 1] = parents
+        if len(parents) > 1:
+            lines.append(_lane_row(len(lanes), {column: "|", **{column + i: "\\" for i in range(1, len(parents))}}))
+    return "\n".join(lines) + "\n"
+
+
+def _lane_row(width: int, marks: dict[int, str]) -> str:
+    return " ".join(marks.get(i, "|") for i in range(width))
+
+
+def _label(graph, node, heads, bases, merges, problems, style: Styler) -> str:
+    index = graph.index_of(node)
+    revision = graph.revision_of(node)
+    if index is None:
+        return style(f"{revision} (missing: no file declares it)", "error")
+    rf = graph.files[index]
+    tags = []
+    if graph.is_shadowed(index):
+        tags.append("duplicate, ignored by Alembic")
+    else:
+        if revision in heads:
+            tags.append("head")
+        if revision in bases:
+            tags.append("base")
+        if revision in merges:
+            tags.append("merge")
+    tags.extend(f"label: {label}" for label in rf.branch_labels)
+    depends = [d for d in graph.dependencies if d.child == index]
+    tags.extend(f"depends on {d.name}" for d in depends)
+    text = style(revision, "head" if revision in heads else "path")
+    if tags:
+        text += f" ({', '.join(tags)})"
+    if rf.message:
+        text += f" {rf.message}"
+    text += style(f"  {rf.path}", "dim")
+    codes = problems.get(rf.path)
+    if codes:
+        text += " " + style(f"!! {' '.join(sorted(set(codes)))}", "error")
+    return text

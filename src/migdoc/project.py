@@ -1,0 +1,359 @@
+"""Find a project's configuration and version files, as Alembic does. Reads disk.
+
+Alembic's rules, followed here: ``alembic.ini`` section ``[alembic]`` (or
+``-n``), with ``%(here)s``; ``pyproject.toml`` ``[tool.alembic]`` for any key
+the ini does not set; ``script_location`` as a path or ``package:resource``;
+``version_locations`` split by ``path_separator`` (or the legacy
+``version_path_separator``, or legacy spaces/commas); default
+``<script_location>/versions``; ``recursive_version_locations``;
+``file_template``.
+
+One decision of ours: relative paths in the configuration are resolved from
+the configuration file's folder, which is where Alembic is normally run from
+(Alembic itself resolves them from the current directory).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migdoc.errors import ConfigError
+from migdoc.model import RevisionFile
+from migdoc.reader import read_revision
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+DEFAULT_FILE_TEMPLATE = "%(rev)s_%(slug)s"
+_SOURCE_FILE = re.compile(r"(?!\.#|__init__)(.*\.py)$")
+_SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
+
+
+@dataclass(frozen=True)
+class MigdocSettings:
+    """``[tool.migdoc]`` from pyproject.toml."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProjectLayout:
+    """Where a project's revision files live and how they are named."""
+
+    root: Path
+    config_file: Path | None
+    script_location: Path | None
+    version_locations: tuple[Path, ...]
+    is_recursive: bool = False
+    file_template: str = DEFAULT_FILE_TEMPLATE
+    has_explicit_file_template: bool = False
+    prepend_sys_path: tuple[Path, ...] = ()
+    settings: MigdocSettings = field(default_factory=MigdocSettings)
+    ini_section: str = "alembic"
+
+    @property
+    def archive_root(self) -> Path:
+        base = self.script_location or self.version_locations[0].parent
+        return base / "archive"
+
+
+def find_layout(
+    path: str | os.PathLike[str] = ".",
+    config: str | None = None,
+    name: str = "alembic",
+    version_locations: Sequence[str] = (),
+) -> ProjectLayout:
+    """Find the layout of the project at ``path``. Raises ConfigError."""
+    root = Path(path)
+    if not root.exists():
+        raise ConfigError(f"{root}: no such file or directory", str(root))
+    if root.is_file():
+        if config is None and root.suffix in (".ini", ".toml"):
+            config, root = str(root), root.parent
+        else:
+            raise ConfigError(f"{root}: expected a project folder or a versions folder", str(root))
+    settings = _read_migdoc_settings(root / "pyproject.toml")
+
+    if version_locations:
+        locations = tuple(Path(v).resolve() for v in version_locations)
+        for location in locations:
+            if not location.is_dir():
+                raise ConfigError(f"{location}: version location is not a folder", str(location))
+        return ProjectLayout(
+            root=root.resolve(),
+            config_file=None,
+            script_location=locations[0].parent,
+            version_locations=locations,
+            settings=settings,
+        )
+
+    ini_path = Path(config) if config else root / "alembic.ini"
+    if config and not ini_path.exists():
+        raise ConfigError(f"{ini_path}: config file not found", str(ini_path))
+    toml_path = ini_path.parent / "pyproject.toml" if config else root / "pyproject.toml"
+    if ini_path.suffix == ".toml":
+        toml_path, ini_path = ini_path, ini_path.with_name("__no_ini__")
+
+    options: dict[str, str] = {}
+    config_file: Path | None = None
+    if ini_path.exists():
+        options = _read_ini(ini_path, name)
+        config_file = ini_path
+    toml_options = _read_toml_alembic(toml_path) if toml_path.exists() else None
+    if toml_options is not None and config_file is None:
+        config_file = toml_path
+    if config_file is None:
+        if _looks_like_versions_folder(root):
+            resolved = root.resolve()
+            return ProjectLayout(
+                root=resolved,
+                config_file=None,
+                script_location=resolved.parent,
+                version_locations=(resolved,),
+                settings=settings,
+            )
+        raise ConfigError(
+            f"{root}: no alembic.ini, no [tool.alembic] in pyproject.toml, and no version files; "
+            "pass the project folder, a versions folder, or --version-location DIR",
+            str(root),
+        )
+    return _layout_from_options(config_file, options, toml_options or {}, settings, name)
+
+
+def _layout_from_options(
+    config_file: Path,
+    ini: dict[str, str],
+    toml: dict[str, object],
+    settings: MigdocSettings,
+    section: str,
+) -> ProjectLayout:
+    base = config_file.parent.resolve()
+
+    def option(key: str) -> object:
+        if key in ini:
+            return ini[key]
+        return toml.get(key)
+
+    script_location = option("script_location")
+    if not script_location:
+        raise ConfigError(f"{config_file}: no 'script_location' key found in configuration", str(config_file))
+    script_path = _resolve_script_location(str(script_location), base)
+
+    raw_locations = ini.get("version_locations")
+    locations: list[str]
+    if raw_locations:
+        separator_name = ini.get("path_separator") or ini.get("version_path_separator")
+        if separator_name is None:
+            locations = [p for p in re.split(r", *|(?: +)", raw_locations) if p]
+        elif separator_name in _SEPARATORS:
+            locations = [p.strip() for p in raw_locations.split(_SEPARATORS[separator_name]) if p.strip()]
+        else:
+            raise ConfigError(
+                f"{config_file}: '{separator_name}' is not a valid path_separator; "
+                "expected 'space', 'newline', 'os', ':', ';'",
+                str(config_file),
+            )
+    elif isinstance(toml.get("version_locations"), list):
+        locations = [str(p) for p in toml["version_locations"]]  # type: ignore[union-attr]
+    else:
+        locations = []
+    version_paths = tuple(_absolute(p, base) for p in locations) or (script_path / "versions",)
+    if not any(p.is_dir() for p in version_paths):
+        shown = ", ".join(str(p) for p in version_paths)
+        raise ConfigError(f"{config_file}: no version folder found (looked for {shown})", str(config_file))
+
+    template = option("file_template")
+    prepend = option("prepend_sys_path")
+    prepend_paths: tuple[Path, ...] = ()
+    if isinstance(prepend, str) and prepend:
+        prepend_paths = tuple(_absolute(p, base) for p in re.split(r"[,:\s]+|;", prepend) if p)
+    elif isinstance(prepend, list):
+        prepend_paths = tuple(_absolute(str(p), base) for p in prepend)
+    return ProjectLayout(
+        root=base,
+        config_file=config_file.resolve(),
+        script_location=script_path,
+        version_locations=version_paths,
+        is_recursive=_truthy(option("recursive_version_locations")),
+        file_template=str(template) if template else DEFAULT_FILE_TEMPLATE,
+        has_explicit_file_template=bool(template),
+        prepend_sys_path=prepend_paths,
+        settings=settings,
+        ini_section=section,
+    )
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("true", "1", "yes", "on")
+
+
+def _absolute(path: str, base: Path) -> Path:
+    candidate = Path(os.path.expanduser(path))
+    return (candidate if candidate.is_absolute() else base / candidate).resolve()
+
+
+def _resolve_script_location(value: str, base: Path) -> Path:
+    # "package:resource", found on disk without importing the package.
+    if ":" in value and not os.path.isabs(value) and not re.match(r"^[A-Za-z]:[\\/]", value):
+        package, _, resource = value.partition(":")
+        relative = Path(*package.split("."))
+        for entry in [str(base), *sys.path]:
+            candidate = Path(entry or ".") / relative
+            if candidate.is_dir():
+                return (candidate / resource).resolve()
+        raise ConfigError(f"script_location {value!r}: package {package!r} not found", value)
+    return _absolute(value, base)
+
+
+def _read_ini(path: Path, section: str) -> dict[str, str]:
+    here = str(path.parent.resolve())
+    parser = configparser.ConfigParser(defaults={"here": here})
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise ConfigError(f"{path}: cannot read config: {_one_line(exc)}", str(path)) from exc
+    if not parser.has_section(section):
+        if section != "alembic" or path.suffix != ".ini":
+            raise ConfigError(f"{path}: no [{section}] section", str(path))
+        return {}
+    try:
+        return {key: parser.get(section, key) for key in parser.options(section) if key != "here"}
+    except configparser.Error as exc:
+        raise ConfigError(f"{path}: cannot read config: {_one_line(exc)}", str(path)) from exc
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {_one_line(exc)}", str(path)) from exc
+
+
+def _read_toml_alembic(path: Path) -> dict[str, object] | None:
+    section = _read_toml(path).get("tool", {}).get("alembic")  # type: ignore[union-attr]
+    if not isinstance(section, dict):
+        return None
+    here = {"here": str(path.parent.resolve())}
+    result: dict[str, object] = {}
+    for key, value in section.items():
+        try:
+            if isinstance(value, str):
+                value = value % here
+            elif isinstance(value, list):
+                value = [v % here if isinstance(v, str) else v for v in value]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{path}: [tool.alembic] {key}: {_one_line(exc)}", str(path)) from exc
+        result[key] = value
+    return result
+
+
+def _read_migdoc_settings(path: Path) -> MigdocSettings:
+    if not path.is_file():
+        return MigdocSettings()
+    section = _read_toml(path).get("tool", {}).get("migdoc")  # type: ignore[union-attr]
+    if not isinstance(section, dict):
+        return MigdocSettings()
+
+    def codes(key: str) -> tuple[str, ...]:
+        value = section.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        return tuple(str(v).upper() for v in value)
+
+    severity = section.get("severity", {})
+    if not isinstance(severity, dict):
+        raise ConfigError(f"{path}: [tool.migdoc] severity must be a table of CODE = level", str(path))
+    return MigdocSettings(
+        select=codes("select"),
+        ignore=codes("ignore"),
+        severity={str(k).upper(): str(v).lower() for k, v in severity.items()},
+    )
+
+
+def _looks_like_versions_folder(path: Path) -> bool:
+    try:
+        return any(entry.suffix == ".py" for entry in path.iterdir())
+    except OSError:
+        return False
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def list_version_files(layout: ProjectLayout) -> list[Path]:
+    """Version files in Alembic's load order, each real path once."""
+    found: list[Path] = []
+    seen: set[Path] = set()
+    for location in layout.version_locations:
+        if not location.is_dir():
+            continue
+        for root, dirs, files in os.walk(location, topdown=True):
+            if Path(root).name.endswith("__pycache__"):
+                dirs[:] = []
+                continue
+            for filename in sorted(files):
+                if not _SOURCE_FILE.match(filename):
+                    continue
+                real = (Path(root) / filename).resolve()
+                if real not in seen:
+                    seen.add(real)
+                    found.append(Path(root) / filename)
+            if not layout.is_recursive:
+                break
+            dirs.sort()
+    return found
+
+
+def display_path(path: Path, cwd: Path | None = None) -> str:
+    """Relative to the current directory when under it, else absolute."""
+    cwd = (cwd or Path.cwd()).resolve()
+    absolute = path.resolve() if not path.is_absolute() else path
+    try:
+        return absolute.relative_to(cwd).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def read_project_files(layout: ProjectLayout) -> list[RevisionFile]:
+    """Read every version file; unreadable ones become records with read_error."""
+    files = []
+    for path in list_version_files(layout):
+        shown = display_path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            files.append(RevisionFile(path=shown, read_error=f"cannot be opened: {exc.strerror or exc}"))
+            continue
+        files.append(read_revision(shown, data))
+    return files
+
+
+def find_archived(layout: ProjectLayout) -> dict[str, str]:
+    """Revision id -> path of files already moved to the archive folder."""
+    archive = layout.archive_root
+    if not archive.is_dir():
+        return {}
+    found: dict[str, str] = {}
+    for path in sorted(archive.rglob("*.py")):
+        try:
+            record = read_revision(display_path(path), path.read_bytes())
+        except OSError:
+            continue
+        if record.revision is not None:
+            found[record.revision] = record.path
+    return found

@@ -1,0 +1,83 @@
+"""The diagnostic catalogue. Importing this package registers every rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from migdoc.errors import UsageError
+from migdoc.model import CheckResult, Diagnostic, Severity, Summary
+from migdoc.rules import content, naming, structure  # noqa: F401 - registers the rules
+from migdoc.rules.registry import RULES, CheckContext, Finding, Rule, diagnostics_of
+
+__all__ = ["RULES", "CheckContext", "Finding", "Rule", "run_checks", "selected_codes", "STATIC_CODES"]
+
+STATIC_CODES = tuple(sorted(RULES))
+
+
+def selected_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tuple[str, ...]:
+    """Codes to run: all, or ``select``, minus ``ignore``. Prefixes (``MD01``) match."""
+
+    def expand(patterns: Iterable[str]) -> set[str]:
+        chosen: set[str] = set()
+        for pattern in patterns:
+            pattern = pattern.strip().upper()
+            if not pattern:
+                continue
+            if pattern == "ALL":
+                chosen |= set(RULES)
+                continue
+            matched = {code for code in RULES if code.startswith(pattern)} | {
+                code for code, r in RULES.items() if r.name == pattern.lower()
+            }
+            if not matched:
+                raise UsageError(f"unknown rule {pattern!r}; see `migdoc explain` for the list")
+            chosen |= matched
+        return chosen
+
+    select = list(select)
+    chosen = expand(select) if select else set(RULES)
+    return tuple(sorted(chosen - expand(ignore)))
+
+
+def _severity_overrides(raw: Mapping[str, str]) -> dict[str, Severity]:
+    overrides = {}
+    for code, level in raw.items():
+        if code.upper() not in RULES:
+            raise UsageError(f"[tool.migdoc] severity: unknown rule {code!r}")
+        try:
+            overrides[code.upper()] = Severity(level.lower())
+        except ValueError as exc:
+            raise UsageError(
+                f"[tool.migdoc] severity for {code}: {level!r} is not one of error, warning, info"
+            ) from exc
+    return overrides
+
+
+def run_checks(
+    context: CheckContext,
+    codes: Iterable[str] | None = None,
+    severity: Mapping[str, str] | None = None,
+    extra: Iterable[Diagnostic] = (),
+) -> CheckResult:
+    """Run the chosen rules; honour ``# migdoc: ignore[...]``; sort; summarise."""
+    overrides = _severity_overrides(severity or {})
+    chosen = tuple(codes) if codes is not None else STATIC_CODES
+    ignored_by_file = {rf.path: rf.ignored_codes for rf in context.graph.files}
+    found: list[Diagnostic] = list(extra)
+    for code in chosen:
+        rule_ = RULES[code]
+        for diagnostic in diagnostics_of(rule_, context, overrides.get(code)):
+            if diagnostic.file and code in ignored_by_file.get(diagnostic.file, frozenset()):
+                continue
+            found.append(diagnostic)
+    found.sort(key=Diagnostic.sort_key)
+    graph = context.graph
+    summary = Summary(
+        files=len(graph.files),
+        revisions=len(graph.kept),
+        heads=len(graph.heads),
+        errors=sum(d.severity is Severity.ERROR for d in found),
+        warnings=sum(d.severity is Severity.WARNING for d in found),
+        info=sum(d.severity is Severity.INFO for d in found),
+    )
+    return CheckResult(tuple(found), summary)

@@ -1,0 +1,137 @@
+"""Rules about what migrations do: MD011, MD012, MD013, MD015."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from migdoc.replay import find_redundancies
+from migdoc.rules.registry import CheckContext, Finding, rule
+
+
+def _ordered_indexes(context: CheckContext) -> list[int]:
+    graph = context.graph
+    if graph.is_acyclic:
+        return graph.topological_indexes()
+    return list(graph.kept_indexes)
+
+
+@rule(
+    "MD011",
+    "duplicate-content",
+    "warning",
+    summary="The body of `upgrade()` is the same, after normalising, as another revision's.",
+    why=(
+        "Two revisions doing the same work is the trace of a copied file or a change merged twice "
+        "under two ids: on a real database the second one fails or does the work twice."
+    ),
+    example="""
+0025_add_scores.py    def upgrade(): op.add_column("customers", sa.Column("scores", sa.Integer()))
+0026b_add_scores.py   def upgrade(): op.add_column("customers", sa.Column("scores", sa.Integer()))  <- MD011""",
+    fix=(
+        "`fix --archive` archives a main-line revision whose upgrade only repeats an ancestor's, and "
+        "relinks its children to its parent."
+    ),
+)
+def duplicate_content(context: CheckContext) -> Iterator[Finding]:
+    graph = context.graph
+    first_with: dict[str, int] = {}
+    for index in _ordered_indexes(context):
+        rf = graph.files[index]
+        if rf.upgrade is None or not rf.upgrade.does_work:
+            continue
+        fingerprint = rf.upgrade.fingerprint
+        if fingerprint not in first_with:
+            first_with[fingerprint] = index
+            continue
+        original = graph.files[first_with[fingerprint]]
+        if original.revision == rf.revision:
+            continue  # a duplicated id is MD001's finding, not this one's
+        yield Finding(
+            rf,
+            rf.upgrade.line,
+            f"upgrade() does the same as revision {original.revision} ({original.path})",
+            rf.revision,
+            (original.path,),
+        )
+
+
+@rule(
+    "MD012",
+    "redundant-operation",
+    "error",
+    summary=(
+        "Replaying the `op.*` calls along the chain, an operation creates what an ancestor already "
+        "created (table, column, index, constraint) and nothing dropped since, or drops what is not "
+        "there. Only where the replay is certain: raw SQL and calls it cannot follow make what they "
+        "may touch uncertain, and uncertain is silent."
+    ),
+    why="On a real database this operation fails (`DuplicateColumn`, `UndefinedTable`...) and the upgrade stops.",
+    example="""
+0003: op.add_column("customers", sa.Column("scores", sa.Integer()))
+0026c: op.add_column("customers", sa.Column("scores", sa.Integer()))   <- MD012""",
+    fix=(
+        "`fix --archive` archives a main-line revision whose upgrade only repeats an ancestor's; a "
+        "revision that also does other work is left for a human."
+    ),
+)
+def redundant_operation(context: CheckContext) -> Iterator[Finding]:
+    graph = context.graph
+    for redundancy in find_redundancies(graph):
+        rf = graph.files[redundancy.index]
+        related: tuple[str, ...] = ()
+        message = redundancy.description
+        if redundancy.earlier is not None and redundancy.earlier != redundancy.index:
+            earlier = graph.files[redundancy.earlier]
+            related = (earlier.path,)
+            message += f" (since revision {earlier.revision}, {earlier.path})"
+        yield Finding(rf, redundancy.operation.line, message, rf.revision, related)
+
+
+@rule(
+    "MD013",
+    "irreversible",
+    "warning",
+    summary="`upgrade()` does work but `downgrade()` is missing, `pass`, or only raises.",
+    why="The day this revision must be rolled back, during an incident, `alembic downgrade` cannot do it.",
+    example="""
+def upgrade():
+    op.add_column("users", sa.Column("email", sa.Text()))
+
+def downgrade():
+    pass   <- MD013""",
+    fix="`fix` cannot write a downgrade for you; `migdoc dryrun` proves the one you write.",
+)
+def irreversible(context: CheckContext) -> Iterator[Finding]:
+    for rf in context.graph.files:
+        if rf.revision is None or rf.upgrade is None or not rf.upgrade.does_work:
+            continue
+        down = rf.downgrade
+        if down is None:
+            yield Finding(rf, rf.upgrade.line, "upgrade() does work but there is no downgrade()", rf.revision)
+        elif not down.does_work:
+            yield Finding(rf, down.line, "upgrade() does work but downgrade() does nothing", rf.revision)
+        elif down.only_raises:
+            yield Finding(rf, down.line, "upgrade() does work but downgrade() only raises", rf.revision)
+
+
+@rule(
+    "MD015",
+    "unsafe-sql",
+    "warning",
+    summary=(
+        "SQL handed to `op.execute` / `sa.text` is built with an f-string, `%`, `.format` or `+` from "
+        "non-literal values."
+    ),
+    why="Values pasted into SQL text break on quotes and open the door to injection; bind parameters do not.",
+    example="""
+op.execute(f"UPDATE users SET plan = '{default_plan}'")   <- MD015
+op.execute(sa.text("UPDATE users SET plan = :plan").bindparams(plan=default_plan))   # fine""",
+    fix="`fix` leaves it; use bind parameters.",
+)
+def unsafe_sql(context: CheckContext) -> Iterator[Finding]:
+    for rf in context.graph.files:
+        for body in (rf.upgrade, rf.downgrade):
+            if body is None:
+                continue
+            for line in body.unsafe_sql_lines:
+                yield Finding(rf, line, "SQL built from non-literal values; use bind parameters", rf.revision)

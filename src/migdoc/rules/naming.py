@@ -1,0 +1,186 @@
+"""Rules about names, headers and dates: MD006, MD007, MD009."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from migdoc.model import RevisionFile
+from migdoc.rules.registry import CheckContext, Finding, rule
+
+_TEMPLATE_TOKEN = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdif]")
+
+
+def template_regex(template: str) -> re.Pattern[str] | None:
+    """A regex for file stems written by ``file_template``; ``rev`` is a group."""
+    if "%(rev)" not in template:
+        return None
+    parts = []
+    position = 0
+    seen_rev = False
+    for match in _TEMPLATE_TOKEN.finditer(template):
+        parts.append(re.escape(template[position : match.start()]))
+        name = match.group(1)
+        if name == "rev" and not seen_rev:
+            parts.append(r"(?P<rev>.+?)")
+            seen_rev = True
+        elif name == "slug":
+            parts.append(r".*?")
+        else:
+            parts.append(r"\d+")
+        position = match.end()
+    parts.append(re.escape(template[position:]))
+    try:
+        return re.compile("^" + "".join(parts) + "$")
+    except re.error:
+        return None
+
+
+def carries_revision(stem: str, revision: str) -> bool:
+    """True when ``revision`` stands in ``stem`` as a whole token."""
+    pattern = r"(?<![A-Za-z0-9])" + re.escape(revision) + r"(?![A-Za-z0-9])"
+    return re.search(pattern, stem) is not None
+
+
+def filename_revision(stem: str, template: str | None) -> str | None:
+    """The revision a file name claims under ``template``, if it follows it."""
+    regex = template_regex(template) if template else None
+    if regex is None:
+        return None
+    match = regex.match(stem)
+    return match.group("rev") if match else None
+
+
+@rule(
+    "MD006",
+    "filename-mismatch",
+    "warning",
+    summary=(
+        "The file name disagrees with the revision id inside it, judged by `file_template` when the "
+        "project sets one, else by the naming pattern most of its files follow."
+    ),
+    why=(
+        "People find migrations by file name: a file called `..._0001_...` that holds revision 0008 "
+        "sends the reader of an incident to the wrong file."
+    ),
+    example="""
+versions/20251217_0001_notification_settings.py
+    revision = "0008"   <- MD006""",
+    fix=(
+        "`fix --renumber` renames the file so its name carries its revision (date prefix and slug "
+        "kept). Revision ids are never changed: databases may hold them."
+    ),
+)
+def filename_mismatch(context: CheckContext) -> Iterator[Finding]:
+    files = [rf for rf in context.graph.files if rf.revision is not None]
+    if not files:
+        return
+    carrying = [rf for rf in files if carries_revision(PurePosixPath(rf.path).stem, rf.revision or "")]
+    explicit = template_regex(context.file_template) if context.file_template else None
+    if explicit is None and len(carrying) * 2 < len(files):
+        # Most files do not name their revision: that is this project's convention.
+        return
+    for rf in files:
+        assert rf.revision is not None
+        stem = PurePosixPath(rf.path).stem
+        claimed = filename_revision(stem, context.file_template)
+        if claimed is not None and claimed != rf.revision and carries_revision(claimed, rf.revision):
+            # The template's slug swallowed part of a multi-token id: the name is fine.
+            continue
+        if claimed is not None and claimed != rf.revision:
+            message = f"file name says revision {claimed!r} but the file declares {rf.revision!r}"
+        elif claimed is None and not carries_revision(stem, rf.revision):
+            message = f"file name does not carry its revision {rf.revision!r}"
+        else:
+            continue
+        yield Finding(rf, rf.line, message, rf.revision)
+
+
+@rule(
+    "MD007",
+    "header-mismatch",
+    "warning",
+    summary="The docstring's `Revision ID:` / `Revises:` lines disagree with the variables.",
+    why=(
+        "The header is what people read; after a hand rebase it often keeps the old parent, so the "
+        "history a reviewer sees is not the one Alembic runs."
+    ),
+    example='''
+"""add index
+Revision ID: 0007
+Revises: 0005            <- MD007: down_revision = "0006"
+"""''',
+    fix="`fix` rewrites the `Revises:` line whenever it relinks a revision; otherwise edit it by hand.",
+)
+def header_mismatch(context: CheckContext) -> Iterator[Finding]:
+    for rf in context.graph.files:
+        if rf.revision is None or rf.read_error:
+            continue
+        header = rf.header
+        if header.revision_id is not None and header.revision_id != rf.revision:
+            yield Finding(
+                rf,
+                header.revision_id_line,
+                f"header says 'Revision ID: {header.revision_id}' but revision = {rf.revision!r}",
+                rf.revision,
+            )
+        if header.revises is not None and set(header.revises) != set(rf.down_revisions):
+            shown = ", ".join(rf.down_revisions) or "None"
+            yield Finding(
+                rf,
+                header.revises_line,
+                f"header says 'Revises: {', '.join(header.revises)}' but down_revision is {shown}",
+                rf.revision,
+            )
+
+
+def parse_create_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    text = value.strip()
+    for candidate in (text, text.split(".")[0], text[:19]):
+        try:
+            parsed = datetime.fromisoformat(candidate)
+        except ValueError:
+            continue
+        return parsed.replace(tzinfo=None)
+    return None
+
+
+@rule(
+    "MD009",
+    "date-order",
+    "warning",
+    summary="A revision's `Create Date` is earlier than its parent's.",
+    why=(
+        "A child older than its parent is the trace of a file copied or rebased by hand; the chain "
+        "order and the order people wrote things in disagree."
+    ),
+    example="""
+0007  Create Date: 2025-03-01
+0008  Create Date: 2025-02-10   (down_revision = "0007")   <- MD009""",
+    fix="`fix` leaves dates alone: they record history.",
+)
+def date_order(context: CheckContext) -> Iterator[Finding]:
+    graph = context.graph
+    for index in graph.kept_indexes:
+        rf = graph.files[index]
+        mine = parse_create_date(rf.header.create_date)
+        if mine is None:
+            continue
+        for parent in rf.down_revisions:
+            if parent not in graph.kept:
+                continue
+            parent_file: RevisionFile = graph.files[graph.kept[parent]]
+            theirs = parse_create_date(parent_file.header.create_date)
+            if theirs is not None and mine < theirs:
+                yield Finding(
+                    rf,
+                    rf.line,
+                    f"Create Date {rf.header.create_date} is earlier than its parent {parent}'s "
+                    f"({parent_file.header.create_date})",
+                    rf.revision,
+                    (parent_file.path,),
+                )

@@ -1,0 +1,91 @@
+"""The rule registry: one definition per code, its documentation beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from migdoc.model import Diagnostic, RevisionFile, Severity
+
+if TYPE_CHECKING:
+    from migdoc.graph import RevisionGraph
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Everything a rule may look at. Pure data: the edges fill it in."""
+
+    graph: RevisionGraph
+    file_template: str | None = None
+    """The project's ``file_template`` when it sets one explicitly."""
+    archived: Mapping[str, str] = field(default_factory=dict)
+    """Revision id -> archived file path, for "did you mean" hints."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule reports; the registry turns it into a :class:`Diagnostic`."""
+
+    file: RevisionFile | None
+    line: int
+    message: str
+    revision: str | None = None
+    related: tuple[str, ...] = ()
+    severity: Severity | None = None
+    """Overrides the rule's default where the rule itself decides (MD003)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    why: str
+    example: str
+    fix: str
+    check: Callable[[CheckContext], Iterable[Finding]]
+
+    def documentation(self) -> str:
+        return (
+            f"{self.code} {self.name} (default severity: {self.severity.value})\n\n"
+            f"What it finds\n  {self.summary}\n\n"
+            f"Why it is bad\n  {self.why}\n\n"
+            f"Example\n{_indent(self.example)}\n\n"
+            f"How `migdoc fix` treats it\n  {self.fix}\n"
+        )
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    code: str, name: str, severity: str, *, summary: str, why: str, example: str, fix: str
+) -> Callable[[Callable[[CheckContext], Iterable[Finding]]], Callable[[CheckContext], Iterable[Finding]]]:
+    def register(check: Callable[[CheckContext], Iterable[Finding]]):
+        if code in RULES:
+            raise ValueError(f"rule {code} registered twice")
+        RULES[code] = Rule(code, name, Severity(severity), summary, why, example.strip("\n"), fix, check)
+        return check
+
+    return register
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line if line else "" for line in text.splitlines())
+
+
+def diagnostics_of(rule_: Rule, context: CheckContext, override: Severity | None) -> Iterator[Diagnostic]:
+    """The rule's findings as diagnostics; a configured severity beats the rule's own."""
+    for finding in rule_.check(context):
+        yield Diagnostic(
+            code=rule_.code,
+            name=rule_.name,
+            severity=override or finding.severity or rule_.severity,
+            message=finding.message,
+            file=finding.file.path if finding.file else None,
+            line=finding.line,
+            revision=finding.revision,
+            related=tuple(sorted(set(finding.related))),
+        )

@@ -1,0 +1,420 @@
+"""Rules about the shape of the revision graph: MD001-MD005, MD008, MD010,
+MD014, MD018, MD019."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+
+from migdoc.model import RevisionFile, Severity
+from migdoc.rules.registry import CheckContext, Finding, rule
+
+
+def _files(context: CheckContext, indexes) -> list[RevisionFile]:
+    return [context.graph.files[i] for i in sorted(indexes)]
+
+
+@rule(
+    "MD001",
+    "duplicate-revision",
+    "error",
+    summary="Two or more files declare the same revision id.",
+    why=(
+        "Alembic loads every file into one dictionary keyed by revision id: the file it loads last "
+        "silently replaces the others (only a warning is printed), so one of the migrations never runs."
+    ),
+    example="""
+versions/0025_add_orders.py        revision = "0025"
+versions/0025_add_orders_copy.py   revision = "0025"   <- MD001""",
+    fix=(
+        "`fix --archive` keeps the copy on the main line (the ancestry of the main head) and moves the "
+        "other copy to the archive folder, relinking anything that pointed at it."
+    ),
+)
+def duplicate_revision(context: CheckContext) -> Iterator[Finding]:
+    graph = context.graph
+    for revision, indexes in sorted(graph.declarations.items()):
+        if len(indexes) < 2:
+            continue
+        kept = graph.files[graph.kept[revision]]
+        paths = [graph.files[i].path for i in indexes]
+        for index in indexes:
+            rf = graph.files[index]
+            if index == graph.kept[revision]:
+                continue
+            yield Finding(
+                rf,
+                rf.line,
+                f"revision {revision!r} is declared by {len(indexes)} files ({', '.join(paths)}); "
+                f"Alembic silently keeps {kept.path} (loaded last) and ignores this one",
+                revision,
+                tuple(p for p in paths if p != rf.path),
+            )
+
+
+def _stem(path: str) -> str:
+    return PurePosixPath(path).stem
+
+
+def _did_you_mean(context: CheckContext, missing: str) -> str:
+    graph = context.graph
+    for index in graph.kept_indexes:
+        rf = graph.files[index]
+        stem = _stem(rf.path)
+        assert rf.revision is not None
+        slug = re.sub(r"^" + re.escape(rf.revision) + r"[_\-.]?", "", stem)
+        if missing in (stem, slug) or (len(missing) >= 2 and rf.revision.startswith(missing)):
+            return f"; did you mean {rf.revision!r} ({rf.path})?"
+    if missing in context.archived:
+        return f"; it is in the archive: {context.archived[missing]}"
+    return ""
+
+
+@rule(
+    "MD002",
+    "missing-revision",
+    "error",
+    summary="A `down_revision` or `depends_on` names a revision that no file declares.",
+    why=(
+        'Alembic stops with "Can\'t locate revision identified by ..." (or a KeyError): every '
+        "revision above the gap is cut off from the base and cannot be applied."
+    ),
+    example="""
+versions/0007_add_index.py   revision = "0007"
+                             down_revision = "0006"   <- no file declares 0006""",
+    fix=(
+        "`fix` cannot invent the missing migration. Restore the file (git, the archive folder), or point "
+        "`down_revision` at the revision that really comes before; `fix --archive` archives a dead "
+        "branch that hangs from it only when another head is the main line."
+    ),
+)
+def missing_revision(context: CheckContext) -> Iterator[Finding]:
+    graph = context.graph
+    for index in graph.kept_indexes:
+        rf = graph.files[index]
+        for parent in rf.down_revisions:
+            if parent in graph.kept:
+                continue
+            cut_off = len(graph.descendants(index)) + 1
+            at = rf.down_revision_at.line if rf.down_revision_at else rf.line
+            yield Finding(
+                rf,
+                at,
+                f"down_revision names {parent!r}, which no file declares; {cut_off} revision"
+                f"{'s are' if cut_off != 1 else ' is'} cut off from the base{_did_you_mean(context, parent)}",
+                rf.revision,
+            )
+    for dependency in graph.dependencies:
+        if dependency.target is not None or dependency.name == "":
+            continue
+        rf = graph.files[dependency.child]
+        at = rf.depends_on_at.line if rf.depends_on_at else rf.line
+        yield Finding(
+            rf,
+            at,
+            f"depends_on names {dependency.name!r}, which is no revision id, branch label or unique "
+            f"id prefix{_did_you_mean(context, dependency.name)}",
+            rf.revision,
+        )
+
+
+def _down_ancestry(context: CheckContext, revision: str) -> set[str]:
+    """Revision ids reachable from ``revision`` through ``down_revision`` only."""
+    graph = context.graph
+    seen: set[str] = set()
+    stack = [revision]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current in graph.kept:
+            stack.extend(graph.files[graph.kept[current]].down_revisions)
+    return seen
+
+
+def _labelled_layout(context: CheckContext) -> bool:
+    """True when every head sits on a labelled branch with a base of its own."""
+    graph = context.graph
+    bases_seen: set[str] = set()
+    for head in graph.heads:
+        ancestry = _down_ancestry(context, head)
+        if not any(r in graph.kept and graph.files[graph.kept[r]].branch_labels for r in ancestry):
+            return False
+        bases = {r for r in ancestry if r in graph.kept and not graph.files[graph.kept[r]].down_revisions}
+        if not bases or bases & bases_seen:
+            return False
+        bases_seen |= bases
+    return True
+
+
+@rule(
+    "MD003",
+    "multiple-heads",
+    "error",
+    summary=(
+        "More than one head. Reported as info instead where each head sits on its own labelled "
+        "branch with its own base (a deliberate multi-branch layout)."
+    ),
+    why=(
+        '`alembic upgrade head` stops with "Multiple head revisions are present": usually two pull '
+        "requests each added a child of the same revision and were merged in git but not in Alembic."
+    ),
+    example="""
+0008 <- 0009_add_billing      (head)
+0008 <- 0009_add_settings     (head)   <- MD003""",
+    fix=(
+        "`fix --merge` writes a merge revision whose down_revision names every head, as `alembic merge` "
+        "would; `fix --archive` instead keeps the main head's line and archives the other branch."
+    ),
+)
+def multiple_heads(context: CheckContext) -> Iterator[Finding]:
+    graph = context.graph
+    heads = graph.heads
+    if len(heads) < 2:
+        return
+    deliberate = _labelled_layout(context)
+    paths = {head: graph.files[graph.kept[head]].path for head in heads}
+    listing = ", ".join(f"{head} ({paths[head]})" for head in heads)
+    for head in heads:
+        rf = graph.files[graph.kept[head]]
+        if deliberate:
+            message = f"{len(heads)} heads on separate labelled branches, each with its own base: {listing}"
+        else:
+            message = (
+                f"{len(heads)} heads: {listing}; `alembic upgrade head` will refuse to run. "
+                "Merge them (`migdoc fix --merge`) or archive the dead branch (`migdoc fix --archive`)"
+            )
+        yield Finding(
+            rf,
+            rf.line,
+            message,
+            head,
+            tuple(p for h, p in paths.items() if h != head),
+            severity=Severity.INFO if deliberate else None,
+        )
+
+
+@rule(
+    "MD004",
+    "multiple-bases",
+    "warning",
+    summary="More than one base (a revision whose down_revision is None) outside a labelled multi-branch layout.",
+    why=(
+        "A second base usually means a file was copied from another project or a `down_revision` was "
+        "set to None by mistake: its chain starts from an empty database next to the real one."
+    ),
+    example="""
+versions/0001_initial.py     down_revision = None
+versions/0014_add_audit.py   down_revision = None   <- MD004""",
+    fix="`fix --archive` archives a base that is not an ancestor of the main head.",
+)
+def multiple_bases(context: CheckContext) -> Iterator[Finding]:
+    graph = context.graph
+    bases = graph.bases
+    if len(bases) < 2 or _labelled_layout(context):
+        return
+    paths = {base: graph.files[graph.kept[base]].path for base in bases}
+    for base in bases:
+        rf = graph.files[graph.kept[base]]
+        at = rf.down_revision_at.line if rf.down_revision_at else rf.line
+        others = ", ".join(f"{b} ({p})" for b, p in paths.items() if b != base)
+        yield Finding(
+            rf,
+            at,
+            f"{base!r} is a base (down_revision is None) and so is {others}",
+            base,
+            tuple(p for b, p in paths.items() if b != base),
+        )
+
+
+@rule(
+    "MD005",
+    "cycle",
+    "error",
+    summary=(
+        'A loop through down_revision/depends_on, naming every revision in it; also `depends_on = ""` on '
+        "a revision with descendants, which Alembic 1.20 reports as a dependency cycle."
+    ),
+    why='Alembic cannot order a loop: every command stops with "Dependency cycle is detected".',
+    example="""
+0003: down_revision = "0005"
+0004: down_revision = "0003"
+0005: down_revision = "0004"   <- MD005: 0003 -> 0004 -> 0005 -> 0003""",
+    fix="`fix` does not guess which edge is wrong: point one down_revision at the real predecessor.",
+)
+def cycle(context: CheckContext) -> Iterator[Finding]:
+    graph = context.graph
+    for loop in graph.cycles:
+        members = [graph.files[graph.kept[r]] for r in loop if r in graph.kept]
+        if not members:
+            continue
+        first = members[0]
+        at = first.down_revision_at.line if first.down_revision_at else first.line
+        yield Finding(
+            first,
+            at,
+            f"dependency cycle through {len(loop)} revision{'s' if len(loop) != 1 else ''}: "
+            f"{' -> '.join(loop)}; Alembic cannot order them",
+            first.revision,
+            tuple(m.path for m in members[1:]),
+        )
+    for index in graph.kept_indexes:
+        rf = graph.files[index]
+        if rf.is_depends_on_empty_string and graph.children(index, kinds=("down", "depends")):
+            at = rf.depends_on_at.line if rf.depends_on_at else rf.line
+            yield Finding(
+                rf,
+                at,
+                'depends_on = "" is not "no dependency": Alembic 1.20 reports a dependency cycle for a '
+                "revision that has descendants; write `depends_on = None`",
+                rf.revision,
+            )
+
+
+@rule(
+    "MD008",
+    "branch-label-conflict",
+    "error",
+    summary="A branch label is used by two revisions, or equals a revision id.",
+    why="Alembic cannot tell which revision `label@head` means and refuses to build the revision map.",
+    example="""
+0003: branch_labels = ("billing",)
+0010: branch_labels = ("billing",)   <- MD008""",
+    fix="`fix` does not rename labels: pick a unique label by hand.",
+)
+def branch_label_conflict(context: CheckContext) -> Iterator[Finding]:
+    graph = context.graph
+    for label, indexes in sorted(graph.labels.items()):
+        files = _files(context, indexes)
+        if len(files) > 1:
+            for rf in files[1:]:
+                at = rf.branch_labels_at.line if rf.branch_labels_at else rf.line
+                yield Finding(
+                    rf,
+                    at,
+                    f"branch label {label!r} is also used by {files[0].path} (revision {files[0].revision})",
+                    rf.revision,
+                    (files[0].path,),
+                )
+        if label in graph.kept:
+            owner = graph.files[graph.kept[label]]
+            for rf in files:
+                at = rf.branch_labels_at.line if rf.branch_labels_at else rf.line
+                yield Finding(
+                    rf,
+                    at,
+                    f"branch label {label!r} equals the revision id declared in {owner.path}",
+                    rf.revision,
+                    (owner.path,),
+                )
+
+
+@rule(
+    "MD010",
+    "unreadable-revision",
+    "error",
+    summary=(
+        "A version file cannot be read statically: syntax error, undecodable bytes, NUL bytes, "
+        "`revision` or `down_revision` missing or not a literal."
+    ),
+    why=(
+        "Alembic imports every version file before any command: one such file makes every command fail "
+        "with a traceback, and its revision is missing from the graph."
+    ),
+    example="""
+versions/0004_add_users.py
+    revision = make_id()     <- MD010: not a literal""",
+    fix="`fix` never edits an unreadable file; repair it by hand, then run `migdoc check` again.",
+)
+def unreadable_revision(context: CheckContext) -> Iterator[Finding]:
+    for rf in context.graph.files:
+        if rf.read_error is not None:
+            yield Finding(rf, rf.read_error_line, f"cannot be read statically: {rf.read_error}", rf.revision)
+
+
+@rule(
+    "MD014",
+    "stray-file",
+    "info",
+    summary="A `.py` file in a versions folder that declares no revision.",
+    why=(
+        "Alembic imports it anyway on every command; a helper module belongs outside the versions "
+        "folder, and a migration without `revision` is a mistake."
+    ),
+    example="""
+versions/helpers.py   (no `revision = ...`)   <- MD014""",
+    fix="`fix` leaves it where it is.",
+)
+def stray_file(context: CheckContext) -> Iterator[Finding]:
+    for rf in context.graph.files:
+        if rf.is_stray:
+            yield Finding(rf, 1, "declares no revision; Alembic still imports it on every command")
+
+
+@rule(
+    "MD018",
+    "redundant-merge-parent",
+    "warning",
+    summary="A merge revision lists a parent that is already an ancestor of another of its parents.",
+    why=(
+        "Alembic accepts it silently, but the extra edge muddles `downgrade` and `history`: the merge "
+        "is not a merge of two branches."
+    ),
+    example="""
+0005: down_revision = ("0004", "0002")   # 0002 is already an ancestor of 0004  <- MD018""",
+    fix="`fix` does not drop merge parents; remove the redundant one from down_revision by hand.",
+)
+def redundant_merge_parent(context: CheckContext) -> Iterator[Finding]:
+    graph = context.graph
+    if not graph.is_acyclic:
+        return
+    for index in graph.kept_indexes:
+        rf = graph.files[index]
+        parents = [p for p in rf.down_revisions if p in graph.kept]
+        if len(parents) < 2:
+            continue
+        for parent in parents:
+            for other in parents:
+                if other == parent:
+                    continue
+                if graph.kept[parent] in graph.ancestors(graph.kept[other]):
+                    at = rf.down_revision_at.line if rf.down_revision_at else rf.line
+                    yield Finding(
+                        rf,
+                        at,
+                        f"merge parent {parent!r} is already an ancestor of parent {other!r}; "
+                        "it can be dropped from down_revision",
+                        rf.revision,
+                        (graph.files[graph.kept[parent]].path,),
+                    )
+                    break
+
+
+@rule(
+    "MD019",
+    "unresolved-value",
+    "warning",
+    summary="`branch_labels` or `depends_on` is computed when the module is imported, so it cannot be read statically.",
+    why="migdoc's graph may miss that label or dependency, so its other findings may be incomplete.",
+    example="""
+branch_labels = tuple(LABELS)   <- MD019""",
+    fix="`fix` leaves it; write the value as a literal so every tool can read it.",
+)
+def unresolved_value(context: CheckContext) -> Iterator[Finding]:
+    for rf in context.graph.files:
+        if rf.is_branch_labels_unresolved and rf.branch_labels_at:
+            yield Finding(
+                rf,
+                rf.branch_labels_at.line,
+                "branch_labels is not a literal; migdoc cannot see these labels",
+                rf.revision,
+            )
+        if rf.is_depends_on_unresolved and rf.depends_on_at:
+            yield Finding(
+                rf,
+                rf.depends_on_at.line,
+                "depends_on is not a literal; migdoc cannot see these dependencies",
+                rf.revision,
+            )

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Run with the current directory at tmp_path (paths in output are relative)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def copy_fixture(tmp_path, monkeypatch):
+    """Copy fixtures/<name> into tmp_path and chdir there."""
+
+    def copy(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(FIXTURES / name, target)
+        monkeypatch.chdir(tmp_path)
+        return target
+
+    return copy
+
+
+def pytest_configure(config):
+    os.environ.setdefault("NO_COLOR", "1")
