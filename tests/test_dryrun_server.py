@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from migdoc.dryrun import server as srv
+from migdoc.errors import EnvironmentProblem
+
+pytestmark = pytest.mark.postgres
+
+
+def _postgres_pids() -> set[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,comm="], capture_output=True, text=True, check=True).stdout
+    return {int(line.split()[0]) for line in out.splitlines() if line.split()[1:] == ["postgres"]}
+
+
+def test_shared_fixture_gives_a_superuser_url(pg_server):
+    assert pg_server.url.startswith("postgresql+psycopg://postgres@/postgres?host=")
+    assert (pg_server.bindir / "postgres").exists()
+    with pg_server.connect() as connection:
+        assert connection.execute("SELECT current_setting('is_superuser')").fetchone()[0] == "on"
+
+
+def test_pg_database_is_fresh_and_dropped(pg_server, pg_database):
+    name = pg_database.split("@/", 1)[1].split("?")[0]
+    assert name in pg_server.databases()
+
+
+def test_private_server_leaves_nothing_behind(pg_binaries):
+    before = _postgres_pids()
+    server = srv.PrivateServer(pg_binaries)
+    server.start()
+    run_dir = server.run_dir
+    assert run_dir is not None and run_dir.exists()
+    assert len(str(run_dir / ".s.PGSQL.5432")) < 108
+    assert _postgres_pids() - before
+    server.stop()
+    assert not run_dir.exists()
+    assert _postgres_pids() == before
+
+
+def test_server_dies_with_sigkilled_parent_and_next_run_sweeps(pg_binaries, tmp_path):
+    script = (
+        "import sys, time\n"
+        "from migdoc.dryrun.server import PrivateServer, find_binaries\n"
+        "s = PrivateServer(find_binaries(sys.argv[1]))\n"
+        "s.start()\n"
+        "print(s.run_dir, s.process.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script, str(pg_binaries.bindir)], stdout=subprocess.PIPE, text=True)
+    run_dir, pid = child.stdout.readline().split()
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    deadline = time.monotonic() + 10
+    while srv._is_alive(int(pid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not srv._is_alive(int(pid)), "postmaster outlived its parent"
+    assert Path(run_dir).exists()
+    assert Path(run_dir) in srv.sweep_stale_runs()
+    assert not Path(run_dir).exists()
+
+
+def test_bad_pg_bindir_is_an_environment_problem(tmp_path):
+    with pytest.raises(EnvironmentProblem, match="no executable initdb and postgres"):
+        srv.find_binaries(tmp_path)
+
+
+def test_no_binaries_anywhere_names_three_ways(monkeypatch):
+    monkeypatch.setattr(srv, "candidate_bindirs", lambda: [])
+    monkeypatch.setattr(srv, "wheel_bindir", lambda: None)
+    with pytest.raises(EnvironmentProblem) as info:
+        srv.find_binaries()
+    message = str(info.value)
+    assert "--database-url" in message and "--pg-bindir" in message and "migdoc[postgres]" in message
+
+
+def test_mask_url():
+    assert srv.mask_url("postgresql://bob:s3cr%40t@host:5432/db") == "postgresql://bob:***@host:5432/db"
+    assert srv.mask_url("postgresql://bob@host/db") == "postgresql://bob@host/db"
+
+
+def test_missing_binaries_skip_locally_and_fail_in_ci(monkeypatch):
+    import pg
+
+    def nothing(_=None):
+        raise EnvironmentProblem("none here")
+
+    monkeypatch.setattr(srv, "find_binaries", nothing)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        pg.require_pg_binaries()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        pg.require_pg_binaries()
