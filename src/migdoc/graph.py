@@ -140,14 +140,26 @@ class RevisionGraph:
 
     @cached_property
     def heads(self) -> tuple[str, ...]:
-        """As ``alembic heads``: kept revisions no ``down_revision`` names."""
+        """As ``alembic heads``: kept revisions no ``down_revision`` names.
+
+        A file whose ``down_revision`` could not be read (MD010) is neither a
+        head nor a base: where it hangs is unknown, and counting it would add
+        a false second head or base next to the MD010 finding."""
         named = {parent for index in self.kept.values() for parent in self.files[index].down_revisions}
-        return tuple(sorted(rev for rev in self.kept if rev not in named))
+        return tuple(
+            sorted(rev for rev, index in self.kept.items() if rev not in named and self.files[index].read_error is None)
+        )
 
     @cached_property
     def bases(self) -> tuple[str, ...]:
         """As ``alembic`` bases: kept revisions whose ``down_revision`` is None."""
-        return tuple(sorted(rev for rev, index in self.kept.items() if not self.files[index].down_revisions))
+        return tuple(
+            sorted(
+                rev
+                for rev, index in self.kept.items()
+                if not self.files[index].down_revisions and self.files[index].read_error is None
+            )
+        )
 
     @cached_property
     def merges(self) -> tuple[str, ...]:
@@ -170,6 +182,29 @@ class RevisionGraph:
             if ancestor is not None:
                 found.add(ancestor)
         return found
+
+    @cached_property
+    def _topological_position(self) -> dict[str, int]:
+        return {node: position for position, node in enumerate(nx.topological_sort(self.graph))}
+
+    def is_ancestor(self, ancestor: int, index: int) -> bool:
+        """True when ``ancestor`` is reachable from ``index`` going down. Acyclic only.
+
+        The walk never goes below ``ancestor``'s topological position, so two
+        nearby revisions are compared in time proportional to what lies between.
+        """
+        position = self._topological_position
+        target, floor = file_node(ancestor), position[file_node(ancestor)]
+        stack, seen = [file_node(index)], set()
+        while stack:
+            node = stack.pop()
+            for parent in self.graph.predecessors(node):
+                if parent == target:
+                    return True
+                if parent not in seen and position[parent] > floor:
+                    seen.add(parent)
+                    stack.append(parent)
+        return False
 
     def descendants(self, index: int) -> set[int]:
         found = set()

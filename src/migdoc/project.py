@@ -15,10 +15,18 @@ the configuration file's folder, which is where Alembic is normally run from
 
 from __future__ import annotations
 
+import concurrent.futures
 import configparser
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import multiprocessing
 import os
+import pickle
 import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,21 +306,24 @@ def _one_line(exc: BaseException) -> str:
 def list_version_files(layout: ProjectLayout) -> list[Path]:
     """Version files in Alembic's load order, each real path once."""
     found: list[Path] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for location in layout.version_locations:
         if not location.is_dir():
             continue
         for root, dirs, files in os.walk(location, topdown=True):
-            if Path(root).name.endswith("__pycache__"):
+            if root.endswith("__pycache__"):
                 dirs[:] = []
                 continue
+            # Resolve the folder once, not every file: symlinked folders listed
+            # twice are caught, and a 20,000-file chain pays one realpath.
+            real_root = os.path.realpath(root)
             for filename in sorted(files):
                 if not _SOURCE_FILE.match(filename):
                     continue
-                real = (Path(root) / filename).resolve()
+                real = os.path.join(real_root, filename)
                 if real not in seen:
                     seen.add(real)
-                    found.append(Path(root) / filename)
+                    found.append(Path(root, filename))
             if not layout.is_recursive:
                 break
             dirs.sort()
@@ -329,18 +340,146 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
         return absolute.as_posix()
 
 
-def read_project_files(layout: ProjectLayout) -> list[RevisionFile]:
-    """Read every version file; unreadable ones become records with read_error."""
-    files = []
-    for path in list_version_files(layout):
-        shown = display_path(path)
+def _display_paths(paths: list[Path]) -> list[str]:
+    """``display_path`` for many files, resolving each folder once."""
+    cwd = Path.cwd().resolve()
+    shown_dirs: dict[Path, str] = {}
+    result = []
+    for path in paths:
+        parent = path.parent
+        if parent not in shown_dirs:
+            shown_dirs[parent] = display_path(parent, cwd)
+        prefix = shown_dirs[parent]
+        result.append(path.name if prefix in ("", ".") else f"{prefix}/{path.name}")
+    return result
+
+
+def _read_one(path: Path, shown: str) -> RevisionFile:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return RevisionFile(path=shown, read_error=f"cannot be opened: {exc.strerror or exc}")
+    return read_revision(shown, data)
+
+
+def _read_chunk(chunk: list[tuple[Path, str]]) -> list[RevisionFile]:
+    return [_read_one(path, shown) for path, shown in chunk]
+
+
+# Below this many files a process pool costs more than it saves.
+_PARALLEL_THRESHOLD = 600
+
+
+def read_project_files(layout: ProjectLayout, use_cache: bool = True, write_cache: bool = True) -> list[RevisionFile]:
+    """Read every version file; unreadable ones become records with read_error.
+
+    What the reader made of a file is cached by the file's content hash (as
+    Python caches bytecode next to a module), so an unchanged file is not
+    parsed again; the cache lives in the user's cache folder, never in the
+    project. Files not in the cache are parsed, by a pool of worker processes
+    when there are many: parsing is CPU-bound and the GIL would serialise threads.
+    """
+    paths = list_version_files(layout)
+    shown = _display_paths(paths)
+    cache = ReadCache.open(layout) if use_cache else None
+    records: list[RevisionFile | None] = []
+    misses: list[tuple[int, Path, str]] = []
+    for position, (path, display) in enumerate(zip(paths, shown, strict=True)):
         try:
             data = path.read_bytes()
         except OSError as exc:
-            files.append(RevisionFile(path=shown, read_error=f"cannot be opened: {exc.strerror or exc}"))
+            records.append(RevisionFile(path=display, read_error=f"cannot be opened: {exc.strerror or exc}"))
             continue
-        files.append(read_revision(shown, data))
-    return files
+        hit = cache.get(data, display) if cache else None
+        records.append(hit)
+        if hit is None:
+            misses.append((position, path, display))
+    for (position, _, _), record in zip(misses, _parse_many([(p, d) for _, p, d in misses]), strict=True):
+        records[position] = record
+    complete = [record for record in records if record is not None]
+    if cache is not None and write_cache and misses:
+        cache.save(complete)
+    return complete
+
+
+def _parse_many(jobs: list[tuple[Path, str]]) -> list[RevisionFile]:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < _PARALLEL_THRESHOLD or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _read_chunk(jobs)
+    size = -(-len(jobs) // workers)
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    context = multiprocessing.get_context("fork")
+    try:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
+            return [record for part in pool.map(_read_chunk, chunks) for record in part]
+    except (OSError, concurrent.futures.process.BrokenProcessPool):
+        return _read_chunk(jobs)  # no processes to be had here: read in this one
+
+
+@functools.lru_cache(maxsize=1)
+def _reader_fingerprint() -> str:
+    """Hash of the code that makes RevisionFiles: a changed reader invalidates the cache."""
+    from migdoc import bodies, model, reader
+
+    digest = hashlib.sha256()
+    for module in (reader, bodies, model):
+        with contextlib.suppress(OSError, TypeError):
+            digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+class ReadCache:
+    """Content hash -> RevisionFile, one pickle per project in the user's cache folder.
+
+    Any problem with the cache (unwritable folder, a corrupt or foreign file)
+    means no cache, never an error: it only ever saves time.
+    """
+
+    _FORMAT = f"migdoc-read-cache-1/{sys.version_info[:2]}"
+
+    def __init__(self, path: Path | None, records: dict[str, RevisionFile]) -> None:
+        self.path = path
+        self.records = records
+
+    @classmethod
+    def open(cls, layout: ProjectLayout) -> ReadCache | None:
+        if os.environ.get("MIGDOC_NO_CACHE"):
+            return None
+        from migdoc import __version__
+
+        root = os.environ.get("MIGDOC_CACHE_DIR") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "migdoc"
+        )
+        key = hashlib.sha256(f"{layout.root}|{__version__}|{_reader_fingerprint()}".encode()).hexdigest()[:20]
+        path = Path(root) / f"reads-{key}.pickle"
+        records: dict[str, RevisionFile] = {}
+        try:
+            with open(path, "rb") as handle:
+                payload = pickle.load(handle)
+            if isinstance(payload, tuple) and payload[0] == cls._FORMAT:
+                records = payload[1]
+        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, TypeError):
+            records = {}
+        return cls(path, records)
+
+    def get(self, data: bytes, display: str) -> RevisionFile | None:
+        record = self.records.get(hashlib.sha256(data).hexdigest())
+        if record is None:
+            return None
+        return record if record.path == display else dataclasses.replace(record, path=display)
+
+    def save(self, records: list[RevisionFile]) -> None:
+        if self.path is None:
+            return
+        payload = (self._FORMAT, {r.sha256: r for r in records if r.sha256})
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("wb", dir=self.path.parent, delete=False, suffix=".tmp") as handle:
+                pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(handle.name, self.path)
+        except OSError:
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(handle.name)
 
 
 def find_archived(layout: ProjectLayout) -> dict[str, str]:

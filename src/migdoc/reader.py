@@ -72,7 +72,7 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
         for code in match.group(1).split(",")
         if code.strip()
     )
-    constants = _module_constants(module)
+    constants = _LazyConstants(module)
     assigned: dict[str, tuple[ast.expr, Assignment]] = {}
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     for stmt in module.body:
@@ -83,6 +83,7 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
             functions[stmt.name] = stmt
 
     header = _read_header(module)
+    lines = text.splitlines()
     upgrade = functions.get("upgrade")
     downgrade = functions.get("downgrade")
     common = dict(
@@ -90,8 +91,8 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
         header=header,
         ignored_codes=ignored,
         sha256=digest,
-        upgrade=read_function_body(upgrade) if upgrade else None,
-        downgrade=read_function_body(downgrade) if downgrade else None,
+        upgrade=read_function_body(upgrade, lines) if upgrade else None,
+        downgrade=read_function_body(downgrade, lines) if downgrade else None,
     )
 
     if "revision" not in assigned:
@@ -190,6 +191,27 @@ def _where(stmt: ast.stmt, value: ast.expr) -> Assignment:
         col=value.col_offset,
         end_col=value.end_col_offset or value.col_offset,
     )
+
+
+class _LazyConstants(dict):
+    """``_module_constants`` computed on first look-up: most files never need it."""
+
+    def __init__(self, module: ast.Module) -> None:
+        super().__init__()
+        self._module: ast.Module | None = module
+
+    def _load(self) -> None:
+        if self._module is not None:
+            self.update(_module_constants(self._module))
+            self._module = None
+
+    def __contains__(self, key: object) -> bool:
+        self._load()
+        return super().__contains__(key)
+
+    def __getitem__(self, key: str) -> object:
+        self._load()
+        return super().__getitem__(key)
 
 
 def _module_constants(module: ast.Module) -> dict[str, object]:

@@ -8,8 +8,9 @@ names make what they may touch uncertain, and uncertain is silent.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from migdoc.graph import RevisionGraph, file_node
@@ -56,16 +57,29 @@ class _State:
         clone.is_all_uncertain = self.is_all_uncertain
         return clone
 
-    def merge(self, other: _State) -> None:
+    def merge(self, other: _State, in_mine: Callable[[int], bool], in_other: Callable[[int], bool]) -> None:
+        """Fold in the state of another parent of a merge revision.
+
+        Both branches were applied, so where they disagree the fact set on
+        one branch only wins (its rival was set in history both branches
+        share: ``in_mine`` / ``in_other`` say whether a setter lies in a
+        branch's ancestry); where both branches changed it, it is uncertain.
+        """
+        mine_facts = self.facts
         for key, fact in other.facts.items():
-            mine = self.facts.get(key)
+            mine = mine_facts.get(key)
+            if mine is fact:
+                continue  # inherited unchanged from the common ancestor
             if mine is None:
-                self.facts[key] = fact
+                mine_facts[key] = fact
             elif mine.state != fact.state:
-                self.facts[key] = Fact(UNCERTAIN, fact.by, fact.table)
-        for key in set(self.facts) - set(other.facts):
-            if other.is_all_uncertain:
-                self.facts[key] = Fact(UNCERTAIN, self.facts[key].by, self.facts[key].table)
+                if in_other(mine.by):
+                    mine_facts[key] = fact
+                elif not in_mine(fact.by):
+                    mine_facts[key] = Fact(UNCERTAIN, fact.by, fact.table)
+        if other.is_all_uncertain:
+            for key in set(mine_facts) - set(other.facts):
+                mine_facts[key] = Fact(UNCERTAIN, mine_facts[key].by, mine_facts[key].table)
         self.complete_tables &= other.complete_tables
         self.is_all_uncertain = self.is_all_uncertain or other.is_all_uncertain
 
@@ -110,7 +124,11 @@ def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
         elif parents:
             state = states[parents[0]].copy()
             for other in parents[1:]:
-                state.merge(states[other])
+                state.merge(
+                    states[other],
+                    functools.partial(_is_in_history, graph, parents[0]),
+                    functools.partial(_is_in_history, graph, other),
+                )
         else:
             state = _State()
         if any(graph.index_of(n) is None for n in g.predecessors(file_node(index))):
@@ -119,6 +137,13 @@ def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
         if body is not None:
             yield from _apply(state, index, body.operations)
         states[index] = state
+
+
+def _is_in_history(graph: RevisionGraph, parent: int, setter: int) -> bool:
+    """True when revision ``setter`` is ``parent`` or one of its ancestors."""
+    if setter < 0:
+        return False
+    return setter == parent or graph.is_ancestor(setter, parent)
 
 
 def _apply(state: _State, index: int, operations: tuple[Operation, ...]) -> Iterator[Redundancy]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,6 +14,7 @@ from migdoc.rules.registry import CheckContext, Finding, rule
 _TEMPLATE_TOKEN = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdif]")
 
 
+@functools.lru_cache(maxsize=32)
 def template_regex(template: str) -> re.Pattern[str] | None:
     """A regex for file stems written by ``file_template``; ``rev`` is a group."""
     if "%(rev)" not in template:
@@ -40,8 +42,17 @@ def template_regex(template: str) -> re.Pattern[str] | None:
 
 def carries_revision(stem: str, revision: str) -> bool:
     """True when ``revision`` stands in ``stem`` as a whole token."""
-    pattern = r"(?<![A-Za-z0-9])" + re.escape(revision) + r"(?![A-Za-z0-9])"
-    return re.search(pattern, stem) is not None
+    if not revision:
+        return False
+    start = stem.find(revision)
+    while start != -1:
+        end = start + len(revision)
+        before_ok = start == 0 or not stem[start - 1].isalnum()
+        after_ok = end == len(stem) or not stem[end].isalnum()
+        if before_ok and after_ok:
+            return True
+        start = stem.find(revision, start + 1)
+    return False
 
 
 def filename_revision(stem: str, template: str | None) -> str | None:
