@@ -108,10 +108,18 @@ def write_revision(versions: Path, n: int, rev: str, parents: tuple[str, ...]) -
     (versions / f"{rev}_step_{n}.py").write_text(text)
 
 
-def run_once(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process."""
+def run_once(command: list[str], cwd: Path, cold: bool = False) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process.
+
+    ``cold``: neither tool may use what an earlier run left behind (migdoc's
+    read cache is switched off, Alembic's ``__pycache__`` is removed first).
+    """
+    env = dict(os.environ)
+    if cold:
+        env["MIGDOC_NO_CACHE"] = "1"
+        shutil.rmtree(cwd / "migrations" / "versions" / "__pycache__", ignore_errors=True)
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
@@ -124,11 +132,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--cold", action="store_true", help="no migdoc read cache, no Alembic __pycache__ (first-run figures)"
+    )
     args = parser.parse_args()
     bindir = Path(sys.executable).parent
     migdoc = [str(bindir / "migdoc"), "check", "--format", "json"]
     alembic = [str(bindir / "alembic"), "heads"]
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {'cold' if args.cold else 'warm'} runs")
     print("| revisions | migdoc check (s) | alembic heads (s) | speed-up | migdoc peak MB | alembic peak MB |")
     print("|---:|---:|---:|---:|---:|---:|")
     for size in args.sizes:
@@ -137,11 +148,11 @@ def main() -> None:
             write_chain(root, size)
             timings: dict[str, list[float]] = {"migdoc": [], "alembic": []}
             memory: dict[str, list[float]] = {"migdoc": [], "alembic": []}
-            run_once(migdoc, root)  # warm the page cache for both
+            run_once(migdoc, root)  # warm the page cache (and, unless --cold, both tools' caches)
             run_once(alembic, root)
             for _ in range(args.repeat):
                 for name, command in (("migdoc", migdoc), ("alembic", alembic)):
-                    seconds, peak = run_once(command, root)
+                    seconds, peak = run_once(command, root, cold=args.cold)
                     timings[name].append(seconds)
                     memory[name].append(peak)
             m, a = statistics.median(timings["migdoc"]), statistics.median(timings["alembic"])

@@ -1,0 +1,65 @@
+"""The read cache and the parallel reader must give exactly what a plain read gives."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from tests.conftest import FIXTURES
+
+from migdoc import project
+from migdoc.project import find_layout, read_project_files
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch):
+    target = tmp_path / "demo"
+    shutil.copytree(FIXTURES / "demo", target)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIGDOC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MIGDOC_NO_CACHE", raising=False)
+    return target
+
+
+def test_cached_read_equals_fresh_read_and_sees_edits(demo, tmp_path):
+    layout = find_layout("demo")
+    fresh = read_project_files(layout, use_cache=False)
+    first = read_project_files(layout)
+    assert list((tmp_path / "cache").glob("reads-*.pickle")), "the first read should fill the cache"
+    second = read_project_files(layout)
+    assert first == fresh and second == fresh
+
+    edited = demo / "migrations" / "versions" / "0004_add_order_status.py"
+    edited.write_text(edited.read_text().replace('revision = "0004"', 'revision = "0004x"'))
+    after = read_project_files(layout)
+    assert "0004x" in {r.revision for r in after}
+    assert "0004" not in {r.revision for r in after}
+
+
+def test_cache_keeps_paths_of_the_current_directory(demo, monkeypatch):
+    read_project_files(find_layout("demo"))
+    monkeypatch.chdir(demo)
+    again = read_project_files(find_layout("."))
+    assert all(r.path.startswith("migrations/versions/") for r in again)
+
+
+def test_corrupt_cache_is_ignored(demo, tmp_path):
+    layout = find_layout("demo")
+    read_project_files(layout)
+    for cache_file in (tmp_path / "cache").glob("reads-*.pickle"):
+        cache_file.write_bytes(b"not a pickle")
+    assert read_project_files(layout) == read_project_files(layout, use_cache=False)
+
+
+def test_no_cache_environment_writes_nothing(demo, tmp_path, monkeypatch):
+    monkeypatch.setenv("MIGDOC_NO_CACHE", "1")
+    read_project_files(find_layout("demo"))
+    assert not (tmp_path / "cache").exists()
+
+
+def test_parallel_read_equals_serial_read(demo, monkeypatch):
+    layout = find_layout("demo")
+    serial = read_project_files(layout, use_cache=False)
+    monkeypatch.setattr(project, "_PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(project.os, "cpu_count", lambda: 2)
+    assert read_project_files(layout, use_cache=False) == serial
