@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,6 @@ def copy_fixture(tmp_path, monkeypatch):
 
 def pytest_configure(config):
     os.environ.setdefault("NO_COLOR", "1")
+    # Keep the read cache out of the user's home; it is content-addressed, so
+    # sharing it across the session's tests is safe.
+    os.environ.setdefault("MIGDOC_CACHE_DIR", tempfile.mkdtemp(prefix="migdoc-test-cache-"))
