@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
+import networkx as nx
+
 from migdoc.model import RevisionFile, Severity
 from migdoc.rules.registry import CheckContext, Finding, rule
 
@@ -135,13 +137,25 @@ def _down_ancestry(context: CheckContext, revision: str) -> set[str]:
 
 
 def _labelled_layout(context: CheckContext) -> bool:
-    """True when every head sits on a labelled branch with a base of its own."""
+    """True when every head sits on a branch with a base of its own, and every
+    branch but at most one (the main line, as in Alembic's "multiple bases"
+    recipe) carries a branch label."""
     graph = context.graph
+    if len(graph.heads) < 2:
+        return False  # one head with two bases is a joined copy, not a multi-branch layout
     bases_seen: set[str] = set()
+    unlabelled = 0
     for head in graph.heads:
         ancestry = _down_ancestry(context, head)
-        if not any(r in graph.kept and graph.files[graph.kept[r]].branch_labels for r in ancestry):
-            return False
+        # A label computed at import time (MD019) may well be there: uncertain is not an error.
+        if not any(
+            r in graph.kept
+            and (graph.files[graph.kept[r]].branch_labels or graph.files[graph.kept[r]].is_branch_labels_unresolved)
+            for r in ancestry
+        ):
+            unlabelled += 1
+            if unlabelled > 1:
+                return False
         bases = {r for r in ancestry if r in graph.kept and not graph.files[graph.kept[r]].down_revisions}
         if not bases or bases & bases_seen:
             return False
@@ -229,6 +243,23 @@ def multiple_bases(context: CheckContext) -> Iterator[Finding]:
         )
 
 
+def _describe_loop(context: CheckContext, loop: tuple[str, ...]) -> str:
+    """The loop in upgrade order, closed (``a -> b -> c -> a``), starting at its
+    smallest id; a tangle of several loops is listed instead."""
+    g = context.graph.graph
+    nodes = [n for n in g.nodes if context.graph.revision_of(n) in loop]
+    try:
+        edges = nx.find_cycle(g.subgraph(nodes))
+    except nx.NetworkXNoCycle:  # pragma: no cover - loops come from strongly connected parts
+        edges = []
+    walk = [context.graph.revision_of(u) for u, _ in edges]
+    if sorted(walk) != sorted(loop):
+        return "between " + ", ".join(loop)
+    start = walk.index(min(walk))
+    walk = walk[start:] + walk[:start]
+    return " -> ".join([*walk, walk[0]])
+
+
 @rule(
     "MD005",
     "cycle",
@@ -256,7 +287,7 @@ def cycle(context: CheckContext) -> Iterator[Finding]:
             first,
             at,
             f"dependency cycle through {len(loop)} revision{'s' if len(loop) != 1 else ''}: "
-            f"{' -> '.join(loop)}; Alembic cannot order them",
+            f"{_describe_loop(context, loop)}; Alembic cannot order them",
             first.revision,
             tuple(m.path for m in members[1:]),
         )
@@ -379,7 +410,7 @@ def redundant_merge_parent(context: CheckContext) -> Iterator[Finding]:
             for other in parents:
                 if other == parent:
                     continue
-                if graph.kept[parent] in graph.ancestors(graph.kept[other]):
+                if graph.is_ancestor(graph.kept[parent], graph.kept[other]):
                     at = rf.down_revision_at.line if rf.down_revision_at else rf.line
                     yield Finding(
                         rf,

@@ -1,0 +1,125 @@
+"""Every fixture tree, through the CLI, in every format, against golden files.
+
+Each ``fixtures/<name>`` is copied into ``tmp_path`` and run with the current
+directory there, so paths in the output are the same on every machine.
+``MIGDOC_UPDATE_GOLDENS=1`` rewrites the golden files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from golden import assert_golden
+from migdoc.cli import cli
+from migdoc.rules import RULES
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+OTHER_OWNERS = ("dryrun_", "fix_", "deploy_")
+"""Fixture trees other engineers own and test (dry-run, fix, deployment)."""
+NEEDS_OUTSIDE_INPUT = {"MD016", "MD017"}
+"""Rules that need ``--database-url`` or ``--base-ref``: tested with their own fixtures."""
+EXTRA_ARGS = {"healthy_named_sections": ["-n", "shop"]}
+"""Fixtures that need command-line options, as their README says."""
+
+CHECK_FORMATS = ("text", "json", "sarif", "github")
+GRAPH_FORMATS = ("text", "dot", "mermaid", "json")
+
+
+def fixture_names() -> list[str]:
+    return sorted(
+        p.name
+        for p in FIXTURES.iterdir()
+        if p.is_dir() and not p.name.startswith(OTHER_OWNERS) and not p.name.startswith(".")
+    )
+
+
+FIXTURE_NAMES = fixture_names()
+
+
+def run_in_copy(name: str, tmp_path: Path, monkeypatch, *args: str):
+    target = tmp_path / name
+    if not target.exists():
+        shutil.copytree(FIXTURES / name, target)
+    monkeypatch.chdir(tmp_path)
+    return CliRunner().invoke(cli, [*args, name, *EXTRA_ARGS.get(name, [])])
+
+
+def check_json(name: str, tmp_path: Path, monkeypatch) -> dict:
+    result = run_in_copy(name, tmp_path, monkeypatch, "check", "--format", "json")
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("fmt", CHECK_FORMATS)
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_check_output_matches_golden(name, fmt, tmp_path, monkeypatch):
+    result = run_in_copy(name, tmp_path, monkeypatch, "check", "--format", fmt)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.stderr == ""
+    payload = check_json(name, tmp_path, monkeypatch)
+    assert result.exit_code == (1 if payload["summary"]["errors"] else 0)
+    output = stable_sarif(result.stdout) if fmt == "sarif" else result.stdout
+    assert_golden(f"check/{name}.{fmt}", output)
+
+
+def stable_sarif(text: str) -> str:
+    """SARIF with only the rules its results use, so registering a new rule
+    elsewhere does not rewrite every golden file; ``ruleIndex`` is checked here
+    instead of being frozen."""
+    sarif = json.loads(text)
+    run = sarif["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    used = {r["ruleId"] for r in run["results"]}
+    for result in run["results"]:
+        assert rules[result.pop("ruleIndex")]["id"] == result["ruleId"]
+    run["tool"]["driver"]["rules"] = [r for r in rules if r["id"] in used]
+    return json.dumps(sarif, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("fmt", GRAPH_FORMATS)
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_graph_output_matches_golden(name, fmt, tmp_path, monkeypatch):
+    result = run_in_copy(name, tmp_path, monkeypatch, "graph", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert_golden(f"graph/{name}.{fmt}", result.stdout)
+
+
+@pytest.mark.parametrize("name", [n for n in FIXTURE_NAMES if re.match(r"md\d{3}_", n)])
+def test_diagnostic_fixture_reports_its_code(name, tmp_path, monkeypatch):
+    code = "MD" + name[2:5]
+    payload = check_json(name, tmp_path, monkeypatch)
+    reported = [d for d in payload["diagnostics"] if d["code"] == code]
+    assert reported, f"{name} does not report {code}"
+    for diagnostic in reported:
+        assert diagnostic["file"] and diagnostic["line"] >= 1
+
+
+@pytest.mark.parametrize("name", [n for n in FIXTURE_NAMES if n.startswith("healthy_")])
+def test_healthy_fixture_has_no_error(name, tmp_path, monkeypatch):
+    payload = check_json(name, tmp_path, monkeypatch)
+    errors = [d for d in payload["diagnostics"] if d["severity"] == "error"]
+    assert errors == []
+    assert payload["summary"]["errors"] == 0
+
+
+@pytest.mark.parametrize("code", sorted(RULES))
+def test_every_rule_has_fixture_golden_and_documentation(code):
+    rule = RULES[code]
+    prefix = f"md{code[2:]}_"
+    own = [n for n in FIXTURE_NAMES if n.startswith(prefix)]
+    if code not in NEEDS_OUTSIDE_INPUT:
+        assert own, f"no fixtures/{prefix}* for {code}"
+        goldens = Path(__file__).resolve().parent / "golden" / "check"
+        assert any(code in (goldens / f"{n}.json").read_text() for n in own), f"no golden output shows {code}"
+    result = CliRunner().invoke(cli, ["explain", code])
+    assert result.exit_code == 0
+    for heading in ("What it finds", "Why it is bad", "Example", "How `migdoc fix` treats it"):
+        assert heading in result.output
+    assert rule.summary and rule.why and rule.example.strip() and rule.fix
+    assert rule.name == rule.name.lower() and " " not in rule.name
