@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from migdoc.graph import RevisionGraph, build_graph
 from migdoc.model import CheckResult, RevisionFile
@@ -40,8 +40,57 @@ def load_project(
     return Project(layout, files, build_graph(files), find_archived(layout))
 
 
-def check_project(project: Project, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> CheckResult:
-    """Static diagnosis. Command-line ``select``/``ignore`` add to ``[tool.migdoc]``."""
+def check_project(
+    project: Project,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    database_url: str | None = None,
+    base_ref: str | None = None,
+) -> CheckResult:
+    """Static diagnosis. Command-line ``select``/``ignore`` add to ``[tool.migdoc]``.
+
+    ``database_url`` adds MD016 (read-only read of ``alembic_version``);
+    ``base_ref`` adds MD017 (the version files at that git ref, read from git).
+    """
     settings = project.layout.settings
     codes = selected_codes(select=tuple(select) or settings.select, ignore=tuple(settings.ignore) + tuple(ignore))
-    return run_checks(project.context(), codes=codes, severity=settings.severity)
+    context = project.context()
+    if database_url is not None or base_ref is not None:
+        context = replace(context, **deployment_context(project, database_url, base_ref))
+    return run_checks(context, codes=codes, severity=settings.severity)
+
+
+def deployment_context(project: Project, database_url: str | None, base_ref: str | None) -> dict:
+    """The CheckContext fields MD016/MD017 need, read from the database and git."""
+    fields: dict = {}
+    if base_ref is not None:
+        from migdoc.gitref import merge_with_ref
+
+        fields["merged"] = merge_with_ref(project.layout, project.files, base_ref)
+    if database_url is not None:
+        from migdoc.database import read_deployed_revisions
+        from migdoc.gitref import find_lost_revisions
+
+        deployed = read_deployed_revisions(database_url).revisions
+        fields["deployed"] = deployed
+        unknown = [r for r in deployed if project.graph.resolve(r) is None and r not in project.archived]
+        fields["lost_revisions"] = find_lost_revisions(project.layout, unknown)
+    return fields
+
+
+def project_status(project: Project, database_url: str):
+    """``migdoc status``: the database's revisions against the chain (read-only).
+
+    Returns the masked :class:`DeployedState`, the :class:`DeploymentStatus`,
+    and for each revision no file declares, where it went (archive or git).
+    """
+    from migdoc.database import read_deployed_revisions
+    from migdoc.gitref import find_lost_revisions
+    from migdoc.status import compute_status
+
+    state = read_deployed_revisions(database_url)
+    status = compute_status(project.graph, state.revisions)
+    lost = [r for r in status.unknown if r not in project.archived]
+    whereabouts = {r: f"it is in the archive: {project.archived[r]}" for r in status.unknown if r in project.archived}
+    whereabouts.update(find_lost_revisions(project.layout, lost))
+    return state, status, whereabouts

@@ -7,6 +7,7 @@ config or environment error, 3 a bug in migdoc.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -39,6 +40,18 @@ def _project_options(command: Callable) -> Callable:
     return wrapper
 
 
+def _database_url_option(command: Callable) -> Callable:
+    """--database-url (or MIGDOC_DATABASE_URL); its password is masked in all output."""
+    return click.option(
+        "--database-url",
+        envvar="MIGDOC_DATABASE_URL",
+        metavar="URL",
+        default=None,
+        show_envvar=True,
+        help="A deployed database (any SQLAlchemy URL), read-only: its alembic_version is read, nothing written.",
+    )(command)
+
+
 def _load(path: str, config: str | None, name: str, version_locations: tuple[str, ...]):
     from migdoc.api import load_project
 
@@ -67,8 +80,16 @@ def _styler(enabled: bool):
     return style
 
 
+def _masked(text: str) -> str:
+    """Database passwords never reach the terminal, not even in a traceback."""
+    from migdoc.database import mask_secrets
+
+    return mask_secrets(text)
+
+
 def _is_terminal() -> bool:
-    return sys.stdout.isatty()
+    """Colour and live progress only for a person at a terminal (and never with NO_COLOR)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 class _MigdocGroup(click.Group):
@@ -79,14 +100,14 @@ class _MigdocGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MigdocError as exc:
-            click.echo(f"migdoc: error: {exc}", err=True)
+            click.echo(_masked(f"migdoc: error: {exc}"), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except BrokenPipeError:
             ctx.exit(EXIT_OK)
         except Exception:  # noqa: BLE001 - the last line of defence: a bug in migdoc
-            click.echo(traceback.format_exc(), err=True, nl=False)
+            click.echo(_masked(traceback.format_exc()), err=True, nl=False)
             click.echo(
                 f"migdoc {__version__}: internal error; please report it with the traceback above",
                 err=True,
@@ -137,13 +158,22 @@ def graph(path, config, name, version_locations, fmt):
 )
 @click.option("--select", multiple=True, metavar="CODES", help="Only these codes (comma-separated, repeatable).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these codes (comma-separated, repeatable).")
-def check(path, config, name, version_locations, fmt, select, ignore):
+@_database_url_option
+@click.option(
+    "--base-ref",
+    metavar="REF",
+    default=None,
+    help="A git ref (origin/main): report MD017 when merging into it would leave two heads or a colliding id.",
+)
+def check(path, config, name, version_locations, fmt, select, ignore, database_url, base_ref):
     """Diagnose the chain. Exit 1 when any error-level finding remains."""
     from migdoc.api import check_project
     from migdoc.output import github, json_format, sarif, text
 
     project = _load(path, config, name, version_locations)
-    result = check_project(project, select=_split(select), ignore=_split(ignore))
+    result = check_project(
+        project, select=_split(select), ignore=_split(ignore), database_url=database_url, base_ref=base_ref
+    )
     renderers = {
         "json": json_format.render_check,
         "sarif": sarif.render_check,
@@ -158,6 +188,24 @@ def check(path, config, name, version_locations, fmt, select, ignore):
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+@cli.command()
+@_project_options
+@_database_url_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(path, config, name, version_locations, database_url, fmt):
+    """The database's revision(s), the heads, and what `alembic upgrade heads` would run (read-only)."""
+    from migdoc.api import project_status
+    from migdoc.errors import UsageError
+    from migdoc.output.status import render_status, render_status_json
+
+    if not database_url:
+        raise UsageError("status needs --database-url URL (or MIGDOC_DATABASE_URL)")
+    project = _load(path, config, name, version_locations)
+    state, deployment, whereabouts = project_status(project, database_url)
+    render = render_status_json if fmt == "json" else render_status
+    click.echo(render(state.url, project.graph, deployment, whereabouts), nl=False)
 
 
 @cli.command()
@@ -176,6 +224,105 @@ def explain(code):
     if not matches:
         raise UsageError(f"unknown rule {code!r}; `migdoc explain` lists them")
     click.echo(matches[0].documentation(), nl=False)
+
+
+@cli.command()
+@_project_options
+@click.option(
+    "--archive", "is_archive", is_flag=True, help="Keep the main line; archive dead branches, stray copies and repeats."
+)
+@click.option(
+    "--merge", "is_merge", is_flag=True, help="Write a merge revision for the open heads, as `alembic merge`."
+)
+@click.option("--renumber", "is_renumber", is_flag=True, help="Rename files so their names carry their revision ids.")
+@click.option("--head", metavar="REV", default=None, help="The main head for --archive (default: the longest line).")
+@click.option(
+    "--archive-dir",
+    metavar="DIR",
+    default=None,
+    help="Where --archive moves files (default script_location/archive/DATE).",
+)
+@click.option("--diff", "show_diff", is_flag=True, help="Show the plan as a unified diff.")
+@click.option("--apply", "is_apply", is_flag=True, help="Carry the plan out (journalled; undo with --undo).")
+@click.option("--undo", "is_undo", is_flag=True, help="Restore the files of the last applied fix.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def fix(
+    path,
+    config,
+    name,
+    version_locations,
+    is_archive,
+    is_merge,
+    is_renumber,
+    head,
+    archive_dir,
+    show_diff,
+    is_apply,
+    is_undo,
+    fmt,
+):
+    """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied."""
+    from datetime import datetime
+    from pathlib import Path
+
+    from migdoc import apply as applying
+    from migdoc.api import check_project
+    from migdoc.errors import UsageError
+    from migdoc.output import plan as shown
+    from migdoc.plan import FixOptions
+    from migdoc.planner import plan_overview, plan_repairs
+    from migdoc.project import display_path
+
+    project = _load(path, config, name, version_locations)
+    if is_undo:
+        journal, problems = applying.undo_last(project.layout.root)
+        click.echo(f"restored the files of {display_path(journal)}")
+        for problem in problems:
+            click.echo(f"migdoc: not restored: {problem}", err=True)
+        sys.exit(EXIT_FINDINGS if problems else EXIT_OK)
+    now = datetime.now().replace(microsecond=0)
+    archive_dir = display_path(Path(archive_dir)) if archive_dir else None
+    options = FixOptions(
+        is_renumber=is_renumber, is_archive=is_archive, is_merge=is_merge, head=head, now=now, archive_dir=archive_dir
+    )
+    before = check_project(project)
+    context = applying.prepare_context(project, before.diagnostics, archive_dir=archive_dir, now=now)
+    if not options.strategies:
+        if is_apply:
+            raise UsageError("--apply needs a strategy: --archive, --merge or --renumber")
+        proposals = plan_overview(context, options)
+        if fmt == "json":
+            click.echo(shown.render_overview_json(proposals), nl=False)
+        elif show_diff:
+            click.echo("".join(shown.render_diff(p) for p in proposals.values()), nl=False)
+        else:
+            click.echo(shown.render_overview(proposals, _styler(_is_terminal())), nl=False)
+        sys.exit(EXIT_FINDINGS if proposals else EXIT_OK)
+    plan = plan_repairs(context, options)
+    if fmt == "json":
+        click.echo(shown.render_plan_json(plan), nl=False)
+    elif show_diff:
+        click.echo(shown.render_diff(plan), nl=False)
+    else:
+        click.echo(shown.render_plan(plan, _styler(_is_terminal())), nl=False)
+    if not is_apply or plan.is_empty:
+        sys.exit(EXIT_FINDINGS if plan.actions or plan.unresolved else EXIT_OK)
+    result = applying.apply_plan(
+        plan,
+        project.layout.root,
+        recheck=lambda: check_project(_load(path, config, name, version_locations)),
+        before=before,
+        now=now,
+    )
+    counts = f"errors {result.errors_before} -> {result.errors_after}, warnings {result.warnings_before} -> {result.warnings_after}"
+    if result.is_rolled_back:
+        click.echo(f"migdoc: not applied: the result was not healthier ({counts}); every file was restored", err=True)
+        sys.exit(EXIT_FINDINGS)
+    click.echo(
+        f"applied {len(plan.actions)} actions ({counts}); journal {display_path(result.journal)}; `migdoc fix --undo` reverts",
+        err=True,
+    )
+    sys.exit(EXIT_FINDINGS if plan.unresolved else EXIT_OK)
 
 
 def main(argv: list[str] | None = None) -> None:

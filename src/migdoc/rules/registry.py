@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from migdoc.model import Diagnostic, RevisionFile, Severity
 
 if TYPE_CHECKING:
+    from migdoc.gitref import MergedView
     from migdoc.graph import RevisionGraph
 
 
@@ -21,6 +22,12 @@ class CheckContext:
     """The project's ``file_template`` when it sets one explicitly."""
     archived: Mapping[str, str] = field(default_factory=dict)
     """Revision id -> archived file path, for "did you mean" hints."""
+    deployed: tuple[str, ...] | None = None
+    """The database's ``alembic_version`` rows (MD016); ``None``: no database was read."""
+    lost_revisions: Mapping[str, str] = field(default_factory=dict)
+    """Revision id -> where git history last saw it (MD016 hints)."""
+    merged: MergedView | None = None
+    """The version files after merging into ``--base-ref`` (MD017); ``None``: no ref given."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,77 @@
+"""``migdoc status``: a deployed database against the chain, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from migdoc.graph import RevisionGraph
+from migdoc.status import DeploymentStatus
+
+
+def _describe(graph: RevisionGraph, revision: str) -> tuple[str, str]:
+    index = graph.resolve(revision)
+    if index is None:
+        return "", ""
+    rf = graph.files[index]
+    return rf.message, rf.path
+
+
+def _rows(graph: RevisionGraph, revisions, indent: str) -> list[str]:
+    described = [(rev, *_describe(graph, rev)) for rev in revisions]
+    width_rev = max((len(r) for r, _, _ in described), default=0)
+    width_msg = max((len(m) for _, m, _ in described), default=0)
+    return [f"{indent}{r:<{width_rev}}  {m:<{width_msg}}  {p}".rstrip() for r, m, p in described]
+
+
+def render_status(
+    database: str, graph: RevisionGraph, status: DeploymentStatus, whereabouts: Mapping[str, str] | None = None
+) -> str:
+    whereabouts = whereabouts or {}
+    lines = [f"database: {database}"]
+    if not status.current:
+        lines.append("current:  (none: alembic_version is empty, the database is at base)")
+    else:
+        lines.append("current:")
+        for revision in status.current:
+            if revision in status.unknown:
+                where = whereabouts.get(revision, "neither the archive folder nor git history knows it")
+                lines.append(f"  {revision}  MD016: no version file declares it; {where}")
+            else:
+                lines.extend(_rows(graph, [revision], "  "))
+    lines.append("heads:")
+    lines.extend(_rows(graph, status.heads, "  ") or ["  (none)"])
+    if status.pending is None:
+        lines.append(f"upgrade heads: cannot tell, {status.blocked_by}")
+    elif not status.pending:
+        lines.append("upgrade heads: nothing to run, the database is up to date")
+    else:
+        count = len(status.pending)
+        lines.append(f"upgrade heads would run {count} revision{'' if count == 1 else 's'}, in order:")
+        lines.extend(_rows(graph, [p.revision for p in status.pending], "  "))
+    return "\n".join(lines) + "\n"
+
+
+def render_status_json(
+    database: str, graph: RevisionGraph, status: DeploymentStatus, whereabouts: Mapping[str, str] | None = None
+) -> str:
+    whereabouts = whereabouts or {}
+    payload = {
+        "database": database,
+        "current": [
+            {
+                "revision": rev,
+                "file": _describe(graph, rev)[1] or None,
+                "is_known": rev not in status.unknown,
+                "whereabouts": whereabouts.get(rev) if rev in status.unknown else None,
+            }
+            for rev in status.current
+        ],
+        "heads": list(status.heads),
+        "pending": None
+        if status.pending is None
+        else [{"revision": p.revision, "file": p.file, "message": p.message} for p in status.pending],
+        "blocked_by": status.blocked_by,
+        "is_up_to_date": status.is_up_to_date,
+    }
+    return json.dumps(payload, indent=2) + "\n"
