@@ -255,7 +255,7 @@ def find_lost_revisions(layout: ProjectLayout, revisions: Iterable[str]) -> dict
             continue
         record = read_revision(name, data)
         if record.revision in wanted and record.revision not in found:
-            found[record.revision] = f"git history: {name} was deleted in {where}"
+            found[record.revision] = f"git history: {display_path(repo / name)} was deleted in {where}"
     for revision in sorted(wanted - set(found)):
         pattern = r"revision[^=]*=[[:space:]]*['\"]" + re.escape(revision) + r"['\"]"
         done = _git(
