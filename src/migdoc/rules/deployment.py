@@ -117,7 +117,22 @@ def head_conflict(context: CheckContext) -> Iterator[Finding]:
         if side(index) != _OURS:
             continue
         for parent in rf.down_revisions:
-            parent_index = merged.resolve(parent)
+            # down_revision is looked up exactly (Alembic resolves prefixes only in commands).
+            parent_index = merged.kept.get(parent)
+            if parent_index is None and parent in ours.kept and view.ref_heads:
+                # The parent exists here but the merge drops it: REF deleted it since we branched.
+                onto_text = " or ".join(repr(h) for h in view.ref_heads)
+                reported = True
+                yield Finding(
+                    rf,
+                    rf.down_revision_at.line if rf.down_revision_at else rf.line,
+                    f"merging into {view.ref} would leave {len(merged.heads)} heads ({heads_text}): "
+                    f"{parent!r} was deleted on {view.ref} since this branch forked. Rebase onto {view.ref}'s head "
+                    f"{onto_text}: change down_revision of {rf.revision!r} from {parent!r} to {onto_text}",
+                    rf.revision,
+                    tuple(merged.files[merged.kept[h]].path for h in view.ref_heads if h in merged.kept),
+                )
+                continue
             if parent_index is None or side(parent_index) == _OURS:
                 continue
             # REF's heads that grew from the same parent: what this branch must rebase onto.
