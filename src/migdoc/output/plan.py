@@ -1,0 +1,112 @@
+"""A repair plan as text, JSON or a unified diff (git's format, so ``git apply`` takes it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from migdoc.edits import unified_diff
+from migdoc.output.text import Styler, plain
+from migdoc.plan import Action, CreateFile, EditText, MoveFile, Plan, RenameFile
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _describe(action: Action) -> str:
+    if isinstance(action, (MoveFile, RenameFile)):
+        return f"{action.kind:<7} {action.source}\n          -> {action.target}"
+    if isinstance(action, EditText):
+        changes = "; ".join(f"line {e.line}: {e.old} -> {e.new}" for e in action.edits)
+        return f"edit    {action.path}\n          {changes}"
+    return f"create  {action.path}"
+
+
+def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -> str:
+    lines = []
+    flags = " ".join(f"--{s}" for s in plan.strategies)
+    if heading is None:
+        heading = f"migdoc fix {flags}: " + (_plural(len(plan.actions), "action") if plan.actions else "nothing to do")
+    lines.append(style(heading, "path"))
+    for note in plan.notes:
+        lines.append(style(f"  note: {note}", "dim"))
+    for number, action in enumerate(plan.actions, 1):
+        lines.append("")
+        lines.append(f"  {number:>2}. {_describe(action)}")
+        answers = f" (answers {', '.join(action.answers)})" if action.answers else ""
+        lines.append(style(f"          why: {action.reason}{answers}", "dim"))
+    if plan.unresolved:
+        lines.append("")
+        lines.append(style("  not fixed:", "warning"))
+        for item in plan.unresolved:
+            lines.append(f"    - {item}")
+    return "\n".join(lines) + "\n"
+
+
+def render_overview(proposals: Mapping[str, Plan], style: Styler = plain) -> str:
+    if not proposals:
+        return "migdoc fix: nothing to do\n"
+    parts = ["migdoc fix: no strategy chosen; here is what each would do (nothing is written)\n"]
+    for name, plan in proposals.items():
+        count = _plural(len(plan.actions), "action") if plan.actions else "nothing"
+        parts.append(render_plan(plan, style, heading=f"--{name} would do {count}:"))
+    parts.append(
+        "Choose with --archive, --merge, --renumber (combinable); --diff shows the changes; --apply writes them.\n"
+    )
+    return "\n".join(parts)
+
+
+def render_diff(plan: Plan) -> str:
+    """Every move, rename, edit and new file, as ``git diff`` would show it."""
+    out = []
+    for action in plan.actions:
+        if isinstance(action, (MoveFile, RenameFile)):
+            out.append(
+                f"diff --git a/{action.source} b/{action.target}\n"
+                f"similarity index 100%\nrename from {action.source}\nrename to {action.target}\n"
+            )
+        elif isinstance(action, EditText):
+            out.append(f"diff --git a/{action.path} b/{action.path}\n")
+            out.append(unified_diff(action.old_text, action.new_text, action.path, action.path))
+        elif isinstance(action, CreateFile):
+            out.append(f"diff --git a/{action.path} b/{action.path}\nnew file mode 100644\n")
+            out.append(unified_diff("", action.content, "/dev/null", action.path))
+    return "".join(out)
+
+
+def action_to_dict(action: Action) -> dict:
+    common = {
+        "action": action.kind,
+        "revision": action.revision,
+        "reason": action.reason,
+        "answers": list(action.answers),
+    }
+    if isinstance(action, (MoveFile, RenameFile)):
+        return {**common, "from": action.source, "to": action.target, "sha256": action.sha256}
+    if isinstance(action, EditText):
+        edits = [
+            {"line": e.line, "col": e.col, "end_line": e.end_line, "end_col": e.end_col, "old": e.old, "new": e.new}
+            for e in action.edits
+        ]
+        return {**common, "path": action.path, "old_sha256": action.old_sha256, "edits": edits}
+    return {**common, "path": action.path, "content": action.content}
+
+
+def plan_to_dict(plan: Plan) -> dict:
+    return {
+        "strategies": list(plan.strategies),
+        "main_head": plan.main_head,
+        "actions": [action_to_dict(a) for a in plan.actions],
+        "notes": list(plan.notes),
+        "unresolved": list(plan.unresolved),
+        "diff": render_diff(plan),
+    }
+
+
+def render_plan_json(plan: Plan) -> str:
+    return json.dumps(plan_to_dict(plan), indent=2) + "\n"
+
+
+def render_overview_json(proposals: Mapping[str, Plan]) -> str:
+    return json.dumps({"proposals": {name: plan_to_dict(p) for name, p in proposals.items()}}, indent=2) + "\n"

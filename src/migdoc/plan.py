@@ -1,0 +1,133 @@
+"""A repair plan as data: moves, renames, text edits and new files.
+
+Everything here is frozen and free of I/O. ``planner`` builds a :class:`Plan`,
+``output.plan`` shows it, ``apply`` carries it out. Paths are as the project's
+files were read (relative to the current directory when under it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """Replace ``old`` by ``new`` at a span of one file's text.
+
+    Lines are 1-based, columns are 0-based *character* offsets (not the
+    UTF-8 byte offsets ``ast`` reports); ``old`` is checked before replacing.
+    """
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class MoveFile:
+    """Move a file out of the version folders, unchanged (to the archive)."""
+
+    source: str
+    target: str
+    sha256: str
+    reason: str
+    answers: tuple[str, ...] = ()
+    revision: str | None = None
+    kind: str = "move"
+
+
+@dataclass(frozen=True)
+class RenameFile:
+    """Give a file a new name in its own folder, unchanged."""
+
+    source: str
+    target: str
+    sha256: str
+    reason: str
+    answers: tuple[str, ...] = ()
+    revision: str | None = None
+    kind: str = "rename"
+
+
+@dataclass(frozen=True)
+class EditText:
+    """Small edits to one file; refused when its content hash is no longer ``old_sha256``."""
+
+    path: str
+    old_sha256: str
+    edits: tuple[TextEdit, ...]
+    old_text: str
+    new_text: str
+    reason: str
+    answers: tuple[str, ...] = ()
+    revision: str | None = None
+    kind: str = "edit"
+
+
+@dataclass(frozen=True)
+class CreateFile:
+    """Write a new file; refused when something already exists at ``path``."""
+
+    path: str
+    content: str
+    reason: str
+    answers: tuple[str, ...] = ()
+    revision: str | None = None
+    kind: str = "create"
+
+
+Action = MoveFile | RenameFile | EditText | CreateFile
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered list of actions and what the strategies could not do.
+
+    Invariants: no two actions write the same path; a file that is both
+    edited and renamed is edited first (at its old path); nothing is deleted.
+    """
+
+    strategies: tuple[str, ...]
+    actions: tuple[Action, ...] = ()
+    notes: tuple[str, ...] = ()
+    """Things the user should know that need no action (main head chosen, applied revisions...)."""
+    unresolved: tuple[str, ...] = ()
+    """Problems the chosen strategies found and cannot repair."""
+    main_head: str | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.actions
+
+
+@dataclass(frozen=True)
+class FixOptions:
+    """What the edges decide for the planner, so that planning stays pure."""
+
+    is_renumber: bool = False
+    is_archive: bool = False
+    is_merge: bool = False
+    head: str | None = None
+    now: datetime = datetime(2000, 1, 1)
+    """The clock, read by the CLI: archive folder date and merge Create Date."""
+    archive_dir: str | None = None
+    """``--archive-dir``; default ``<script_location>/archive/<YYYY-MM-DD>``."""
+    applied_revisions: frozenset[str] = field(default_factory=frozenset)
+    """Revisions a database has applied (from ``--database-url``): warned about, never silently archived."""
+    database_current: tuple[str, ...] = ()
+    """The database's current revision(s), for the ``alembic stamp`` hint."""
+
+    @property
+    def strategies(self) -> tuple[str, ...]:
+        chosen = []
+        if self.is_archive:
+            chosen.append("archive")
+        if self.is_merge:
+            chosen.append("merge")
+        if self.is_renumber:
+            chosen.append("renumber")
+        return tuple(chosen)

@@ -1,0 +1,867 @@
+"""Graph + diagnostics -> :class:`~migdoc.plan.Plan`. Pure: no disk, no clock.
+
+Strategies (``../SPEC.md`` "Repairs"):
+
+- ``plan_archive``: keep the main line (the ancestry, through ``down_revision``
+  and ``depends_on``, of the main head) and archive the rest; relink survivors
+  whose parent left to their nearest surviving ancestor.
+- ``plan_merge``: one merge revision for the open heads, as ``alembic merge``.
+- ``plan_renumber``: file names follow revision ids; ids never change.
+
+Decisions of ours, where the SPEC is silent:
+
+- Several files declaring one id: the main line keeps the copy with the
+  longest path from a base; on a tie, the copy Alembic keeps (loaded last),
+  because that is the one whose upgrade databases have run.
+- "Only repeats an ancestor's upgrade" means: the same normalised body as a
+  main-line ancestor (MD011), or every ``op.*`` call of it re-creates what a
+  main-line ancestor created (MD012). A revision that also does other work
+  is left for a human. ``# migdoc: ignore[MD011]`` / ``[MD012]`` in the file
+  is honoured. A revision another survivor ``depends_on`` is never archived.
+- A deliberate multi-branch layout (MD003 at info level) has no main line:
+  ``--archive`` leaves it alone.
+- The planner is given the clock (``FixOptions.now``) and the texts it may
+  edit; the same inputs always give the same plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from migdoc.edits import apply_edits, relink_edits
+from migdoc.errors import UsageError
+from migdoc.graph import RevisionGraph
+from migdoc.model import Diagnostic, RevisionFile, Severity
+from migdoc.plan import Action, CreateFile, EditText, FixOptions, MoveFile, Plan, RenameFile
+from migdoc.reader import read_revision
+from migdoc.replay import find_redundancies
+from migdoc.rules.naming import carries_revision, filename_revision, parse_create_date, template_regex
+
+_SLUG = re.compile(r"\w+")
+_DATE_TOKEN = re.compile(r"^(\d{8}|\d{10}|\d{12}|\d{14}|\d{4}-\d{2}-\d{2})$")
+_HEX12 = re.compile(r"^[0-9a-f]{12}$")
+_TEMPLATE_TOKEN = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdif]")
+MERGE_MESSAGE = "merge heads"
+
+GENERIC_SCRIPT = '''"""${message}
+
+Revision ID: ${up_revision}
+Revises: ${down_revision | comma,n}
+Create Date: ${create_date}
+
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+${imports if imports else ""}
+
+# revision identifiers, used by Alembic.
+revision: str = ${repr(up_revision)}
+down_revision: Union[str, Sequence[str], None] = ${repr(down_revision)}
+branch_labels: Union[str, Sequence[str], None] = ${repr(branch_labels)}
+depends_on: Union[str, Sequence[str], None] = ${repr(depends_on)}
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    ${upgrades if upgrades else "pass"}
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    ${downgrades if downgrades else "pass"}
+'''
+"""Alembic's own ``generic`` template, for projects without a ``script.py.mako``."""
+
+
+class FixRefused(UsageError):
+    """A strategy cannot proceed without a decision only the user can make."""
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Everything the planner looks at, read by the edges beforehand."""
+
+    graph: RevisionGraph
+    diagnostics: tuple[Diagnostic, ...]
+    sources: Mapping[str, str]
+    """File path -> decoded text, for every file the planner may edit."""
+    version_dirs: tuple[str, ...]
+    archive_root: str
+    existing_names: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Folder -> names already in it (version folders and the archive folder)."""
+    file_template: str = "%(rev)s_%(slug)s"
+    is_template_explicit: bool = False
+    script_template: str | None = None
+    """The project's ``script.py.mako``, when it has one."""
+    archived: Mapping[str, str] = field(default_factory=dict)
+    """Revision id -> path of files already in the archive (ids a database may still hold)."""
+    truncate_slug_length: int = 40
+
+    @property
+    def files(self) -> tuple[RevisionFile, ...]:
+        return self.graph.files
+
+
+def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
+    """The plan for the strategies ``options`` chooses, combined in the order
+    archive, merge, renumber (each sees the project as the previous left it)."""
+    if not options.strategies:
+        raise UsageError("choose a strategy: --archive, --merge or --renumber (or none, to see what each would do)")
+    state = _State.initial(context)
+    notes: list[str] = []
+    unresolved: list[str] = []
+    actions: list[Action] = []
+    main_head = None
+    if options.is_archive:
+        archive = plan_archive(context, options, state)
+        main_head = archive.main_head
+        actions += archive.actions
+        notes += archive.notes
+        unresolved += archive.unresolved
+        state = archive.state
+    if options.is_merge:
+        merge = plan_merge(context, options, state)
+        actions += merge.actions
+        notes += merge.notes
+        unresolved += merge.unresolved
+    if options.is_renumber:
+        renumber = plan_renumber(context, options, state)
+        actions += renumber.actions
+        notes += renumber.notes
+        unresolved += renumber.unresolved
+    return Plan(
+        strategies=options.strategies,
+        actions=_ordered(actions),
+        notes=tuple(dict.fromkeys(notes)),
+        unresolved=tuple(dict.fromkeys(unresolved)),
+        main_head=main_head,
+    )
+
+
+def plan_overview(context: PlanContext, options: FixOptions) -> dict[str, Plan]:
+    """With no strategy chosen: what each one would do, each from the project as it is.
+
+    Only strategies that would do something (or have something to say) appear.
+    """
+    proposals: dict[str, Plan] = {}
+    for name, flag in (("archive", "is_archive"), ("merge", "is_merge"), ("renumber", "is_renumber")):
+        chosen = FixOptions(**{**_options_dict(options), flag: True})
+        try:
+            plan = plan_repairs(context, chosen)
+        except FixRefused as exc:
+            plan = Plan(strategies=(name,), unresolved=(str(exc),))
+        if plan.actions or plan.unresolved:
+            proposals[name] = plan
+    return proposals
+
+
+def _options_dict(options: FixOptions) -> dict:
+    return {
+        "head": options.head,
+        "now": options.now,
+        "archive_dir": options.archive_dir,
+        "applied_revisions": options.applied_revisions,
+        "database_current": options.database_current,
+    }
+
+
+def _ordered(actions: Sequence[Action]) -> tuple[Action, ...]:
+    """Moves, then new files, then edits, then renames: an edited file is edited at its old path."""
+    rank = {"move": 0, "create": 1, "edit": 2, "rename": 3}
+    return tuple(sorted(actions, key=lambda a: rank[a.kind]))
+
+
+# -- the project as the plan leaves it ---------------------------------------
+
+
+@dataclass(frozen=True)
+class _State:
+    """Surviving files and their (possibly relinked) parents, by file index."""
+
+    survivors: tuple[int, ...]
+    parents: Mapping[int, tuple[str, ...]]
+    """File index -> down_revision ids after relinking."""
+
+    @staticmethod
+    def initial(context: PlanContext) -> _State:
+        usable = tuple(i for i, rf in enumerate(context.files) if rf.revision is not None and rf.read_error is None)
+        return _State(usable, {i: context.files[i].down_revisions for i in usable})
+
+    def heads(self, context: PlanContext) -> list[str]:
+        files = context.files
+        ids = {files[i].revision for i in self.survivors}
+        named = {p for i in self.survivors for p in self.parents[i]}
+        named |= {d for i in self.survivors for d in _depends_ids(context, i)}
+        return sorted(str(rev) for rev in ids if rev not in named)
+
+
+def _depends_ids(context: PlanContext, index: int) -> list[str]:
+    out = []
+    for name in context.files[index].depends_on:
+        target = context.graph.resolve(name)
+        out.append(context.files[target].revision if target is not None else name)  # type: ignore[misc]
+    return [str(x) for x in out]
+
+
+@dataclass(frozen=True)
+class _Partial:
+    actions: tuple[Action, ...] = ()
+    notes: tuple[str, ...] = ()
+    unresolved: tuple[str, ...] = ()
+    main_head: str | None = None
+    state: _State | None = None
+
+
+def _codes_on(context: PlanContext, path: str, severities: tuple[Severity, ...] = tuple(Severity)) -> set[str]:
+    return {d.code for d in context.diagnostics if d.file == path and d.severity in severities}
+
+
+def _name(path: str) -> str:
+    return PurePosixPath(path).name
+
+
+def _folder(path: str) -> str:
+    return str(PurePosixPath(path).parent)
+
+
+# -- archive -----------------------------------------------------------------
+
+
+class _Lines:
+    """The file-level graph the archive strategy reasons on: every copy of a
+    duplicated id is its own node, so the main line can pick one."""
+
+    def __init__(self, context: PlanContext, usable: Sequence[int]) -> None:
+        self.context = context
+        self.usable = tuple(usable)
+        self.declarations: dict[str, list[int]] = {}
+        for i in self.usable:
+            self.declarations.setdefault(str(context.files[i].revision), []).append(i)
+        self.parent_ids: dict[int, list[str]] = {
+            i: list(dict.fromkeys([*context.files[i].down_revisions, *_depends_ids(context, i)])) for i in self.usable
+        }
+        self._depth: dict[int, int] = {}
+
+    def depth(self, index: int, visiting: frozenset[int] = frozenset()) -> int:
+        """Longest path from a base, in revisions (a base is 0)."""
+        if index in self._depth:
+            return self._depth[index]
+        best = 0
+        for parent in self.parent_ids[index]:
+            for copy in self.declarations.get(parent, []):
+                if copy not in visiting and copy != index:
+                    best = max(best, 1 + self.depth(copy, visiting | {index}))
+        self._depth[index] = best
+        return best
+
+    def heads(self) -> list[int]:
+        named = {p for i in self.usable for p in self.parent_ids[i]}
+        return [i for i in self.usable if self.context.files[i].revision not in named]
+
+    def choose_copy(self, revision: str) -> int:
+        copies = self.declarations[revision]
+        if len(copies) == 1:
+            return copies[0]
+        deepest = max(self.depth(c) for c in copies)
+        tied = [c for c in copies if self.depth(c) == deepest]
+        kept = self.context.graph.kept.get(revision)
+        return kept if kept in tied else tied[0]
+
+    def main_line(self, head: int) -> dict[int, set[int]]:
+        """Main-line file index -> its main-line ancestors."""
+        ancestors: dict[int, set[int]] = {}
+
+        def visit(index: int, path: frozenset[int]) -> set[int]:
+            if index in ancestors:
+                return ancestors[index]
+            found: set[int] = set()
+            for parent in self.parent_ids[index]:
+                if parent not in self.declarations:
+                    continue
+                copy = self.choose_copy(parent)
+                if copy in path:
+                    continue
+                found |= {copy} | visit(copy, path | {copy})
+            ancestors[index] = found
+            return found
+
+        visit(head, frozenset({head}))
+        return ancestors
+
+
+def _choose_main_head(context: PlanContext, lines: _Lines, options: FixOptions) -> int:
+    files = context.files
+    if options.head:
+        wanted = options.head
+        if wanted not in lines.declarations:
+            matches = [rev for rev in lines.declarations if rev.startswith(wanted)]
+            if len(matches) != 1:
+                raise FixRefused(f"--head {wanted}: no such revision")
+            wanted = matches[0]
+        return lines.choose_copy(wanted)
+    heads = lines.heads()
+    deepest = max(lines.depth(h) for h in heads)
+    tied = [h for h in heads if lines.depth(h) == deepest]
+    if len({files[h].revision for h in tied}) > 1:
+        dated = {h: parse_create_date(files[h].header.create_date) for h in tied}
+        if all(d is not None for d in dated.values()):
+            newest = max(d for d in dated.values() if d is not None)
+            tied = [h for h in tied if dated[h] == newest]
+    revisions = sorted({str(files[h].revision) for h in tied})
+    if len(revisions) > 1:
+        choices = " or ".join(f"--head {rev}" for rev in revisions)
+        raise FixRefused(
+            f"--archive cannot choose the main head: {', '.join(revisions)} are equally long "
+            f"({deepest + 1} revisions from a base) and equally new; choose with {choices}"
+        )
+    return lines.choose_copy(revisions[0])
+
+
+def _is_labelled_layout(context: PlanContext) -> bool:
+    return any(d.code == "MD003" and d.severity is Severity.INFO for d in context.diagnostics)
+
+
+def _repeats_ancestor(
+    context: PlanContext, index: int, ancestors: set[int], redundant: Mapping[int, list]
+) -> tuple[str, tuple[str, ...]] | None:
+    """Why ``index``'s upgrade only repeats a main-line ancestor's, or None."""
+    rf = context.files[index]
+    body = rf.upgrade
+    if body is None or not body.does_work:
+        return None
+    if "MD011" not in rf.ignored_codes:
+        for ancestor in sorted(ancestors):
+            other = context.files[ancestor].upgrade
+            if other is not None and other.fingerprint == body.fingerprint:
+                return (f"its upgrade() is the same as its ancestor {context.files[ancestor].revision}'s", ("MD011",))
+    if "MD012" not in rf.ignored_codes and body.operations:
+        repeats = [r for r in redundant.get(index, []) if r.earlier in ancestors]
+        repeated_ops = [r.operation for r in repeats]
+        if all(op in repeated_ops for op in body.operations):
+            earlier = sorted({str(context.files[r.earlier].revision) for r in repeats})
+            what = "; ".join(r.description for r in repeats)
+            return (f"every operation of its upgrade() repeats ancestor {', '.join(earlier)} ({what})", ("MD012",))
+    return None
+
+
+def plan_archive(context: PlanContext, options: FixOptions, state: _State | None = None) -> _Partial:
+    """Archive what is not on the main line, and main-line repeats; relink the rest."""
+    state = state or _State.initial(context)
+    files = context.files
+    graph = context.graph
+    if graph.cycles:
+        loops = "; ".join(" -> ".join(c) for c in graph.cycles)
+        return _Partial(
+            unresolved=(f"--archive: the chain has a loop ({loops}); break it by hand first (MD005)",), state=state
+        )
+    if _is_labelled_layout(context):
+        return _Partial(
+            notes=("--archive: the heads sit on their own labelled branches (a deliberate layout); nothing archived",),
+            state=state,
+        )
+    lines = _Lines(context, state.survivors)
+    if not lines.usable:
+        return _Partial(state=state)
+    head = _choose_main_head(context, lines, options)
+    main_ancestry = lines.main_line(head)
+    main_line = set(main_ancestry)
+    head_rev = str(files[head].revision)
+    notes = [
+        f"main head: {head_rev} ({files[head].path}), {lines.depth(head) + 1} revisions from a base"
+        + ("" if options.head else "; --head REV chooses another")
+    ]
+
+    reasons: dict[int, tuple[str, tuple[str, ...]]] = {}
+    for index in lines.usable:
+        if index in main_line:
+            continue
+        rf = files[index]
+        codes = _codes_on(context, rf.path)
+        rev = str(rf.revision)
+        if len(lines.declarations[rev]) > 1 and any(c in main_line for c in lines.declarations[rev]):
+            keeper = next(c for c in lines.declarations[rev] if c in main_line)
+            why = f"a second file declaring revision {rev}; the main line keeps {files[keeper].path}"
+            codes |= {"MD001"}
+        else:
+            root = _branch_point(lines, index, main_line)
+            why = f"dead branch: not an ancestor of the main head {head_rev}" + (
+                f" (branched off {root})" if root else ""
+            )
+            codes |= {"MD003"} & {d.code for d in context.diagnostics}
+            if len(lines.declarations[rev]) > 1:
+                codes |= {"MD001"}
+        reasons[index] = (why, tuple(sorted(codes)))
+
+    # Main-line revisions that only repeat an ancestor (MD011/MD012).
+    redundant: dict[int, list] = {}
+    for r in find_redundancies(graph):
+        redundant.setdefault(r.index, []).append(r)
+    depended = {d for i in main_line for d in _depends_ids(context, i)}
+    unresolved: list[str] = []
+    for index in sorted(main_line, key=lambda i: len(main_ancestry[i])):
+        if index == head and len(main_line) == 1:
+            continue
+        repeat = _repeats_ancestor(context, index, main_ancestry[index], redundant)
+        if repeat is None:
+            continue
+        rev = str(files[index].revision)
+        if rev in depended:
+            notes.append(f"{rev} only repeats an ancestor but another revision depends_on it; left in place")
+            continue
+        codes = set(repeat[1]) | _codes_on(context, files[index].path, (Severity.ERROR, Severity.WARNING))
+        reasons[index] = (f"on the main line, but {repeat[0]}", tuple(sorted(codes)))
+    for index in sorted(main_line):
+        if index in reasons:
+            continue
+        rf = files[index]
+        if "MD012" in _codes_on(context, rf.path, (Severity.ERROR,)):
+            unresolved.append(
+                f"{rf.path}: MD012 redundant operation in {rf.revision}, which also does other work; fix it by hand"
+            )
+        if "MD002" in _codes_on(context, rf.path, (Severity.ERROR,)):
+            unresolved.append(
+                f"{rf.path}: MD002 {rf.revision} names a revision no file declares; --archive cannot restore it"
+            )
+    for rf in files:
+        if rf.read_error is not None:
+            unresolved.append(f"{rf.path}: MD010 cannot be read ({rf.read_error}); fix it by hand")
+
+    if not reasons:
+        return _Partial(notes=(), unresolved=tuple(unresolved), main_head=head_rev, state=state)
+
+    archived = set(reasons)
+    survivors = tuple(i for i in state.survivors if i not in archived)
+    surviving_ids = {str(files[i].revision) for i in survivors}
+    archive_dir = options.archive_dir or f"{context.archive_root}/{options.now:%Y-%m-%d}"
+    _refuse_bad_archive_dir(context, archive_dir, [files[i] for i in archived])
+
+    actions: list[Action] = []
+    for index in sorted(archived, key=lambda i: files[i].path):
+        rf = files[index]
+        why, codes = reasons[index]
+        actions.append(
+            MoveFile(
+                source=rf.path,
+                target=f"{archive_dir}/{_name(rf.path)}",
+                sha256=rf.sha256,
+                reason=why,
+                answers=codes,
+                revision=rf.revision,
+            )
+        )
+        if rf.revision in options.applied_revisions:
+            notes.append(
+                f"revision {rf.revision} ({rf.path}) is applied in the database; archiving takes it out of the chain"
+            )
+
+    # Relink survivors whose parent left.
+    parents = dict(state.parents)
+    relinked: list[tuple[RevisionFile, tuple[str, ...], tuple[str, ...]]] = []
+    for index in survivors:
+        rf = files[index]
+        old = state.parents[index]
+        new = _nearest_surviving(lines, old, surviving_ids, main_line)
+        new = _drop_implied(lines, new, main_line)
+        parents[index] = new
+        if new == old:
+            continue
+        left = [p for p in old if p not in surviving_ids]
+        text = context.sources.get(rf.path)
+        if text is None:
+            unresolved.append(f"{rf.path}: its parent {', '.join(left)} was archived but its text is not available")
+            continue
+        edits = relink_edits(text, rf, new)
+        shown_new = ", ".join(new) or "None (a base)"
+        actions.append(
+            EditText(
+                path=rf.path,
+                old_sha256=rf.sha256,
+                edits=edits,
+                old_text=text,
+                new_text=apply_edits(text, edits),
+                reason=f"its parent {', '.join(left)} was archived; relinked to the nearest surviving ancestor {shown_new}",
+                answers=tuple(sorted({"MD007"} & _codes_on(context, rf.path))),
+                revision=rf.revision,
+            )
+        )
+        relinked.append((rf, old, new))
+        if rf.revision in options.applied_revisions:
+            notes.append(f"revision {rf.revision} is applied in the database; relinking it changes no schema")
+    for current in options.database_current:
+        if current in {str(files[i].revision) for i in archived} and current not in surviving_ids:
+            nearest = _nearest_surviving(lines, (current,), surviving_ids, main_line)
+            target = " ".join(nearest) if nearest else "base"
+            notes.append(
+                f"the database is at {current}, which leaves the chain: after applying, run `alembic stamp {target}`"
+            )
+
+    actions.append(
+        CreateFile(
+            path=_readme_path(context, archive_dir),
+            content=_archive_readme(context, options, archive_dir, head, actions, relinked),
+            reason="why each file was archived, for the next person who looks",
+        )
+    )
+    return _Partial(
+        actions=tuple(actions),
+        notes=tuple(notes),
+        unresolved=tuple(unresolved),
+        main_head=head_rev,
+        state=_State(survivors, parents),
+    )
+
+
+def _branch_point(lines: _Lines, index: int, main_line: set[int]) -> str | None:
+    """The main-line revision a dead branch grew from, when there is one."""
+    seen = {index}
+    frontier = [index]
+    while frontier:
+        current = frontier.pop()
+        for parent in lines.parent_ids[current]:
+            for copy in lines.declarations.get(parent, []):
+                if copy in main_line:
+                    return parent
+                if copy not in seen:
+                    seen.add(copy)
+                    frontier.append(copy)
+    return None
+
+
+def _nearest_surviving(
+    lines: _Lines, parents: Sequence[str], surviving: set[str], main_line: set[int]
+) -> tuple[str, ...]:
+    """Replace each archived parent by its nearest surviving ancestors, keeping order."""
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def expand(revision: str) -> None:
+        if revision in seen:
+            return
+        seen.add(revision)
+        if revision in surviving or revision not in lines.declarations:
+            out.append(revision)  # surviving, or missing (left for MD002)
+            return
+        copies = lines.declarations[revision]
+        on_main = [c for c in copies if c in main_line]
+        for copy in on_main or copies:
+            for parent in lines.context.files[copy].down_revisions:
+                expand(parent)
+
+    for parent in parents:
+        expand(parent)
+    return tuple(dict.fromkeys(out))
+
+
+def _drop_implied(lines: _Lines, parents: tuple[str, ...], main_line: set[int]) -> tuple[str, ...]:
+    """A relinked merge must not list a parent that is an ancestor of another (MD018)."""
+    if len(parents) < 2:
+        return parents
+    ancestry: dict[str, set[str]] = {}
+    for parent in parents:
+        found: set[str] = set()
+        frontier = [parent]
+        while frontier:
+            current = frontier.pop()
+            for copy in lines.declarations.get(current, []):
+                for up in lines.parent_ids[copy]:
+                    if up not in found:
+                        found.add(up)
+                        frontier.append(up)
+        ancestry[parent] = found
+    return tuple(p for p in parents if not any(p in ancestry[o] for o in parents if o != p))
+
+
+def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str, leaving: Sequence[RevisionFile]) -> None:
+    for location in context.version_dirs:
+        folder = PurePosixPath(archive_dir)
+        if folder == PurePosixPath(location) or PurePosixPath(location) in folder.parents:
+            raise FixRefused(
+                f"archive folder {archive_dir} is inside the version location {location}; "
+                "Alembic would still load the files; choose another with --archive-dir"
+            )
+    present = context.existing_names.get(archive_dir, frozenset())
+    names: dict[str, str] = {}
+    for rf in leaving:
+        name = _name(rf.path)
+        if name in present:
+            raise FixRefused(
+                f"archive folder {archive_dir} already holds a file named {name}; "
+                "move it away or choose another folder with --archive-dir"
+            )
+        if name in names:
+            raise FixRefused(
+                f"{names[name]} and {rf.path} would both be archived as {archive_dir}/{name}; "
+                "rename one first or archive in two steps with --archive-dir"
+            )
+        names[name] = rf.path
+
+
+def _readme_path(context: PlanContext, archive_dir: str) -> str:
+    present = context.existing_names.get(archive_dir, frozenset())
+    name = "README.md"
+    counter = 2
+    while name in present:
+        name = f"README-{counter}.md"
+        counter += 1
+    return f"{archive_dir}/{name}"
+
+
+def _archive_readme(
+    context: PlanContext,
+    options: FixOptions,
+    archive_dir: str,
+    head: int,
+    actions: Sequence[Action],
+    relinked: Sequence[tuple[RevisionFile, tuple[str, ...], tuple[str, ...]]],
+) -> str:
+    head_file = context.files[head]
+    lines = [
+        f"# Archived by `migdoc fix --archive` on {options.now:%Y-%m-%d}",
+        "",
+        "These revision files were moved out of the version folders; nothing was deleted.",
+        f"The main line is the ancestry of head {head_file.revision} ({_name(head_file.path)}).",
+        "",
+    ]
+    for action in actions:
+        if isinstance(action, MoveFile):
+            answers = f" [{', '.join(action.answers)}]" if action.answers else ""
+            lines.append(
+                f"- `{_name(action.source)}` (revision {action.revision}, from `{_folder(action.source)}/`): "
+                f"{action.reason}{answers}"
+            )
+    if relinked:
+        lines += ["", "Relinked to their nearest surviving ancestor:", ""]
+        for rf, old, new in relinked:
+            lines.append(
+                f"- `{_name(rf.path)}` ({rf.revision}): down_revision {', '.join(old)} -> {', '.join(new) or 'None'}"
+            )
+    lines += [
+        "",
+        "To put everything back: `migdoc fix --undo` (right after applying), or move the files back by hand.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# -- merge -------------------------------------------------------------------
+
+
+def plan_merge(context: PlanContext, options: FixOptions, state: _State | None = None) -> _Partial:
+    """A merge revision for the open heads, as ``alembic merge heads`` writes it."""
+    state = state or _State.initial(context)
+    if context.graph.cycles:
+        return _Partial(unresolved=("--merge: the chain has a loop; break it by hand first (MD005)",), state=state)
+    if _is_labelled_layout(context):
+        return _Partial(
+            notes=("--merge: the heads sit on their own labelled branches (a deliberate layout); nothing merged",),
+            state=state,
+        )
+    heads = state.heads(context)
+    if len(heads) < 2:
+        return _Partial(state=state)
+    files = context.files
+    known = {str(files[i].revision) for i in state.survivors} | set(context.archived) | set(context.graph.declarations)
+    revision = _new_revision_id(known, heads, options)
+    head_files = [i for i in state.survivors if files[i].revision in heads]
+    folders = {_folder(files[i].path) for i in head_files}
+    folder = folders.pop() if len(folders) == 1 else context.version_dirs[0]
+    stem = render_file_template(context.file_template, revision, MERGE_MESSAGE, options, context.truncate_slug_length)
+    path = f"{folder}/{stem}.py"
+    if _name(path) in context.existing_names.get(folder, frozenset()):
+        return _Partial(unresolved=(f"--merge: {path} already exists; cannot write the merge revision",), state=state)
+    content = render_merge_script(context.script_template, revision, tuple(heads), options)
+    check = read_revision(path, content.encode("utf-8"))
+    if check.revision != revision or set(check.down_revisions) != set(heads):
+        content = render_merge_script(None, revision, tuple(heads), options)
+    merged_codes = tuple(sorted({"MD003", "MD017"} & {d.code for d in context.diagnostics}))
+    action = CreateFile(
+        path=path,
+        content=content,
+        reason=f"merges the {len(heads)} heads {', '.join(heads)} into one, as `alembic merge heads` would",
+        answers=merged_codes,
+        revision=revision,
+    )
+    # The merge file is new: the surviving files and their parents stay as they are.
+    return _Partial(actions=(action,), state=state)
+
+
+def _new_revision_id(known: set[str], heads: Sequence[str], options: FixOptions) -> str:
+    """The next number for numbered chains, else 12 hex characters (deterministic from the inputs)."""
+    numbered = [rev for rev in known if rev.isdigit()]
+    if numbered and len(numbered) * 2 >= len(known):
+        width = max(len(rev) for rev in numbered)
+        candidate = max(int(rev) for rev in numbered) + 1
+        while str(candidate).zfill(width) in known:
+            candidate += 1
+        return str(candidate).zfill(width)
+    seed = f"{','.join(sorted(heads))}|{options.now.isoformat()}"
+    while True:
+        candidate = hashlib.sha256(seed.encode()).hexdigest()[:12]
+        if candidate not in known:
+            return candidate
+        seed += "+"
+
+
+def slugify(message: str, truncate: int = 40) -> str:
+    """Alembic's slug: the words of the message, joined by ``_``, lower case, truncated."""
+    slug = "_".join(_SLUG.findall(message or "")).lower()
+    if len(slug) > truncate:
+        slug = slug[:truncate].rsplit("_", 1)[0] + "_"
+    return slug
+
+
+def render_file_template(template: str, revision: str, message: str, options: FixOptions, truncate: int = 40) -> str:
+    now = options.now
+    values = {
+        "rev": revision,
+        "slug": slugify(message, truncate),
+        "epoch": int(now.timestamp()),
+        "year": now.year,
+        "month": now.month,
+        "day": now.day,
+        "hour": now.hour,
+        "minute": now.minute,
+        "second": now.second,
+    }
+    try:
+        return template % values
+    except (KeyError, ValueError, TypeError) as exc:
+        raise FixRefused(f"file_template {template!r} cannot be rendered: {exc}") from exc
+
+
+def _comma(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return ", ".join(str(v) for v in value)  # type: ignore[union-attr]
+
+
+def render_merge_script(template: str | None, revision: str, heads: tuple[str, ...], options: FixOptions) -> str:
+    """The project's ``script.py.mako`` rendered as Alembic renders it for a merge
+    (Alembic's generic template when the project has none or it cannot be rendered)."""
+    from mako.template import Template
+
+    values = dict(
+        up_revision=revision,
+        down_revision=heads if len(heads) > 1 else (heads[0] if heads else None),
+        branch_labels=None,
+        depends_on=None,
+        create_date=options.now,
+        comma=_comma,
+        message=MERGE_MESSAGE,
+        upgrades=None,
+        downgrades=None,
+        imports=None,
+        config=None,
+    )
+    if template is not None:
+        try:
+            return Template(text=template).render_unicode(**values)
+        except Exception:  # noqa: BLE001 - a custom template may need Alembic's runtime; fall back
+            pass
+    return Template(text=GENERIC_SCRIPT).render_unicode(**values)
+
+
+# -- renumber ----------------------------------------------------------------
+
+
+def plan_renumber(context: PlanContext, options: FixOptions, state: _State | None = None) -> _Partial:
+    """Rename files whose name disagrees with their revision (MD006); ids never change."""
+    state = state or _State.initial(context)
+    files = context.files
+    template = context.file_template if context.is_template_explicit else None
+    ids = {str(files[i].revision) for i in state.survivors}
+    taken: dict[str, set[str]] = {}
+    for rf in files:
+        taken.setdefault(_folder(rf.path), set()).add(_name(rf.path))
+    for folder, names in context.existing_names.items():
+        taken.setdefault(folder, set()).update(names)
+    actions: list[Action] = []
+    unresolved: list[str] = []
+    for index in state.survivors:
+        rf = files[index]
+        if "MD006" not in _codes_on(context, rf.path):
+            continue
+        revision = str(rf.revision)
+        path = PurePosixPath(rf.path)
+        stem = new_stem(path.stem, revision, template, ids)
+        if stem is None:
+            unresolved.append(f"{rf.path}: --renumber cannot work out a name that carries revision {revision}")
+            continue
+        target = f"{path.parent}/{stem}{path.suffix}"
+        folder = str(path.parent)
+        if _name(target) in taken.get(folder, set()):
+            unresolved.append(f"{rf.path}: --renumber would rename it to {target}, which already exists")
+            continue
+        taken.setdefault(folder, set()).add(_name(target))
+        actions.append(
+            RenameFile(
+                source=rf.path,
+                target=target,
+                sha256=rf.sha256,
+                reason=f"the file holds revision {revision}; its name now says so",
+                answers=("MD006",),
+                revision=revision,
+            )
+        )
+    return _Partial(actions=tuple(actions), unresolved=tuple(unresolved), state=state)
+
+
+def new_stem(stem: str, revision: str, template: str | None, ids: set[str]) -> str | None:
+    """``stem`` with its revision token replaced by ``revision`` (date prefix and slug kept).
+
+    Returns None when no name can be found that MD006 would accept.
+    """
+    candidate = _replace_token(stem, revision, template, ids)
+    if candidate is None:
+        return None
+    if template is not None and template_regex(template) is not None:
+        claimed = filename_revision(candidate, template)
+        if claimed != revision:
+            return None
+    return candidate if carries_revision(candidate, revision) else None
+
+
+def _replace_token(stem: str, revision: str, template: str | None, ids: set[str]) -> str | None:
+    regex = template_regex(template) if template else None
+    if regex is not None:
+        match = regex.match(stem)
+        if match is not None:
+            if _looks_like_id(match.group("rev"), revision, ids):
+                return stem[: match.start("rev")] + revision + stem[match.end("rev") :]
+            # The template's rev slot holds a word of the slug: the id was left out.
+            return stem[: match.start("rev")] + revision + "_" + stem[match.start("rev") :]
+    tokens = re.split(r"([_\-.])", stem)
+    words = tokens[0::2]
+    position = 0
+    while position < len(words) and _DATE_TOKEN.match(words[position]) and not _same_shape(words[position], revision):
+        position += 1
+    for i in range(position, len(words)):
+        if _looks_like_id(words[i], revision, ids):
+            tokens[2 * i] = revision
+            return "".join(tokens)
+    prefix = "".join(tokens[: 2 * position])
+    rest = "".join(tokens[2 * position :])
+    return f"{prefix}{revision}_{rest}" if rest else f"{prefix}{revision}"
+
+
+def _same_shape(word: str, revision: str) -> bool:
+    if word.isdigit() and revision.isdigit():
+        return len(word) == len(revision)
+    return bool(_HEX12.match(word) and _HEX12.match(revision))
+
+
+def _looks_like_id(word: str, revision: str, ids: set[str]) -> bool:
+    if word in ids:
+        return True
+    lead = re.match(r"^\d+", revision)
+    if lead and re.fullmatch(r"\d+[a-z]?", word) and len(re.match(r"^\d+", word).group(0)) == len(lead.group(0)):  # type: ignore[union-attr]
+        return True
+    return _same_shape(word, revision)
