@@ -15,9 +15,11 @@ from migdoc.errors import EnvironmentProblem
 pytestmark = pytest.mark.postgres
 
 
-def _postgres_pids() -> set[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,comm="], capture_output=True, text=True, check=True).stdout
-    return {int(line.split()[0]) for line in out.splitlines() if line.split()[1:] == ["postgres"]}
+def _server_processes(postmaster: int) -> set[int]:
+    """The postmaster and its children."""
+    out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
+    rows = [tuple(int(n) for n in line.split()) for line in out.splitlines()]
+    return {pid for pid, ppid in rows if pid == postmaster or ppid == postmaster}
 
 
 def test_shared_fixture_gives_a_superuser_url(pg_server):
@@ -33,16 +35,16 @@ def test_pg_database_is_fresh_and_dropped(pg_server, pg_database):
 
 
 def test_private_server_leaves_nothing_behind(pg_binaries):
-    before = _postgres_pids()
     server = srv.PrivateServer(pg_binaries)
     server.start()
     run_dir = server.run_dir
     assert run_dir is not None and run_dir.exists()
     assert len(str(run_dir / ".s.PGSQL.5432")) < 108
-    assert _postgres_pids() - before
+    processes = _server_processes(server.process.pid)
+    assert len(processes) > 1
     server.stop()
     assert not run_dir.exists()
-    assert _postgres_pids() == before
+    assert not any(srv._is_alive(pid) for pid in processes)
 
 
 def test_server_dies_with_sigkilled_parent_and_next_run_sweeps(pg_binaries, tmp_path):

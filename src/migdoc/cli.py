@@ -92,6 +92,102 @@ def _is_terminal() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
+def _dryrun_options(url_option: str) -> Callable[[Callable], Callable]:
+    """The dry-run's options; ``url_option`` names the option of a server to borrow."""
+
+    def decorate(command: Callable) -> Callable:
+        options = [
+            click.option(
+                url_option,
+                "dryrun_database_url",
+                metavar="URL",
+                default=None,
+                help="A PostgreSQL server to create a throwaway database on (dropped after). "
+                "Default: a private server started from local binaries.",
+            ),
+            click.option(
+                "--pg-bindir", metavar="DIR", default=None, help="Folder with initdb and postgres for a private server."
+            ),
+            click.option(
+                "--url-env",
+                multiple=True,
+                metavar="NAME",
+                help="Environment variable(s) env.py reads the URL from (default DATABASE_URL; repeatable).",
+            ),
+            click.option("--no-downgrade", is_flag=True, help="Run the upgrades only."),
+            click.option("--to", "to_revision", metavar="REV", default=None, help="Stop after this revision."),
+        ]
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _run_dryrun(project, fmt: str, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, err=False):
+    """Run the dry-run and print its report; returns the exit code (0 passed, 1 a step failed)."""
+    import signal
+
+    from migdoc.dryrun.runner import dryrun_project
+    from migdoc.dryrun.server import mask_url
+    from migdoc.output import dryrun_text
+
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt  # unwinds through the clean-up of the server or database
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    is_live = fmt == "text" and not err and _is_terminal()
+    style = _styler(is_live)
+    progress = dryrun_text.ProgressPrinter(lambda text: click.echo(text, nl=False), style) if is_live else None
+    try:
+        result = dryrun_project(
+            project,
+            database_url=dryrun_database_url,
+            pg_bindir=pg_bindir,
+            downgrade=not no_downgrade,
+            to=to_revision,
+            url_env=url_env or ("DATABASE_URL",),
+            progress=progress,
+            on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"))) if is_live else None,
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if progress is not None:
+        progress.flush()
+    report = dryrun_text.render_json(result) if fmt == "json" else dryrun_text.render_text(result, style)
+    click.echo(mask_url(report), nl=False, err=err)
+    return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+def _with_dryrun(command: Callable) -> Callable:
+    """Adds ``--dryrun`` (and the dry-run's options) to ``check``: the static check, then
+    the dry-run, one exit code. With a format other than text the dry-run report goes to stderr."""
+
+    @click.option("--dryrun", "is_dryrun", is_flag=True, help="Then prove every upgrade/downgrade on PostgreSQL.")
+    @_dryrun_options("--dryrun-database-url")
+    @functools.wraps(command)
+    def wrapper(*args, is_dryrun, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, **kwargs):
+        if not is_dryrun:
+            return command(*args, **kwargs)
+        try:
+            command(*args, **kwargs)
+            code = EXIT_OK
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        if code not in (EXIT_OK, EXIT_FINDINGS):
+            sys.exit(code)
+        fmt = kwargs.get("fmt", "text")
+        project = _load(kwargs["path"], kwargs["config"], kwargs["name"], kwargs["version_locations"])
+        if fmt == "text":
+            click.echo("")
+        dry_code = _run_dryrun(
+            project, "text", dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, err=fmt != "text"
+        )
+        sys.exit(max(code, dry_code))
+
+    return wrapper
+
+
 class _MigdocGroup(click.Group):
     """Maps migdoc's own errors to one line and exit 2, and bugs to exit 3,
     inside click so every caller (console script, tests) sees the same codes."""
@@ -165,6 +261,7 @@ def graph(path, config, name, version_locations, fmt):
     default=None,
     help="A git ref (origin/main): report MD017 when merging into it would leave two heads or a colliding id.",
 )
+@_with_dryrun
 def check(path, config, name, version_locations, fmt, select, ignore, database_url, base_ref):
     """Diagnose the chain. Exit 1 when any error-level finding remains."""
     from migdoc.api import check_project
@@ -325,10 +422,24 @@ def fix(
     sys.exit(EXIT_FINDINGS if plan.unresolved else EXIT_OK)
 
 
+@cli.command()
+@_project_options
+@_dryrun_options("--database-url")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def dryrun(
+    path, config, name, version_locations, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, fmt
+):
+    """Prove every upgrade and downgrade on a throwaway PostgreSQL. Exit 0 passed, 1 a step failed."""
+    dryrun_database_url = dryrun_database_url or os.environ.get("MIGDOC_DATABASE_URL") or None
+    project = _load(path, config, name, version_locations)
+    sys.exit(_run_dryrun(project, fmt, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one line on stderr and exit 2 for problems with the input."""
     try:
-        cli.main(args=argv, prog_name="migdoc", standalone_mode=False)
+        # without standalone mode click returns (not raises) the code given to ctx.exit()
+        code = cli.main(args=argv, prog_name="migdoc", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.UsageError as exc:
@@ -343,4 +454,4 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("migdoc: interrupted", err=True)
         sys.exit(130)
-    sys.exit(EXIT_OK)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

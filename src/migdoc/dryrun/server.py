@@ -601,7 +601,8 @@ def database(
     """Yield ``(url, description)`` of a fresh database, first way that applies; clean up after."""
     if database_url:
         with borrowed_database(database_url) as url:
-            yield url, f"database on {mask_url(normalise_url(database_url))}"
+            name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+            yield url, f"database {name} on {mask_url(normalise_url(database_url))}"
         return
     binaries = find_binaries(pg_bindir)
     with PrivateServer(binaries, use_cache=use_cache) as server:

@@ -1,0 +1,87 @@
+"""Dry-run reports: live progress lines, the final text report, and json. Pure formatting."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+Styler = Callable[[str, str], str]
+
+_PHASE_WORDS = {"upgrade": "up", "downgrade": "down", "consistency": "same"}
+
+
+def _plain(text: str, role: str) -> str:
+    return text
+
+
+def render_progress(label: str, steps: list, style: Styler = _plain) -> str:
+    """One line per revision once its steps are done: ``  ok  0001 create customers  up 12ms ...``."""
+    failed = any(not step.ok for step in steps)
+    mark = style("FAIL", "error") if failed else style(" ok ", "head")
+    parts = []
+    for step in steps:
+        word = _PHASE_WORDS.get(step.phase, step.phase)
+        parts.append(f"{word} {step.seconds * 1000:.0f}ms")
+    return f"{mark} {label}  {style(' '.join(parts), 'dim')}\n"
+
+
+def render_text(result, style: Styler = _plain) -> str:
+    """The final report: one summary line when it passed; the first failure in full when not."""
+    failure = result.failure
+    database = result.database or "no database (the chain cannot be loaded)"
+    if failure is None:
+        checks = "upgrade, downgrade, consistency" if any(s.phase == "downgrade" for s in result.steps) else "upgrade"
+        noun = "revision" if result.revisions == 1 else "revisions"
+        return (
+            f"{style('dry-run passed', 'head')}: {result.revisions} {noun} ({checks}) "
+            f"in {result.seconds:.2f} s on {database}\n"
+        )
+    where = failure.file or "?"
+    if failure.line:
+        where = f"{where}:{failure.line}"
+    lines = [
+        f"{style('dry-run failed', 'error')}: phase {failure.phase}"
+        + (f" of revision {failure.revision}" if failure.revision else "")
+        + f" ({style(where, 'path')})",
+        f"  database:  {database}",
+    ]
+    if failure.findings:
+        lines.append("  the static reader finds the chain unrunnable:")
+        for finding in failure.findings:
+            place = f"{finding['file']}:{finding['line']}" if finding.get("line") else str(finding["file"])
+            lines.append(f"    {finding['code']} {place}: {finding['message']}")
+    else:
+        lines.append(f"  error:     {failure.error}")
+    if failure.statement:
+        lines.append(f"  statement: {failure.statement}")
+    if failure.schema_diff:
+        lines.append("  schema after downgrade vs before upgrade:")
+        lines.extend(f"    {change.describe()}" for change in failure.schema_diff)
+    return "\n".join(lines) + "\n"
+
+
+def render_json(result) -> str:
+    return json.dumps(result.to_dict(), indent=2) + "\n"
+
+
+class ProgressPrinter:
+    """Collects a revision's steps and writes its line when the next revision starts or a step fails."""
+
+    def __init__(self, echo: Callable[[str], None], style: Styler = _plain) -> None:
+        self.echo = echo
+        self.style = style
+        self.label: str | None = None
+        self.steps: list = []
+
+    def __call__(self, label: str, step) -> None:
+        if self.label is not None and label != self.label:
+            self.flush()
+        self.label = label
+        self.steps.append(step)
+        if not step.ok:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.label is not None and self.steps:
+            self.echo(render_progress(self.label, self.steps, self.style))
+        self.label, self.steps = None, []

@@ -1,0 +1,247 @@
+"""The dry-run, end to end against a real PostgreSQL (private servers started by migdoc)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from golden import assert_golden
+from migdoc.cli import cli
+from migdoc.dryrun.server import RUN_PREFIX, run_base_candidates
+
+pytestmark = pytest.mark.postgres
+
+
+def _our_run_dirs() -> set[Path]:
+    found = set()
+    for base in [*run_base_candidates(), Path("/tmp")]:
+        if base.is_dir():
+            found |= set(base.glob(f"{RUN_PREFIX}{os.getpid()}-*"))
+    return found
+
+
+def _our_postgres_children() -> set[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,ppid=,comm="], capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in out.splitlines()]
+    return {int(r[0]) for r in rows if len(r) >= 3 and r[1] == str(os.getpid()) and r[2] == "postgres"}
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind(pg_binaries):
+    """After every run: no server process and no temporary folder of ours remains."""
+    dirs, processes = _our_run_dirs(), _our_postgres_children()
+    yield
+    assert _our_run_dirs() == dirs
+    assert _our_postgres_children() == processes
+
+
+def dryrun(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, ["dryrun", *args], env=env or {"MIGDOC_DATABASE_URL": ""}, catch_exceptions=False)
+
+
+def normalised(text: str) -> str:
+    text = re.sub(r"on private PostgreSQL [^\n]*", "on private PostgreSQL <version> (<bindir>)", text)
+    text = re.sub(r"(database: +)private PostgreSQL [^\n]*", r"\1private PostgreSQL <version> (<bindir>)", text)
+    return re.sub(r"in \d+\.\d+ s", "in <seconds> s", text)
+
+
+def normalised_json(text: str) -> str:
+    payload = json.loads(text)
+    if payload["database"]:
+        payload["database"] = "private PostgreSQL <version>"
+    for step in payload["steps"]:
+        step["seconds"] = 0
+    return json.dumps(payload, indent=2) + "\n"
+
+
+def test_clean_chain_passes(copy_fixture):
+    copy_fixture("dryrun_clean")
+    result = dryrun("dryrun_clean")
+    assert result.exit_code == 0, result.output
+    assert_golden("dryrun/clean.txt", normalised(result.output))
+
+
+def test_clean_chain_json_has_every_step(copy_fixture):
+    copy_fixture("dryrun_clean")
+    result = dryrun("dryrun_clean", "--format", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["ok"] is True and payload["failure"] is None
+    phases = [(s["revision"], s["phase"]) for s in payload["steps"]]
+    assert phases[:4] == [("aaaa00000001", p) for p in ("upgrade", "downgrade", "consistency", "upgrade")]
+    assert len(phases) == 12
+    assert_golden("dryrun/clean.json", normalised_json(result.output))
+
+
+def test_failing_upgrade_names_revision_file_and_statement(copy_fixture):
+    copy_fixture("dryrun_failing_upgrade")
+    result = dryrun("dryrun_failing_upgrade")
+    assert result.exit_code == 1
+    assert_golden("dryrun/failing_upgrade.txt", normalised(result.output))
+
+
+def test_failing_downgrade_json(copy_fixture):
+    copy_fixture("dryrun_failing_downgrade")
+    result = dryrun("dryrun_failing_downgrade", "--format", "json")
+    assert result.exit_code == 1
+    failure = json.loads(result.output)["failure"]
+    assert failure["phase"] == "downgrade"
+    assert failure["error"] == 'column "scores" of relation "customers" does not exist'
+    assert failure["statement"] == "ALTER TABLE customers DROP COLUMN scores"
+    assert_golden("dryrun/failing_downgrade.json", normalised_json(result.output))
+
+
+def test_downgrade_that_leaves_an_index_is_a_consistency_failure(copy_fixture):
+    copy_fixture("dryrun_index_left")
+    result = dryrun("dryrun_index_left", "--format", "json")
+    assert result.exit_code == 1
+    failure = json.loads(result.output)["failure"]
+    assert failure["phase"] == "consistency" and failure["revision"] == "aaaa00000002"
+    assert failure["schema_diff"] == [
+        {
+            "object": "index",
+            "name": "public.ix_customers_age",
+            "change": "added",
+            "before": None,
+            "after": "CREATE INDEX ix_customers_age ON public.customers USING btree (age)",
+        }
+    ]
+    text = dryrun("dryrun_index_left")
+    assert_golden("dryrun/index_left.txt", normalised(text.output))
+
+
+def test_no_downgrade_skips_the_downgrade(copy_fixture):
+    copy_fixture("dryrun_index_left")
+    result = dryrun("dryrun_index_left", "--no-downgrade", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert {s["phase"] for s in json.loads(result.output)["steps"]} == {"upgrade"}
+
+
+def test_to_stops_early(copy_fixture):
+    copy_fixture("dryrun_failing_upgrade")
+    result = dryrun("dryrun_failing_upgrade", "--to", "aaaa00000001", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert {s["revision"] for s in json.loads(result.output)["steps"]} == {"aaaa00000001"}
+    assert dryrun("dryrun_failing_upgrade", "--to", "nosuch").exit_code == 2
+
+
+def test_async_env(copy_fixture):
+    copy_fixture("dryrun_async_env")
+    result = dryrun("dryrun_async_env", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["steps"]) == 8
+
+
+def test_env_reading_database_url(copy_fixture, monkeypatch):
+    copy_fixture("dryrun_env_url")
+    result = dryrun("dryrun_env_url")
+    assert result.exit_code == 0, result.output
+    assert "DATABASE_URL" not in os.environ  # put back after the run
+    # a project that reads another variable says so with --url-env
+    project = Path("dryrun_env_url/migrations/env.py")
+    project.write_text(project.read_text().replace('"DATABASE_URL"', '"APP_DB"'))
+    assert dryrun("dryrun_env_url").exit_code == 1
+    assert dryrun("dryrun_env_url", "--url-env", "APP_DB").exit_code == 0
+
+
+def test_labelled_branches_with_depends_on(copy_fixture):
+    copy_fixture("dryrun_branches")
+    result = dryrun("dryrun_branches", "--format", "json")
+    assert result.exit_code == 0, result.output
+    order = list(dict.fromkeys(s["revision"] for s in json.loads(result.output)["steps"]))
+    assert sorted(order) == ["auth00000001", "auth00000002", "bill00000001", "bill00000002"]
+    assert order.index("auth00000001") < order.index("bill00000001") < order.index("bill00000002")
+    only_billing = dryrun("dryrun_branches", "--to", "billing@head", "--format", "json")
+    revisions = {s["revision"] for s in json.loads(only_billing.output)["steps"]}
+    assert revisions == {"auth00000001", "bill00000001", "bill00000002"}
+
+
+def test_merge(copy_fixture):
+    copy_fixture("dryrun_merge")
+    result = dryrun("dryrun_merge", "--format", "json")
+    assert result.exit_code == 0, result.output
+    order = list(dict.fromkeys(s["revision"] for s in json.loads(result.output)["steps"]))
+    assert order[0] == "aaaa00000001" and order[-1] == "dddd00000003"
+
+
+def test_unrunnable_chain_fails_in_load_without_a_database(copy_fixture, monkeypatch):
+    from migdoc.dryrun import server
+
+    def no_database(*args, **kwargs):
+        raise AssertionError("a database was requested")
+
+    monkeypatch.setattr(server, "find_binaries", no_database)
+    copy_fixture("dryrun_unrunnable")
+    result = dryrun("dryrun_unrunnable", "--format", "json")
+    assert result.exit_code == 1
+    payload = json.loads(result.output)
+    assert payload["database"] is None and payload["failure"]["phase"] == "load"
+    assert [f["code"] for f in payload["failure"]["findings"]] == ["MD002"]
+
+
+def test_env_py_that_raises_on_import(copy_fixture):
+    copy_fixture("dryrun_env_raises")
+    result = dryrun("dryrun_env_raises")
+    assert result.exit_code == 1
+    assert "phase load" in result.output and "settings_that_do_not_exist" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_lost_connection_is_one_line_exit_2(copy_fixture):
+    copy_fixture("dryrun_connection_lost")
+    result = CliRunner().invoke(cli, ["dryrun", "dryrun_connection_lost"], env={"MIGDOC_DATABASE_URL": ""})
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("migdoc: error: lost the database during upgrade of aaaa00000002")
+
+
+def test_check_dryrun_combines_exit_codes(copy_fixture):
+    copy_fixture("dryrun_failing_downgrade")
+    copy_fixture("dryrun_clean")
+    ok = CliRunner().invoke(cli, ["check", "--dryrun", "dryrun_clean"], env={"MIGDOC_DATABASE_URL": ""})
+    assert ok.exit_code == 0, ok.output
+    assert "no problems" in ok.output and "dry-run passed" in ok.output
+    bad = CliRunner().invoke(cli, ["check", "--dryrun", "dryrun_failing_downgrade"], env={"MIGDOC_DATABASE_URL": ""})
+    assert bad.exit_code == 1
+    assert "dry-run failed: phase downgrade" in bad.output
+
+
+def test_borrowed_server_gets_only_its_own_database_and_it_is_dropped(copy_fixture, pg_server):
+    copy_fixture("dryrun_clean")
+    before = pg_server.databases()
+    with pg_server.connect() as connection:
+        tables_before = connection.execute("SELECT count(*) FROM pg_class").fetchone()[0]
+    result = dryrun("dryrun_clean", "--database-url", pg_server.url, "--format", "json")
+    assert result.exit_code == 0, result.output
+    database = json.loads(result.output)["database"]
+    assert re.match(r"database migdoc_dryrun_[0-9a-f]{12} on postgresql\+psycopg://postgres@/postgres", database)
+    assert pg_server.databases() == before
+    with pg_server.connect() as connection:
+        assert connection.execute("SELECT count(*) FROM pg_class").fetchone()[0] == tables_before
+    # the same through MIGDOC_DATABASE_URL
+    result = dryrun("dryrun_clean", "--format", "json", env={"MIGDOC_DATABASE_URL": pg_server.url})
+    assert json.loads(result.output)["database"].startswith("database migdoc_dryrun_")
+    assert pg_server.databases() == before
+
+
+def test_url_that_does_not_connect_masks_the_password(copy_fixture, tmp_path):
+    copy_fixture("dryrun_clean")
+    url = f"postgresql://bob:hunter2@/db?host={tmp_path}"
+    result = CliRunner().invoke(cli, ["dryrun", "dryrun_clean", "--database-url", url])
+    assert result.exit_code == 2
+    assert "hunter2" not in result.output and "bob:***@" in result.output
+    assert result.output.count("\n") == 1
+
+
+def test_real_process_exit_codes_and_no_leftovers(copy_fixture):
+    root = copy_fixture("dryrun_failing_downgrade")
+    env = {**os.environ, "MIGDOC_DATABASE_URL": ""}
+    done = subprocess.run(["migdoc", "dryrun", str(root)], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 1, done.stderr
+    usage = subprocess.run(["migdoc", "dryrun", "--bogus"], capture_output=True, text=True, env=env, check=False)
+    assert usage.returncode == 2
