@@ -1,0 +1,101 @@
+"""Property: applying any plan to a random broken chain never loses a file and never makes it worse."""
+
+from __future__ import annotations
+
+import collections
+import os
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fixhelp import NOW
+from migdoc import apply as applying
+from migdoc.api import check_project, load_project
+from migdoc.plan import CreateFile, FixOptions
+from migdoc.planner import FixRefused, plan_repairs
+
+COLUMNS = ("a", "b", "c", "d")
+
+
+@st.composite
+def chains(draw):
+    count = draw(st.integers(min_value=2, max_value=8))
+    revisions = []
+    for i in range(count):
+        parent = None if i == 0 else draw(st.one_of(st.none(), st.integers(0, i - 1))) if i > 2 else i - 1
+        column = draw(st.sampled_from(COLUMNS))
+        revisions.append((f"{i + 1:04d}", None if parent is None else f"{parent + 1:04d}", column))
+    duplicates = draw(st.lists(st.integers(0, count - 1), max_size=2, unique=True))
+    flags = draw(
+        st.fixed_dictionaries({"is_archive": st.booleans(), "is_merge": st.booleans(), "is_renumber": st.booleans()})
+    )
+    if not any(flags.values()):
+        flags["is_archive"] = True
+    return revisions, duplicates, flags
+
+
+def write(root: Path, revisions, duplicates) -> None:
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    for position, (rev, down, column) in enumerate(revisions):
+        body = (
+            '    op.create_table("t", sa.Column("id", sa.Integer()))'
+            if down is None
+            else f'    op.add_column("t", sa.Column("{column}", sa.Integer()))'
+        )
+        text = (
+            f'"""step {rev}\n\nRevision ID: {rev}\nRevises: {down or ""}\nCreate Date: 2025-01-{position + 1:02d}\n\n"""\n'
+            "from alembic import op\nimport sqlalchemy as sa\n\n"
+            f'revision = "{rev}"\ndown_revision = {repr(down)}\n\n\ndef upgrade():\n{body}\n\n\ndef downgrade():\n    pass\n'
+        )
+        name = f"{rev}_step.py" if position % 3 else f"step_{position}.py"  # some names to renumber
+        (versions / name).write_text(text)
+        if position in duplicates:
+            (versions / f"{rev}_step_copy.py").write_text(text.replace("step ", "copied step "))
+
+
+def contents(root: Path, skip: set[str]) -> collections.Counter:
+    """File texts without the lines a relink may change."""
+    found = collections.Counter()
+    for path in root.rglob("*.py"):
+        if str(path.resolve()) in skip:
+            continue
+        lines = [line for line in path.read_text().splitlines() if not line.startswith(("down_revision", "Revises:"))]
+        found["\n".join(lines)] += 1
+    return found
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chains())
+def test_apply_never_loses_a_file_nor_makes_things_worse(chain):
+    revisions, duplicates, flags = chain
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            root = Path(tmp) / "p"
+            write(root, revisions, duplicates)
+            before_files = contents(root, set())
+            project = load_project("p")
+            before = check_project(project)
+            context = applying.prepare_context(project, before.diagnostics, now=NOW)
+            try:
+                plan = plan_repairs(context, FixOptions(now=NOW, **flags))
+            except FixRefused:
+                return
+            if plan.is_empty:
+                return
+            result = applying.apply_plan(
+                plan, project.layout.root, lambda: check_project(load_project("p")), before, NOW
+            )
+            created = {str(Path(a.path).resolve()) for a in plan.actions if isinstance(a, CreateFile)}
+            if result.is_rolled_back:
+                assert not any(Path(p).exists() for p in created)
+            assert contents(root, created) == before_files
+            after = check_project(load_project("p"))
+            assert after.summary.errors <= before.summary.errors
+        finally:
+            os.chdir(cwd)
