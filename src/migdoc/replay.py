@@ -43,33 +43,66 @@ class Redundancy:
     """File index of the revision that already did it, when known."""
 
 
+class _Facts(dict):
+    """Facts by key, remembering which keys were written since it was made."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.changed: set[tuple[str, ...]] = set()
+
+    def __setitem__(self, key: tuple[str, ...], value: Fact) -> None:
+        self.changed.add(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: tuple[str, ...]) -> None:
+        self.changed.add(key)
+        super().__delitem__(key)
+
+
 class _State:
-    def __init__(self) -> None:
-        self.facts: dict[tuple[str, ...], Fact] = {}
+    """The schema as the replay knows it after one revision.
+
+    ``origin`` is the revision whose state this one was copied from (-1: from
+    nothing) and ``facts.changed`` what was written since: so the state is
+    "origin's state plus the changed keys", which lets a merge look at what a
+    branch changed instead of at the whole schema.
+    """
+
+    def __init__(self, origin: int = -1, facts: _Facts | None = None) -> None:
+        self.origin = origin
+        self.facts: _Facts = facts if facts is not None else _Facts()
         self.complete_tables: set[str] = set()
         """Tables created by a certain create_table: their column list is known."""
         self.is_all_uncertain = False
 
-    def copy(self) -> _State:
-        clone = _State()
-        clone.facts = dict(self.facts)
+    def copy(self, origin: int) -> _State:
+        clone = _State(origin, _Facts(self.facts))
         clone.complete_tables = set(self.complete_tables)
         clone.is_all_uncertain = self.is_all_uncertain
         return clone
 
-    def merge(self, other: _State, in_mine: Callable[[int], bool], in_other: Callable[[int], bool]) -> None:
+    def merge(
+        self, other: _State, in_mine: Callable[[int], bool], in_other: Callable[[int], bool], is_since_fork: bool
+    ) -> None:
         """Fold in the state of another parent of a merge revision.
 
         Both branches were applied, so where they disagree the fact set on
         one branch only wins (its rival was set in history both branches
         share: ``in_mine`` / ``in_other`` say whether a setter lies in a
         branch's ancestry); where both branches changed it, it is uncertain.
+        ``is_since_fork``: ``other`` was copied from history this state shares,
+        so only the keys it changed since can differ.
         """
         mine_facts = self.facts
-        for key, fact in other.facts.items():
+        other_facts = other.facts
+        keys = other_facts.changed if is_since_fork else other_facts.keys()
+        for key in list(keys):
+            fact = other_facts.get(key)
             mine = mine_facts.get(key)
             if mine is fact:
                 continue  # inherited unchanged from the common ancestor
+            if fact is None:
+                continue  # forgotten on the other branch (a renamed table): keep what this one knows
             if mine is None:
                 mine_facts[key] = fact
             elif mine.state != fact.state:
@@ -78,7 +111,7 @@ class _State:
                 elif not in_mine(fact.by):
                     mine_facts[key] = Fact(UNCERTAIN, fact.by, fact.table)
         if other.is_all_uncertain:
-            for key in set(mine_facts) - set(other.facts):
+            for key in set(mine_facts) - set(other_facts):
                 mine_facts[key] = Fact(UNCERTAIN, mine_facts[key].by, mine_facts[key].table)
         self.complete_tables &= other.complete_tables
         self.is_all_uncertain = self.is_all_uncertain or other.is_all_uncertain
@@ -114,29 +147,43 @@ def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
     if not graph.is_acyclic:
         return
     states: dict[int, _State] = {}
+    waiting = {}  # revision -> children not yet replayed; its state is dropped at 0
     g = graph.graph
     for index in graph.topological_indexes():
-        parents = [
-            p for p in (graph.index_of(n) for n in g.predecessors(file_node(index))) if p is not None and p in states
-        ]
-        if len(parents) == 1 and g.out_degree(file_node(parents[0])) == 1:
-            state = states.pop(parents[0])  # sole child: take the state over, no copy
+        node = file_node(index)
+        waiting[index] = sum(
+            1
+            for child in g.successors(node)
+            if (child_index := graph.index_of(child)) is not None and not graph.is_shadowed(child_index)
+        )
+        parents = [p for p in (graph.index_of(n) for n in g.predecessors(node)) if p is not None and p in states]
+        for parent in parents:
+            waiting[parent] -= 1
+        first = parents[0] if parents else -1
+        if parents and waiting[first] == 0:
+            state = states.pop(first)  # last child to need it: take it over, no copy
         elif parents:
-            state = states[parents[0]].copy()
-            for other in parents[1:]:
-                state.merge(
-                    states[other],
-                    functools.partial(_is_in_history, graph, parents[0]),
-                    functools.partial(_is_in_history, graph, other),
-                )
+            state = states[first].copy(origin=first)
         else:
             state = _State()
-        if any(graph.index_of(n) is None for n in g.predecessors(file_node(index))):
+        for other in parents[1:]:
+            other_state = states[other]
+            origin = other_state.origin
+            state.merge(
+                other_state,
+                functools.partial(_is_in_history, graph, first),
+                functools.partial(_is_in_history, graph, other),
+                is_since_fork=origin >= 0 and _is_in_history(graph, first, origin),
+            )
+            if waiting[other] == 0:
+                del states[other]
+        if any(graph.index_of(n) is None for n in g.predecessors(node)):
             state.make_everything_uncertain(index)  # a missing parent hides what came before
         body = graph.files[index].upgrade
         if body is not None:
             yield from _apply(state, index, body.operations)
-        states[index] = state
+        if waiting[index]:
+            states[index] = state
 
 
 def _is_in_history(graph: RevisionGraph, parent: int, setter: int) -> bool:
