@@ -193,7 +193,10 @@ def _describe(exc: BaseException) -> str:
     lowered = first.lower()
     if "password authentication failed" in lowered or "access denied" in lowered:
         first = f"wrong credentials ({first})"
-    elif "connection refused" in lowered or "no such file or directory" in lowered or "could not translate" in lowered:
+    elif any(
+        s in lowered
+        for s in ("connection refused", "no such file or directory", "could not translate", "resolve host", "timeout")
+    ):
         first = f"cannot reach the database server ({first})"
     return mask_secrets(_one_line(first))
 
