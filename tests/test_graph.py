@@ -55,7 +55,7 @@ def test_unreadable_down_revision_is_neither_head_nor_base():
     assert g.heads == ("b",) and g.bases == ("a",)
 
 
-def test_depends_on_by_id_label_and_unique_prefix():
+def test_depends_on_by_id_and_label_but_not_prefix():
     files = [
         rev("1a2b3c4d5e6f"),
         rev("9f8e7d6c5b4a", labels=("billing",)),
@@ -68,9 +68,11 @@ def test_depends_on_by_id_label_and_unique_prefix():
     resolved = {(g.files[d.child].revision, d.name): d.target for d in g.dependencies}
     assert resolved[("aaaa", "billing")] == 1
     assert resolved[("bbbb", "1a2b3c4d5e6f")] == 0
-    assert resolved[("cccc", "9f8e")] == 1
+    # Alembic 1.20 raises KeyError for a partial id in depends_on: not resolved (MD002).
+    assert resolved[("cccc", "9f8e")] is None
+    assert g.resolve("9f8e") == 1  # ... though a database or command argument may use one
     assert resolved[("dddd", "nothing")] is None
-    assert resolved[("dddd", "1a2")] is None  # shorter than four characters
+    assert resolved[("dddd", "1a2")] is None
     assert g.graph.edges[("f:1", "f:2")]["kind"] == "depends"
     assert 1 in g.ancestors(2)
 

@@ -78,7 +78,7 @@ class RevisionGraph:
             for parent in rf.down_revisions:
                 g.add_edge(self._node_for(parent), child, kind="down")
             for name in rf.depends_on:
-                target = self.resolve(name)
+                target = self.resolve_dependency(name)
                 self.dependencies.append(Dependency(index, name, target))
                 if target is not None:
                     g.add_edge(file_node(target), child, kind="depends")
@@ -97,8 +97,23 @@ class RevisionGraph:
             self.graph.add_node(node, index=None, revision=revision)
         return node
 
+    def resolve_dependency(self, name: str) -> int | None:
+        """Resolve a ``depends_on`` entry: a full id or a branch label.
+
+        Alembic 1.20 looks dependencies up in its revision map (``map_[dep]``),
+        which holds ids and labels but no prefixes: a partial id there is a
+        ``KeyError`` at load time, so migdoc does not resolve it either.
+        """
+        if name in self.kept:
+            return self.kept[name]
+        if name in self.labels and len(self.labels[name]) == 1:
+            return self.labels[name][0]
+        return None
+
     def resolve(self, name: str) -> int | None:
-        """Resolve an id, a branch label or a unique id prefix, as Alembic does."""
+        """Resolve an id, a branch label or a unique id prefix (of four or more
+        characters), as Alembic's ``get_revision`` does for command arguments
+        and database revisions."""
         if name in self.kept:
             return self.kept[name]
         if name in self.labels and len(self.labels[name]) == 1:

@@ -77,7 +77,8 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
     heads, bases, merges = set(graph.heads), set(graph.bases), set(graph.merges)
     lanes: list[str] = []
     lines: list[str] = []
-    for node in _node_order(graph):
+    order = _node_order(graph)
+    for node in order:
         if node not in lanes:
             lanes.append(node)
         column = lanes.index(node)
@@ -90,6 +91,10 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
         marks = {column: "*" if graph.index_of(node) is not None else "?"}
         lines.append(_lane_row(len(lanes), marks) + "  " + _label(graph, node, heads, bases, merges, problems, style))
         parents = sorted((p for p in g.predecessors(node)), key=_sort_key, reverse=True)
+        if not parents and len(lines) and node != order[-1]:
+            # The chain ends here (a base or a missing revision): a gap keeps
+            # the next, unrelated revision in this lane from reading as its parent.
+            lines.append(_lane_row(len(lanes), {column: " "}).rstrip())
         lanes[column : column + 1] = parents
         if len(parents) > 1:
             lines.append(_lane_row(len(lanes), {column: "|", **{column + i: "\\" for i in range(1, len(parents))}}))

@@ -115,8 +115,8 @@ def missing_revision(context: CheckContext) -> Iterator[Finding]:
         yield Finding(
             rf,
             at,
-            f"depends_on names {dependency.name!r}, which is no revision id, branch label or unique "
-            f"id prefix{_did_you_mean(context, dependency.name)}",
+            f"depends_on names {dependency.name!r}, which is no revision id or branch label "
+            f"(Alembic resolves no partial ids there){_did_you_mean(context, dependency.name)}",
             rf.revision,
         )
 
