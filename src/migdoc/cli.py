@@ -235,6 +235,9 @@ def graph(path, config, name, version_locations, fmt):
     for d in check_project(project).diagnostics:
         if d.file and d.severity.value != "info":
             problems.setdefault(d.file, []).append(d.code)
+            if d.code == "MD005":  # every file in the loop is part of the problem
+                for path in d.related:
+                    problems.setdefault(path, []).append(d.code)
     if fmt == "dot":
         click.echo(dot.render_graph(project.graph, problems), nl=False)
     elif fmt == "mermaid":
