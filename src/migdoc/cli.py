@@ -346,6 +346,7 @@ def explain(code):
 @click.option("--apply", "is_apply", is_flag=True, help="Carry the plan out (journalled; undo with --undo).")
 @click.option("--undo", "is_undo", is_flag=True, help="Restore the files of the last applied fix.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_database_url_option
 def fix(
     path,
     config,
@@ -360,6 +361,7 @@ def fix(
     is_apply,
     is_undo,
     fmt,
+    database_url,
 ):
     """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied."""
     from datetime import datetime
@@ -385,6 +387,22 @@ def fix(
     options = FixOptions(
         is_renumber=is_renumber, is_archive=is_archive, is_merge=is_merge, head=head, now=now, archive_dir=archive_dir
     )
+    if database_url:
+        from dataclasses import replace
+
+        from migdoc.database import read_deployed_revisions
+        from migdoc.status import applied_revisions
+
+        current = read_deployed_revisions(database_url).revisions  # read-only; raises before anything is planned
+        config_file = project.layout.config_file
+        options = replace(
+            options,
+            applied_revisions=applied_revisions(project.graph, current),
+            database_current=current,
+            alembic_config=display_path(config_file) if config_file is not None else None,
+            # -n names an ini section; a pyproject.toml config has none
+            alembic_section=project.layout.ini_section if config_file and config_file.suffix == ".ini" else "alembic",
+        )
     before = check_project(project)
     context = applying.prepare_context(project, before.diagnostics, archive_dir=archive_dir, now=now)
     if not options.strategies:
@@ -422,6 +440,9 @@ def fix(
         f"applied {len(plan.actions)} actions ({counts}); journal {display_path(result.journal)}; `migdoc fix --undo` reverts",
         err=True,
     )
+    if plan.realign is not None:
+        # Never run by migdoc: the database is only ever read.
+        click.echo(f"now stamp the database (migdoc did not): {plan.realign.command}", err=True)
     sys.exit(EXIT_FINDINGS if plan.unresolved else EXIT_OK)
 
 

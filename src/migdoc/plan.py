@@ -37,6 +37,8 @@ class MoveFile:
     reason: str
     answers: tuple[str, ...] = ()
     revision: str | None = None
+    warnings: tuple[str, ...] = ()
+    """What the user must know before applying (a revision the database has applied)."""
     kind: str = "move"
 
 
@@ -50,6 +52,8 @@ class RenameFile:
     reason: str
     answers: tuple[str, ...] = ()
     revision: str | None = None
+    warnings: tuple[str, ...] = ()
+    """What the user must know before applying (a revision the database has applied)."""
     kind: str = "rename"
 
 
@@ -65,6 +69,8 @@ class EditText:
     reason: str
     answers: tuple[str, ...] = ()
     revision: str | None = None
+    warnings: tuple[str, ...] = ()
+    """What the user must know before applying (a revision the database has applied)."""
     kind: str = "edit"
 
 
@@ -77,10 +83,30 @@ class CreateFile:
     reason: str
     answers: tuple[str, ...] = ()
     revision: str | None = None
+    warnings: tuple[str, ...] = ()
+    """What the user must know before applying (a revision the database has applied)."""
     kind: str = "create"
 
 
 Action = MoveFile | RenameFile | EditText | CreateFile
+
+
+@dataclass(frozen=True)
+class Realign:
+    """The ``alembic stamp`` a database needs once the plan is applied; migdoc never runs it.
+
+    Needed when the plan archives a revision the database is at: Alembic could
+    no longer find it, so ``stamp --purge`` rewrites ``alembic_version`` to
+    ``revisions`` (the surviving current revisions, and the nearest surviving
+    ancestors of the archived ones) without running a migration.
+    """
+
+    current: tuple[str, ...]
+    """The database's revisions as read."""
+    revisions: tuple[str, ...]
+    """What to stamp; empty means ``base``."""
+    command: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -98,6 +124,8 @@ class Plan:
     unresolved: tuple[str, ...] = ()
     """Problems the chosen strategies found and cannot repair."""
     main_head: str | None = None
+    realign: Realign | None = None
+    """With a database: the ``alembic stamp`` to run after applying, when the plan needs one."""
 
     @property
     def is_empty(self) -> bool:
@@ -120,6 +148,10 @@ class FixOptions:
     """Revisions a database has applied (from ``--database-url``): warned about, never silently archived."""
     database_current: tuple[str, ...] = ()
     """The database's current revision(s), for the ``alembic stamp`` hint."""
+    alembic_config: str | None = None
+    """The config file as the user would pass it to ``alembic -c`` (shown in the stamp command)."""
+    alembic_section: str = "alembic"
+    """The ini section (``alembic -n``), shown when it is not ``alembic``."""
 
     @property
     def strategies(self) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -36,7 +37,7 @@ from migdoc.edits import apply_edits, relink_edits
 from migdoc.errors import UsageError
 from migdoc.graph import RevisionGraph
 from migdoc.model import Diagnostic, RevisionFile, Severity
-from migdoc.plan import Action, CreateFile, EditText, FixOptions, MoveFile, Plan, RenameFile
+from migdoc.plan import Action, CreateFile, EditText, FixOptions, MoveFile, Plan, Realign, RenameFile
 from migdoc.reader import read_revision
 from migdoc.replay import find_redundancies
 from migdoc.rules.naming import carries_revision, filename_revision, parse_create_date, template_regex
@@ -114,13 +115,15 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
     if not options.strategies:
         raise UsageError("choose a strategy: --archive, --merge or --renumber (or none, to see what each would do)")
     state = _State.initial(context)
-    notes: list[str] = []
+    notes: list[str] = list(_database_notes(context, options))
     unresolved: list[str] = []
     actions: list[Action] = []
     main_head = None
+    realign = None
     if options.is_archive:
         archive = plan_archive(context, options, state)
         main_head = archive.main_head
+        realign = archive.realign
         actions += archive.actions
         notes += archive.notes
         unresolved += archive.unresolved
@@ -141,7 +144,22 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
         notes=tuple(dict.fromkeys(notes)),
         unresolved=tuple(dict.fromkeys(unresolved)),
         main_head=main_head,
+        realign=realign,
     )
+
+
+def _database_notes(context: PlanContext, options: FixOptions) -> list[str]:
+    if not options.database_current:
+        return []
+    current = ", ".join(options.database_current)
+    notes = [f"the database is at {current}: actions on revisions it has applied carry a warning"]
+    unknown = [rev for rev in options.database_current if rev not in context.graph.declarations]
+    if unknown:
+        notes.append(
+            f"the database is at {', '.join(unknown)}, which no version file declares; "
+            "`migdoc status` says where it went"
+        )
+    return notes
 
 
 def plan_overview(context: PlanContext, options: FixOptions) -> dict[str, Plan]:
@@ -168,6 +186,8 @@ def _options_dict(options: FixOptions) -> dict:
         "archive_dir": options.archive_dir,
         "applied_revisions": options.applied_revisions,
         "database_current": options.database_current,
+        "alembic_config": options.alembic_config,
+        "alembic_section": options.alembic_section,
     }
 
 
@@ -216,6 +236,7 @@ class _Partial:
     unresolved: tuple[str, ...] = ()
     main_head: str | None = None
     state: _State | None = None
+    realign: Realign | None = None
 
 
 def _codes_on(context: PlanContext, path: str, severities: tuple[Severity, ...] = tuple(Severity)) -> set[str]:
@@ -453,12 +474,9 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
                 reason=why,
                 answers=codes,
                 revision=rf.revision,
+                warnings=_archive_warnings(context, options, index, surviving_ids),
             )
         )
-        if rf.revision in options.applied_revisions:
-            notes.append(
-                f"revision {rf.revision} ({rf.path}) is applied in the database; archiving takes it out of the chain"
-            )
 
     # Relink survivors whose parent left.
     parents = dict(state.parents)
@@ -488,18 +506,18 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
                 reason=f"its parent {', '.join(left)} was archived; relinked to the nearest surviving ancestor {shown_new}",
                 answers=tuple(sorted({"MD007"} & _codes_on(context, rf.path))),
                 revision=rf.revision,
+                warnings=(
+                    (
+                        f"applied in the database: {rf.revision}; relinking edits only its down_revision "
+                        "(no migration runs, alembic_version keeps it)",
+                    )
+                    if rf.revision in options.applied_revisions
+                    else ()
+                ),
             )
         )
         relinked.append((rf, old, new))
-        if rf.revision in options.applied_revisions:
-            notes.append(f"revision {rf.revision} is applied in the database; relinking it changes no schema")
-    for current in options.database_current:
-        if current in {str(files[i].revision) for i in archived} and current not in surviving_ids:
-            nearest = _nearest_surviving(lines, (current,), surviving_ids, main_line)
-            target = " ".join(nearest) if nearest else "base"
-            notes.append(
-                f"the database is at {current}, which leaves the chain: after applying, run `alembic stamp {target}`"
-            )
+    realign = _plan_realign(lines, options, surviving_ids, main_line)
 
     actions.append(
         CreateFile(
@@ -514,7 +532,62 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
         unresolved=tuple(unresolved),
         main_head=head_rev,
         state=_State(survivors, parents),
+        realign=realign,
     )
+
+
+def _archive_warnings(context: PlanContext, options: FixOptions, index: int, surviving: set[str]) -> tuple[str, ...]:
+    """What archiving file ``index`` means for the database, when it has applied that revision."""
+    revision = str(context.files[index].revision)
+    if revision not in options.applied_revisions:
+        return ()
+    if revision in surviving:
+        kept = next(rf.path for i, rf in enumerate(context.files) if rf.revision == revision and i != index)
+        return (
+            f"applied in the database: {revision}; the id stays in the chain through {kept}, "
+            "so alembic_version needs no change",
+        )
+    if revision in options.database_current:
+        return (
+            f"applied in the database: {revision} is its current revision; archiving takes it out of the chain, "
+            "so the database must be stamped (below)",
+        )
+    return (
+        f"applied in the database: {revision}, an ancestor of its current {', '.join(options.database_current)}; "
+        "alembic_version does not name it",
+    )
+
+
+def _plan_realign(lines: _Lines, options: FixOptions, surviving: set[str], main_line: set[int]) -> Realign | None:
+    """The ``alembic stamp --purge`` that realigns a database whose current revision the plan archives.
+
+    ``--purge`` because Alembic cannot stamp *from* a revision it cannot find;
+    the purge drops every row, so every current revision is stamped again
+    (survivors as they are, archived ones as their nearest surviving ancestors).
+    """
+    current = options.database_current
+    leaving = [rev for rev in current if rev not in surviving and rev in lines.declarations]
+    if not leaving:
+        return None
+    targets: list[str] = []
+    for rev in current:
+        if rev in surviving or rev not in lines.declarations:
+            targets.append(rev)
+        else:
+            targets += _nearest_surviving(lines, (rev,), surviving, main_line)
+    revisions = _drop_implied(lines, tuple(dict.fromkeys(targets)), main_line)
+    command = ["alembic"]
+    if options.alembic_config:
+        command += ["-c", options.alembic_config]
+    if options.alembic_section != "alembic":
+        command += ["-n", options.alembic_section]
+    command += ["stamp", "--purge", *(revisions or ("base",))]
+    left = ", ".join(leaving)
+    reason = (
+        f"the plan archives {left}, where the database is, and Alembic stops at a revision it cannot find; "
+        "`stamp --purge` rewrites alembic_version without running a migration (the schema stays as it is)"
+    )
+    return Realign(current=current, revisions=revisions, command=shlex.join(command), reason=reason)
 
 
 def _branch_point(lines: _Lines, index: int, main_line: set[int]) -> str | None:

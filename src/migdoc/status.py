@@ -96,3 +96,20 @@ def _alembic_upgrade_order(graph: RevisionGraph, current: tuple[str, ...]) -> li
 
 def _names(revisions: Iterable[str]) -> str:
     return ", ".join(repr(r) for r in revisions)
+
+
+def applied_revisions(graph: RevisionGraph, current: Iterable[str]) -> frozenset[str]:
+    """Every revision a database at ``current`` has applied: those revisions and
+    all their ancestors (through ``down_revision`` and ``depends_on``).
+
+    A revision no version file declares counts as applied, without ancestors.
+    """
+    applied = set()
+    for revision in current:
+        applied.add(revision)
+        index = graph.resolve(revision)
+        if index is None:
+            continue
+        applied.add(str(graph.files[index].revision))
+        applied |= {str(graph.files[i].revision) for i in graph.ancestors(index)}
+    return frozenset(applied)

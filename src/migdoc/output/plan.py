@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from migdoc.edits import unified_diff
 from migdoc.output.text import Styler, plain
-from migdoc.plan import Action, CreateFile, EditText, MoveFile, Plan, RenameFile
+from migdoc.plan import Action, CreateFile, EditText, MoveFile, Plan, Realign, RenameFile
 
 
 def _plural(count: int, word: str) -> str:
@@ -36,6 +36,13 @@ def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -
         lines.append(f"  {number:>2}. {_describe(action)}")
         answers = f" (answers {', '.join(action.answers)})" if action.answers else ""
         lines.append(style(f"          why: {action.reason}{answers}", "dim"))
+        for warning in action.warnings:
+            lines.append(style(f"          warning: {warning}", "warning"))
+    if plan.realign is not None:
+        lines.append("")
+        lines.append(style("  then stamp the database (migdoc never writes to it):", "warning"))
+        lines.append(f"    {plan.realign.command}")
+        lines.append(style(f"    why: {plan.realign.reason}", "dim"))
     if plan.unresolved:
         lines.append("")
         lines.append(style("  not fixed:", "warning"))
@@ -81,6 +88,7 @@ def action_to_dict(action: Action) -> dict:
         "revision": action.revision,
         "reason": action.reason,
         "answers": list(action.answers),
+        "warnings": list(action.warnings),
     }
     if isinstance(action, (MoveFile, RenameFile)):
         return {**common, "from": action.source, "to": action.target, "sha256": action.sha256}
@@ -93,6 +101,15 @@ def action_to_dict(action: Action) -> dict:
     return {**common, "path": action.path, "content": action.content}
 
 
+def realign_to_dict(realign: Realign) -> dict:
+    return {
+        "current": list(realign.current),
+        "revisions": list(realign.revisions),
+        "command": realign.command,
+        "reason": realign.reason,
+    }
+
+
 def plan_to_dict(plan: Plan) -> dict:
     return {
         "strategies": list(plan.strategies),
@@ -100,6 +117,7 @@ def plan_to_dict(plan: Plan) -> dict:
         "actions": [action_to_dict(a) for a in plan.actions],
         "notes": list(plan.notes),
         "unresolved": list(plan.unresolved),
+        "stamp": realign_to_dict(plan.realign) if plan.realign is not None else None,
         "diff": render_diff(plan),
     }
 
