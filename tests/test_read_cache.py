@@ -63,3 +63,15 @@ def test_parallel_read_equals_serial_read(demo, monkeypatch):
     monkeypatch.setattr(project, "_PARALLEL_THRESHOLD", 1)
     monkeypatch.setattr(project.os, "cpu_count", lambda: 2)
     assert read_project_files(layout, use_cache=False) == serial
+
+
+def test_fix_without_apply_writes_no_cache(demo, tmp_path):
+    from click.testing import CliRunner
+
+    from migdoc.cli import cli
+
+    result = CliRunner().invoke(cli, ["fix", "demo", "--archive"])
+    assert result.exit_code == 1, result.output  # a plan shown, not applied
+    assert not (tmp_path / "cache").exists()
+    CliRunner().invoke(cli, ["check", "demo"])
+    assert list((tmp_path / "cache").glob("reads-*.pickle")), "check does use the cache"

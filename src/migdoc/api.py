@@ -33,10 +33,15 @@ def load_project(
     config: str | None = None,
     name: str = "alembic",
     version_locations: Sequence[str] = (),
+    is_read_only: bool = False,
 ) -> Project:
-    """Find the configuration, read every version file, build the graph."""
+    """Find the configuration, read every version file, build the graph.
+
+    ``is_read_only``: write nothing anywhere, not even the read cache (``fix``
+    without ``--apply`` promises that).
+    """
     layout = find_layout(path, config=config, name=name, version_locations=version_locations)
-    files = tuple(read_project_files(layout))
+    files = tuple(read_project_files(layout, write_cache=not is_read_only))
     return Project(layout, files, build_graph(files), find_archived(layout))
 
 

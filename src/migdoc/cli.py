@@ -52,10 +52,10 @@ def _database_url_option(command: Callable) -> Callable:
     )(command)
 
 
-def _load(path: str, config: str | None, name: str, version_locations: tuple[str, ...]):
+def _load(path: str, config: str | None, name: str, version_locations: tuple[str, ...], is_read_only: bool = False):
     from migdoc.api import load_project
 
-    return load_project(path, config=config, name=name, version_locations=version_locations)
+    return load_project(path, config=config, name=name, version_locations=version_locations, is_read_only=is_read_only)
 
 
 def _styler(enabled: bool):
@@ -375,7 +375,7 @@ def fix(
     from migdoc.planner import plan_overview, plan_repairs
     from migdoc.project import display_path
 
-    project = _load(path, config, name, version_locations)
+    project = _load(path, config, name, version_locations, is_read_only=not is_apply)
     if is_undo:
         journal, problems = applying.undo_last(project.layout.root)
         click.echo(f"restored the files of {display_path(journal)}")

@@ -224,7 +224,7 @@ class _State:
 def _depends_ids(context: PlanContext, index: int) -> list[str]:
     out = []
     for name in context.files[index].depends_on:
-        target = context.graph.resolve(name)
+        target = context.graph.resolve_dependency(name)
         out.append(context.files[target].revision if target is not None else name)  # type: ignore[misc]
     return [str(x) for x in out]
 

@@ -364,7 +364,11 @@ def _read_one(path: Path, shown: str) -> RevisionFile:
 
 
 def _read_chunk(chunk: list[tuple[Path, str]]) -> list[RevisionFile]:
-    return [_read_one(path, shown) for path, shown in chunk]
+    # Parsing makes and drops millions of AST nodes (freed by reference
+    # counting: they hold no cycles); the cyclic collector would otherwise
+    # rescan the growing list of records again and again.
+    with _gc_paused():
+        return [_read_one(path, shown) for path, shown in chunk]
 
 
 # Below this many files a process pool costs more than it saves.
