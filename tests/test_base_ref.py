@@ -5,30 +5,13 @@ shallow clone, a missing ref, no repository at all."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tests.gitutil import git
 
 from migdoc.cli import cli
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Dev",
-    "GIT_AUTHOR_EMAIL": "dev@example.com",
-    "GIT_COMMITTER_NAME": "Dev",
-    "GIT_COMMITTER_EMAIL": "dev@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_SYSTEM": os.devnull,
-    "GIT_ALLOW_PROTOCOL": "file",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
-    ).stdout
 
 
 def revision(versions: Path, rev: str, down: str | None, slug: str) -> Path:

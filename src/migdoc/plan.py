@@ -27,38 +27,40 @@ class TextEdit:
     new: str
 
 
-@dataclass(frozen=True)
-class MoveFile:
+@dataclass(frozen=True, kw_only=True)
+class _ActionBase:
+    """What every action carries: why it is there and what it answers."""
+
+    reason: str
+    answers: tuple[str, ...] = ()
+    """The diagnostic codes this action answers."""
+    revision: str | None = None
+    warnings: tuple[str, ...] = ()
+    """What the user must know before applying (a revision the database has applied)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveFile(_ActionBase):
     """Move a file out of the version folders, unchanged (to the archive)."""
 
     source: str
     target: str
     sha256: str
-    reason: str
-    answers: tuple[str, ...] = ()
-    revision: str | None = None
-    warnings: tuple[str, ...] = ()
-    """What the user must know before applying (a revision the database has applied)."""
     kind: str = "move"
 
 
-@dataclass(frozen=True)
-class RenameFile:
+@dataclass(frozen=True, kw_only=True)
+class RenameFile(_ActionBase):
     """Give a file a new name in its own folder, unchanged."""
 
     source: str
     target: str
     sha256: str
-    reason: str
-    answers: tuple[str, ...] = ()
-    revision: str | None = None
-    warnings: tuple[str, ...] = ()
-    """What the user must know before applying (a revision the database has applied)."""
     kind: str = "rename"
 
 
-@dataclass(frozen=True)
-class EditText:
+@dataclass(frozen=True, kw_only=True)
+class EditText(_ActionBase):
     """Small edits to one file; refused when its content hash is no longer ``old_sha256``."""
 
     path: str
@@ -66,25 +68,15 @@ class EditText:
     edits: tuple[TextEdit, ...]
     old_text: str
     new_text: str
-    reason: str
-    answers: tuple[str, ...] = ()
-    revision: str | None = None
-    warnings: tuple[str, ...] = ()
-    """What the user must know before applying (a revision the database has applied)."""
     kind: str = "edit"
 
 
-@dataclass(frozen=True)
-class CreateFile:
+@dataclass(frozen=True, kw_only=True)
+class CreateFile(_ActionBase):
     """Write a new file; refused when something already exists at ``path``."""
 
     path: str
     content: str
-    reason: str
-    answers: tuple[str, ...] = ()
-    revision: str | None = None
-    warnings: tuple[str, ...] = ()
-    """What the user must know before applying (a revision the database has applied)."""
     kind: str = "create"
 
 
