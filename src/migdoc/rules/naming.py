@@ -64,6 +64,25 @@ def filename_revision(stem: str, template: str | None) -> str | None:
     return match.group("rev") if match else None
 
 
+def _shape(token: str) -> tuple[int, str]:
+    kind = "digits" if token.isdigit() else "hex" if all(c in "0123456789abcdef" for c in token) else "other"
+    return len(token), kind
+
+
+def _id_lookalike(stem: str, revision: str) -> str | None:
+    """The token of a file name that reads as a revision id, when it is not ``revision``:
+    same length and alphabet (``0001`` for ``0005``), or a leading prefix of it
+    (``0006`` for ``0006b``)."""
+    tokens = [t for t in re.split(r"[_\-.]+", stem) if t]
+    wanted = _shape(revision)
+    for position, token in enumerate(tokens):
+        if wanted[1] != "other" and _shape(token) == wanted:
+            return token
+        if position == 0 and len(token) >= 2 and revision.startswith(token) and token != revision:
+            return token
+    return None
+
+
 @rule(
     "MD006",
     "filename-mismatch",
@@ -103,7 +122,11 @@ def filename_mismatch(context: CheckContext) -> Iterator[Finding]:
         if claimed is not None and claimed != rf.revision:
             message = f"file name says revision {claimed!r} but the file declares {rf.revision!r}"
         elif claimed is None and not carries_revision(stem, rf.revision):
-            message = f"file name does not carry its revision {rf.revision!r}"
+            lookalike = _id_lookalike(stem, rf.revision)
+            if lookalike is not None:
+                message = f"file name says revision {lookalike!r} but the file declares {rf.revision!r}"
+            else:
+                message = f"file name does not carry its revision {rf.revision!r}"
         else:
             continue
         yield Finding(rf, rf.line, message, rf.revision)
