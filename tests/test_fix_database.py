@@ -123,6 +123,19 @@ def test_at_an_archived_revision_the_plan_warns_and_prints_the_stamp(copy_fixtur
 
 
 @pytest.mark.postgres
+def test_the_diff_keeps_database_warnings_and_the_stamp_on_stderr(copy_fixture, pg_server, pg_database):
+    copy_fixture("fix_story")
+    stamp(pg_server, pg_database, "0026b")
+    result = CliRunner().invoke(
+        cli, ["fix", "--archive", "--archive-dir", ARCHIVE_DIR, "fix_story", "--database-url", pg_database, "--diff"]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("diff --git ")
+    assert "warning: applied in the database: 0026b is its current revision" in result.stderr
+    assert f"after applying, stamp the database: {STAMP_0025}" in result.stderr
+
+
+@pytest.mark.postgres
 def test_at_a_kept_revision_no_stamp_and_the_relink_is_fine(copy_fixture, pg_server, pg_database):
     copy_fixture("fix_story")
     stamp(pg_server, pg_database, "0025")

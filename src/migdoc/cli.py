@@ -421,6 +421,12 @@ def fix(
         click.echo(shown.render_plan_json(plan), nl=False)
     elif show_diff:
         click.echo(shown.render_diff(plan), nl=False)
+        # A diff has no place for these, and they must not go unseen.
+        for action in plan.actions:
+            for warning in action.warnings:
+                click.echo(f"warning: {warning}", err=True)
+        if plan.realign is not None:
+            click.echo(f"after applying, stamp the database: {plan.realign.command}", err=True)
     else:
         click.echo(shown.render_plan(plan, _styler(_is_terminal())), nl=False)
     if not is_apply or plan.is_empty:
