@@ -88,7 +88,8 @@ def _masked(text: str) -> str:
 
 
 def _is_terminal() -> bool:
-    """Colour and live progress only for a person at a terminal (and never with NO_COLOR)."""
+    """Colour only for a person at a terminal, and never with NO_COLOR (which turns off
+    colour, not the dry-run's live progress)."""
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
@@ -132,13 +133,33 @@ def _run_dryrun(project, fmt: str, dryrun_database_url, pg_bindir, url_env, no_d
     from migdoc.dryrun.server import mask_url
     from migdoc.output import dryrun_text
 
-    def on_sigterm(signum, frame):
-        raise KeyboardInterrupt  # unwinds through the clean-up of the server or database
+    watched = (signal.SIGINT, signal.SIGTERM)
+    interrupted: list[int] = []
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
-    is_live = fmt == "text" and not err and _is_terminal()
-    style = _styler(is_live)
-    progress = dryrun_text.ProgressPrinter(lambda text: click.echo(text, nl=False), style) if is_live else None
+    def on_signal(signum, frame):
+        # The first signal unwinds through the clean-up of the server or database;
+        # more (an impatient Ctrl-C, a supervisor's SIGTERM) must neither cut it short
+        # nor, once done, end migdoc by the signal instead of exit 130/143. So they are
+        # blocked (pending until exit) and this handler stays, doing nothing for one that
+        # arrived before the block. Not SIG_IGN: Python reports such a one with a traceback.
+        if interrupted:
+            return
+        interrupted.append(signum)
+        signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+        raise _Interrupted(signum)
+
+    # a SIGINT ignored by whoever started migdoc (nohup, `cmd &`) stays ignored
+    previous = {name: signal.getsignal(name) for name in watched}
+    for name, handler in list(previous.items()):
+        if handler is not signal.SIG_IGN:
+            signal.signal(name, on_signal)
+    is_live = fmt == "text" and not err and sys.stdout.isatty()
+    style = _styler(is_live and _is_terminal())
+    progress = (
+        dryrun_text.ProgressPrinter(lambda text: click.echo(text, nl=False), style, is_downgrade=not no_downgrade)
+        if is_live
+        else None
+    )
     try:
         result = dryrun_project(
             project,
@@ -151,7 +172,9 @@ def _run_dryrun(project, fmt: str, dryrun_database_url, pg_bindir, url_env, no_d
             on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"))) if is_live else None,
         )
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if not interrupted:
+            for name, handler in previous.items():
+                signal.signal(name, handler if handler is not None else signal.SIG_DFL)
     if progress is not None:
         progress.flush()
     report = dryrun_text.render_json(result) if fmt == "json" else dryrun_text.render_text(result, style)
@@ -188,6 +211,25 @@ def _with_dryrun(command: Callable) -> Callable:
     return wrapper
 
 
+class _Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM during a dry-run; a KeyboardInterrupt, so every clean-up on the way out runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _report_interrupt(exc: KeyboardInterrupt) -> int:
+    """One line on stderr; the exit code a shell expects, 128 + the signal (130 SIGINT, 143 SIGTERM)."""
+    import signal
+
+    signum = getattr(exc, "signum", signal.SIGINT)
+    word = "terminated" if signum == signal.SIGTERM else "interrupted"
+    start = "\n" if sys.stderr.isatty() else ""  # after the terminal's "^C"
+    click.echo(f"{start}migdoc: {word} ({signal.Signals(signum).name})", err=True)
+    return 128 + signum
+
+
 class _MigdocGroup(click.Group):
     """Maps migdoc's own errors to one line and exit 2, and bugs to exit 3,
     inside click so every caller (console script, tests) sees the same codes."""
@@ -198,8 +240,10 @@ class _MigdocGroup(click.Group):
         except MigdocError as exc:
             click.echo(_masked(f"migdoc: error: {exc}"), err=True)
             ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
+        except (click.exceptions.Exit, click.Abort, click.ClickException, SystemExit):
             raise
+        except KeyboardInterrupt as exc:  # before click turns it into Abort: "aborted", exit 2
+            ctx.exit(_report_interrupt(exc))
         except BrokenPipeError:
             ctx.exit(EXIT_OK)
         except Exception:  # noqa: BLE001 - the last line of defence: a bug in migdoc
@@ -481,7 +525,6 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo("migdoc: aborted", err=True)
         sys.exit(EXIT_USAGE)
-    except KeyboardInterrupt:
-        click.echo("migdoc: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        sys.exit(_report_interrupt(exc))
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -65,11 +65,16 @@ def render_json(result) -> str:
 
 
 class ProgressPrinter:
-    """Collects a revision's steps and writes its line when the next revision starts or a step fails."""
+    """Collects a revision's steps and writes its line as soon as its last step is done
+    (the second upgrade; the only one with ``is_downgrade=False``), or a step fails.
 
-    def __init__(self, echo: Callable[[str], None], style: Styler = _plain) -> None:
+    Writing it then, not when the next revision starts, keeps the screen current
+    while a slow migration runs."""
+
+    def __init__(self, echo: Callable[[str], None], style: Styler = _plain, *, is_downgrade: bool = True) -> None:
         self.echo = echo
         self.style = style
+        self.is_downgrade = is_downgrade
         self.label: str | None = None
         self.steps: list = []
 
@@ -78,8 +83,13 @@ class ProgressPrinter:
             self.flush()
         self.label = label
         self.steps.append(step)
-        if not step.ok:
+        if not step.ok or self._is_complete():
             self.flush()
+
+    def _is_complete(self) -> bool:
+        if self.steps[-1].phase != "upgrade":
+            return False
+        return not self.is_downgrade or any(step.phase == "consistency" for step in self.steps)
 
     def flush(self) -> None:
         if self.label is not None and self.steps:
