@@ -37,4 +37,13 @@ def pytest_configure(config):
     os.environ.setdefault("NO_COLOR", "1")
     # Keep the read cache out of the user's home; it is content-addressed, so
     # sharing it across the session's tests is safe.
-    os.environ.setdefault("MIGDOC_CACHE_DIR", tempfile.mkdtemp(prefix="migdoc-test-cache-"))
+    if "MIGDOC_CACHE_DIR" not in os.environ:
+        config._migdoc_cache_dir = tempfile.mkdtemp(prefix="migdoc-test-cache-")
+        os.environ["MIGDOC_CACHE_DIR"] = config._migdoc_cache_dir
+
+
+def pytest_unconfigure(config):
+    cache_dir = getattr(config, "_migdoc_cache_dir", None)
+    if cache_dir:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        os.environ.pop("MIGDOC_CACHE_DIR", None)
