@@ -116,6 +116,12 @@ class RevisionFile:
             return self.revision_at.line
         return 1
 
+    def line_of(self, variable: str) -> int:
+        """Line of the ``down_revision`` / ``depends_on`` / ``branch_labels``
+        assignment, else the file's own line (findings point at the cause)."""
+        at = getattr(self, f"{variable}_at")
+        return at.line if at is not None else self.line
+
     @property
     def message(self) -> str:
         return self.header.message or ""

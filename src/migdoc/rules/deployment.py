@@ -125,7 +125,7 @@ def head_conflict(context: CheckContext) -> Iterator[Finding]:
                 reported = True
                 yield Finding(
                     rf,
-                    rf.down_revision_at.line if rf.down_revision_at else rf.line,
+                    rf.line_of("down_revision"),
                     f"merging into {view.ref} would leave {len(merged.heads)} heads ({heads_text}): "
                     f"{parent!r} was deleted on {view.ref} since this branch forked. Rebase onto {view.ref}'s head "
                     f"{onto_text}: change down_revision of {rf.revision!r} from {parent!r} to {onto_text}",
@@ -152,7 +152,7 @@ def head_conflict(context: CheckContext) -> Iterator[Finding]:
             onto = targets[0] if len(targets) == 1 else " or ".join(repr(t) for t in targets)
             onto_text = repr(onto) if len(targets) == 1 else onto
             target_files = [merged.files[merged.kept[t]].path for t in targets]
-            line = rf.down_revision_at.line if rf.down_revision_at else rf.line
+            line = rf.line_of("down_revision")
             reported = True
             yield Finding(
                 rf,

@@ -99,7 +99,7 @@ def missing_revision(context: CheckContext) -> Iterator[Finding]:
             if parent in graph.kept:
                 continue
             cut_off = len(graph.descendants(index)) + 1
-            at = rf.down_revision_at.line if rf.down_revision_at else rf.line
+            at = rf.line_of("down_revision")
             yield Finding(
                 rf,
                 at,
@@ -111,7 +111,7 @@ def missing_revision(context: CheckContext) -> Iterator[Finding]:
         if dependency.target is not None or dependency.name == "":
             continue
         rf = graph.files[dependency.child]
-        at = rf.depends_on_at.line if rf.depends_on_at else rf.line
+        at = rf.line_of("depends_on")
         yield Finding(
             rf,
             at,
@@ -232,7 +232,7 @@ def multiple_bases(context: CheckContext) -> Iterator[Finding]:
     paths = {base: graph.files[graph.kept[base]].path for base in bases}
     for base in bases:
         rf = graph.files[graph.kept[base]]
-        at = rf.down_revision_at.line if rf.down_revision_at else rf.line
+        at = rf.line_of("down_revision")
         others = ", ".join(f"{b} ({p})" for b, p in paths.items() if b != base)
         yield Finding(
             rf,
@@ -282,7 +282,7 @@ def cycle(context: CheckContext) -> Iterator[Finding]:
         if not members:
             continue
         first = members[0]
-        at = first.down_revision_at.line if first.down_revision_at else first.line
+        at = first.line_of("down_revision")
         yield Finding(
             first,
             at,
@@ -294,7 +294,7 @@ def cycle(context: CheckContext) -> Iterator[Finding]:
     for index in graph.kept_indexes:
         rf = graph.files[index]
         if rf.is_depends_on_empty_string and graph.children(index, kinds=("down", "depends")):
-            at = rf.depends_on_at.line if rf.depends_on_at else rf.line
+            at = rf.line_of("depends_on")
             yield Finding(
                 rf,
                 at,
@@ -321,7 +321,7 @@ def branch_label_conflict(context: CheckContext) -> Iterator[Finding]:
         files = _files(context, indexes)
         if len(files) > 1:
             for rf in files[1:]:
-                at = rf.branch_labels_at.line if rf.branch_labels_at else rf.line
+                at = rf.line_of("branch_labels")
                 yield Finding(
                     rf,
                     at,
@@ -332,7 +332,7 @@ def branch_label_conflict(context: CheckContext) -> Iterator[Finding]:
         if label in graph.kept:
             owner = graph.files[graph.kept[label]]
             for rf in files:
-                at = rf.branch_labels_at.line if rf.branch_labels_at else rf.line
+                at = rf.line_of("branch_labels")
                 yield Finding(
                     rf,
                     at,
@@ -411,7 +411,7 @@ def redundant_merge_parent(context: CheckContext) -> Iterator[Finding]:
                 if other == parent:
                     continue
                 if graph.is_ancestor(graph.kept[parent], graph.kept[other]):
-                    at = rf.down_revision_at.line if rf.down_revision_at else rf.line
+                    at = rf.line_of("down_revision")
                     yield Finding(
                         rf,
                         at,
