@@ -126,6 +126,10 @@ class PrivateRun:
     def assert_nothing_left(self) -> None:
         assert self.run_dir is not None and self.postmaster is not None
         assert run_dirs(self.process.pid) == []
+        # A backend orphaned by the postmaster's exit lingers as a zombie until init reaps it.
+        deadline = time.monotonic() + 5
+        while server_processes(self.postmaster, self.run_dir) and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert server_processes(self.postmaster, self.run_dir) == []
 
 
