@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -127,32 +128,12 @@ def _dryrun_options(url_option: str) -> Callable[[Callable], Callable]:
 
 def _run_dryrun(project, fmt: str, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, err=False):
     """Run the dry-run and print its report; returns the exit code (0 passed, 1 a step failed)."""
-    import signal
-
     from migdoc.dryrun.runner import dryrun_project
     from migdoc.dryrun.server import mask_url
     from migdoc.output import dryrun_text
 
-    watched = (signal.SIGINT, signal.SIGTERM)
-    interrupted: list[int] = []
-
-    def on_signal(signum, frame):
-        # The first signal unwinds through the clean-up of the server or database;
-        # more (an impatient Ctrl-C, a supervisor's SIGTERM) must neither cut it short
-        # nor, once done, end migdoc by the signal instead of exit 130/143. So they are
-        # blocked (pending until exit) and this handler stays, doing nothing for one that
-        # arrived before the block. Not SIG_IGN: Python reports such a one with a traceback.
-        if interrupted:
-            return
-        interrupted.append(signum)
-        signal.pthread_sigmask(signal.SIG_BLOCK, watched)
-        raise _Interrupted(signum)
-
-    # a SIGINT ignored by whoever started migdoc (nohup, `cmd &`) stays ignored
-    previous = {name: signal.getsignal(name) for name in watched}
-    for name, handler in list(previous.items()):
-        if handler is not signal.SIG_IGN:
-            signal.signal(name, on_signal)
+    guard = _FirstSignalGuard()
+    guard.install()
     is_live = fmt == "text" and not err and sys.stdout.isatty()
     style = _styler(is_live and _is_terminal())
     progress = (
@@ -172,9 +153,7 @@ def _run_dryrun(project, fmt: str, dryrun_database_url, pg_bindir, url_env, no_d
             on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"))) if is_live else None,
         )
     finally:
-        if not interrupted:
-            for name, handler in previous.items():
-                signal.signal(name, handler if handler is not None else signal.SIG_DFL)
+        guard.uninstall()
     if progress is not None:
         progress.flush()
     report = dryrun_text.render_json(result) if fmt == "json" else dryrun_text.render_text(result, style)
@@ -211,6 +190,52 @@ def _with_dryrun(command: Callable) -> Callable:
     return wrapper
 
 
+class _FirstSignalGuard:
+    """While a dry-run runs, the first SIGINT or SIGTERM becomes ``_Interrupted``, which
+    unwinds through the clean-up of the server or database. Any later one (an impatient
+    Ctrl-C, a supervisor's SIGTERM) must neither cut that clean-up short nor, once it is done,
+    end migdoc by the signal instead of exit 130/143: it is blocked (pending until exit), and
+    the handler stays, doing nothing for one that arrived before the block. Not SIG_IGN:
+    Python reports such a one with a traceback."""
+
+    def __init__(self) -> None:
+        self.watched = (signal.SIGINT, signal.SIGTERM)
+        self.first: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def install(self) -> None:
+        self._previous = {signum: signal.getsignal(signum) for signum in self.watched}
+        for signum, handler in self._previous.items():
+            # a SIGINT ignored by whoever started migdoc (nohup, `cmd &`) stays ignored
+            if handler is not signal.SIG_IGN:
+                signal.signal(signum, self)
+
+    def uninstall(self) -> None:
+        """Gives the signals back to their previous handlers, unless one arrived: then they stay blocked."""
+        if self.first is not None:
+            return
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    def __call__(self, signum: int, frame) -> None:
+        # Python may run a second pending signal's handler inside this one, before its
+        # first line; that inner call must leave the decision to the outer, earlier signal.
+        if self.first is not None or _runs_inside(frame, _FirstSignalGuard.__call__.__code__):
+            return
+        self.first = signum
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.watched)
+        raise _Interrupted(signum)
+
+
+def _runs_inside(frame, code) -> bool:
+    """True when ``frame`` or one of its callers executes ``code``."""
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM during a dry-run; a KeyboardInterrupt, so every clean-up on the way out runs."""
 
@@ -221,8 +246,6 @@ class _Interrupted(KeyboardInterrupt):
 
 def _report_interrupt(exc: KeyboardInterrupt) -> int:
     """One line on stderr; the exit code a shell expects, 128 + the signal (130 SIGINT, 143 SIGTERM)."""
-    import signal
-
     signum = getattr(exc, "signum", signal.SIGINT)
     word = "terminated" if signum == signal.SIGTERM else "interrupted"
     start = "\n" if sys.stderr.isatty() else ""  # after the terminal's "^C"
