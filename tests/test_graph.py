@@ -22,7 +22,7 @@ def rev(revision, down=(), path=None, depends=(), labels=(), **kw):
 def test_linear_chain_heads_bases():
     g = build_graph([rev("a"), rev("b", "a"), rev("c", "b")])
     assert g.heads == ("c",) and g.bases == ("a",) and g.merges == () and g.is_acyclic
-    assert [g.files[i].revision for i in g.topological_indexes()] == ["a", "b", "c"]
+    assert [g.files[i].revision for i in g.topological_indexes] == ["a", "b", "c"]
 
 
 def test_branch_and_merge():

@@ -57,11 +57,12 @@ def test_no_cache_environment_writes_nothing(demo, tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists()
 
 
-def test_parallel_read_equals_serial_read(demo, monkeypatch):
+@pytest.mark.parametrize("cores", [2, 3])
+def test_parallel_read_equals_serial_read(demo, monkeypatch, cores):
     layout = find_layout("demo")
     serial = read_project_files(layout, use_cache=False)
     monkeypatch.setattr(project, "_PARALLEL_THRESHOLD", 1)
-    monkeypatch.setattr(project.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(project.os, "cpu_count", lambda: cores)
     assert read_project_files(layout, use_cache=False) == serial
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from migdoc.graph import RevisionGraph, build_graph
 from migdoc.model import CheckResult, RevisionFile
-from migdoc.project import ProjectLayout, find_archived, find_layout, read_project_files
+from migdoc.project import ProjectLayout, find_archived, find_layout, gc_paused, read_project_files
 from migdoc.rules import CheckContext, run_checks, selected_codes
 
 
@@ -41,8 +41,10 @@ def load_project(
     without ``--apply`` promises that).
     """
     layout = find_layout(path, config=config, name=name, version_locations=version_locations)
-    files = tuple(read_project_files(layout, write_cache=not is_read_only))
-    return Project(layout, files, build_graph(files), find_archived(layout))
+    with gc_paused():  # building the graph of thousands of records would set it off again and again
+        files = tuple(read_project_files(layout, write_cache=not is_read_only))
+        graph = build_graph(files)
+    return Project(layout, files, graph, find_archived(layout))
 
 
 def check_project(
@@ -62,7 +64,8 @@ def check_project(
     context = project.context()
     if database_url is not None or base_ref is not None:
         context = replace(context, **deployment_context(project, database_url, base_ref))
-    return run_checks(context, codes=codes, severity=settings.severity)
+    with gc_paused():  # the rules make short-lived objects by the hundred thousand, none in cycles
+        return run_checks(context, codes=codes, severity=settings.severity)
 
 
 def deployment_context(project: Project, database_url: str | None, base_ref: str | None) -> dict:

@@ -233,10 +233,13 @@ class RevisionGraph:
     def is_acyclic(self) -> bool:
         return not self.cycles
 
-    def topological_indexes(self) -> list[int]:
+    @cached_property
+    def topological_indexes(self) -> tuple[int, ...]:
         """Kept file indexes, oldest first, ties broken by file order. Acyclic only."""
         order = nx.lexicographical_topological_sort(self.graph, key=_node_sort_key)
-        return [index for node in order if (index := self.index_of(node)) is not None and not self.is_shadowed(index)]
+        return tuple(
+            index for node in order if (index := self.index_of(node)) is not None and not self.is_shadowed(index)
+        )
 
 
 def _node_sort_key(node: NodeKey) -> tuple[int, int, str]:

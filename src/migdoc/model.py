@@ -5,6 +5,7 @@ Everything here is plain data. Nothing in this module touches the disk.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -125,6 +126,11 @@ class RevisionFile:
     @property
     def message(self) -> str:
         return self.header.message or ""
+
+    @property
+    def stem(self) -> str:
+        """The file name without its extension: ``0001_init`` for ``versions/0001_init.py``."""
+        return posixpath.splitext(posixpath.basename(self.path))[0]
 
 
 @dataclass(frozen=True)

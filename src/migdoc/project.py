@@ -306,7 +306,15 @@ def _one_line(exc: BaseException) -> str:
 
 def list_version_files(layout: ProjectLayout) -> list[Path]:
     """Version files in Alembic's load order, each real path once."""
-    found: list[Path] = []
+    return [Path(folder, name) for folder, names in _version_folders(layout) for name in names]
+
+
+def _version_folders(layout: ProjectLayout) -> list[tuple[str, list[str]]]:
+    """Each folder holding version files, with their names, in Alembic's load order.
+
+    Plain strings, not Paths: a 20,000-file chain would spend a tenth of a
+    warm ``check`` building Path objects."""
+    found: list[tuple[str, list[str]]] = []
     seen: set[str] = set()
     for location in layout.version_locations:
         if not location.is_dir():
@@ -318,13 +326,16 @@ def list_version_files(layout: ProjectLayout) -> list[Path]:
             # Resolve the folder once, not every file: symlinked folders listed
             # twice are caught, and a 20,000-file chain pays one realpath.
             real_root = os.path.realpath(root)
+            names = []
             for filename in sorted(files):
                 if not _SOURCE_FILE.match(filename):
                     continue
                 real = os.path.join(real_root, filename)
                 if real not in seen:
                     seen.add(real)
-                    found.append(Path(root, filename))
+                    names.append(filename)
+            if names:
+                found.append((root, names))
             if not layout.is_recursive:
                 break
             dirs.sort()
@@ -341,33 +352,31 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
         return absolute.as_posix()
 
 
-def _display_paths(paths: list[Path]) -> list[str]:
-    """``display_path`` for many files, resolving each folder once."""
+def _version_files_shown(layout: ProjectLayout) -> list[tuple[str, str]]:
+    """(path to open, path to show) of every version file, resolving each folder once."""
     cwd = Path.cwd().resolve()
-    shown_dirs: dict[Path, str] = {}
-    result = []
-    for path in paths:
-        parent = path.parent
-        if parent not in shown_dirs:
-            shown_dirs[parent] = display_path(parent, cwd)
-        prefix = shown_dirs[parent]
-        result.append(path.name if prefix in ("", ".") else f"{prefix}/{path.name}")
-    return result
+    files = []
+    for folder, names in _version_folders(layout):
+        prefix = display_path(Path(folder), cwd)
+        for name in names:
+            files.append((os.path.join(folder, name), name if prefix in ("", ".") else f"{prefix}/{name}"))
+    return files
 
 
-def _read_one(path: Path, shown: str) -> RevisionFile:
+def _read_one(path: str, shown: str) -> RevisionFile:
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         return RevisionFile(path=shown, read_error=f"cannot be opened: {exc.strerror or exc}")
     return read_revision(shown, data)
 
 
-def _read_chunk(chunk: list[tuple[Path, str]]) -> list[RevisionFile]:
+def _read_chunk(chunk: list[tuple[str, str]]) -> list[RevisionFile]:
     # Parsing makes and drops millions of AST nodes (freed by reference
     # counting: they hold no cycles); the cyclic collector would otherwise
     # rescan the growing list of records again and again.
-    with _gc_paused():
+    with gc_paused():
         return [_read_one(path, shown) for path, shown in chunk]
 
 
@@ -384,14 +393,13 @@ def read_project_files(layout: ProjectLayout, use_cache: bool = True, write_cach
     project. Files not in the cache are parsed, by a pool of worker processes
     when there are many: parsing is CPU-bound and the GIL would serialise threads.
     """
-    paths = list_version_files(layout)
-    shown = _display_paths(paths)
     cache = ReadCache.open(layout) if use_cache else None
     records: list[RevisionFile | None] = []
-    misses: list[tuple[int, Path, str]] = []
-    for position, (path, display) in enumerate(zip(paths, shown, strict=True)):
+    misses: list[tuple[int, str, str]] = []
+    for position, (path, display) in enumerate(_version_files_shown(layout)):
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as handle:
+                data = handle.read()
         except OSError as exc:
             records.append(RevisionFile(path=display, read_error=f"cannot be opened: {exc.strerror or exc}"))
             continue
@@ -407,7 +415,7 @@ def read_project_files(layout: ProjectLayout, use_cache: bool = True, write_cach
     return complete
 
 
-def _parse_many(jobs: list[tuple[Path, str]]) -> list[RevisionFile]:
+def _parse_many(jobs: list[tuple[str, str]]) -> list[RevisionFile]:
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) < _PARALLEL_THRESHOLD or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return _read_chunk(jobs)
@@ -415,14 +423,19 @@ def _parse_many(jobs: list[tuple[Path, str]]) -> list[RevisionFile]:
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     context = multiprocessing.get_context("fork")
     try:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool, _gc_paused():
-            return [record for part in pool.map(_read_chunk, chunks) for record in part]
+        with (
+            concurrent.futures.ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=context) as pool,
+            gc_paused(),
+        ):
+            # this process reads the first share itself rather than wait idle (and unpickle it)
+            others = pool.map(_read_chunk, chunks[1:])
+            return [*_read_chunk(chunks[0]), *(record for part in others for record in part)]
     except (OSError, concurrent.futures.process.BrokenProcessPool):
         return _read_chunk(jobs)  # no processes to be had here: read in this one
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Unpickling tens of thousands of small records makes the cyclic garbage
     collector run over and over for nothing (none of them form cycles)."""
     was_enabled = gc.isenabled()
@@ -472,7 +485,7 @@ class ReadCache:
         path = Path(root) / f"reads-{key}.pickle"
         records: dict[str, RevisionFile] = {}
         try:
-            with open(path, "rb") as handle, _gc_paused():
+            with open(path, "rb") as handle, gc_paused():
                 payload = pickle.load(handle)
             if isinstance(payload, tuple) and payload[0] == cls._FORMAT:
                 records = payload[1]

@@ -149,7 +149,7 @@ def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
     states: dict[int, _State] = {}
     waiting = {}  # revision -> children not yet replayed; its state is dropped at 0
     g = graph.graph
-    for index in graph.topological_indexes():
+    for index in graph.topological_indexes:
         node = file_node(index)
         waiting[index] = sum(
             1

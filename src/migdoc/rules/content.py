@@ -11,7 +11,7 @@ from migdoc.rules.registry import CheckContext, Finding, rule
 def _ordered_indexes(context: CheckContext) -> list[int]:
     graph = context.graph
     if graph.is_acyclic:
-        return graph.topological_indexes()
+        return list(graph.topological_indexes)
     return list(graph.kept_indexes)
 
 

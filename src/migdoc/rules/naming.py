@@ -6,7 +6,6 @@ import functools
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import PurePosixPath
 
 from migdoc.model import RevisionFile
 from migdoc.rules.registry import CheckContext, Finding, rule
@@ -107,14 +106,14 @@ def filename_mismatch(context: CheckContext) -> Iterator[Finding]:
     files = [rf for rf in context.graph.files if rf.revision is not None]
     if not files:
         return
-    carrying = [rf for rf in files if carries_revision(PurePosixPath(rf.path).stem, rf.revision or "")]
+    carrying = [rf for rf in files if carries_revision(rf.stem, rf.revision or "")]
     explicit = template_regex(context.file_template) if context.file_template else None
     if explicit is None and len(carrying) * 2 < len(files):
         # Most files do not name their revision: that is this project's convention.
         return
     for rf in files:
         assert rf.revision is not None
-        stem = PurePosixPath(rf.path).stem
+        stem = rf.stem
         claimed = filename_revision(stem, context.file_template)
         if claimed is not None and claimed != rf.revision and carries_revision(claimed, rf.revision):
             # The template's slug swallowed part of a multi-token id: the name is fine.

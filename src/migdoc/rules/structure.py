@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import PurePosixPath
 
 import networkx as nx
 
@@ -36,9 +35,7 @@ versions/0025_add_orders_copy.py   revision = "0025"   <- MD001""",
 )
 def duplicate_revision(context: CheckContext) -> Iterator[Finding]:
     graph = context.graph
-    for revision, indexes in sorted(graph.declarations.items()):
-        if len(indexes) < 2:
-            continue
+    for revision, indexes in sorted((rev, idx) for rev, idx in graph.declarations.items() if len(idx) > 1):
         kept = graph.files[graph.kept[revision]]
         paths = [graph.files[i].path for i in indexes]
         for index in indexes:
@@ -55,15 +52,11 @@ def duplicate_revision(context: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _stem(path: str) -> str:
-    return PurePosixPath(path).stem
-
-
 def _did_you_mean(context: CheckContext, missing: str) -> str:
     graph = context.graph
     for index in graph.kept_indexes:
         rf = graph.files[index]
-        stem = _stem(rf.path)
+        stem = rf.stem
         assert rf.revision is not None
         slug = re.sub(r"^" + re.escape(rf.revision) + r"[_\-.]?", "", stem)
         if missing in (stem, slug) or (len(missing) >= 2 and rf.revision.startswith(missing)):
