@@ -7,6 +7,14 @@ interleaved, and reports medians and peak memory (max RSS of the process).
 
     python benchmarks/bench_scan.py                 # N = 1000, 5000, 20000
     python benchmarks/bench_scan.py --sizes 5000 --repeat 5
+    python benchmarks/bench_scan.py --cold          # first run: no caches of either tool
+    python benchmarks/bench_scan.py --no-bytecode   # as under PYTHONDONTWRITEBYTECODE=1
+
+Python's bytecode cache matters as much as migdoc's own: Alembic imports every
+version file, and with ``__pycache__`` it skips compiling them. The children
+run with bytecode caching allowed (``PYTHONDONTWRITEBYTECODE`` removed from
+their environment, as on a developer's machine) unless ``--no-bytecode`` sets
+it, as many container images and this project's development machine do.
 
 Run by hand; the figures are quoted in the README with the machine.
 """
@@ -108,13 +116,16 @@ def write_revision(versions: Path, n: int, rev: str, parents: tuple[str, ...]) -
     (versions / f"{rev}_step_{n}.py").write_text(text)
 
 
-def run_once(command: list[str], cwd: Path, cold: bool = False) -> tuple[float, float]:
+def run_once(command: list[str], cwd: Path, cold: bool = False, bytecode: bool = True) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one process.
 
     ``cold``: neither tool may use what an earlier run left behind (migdoc's
     read cache is switched off, Alembic's ``__pycache__`` is removed first).
+    ``bytecode``: Python may write and read ``__pycache__``.
     """
-    env = dict(os.environ)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    if not bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     if cold:
         env["MIGDOC_NO_CACHE"] = "1"
         shutil.rmtree(cwd / "migrations" / "versions" / "__pycache__", ignore_errors=True)
@@ -135,11 +146,17 @@ def main() -> None:
     parser.add_argument(
         "--cold", action="store_true", help="no migdoc read cache, no Alembic __pycache__ (first-run figures)"
     )
+    parser.add_argument(
+        "--no-bytecode", action="store_true", help="run both with PYTHONDONTWRITEBYTECODE=1 (no __pycache__ written)"
+    )
     args = parser.parse_args()
+    bytecode = not args.no_bytecode
     bindir = Path(sys.executable).parent
     migdoc = [str(bindir / "migdoc"), "check", "--format", "json"]
     alembic = [str(bindir / "alembic"), "heads"]
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {'cold' if args.cold else 'warm'} runs")
+    condition = "cold" if args.cold else "warm"
+    caching = "bytecode cache allowed" if bytecode else "PYTHONDONTWRITEBYTECODE=1"
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {condition} runs, {caching}")
     print("| revisions | migdoc check (s) | alembic heads (s) | speed-up | migdoc peak MB | alembic peak MB |")
     print("|---:|---:|---:|---:|---:|---:|")
     for size in args.sizes:
@@ -148,11 +165,11 @@ def main() -> None:
             write_chain(root, size)
             timings: dict[str, list[float]] = {"migdoc": [], "alembic": []}
             memory: dict[str, list[float]] = {"migdoc": [], "alembic": []}
-            run_once(migdoc, root)  # warm the page cache (and, unless --cold, both tools' caches)
-            run_once(alembic, root)
+            run_once(migdoc, root, bytecode=bytecode)  # warm the page cache (and, unless --cold, both tools' caches)
+            run_once(alembic, root, bytecode=bytecode)
             for _ in range(args.repeat):
                 for name, command in (("migdoc", migdoc), ("alembic", alembic)):
-                    seconds, peak = run_once(command, root, cold=args.cold)
+                    seconds, peak = run_once(command, root, cold=args.cold, bytecode=bytecode)
                     timings[name].append(seconds)
                     memory[name].append(peak)
             m, a = statistics.median(timings["migdoc"]), statistics.median(timings["alembic"])
