@@ -199,8 +199,13 @@ class RevisionGraph:
         return found
 
     @cached_property
+    def _topological_order(self) -> tuple[NodeKey, ...]:
+        """Every node, oldest first, ties broken by file order (missing revisions last). Acyclic only."""
+        return tuple(nx.lexicographical_topological_sort(self.graph, key=_node_sort_key))
+
+    @cached_property
     def _topological_position(self) -> dict[str, int]:
-        return {node: position for position, node in enumerate(nx.topological_sort(self.graph))}
+        return {node: position for position, node in enumerate(self._topological_order)}
 
     def is_ancestor(self, ancestor: int, index: int) -> bool:
         """True when ``ancestor`` is reachable from ``index`` going down. Acyclic only.
@@ -236,9 +241,10 @@ class RevisionGraph:
     @cached_property
     def topological_indexes(self) -> tuple[int, ...]:
         """Kept file indexes, oldest first, ties broken by file order. Acyclic only."""
-        order = nx.lexicographical_topological_sort(self.graph, key=_node_sort_key)
         return tuple(
-            index for node in order if (index := self.index_of(node)) is not None and not self.is_shadowed(index)
+            index
+            for node in self._topological_order
+            if (index := self.index_of(node)) is not None and not self.is_shadowed(index)
         )
 
 

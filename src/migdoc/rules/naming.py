@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
-from migdoc.model import RevisionFile
 from migdoc.rules.registry import CheckContext, Finding, rule
 
 _TEMPLATE_TOKEN = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdif]")
@@ -103,17 +102,16 @@ versions/20251217_0001_notification_settings.py
     ),
 )
 def filename_mismatch(context: CheckContext) -> Iterator[Finding]:
-    files = [rf for rf in context.graph.files if rf.revision is not None]
+    files = [(rf, rf.stem) for rf in context.graph.files if rf.revision is not None]
     if not files:
         return
-    carrying = [rf for rf in files if carries_revision(rf.stem, rf.revision or "")]
+    carrying = sum(1 for rf, stem in files if carries_revision(stem, rf.revision or ""))
     explicit = template_regex(context.file_template) if context.file_template else None
-    if explicit is None and len(carrying) * 2 < len(files):
+    if explicit is None and carrying * 2 < len(files):
         # Most files do not name their revision: that is this project's convention.
         return
-    for rf in files:
+    for rf, stem in files:
         assert rf.revision is not None
-        stem = rf.stem
         claimed = filename_revision(stem, context.file_template)
         if claimed is not None and claimed != rf.revision and carries_revision(claimed, rf.revision):
             # The template's slug swallowed part of a multi-token id: the name is fine.
@@ -198,16 +196,23 @@ def parse_create_date(value: str | None) -> datetime | None:
 )
 def date_order(context: CheckContext) -> Iterator[Finding]:
     graph = context.graph
+    dates: dict[int, datetime | None] = {}  # each date is a parent's too: parse it once
+
+    def date_of(index: int) -> datetime | None:
+        if index not in dates:
+            dates[index] = parse_create_date(graph.files[index].header.create_date)
+        return dates[index]
+
     for index in graph.kept_indexes:
         rf = graph.files[index]
-        mine = parse_create_date(rf.header.create_date)
+        mine = date_of(index)
         if mine is None:
             continue
         for parent in rf.down_revisions:
             if parent not in graph.kept:
                 continue
-            parent_file: RevisionFile = graph.files[graph.kept[parent]]
-            theirs = parse_create_date(parent_file.header.create_date)
+            parent_file = graph.files[graph.kept[parent]]
+            theirs = date_of(graph.kept[parent])
             if theirs is not None and mine < theirs:
                 yield Finding(
                     rf,
