@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -193,6 +194,46 @@ def test_postgres_wrong_credentials_are_masked(copy_fixture, pg_server):
         assert 'role "intruder" does not exist' in result.output
         assert "intruder:***@" in result.output
         assert "hunter22" not in result.output
+        assert result.output.strip().count("\n") == 0
+
+
+@pytest.fixture
+def password_role(pg_server):
+    """A role that must give its password (scram over the socket; the test server trusts everyone else)."""
+    role, password = "locked_role", "right-horse-battery"
+    with pg_server.connect() as connection:
+        connection.execute("SET password_encryption = 'scram-sha-256'")
+        connection.execute(f"DROP ROLE IF EXISTS {role}")
+        connection.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        hba = Path(connection.execute("SHOW hba_file").fetchone()[0])
+        before = hba.read_text()
+        hba.write_text(f"local all {role} scram-sha-256\n{before}")  # first match wins
+        connection.execute("SELECT pg_reload_conf()")
+    try:
+        yield role, password
+    finally:
+        hba.write_text(before)
+        with pg_server.connect() as connection:
+            connection.execute("SELECT pg_reload_conf()")
+            connection.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+@pytest.mark.postgres
+def test_postgres_wrong_password_is_one_masked_line(copy_fixture, pg_server, password_role):
+    copy_fixture("deploy_chain")
+    role, password = password_role
+    host = f"host={pg_server.socket_dir}"
+    right = run("status", "deploy_chain", "--database-url", f"postgresql+psycopg://{role}:{password}@/postgres?{host}")
+    assert "no alembic_version table" in right.output, right.output  # in with its password: the table is missing
+    assert password not in right.output
+    for command in ("status", "check"):
+        result = run(
+            command, "deploy_chain", "--database-url", f"postgresql+psycopg://{role}:wrong-guess@/postgres?{host}"
+        )
+        assert result.exit_code == 2, result.output
+        assert f'password authentication failed for user "{role}"' in result.output
+        assert f"{role}:***@" in result.output
+        assert "wrong-guess" not in result.output
         assert result.output.strip().count("\n") == 0
 
 
