@@ -394,6 +394,8 @@ def read_project_files(layout: ProjectLayout, use_cache: bool = True, write_cach
     when there are many: parsing is CPU-bound and the GIL would serialise threads.
     """
     cache = ReadCache.open(layout) if use_cache else None
+    if cache is None:  # nothing to look up: the readers open each file themselves, once
+        return _parse_many(_version_files_shown(layout))
     records: list[RevisionFile | None] = []
     misses: list[tuple[int, str, str]] = []
     for position, (path, display) in enumerate(_version_files_shown(layout)):
@@ -403,14 +405,14 @@ def read_project_files(layout: ProjectLayout, use_cache: bool = True, write_cach
         except OSError as exc:
             records.append(RevisionFile(path=display, read_error=f"cannot be opened: {exc.strerror or exc}"))
             continue
-        hit = cache.get(data, display) if cache else None
+        hit = cache.get(data, display)
         records.append(hit)
         if hit is None:
             misses.append((position, path, display))
     for (position, _, _), record in zip(misses, _parse_many([(p, d) for _, p, d in misses]), strict=True):
         records[position] = record
     complete = [record for record in records if record is not None]
-    if cache is not None and write_cache and misses:
+    if write_cache and misses:
         cache.save(complete)
     return complete
 
