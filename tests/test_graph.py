@@ -36,7 +36,14 @@ def test_duplicates_are_two_nodes_and_the_last_is_kept():
     assert g.declarations["b"] == [1, 2] and g.kept["b"] == 2
     assert g.is_shadowed(1) and not g.is_shadowed(2)
     assert len([n for n in g.graph.nodes if g.index_of(n) is not None]) == 3
-    assert g.heads == ("b",)
+    # As Alembic's RevisionMap: the shadowed copy is still a head, so `upgrade head` fails.
+    assert g.kept_heads == ("b",) and g.heads == ("b", "b")
+
+
+def test_shadowed_copy_stays_a_head_and_base_below_a_child():
+    # The kept copy of "a" has a child; the shadowed copy is never named by a down_revision.
+    g = build_graph([rev("a", path="v/a1.py"), rev("a", path="v/a2.py"), rev("b", "a")])
+    assert g.kept_heads == ("b",) and g.heads == ("a", "b") and g.bases == ("a", "a")
 
 
 def test_missing_parent_is_a_node():

@@ -10,9 +10,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from migdoc.errors import ConfigError
 from migdoc.graph import RevisionGraph, build_graph
 from migdoc.model import CheckResult, RevisionFile
-from migdoc.project import ProjectLayout, find_archived, find_layout, gc_paused, read_project_files
+from migdoc.project import ProjectLayout, display_path, find_archived, find_layout, gc_paused, read_project_files
 from migdoc.rules import CheckContext, run_checks, selected_codes
 
 
@@ -43,8 +44,22 @@ def load_project(
     layout = find_layout(path, config=config, name=name, version_locations=version_locations)
     with gc_paused():  # building the graph of thousands of records would set it off again and again
         files = tuple(read_project_files(layout, write_cache=not is_read_only))
+        if not any(rf.revision is not None or rf.read_error is not None for rf in files):
+            raise ConfigError(_nothing_read(layout, files))
         graph = build_graph(files)
     return Project(layout, files, graph, find_archived(layout))
+
+
+def _nothing_read(layout: ProjectLayout, files: Sequence[RevisionFile]) -> str:
+    """One line: zero revisions is never a clean result; say where migdoc looked and what to do."""
+    looked = ", ".join(display_path(v) for v in layout.version_locations)
+    source = f"from {display_path(layout.config_file)}" if layout.config_file else "given directly"
+    stray = f" ({len(files)} .py file{'s' if len(files) != 1 else ''} without a revision)" if files else ""
+    unread = f"; {layout.notes[-1]}" if layout.unread_subfolder_files else ""
+    return (
+        f"read 0 revisions in {looked} ({source}){stray}{unread}; point migdoc at the script folder "
+        "(env.py + versions/), a versions folder, or pass --version-location DIR or -c FILE"
+    )
 
 
 def check_project(

@@ -56,7 +56,13 @@ def _database_url_option(command: Callable) -> Callable:
 def _load(path: str, config: str | None, name: str, version_locations: tuple[str, ...], is_read_only: bool = False):
     from migdoc.api import load_project
 
-    return load_project(path, config=config, name=name, version_locations=version_locations, is_read_only=is_read_only)
+    project = load_project(
+        path, config=config, name=name, version_locations=version_locations, is_read_only=is_read_only
+    )
+    # How the layout was found goes to stderr: stdout stays the report (json, sarif...).
+    for note in project.layout.notes:
+        click.echo(f"migdoc: info: {note}", err=True)
+    return project
 
 
 def _styler(enabled: bool):

@@ -200,7 +200,7 @@ def merge_with_ref(layout: ProjectLayout, worktree: Sequence[RevisionFile], ref:
         files.append(shown)
         origins[shown.path] = THEIRS
     ref_records = [read_revision(rel, data) for rel, data in ref_bytes.items() if data is not None]
-    return MergedView(ref, commit, tuple(files), origins, build_graph(ref_records).heads, base is not None)
+    return MergedView(ref, commit, tuple(files), origins, build_graph(ref_records).kept_heads, base is not None)
 
 
 def _read_worktree(path: Path) -> bytes | None:

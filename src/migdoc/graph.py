@@ -154,8 +154,8 @@ class RevisionGraph:
         return sorted(out)
 
     @cached_property
-    def heads(self) -> tuple[str, ...]:
-        """As ``alembic heads``: kept revisions no ``down_revision`` names.
+    def kept_heads(self) -> tuple[str, ...]:
+        """Kept revisions no ``down_revision`` names: the distinct heads of the chain.
 
         A file whose ``down_revision`` could not be read (MD010) is neither a
         head nor a base: where it hangs is unknown, and counting it would add
@@ -166,13 +166,31 @@ class RevisionGraph:
         )
 
     @cached_property
+    def heads(self) -> tuple[str, ...]:
+        """As Alembic's ``RevisionMap.heads``: :attr:`kept_heads`, plus the id of every
+        shadowed copy of a duplicated id (MD001), once per copy.
+
+        Alembic adds every loaded file to its heads and removes one only when a
+        ``down_revision`` names it, and a name finds the copy kept in the map:
+        so a shadowed copy is always a head, and ``upgrade head`` fails."""
+        shadowed = [
+            rf.revision
+            for indexes in self.declarations.values()
+            for rf in (self.files[i] for i in indexes[:-1])
+            if rf.read_error is None
+        ]
+        return tuple(sorted([*self.kept_heads, *shadowed]))  # type: ignore[list-item]
+
+    @cached_property
     def bases(self) -> tuple[str, ...]:
-        """As ``alembic`` bases: kept revisions whose ``down_revision`` is None."""
+        """As Alembic's ``RevisionMap.bases``: revisions whose ``down_revision`` is None,
+        a shadowed copy (MD001) included, once per copy, as Alembic counts it."""
         return tuple(
             sorted(
-                rev
-                for rev, index in self.kept.items()
-                if not self.files[index].down_revisions and self.files[index].read_error is None
+                rf.revision
+                for indexes in self.declarations.values()
+                for rf in (self.files[i] for i in indexes)
+                if not rf.down_revisions and rf.read_error is None
             )
         )
 

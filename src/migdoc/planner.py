@@ -345,7 +345,8 @@ def _choose_main_head(context: PlanContext, lines: _Lines, options: FixOptions) 
 
 
 def _is_labelled_layout(context: PlanContext) -> bool:
-    return any(d.code == "MD003" and d.severity is Severity.INFO for d in context.diagnostics)
+    # info (labelled branches) or warning (labels computed at import time): never merged or archived
+    return any(d.code == "MD003" and d.severity is not Severity.ERROR for d in context.diagnostics)
 
 
 def _repeats_ancestor(

@@ -19,6 +19,7 @@ import concurrent.futures
 import configparser
 import contextlib
 import dataclasses
+import difflib
 import functools
 import gc
 import hashlib
@@ -46,6 +47,10 @@ _SOURCE_FILE = re.compile(r"(?!\.#|__init__)(.*\.py)$")
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
 
 
+_MIGDOC_KEYS = ("select", "ignore", "severity")
+"""The keys ``[tool.migdoc]`` may hold."""
+
+
 @dataclass(frozen=True)
 class MigdocSettings:
     """``[tool.migdoc]`` from pyproject.toml."""
@@ -69,6 +74,10 @@ class ProjectLayout:
     prepend_sys_path: tuple[Path, ...] = ()
     settings: MigdocSettings = field(default_factory=MigdocSettings)
     ini_section: str = "alembic"
+    notes: tuple[str, ...] = ()
+    """Info lines about how the layout was found (printed on stderr, never findings)."""
+    unread_subfolder_files: int = 0
+    """Version files in subfolders Alembic would not read (no ``recursive_version_locations``)."""
 
     @property
     def archive_root(self) -> Path:
@@ -82,7 +91,12 @@ def find_layout(
     name: str = "alembic",
     version_locations: Sequence[str] = (),
 ) -> ProjectLayout:
-    """Find the layout of the project at ``path``. Raises ConfigError."""
+    """Find the layout of the project at ``path``. Raises ConfigError.
+
+    ``path`` may hold the configuration, be a script folder (``env.py`` and
+    ``versions/``, read as ``ScriptDirectory(folder)`` reads it), a versions
+    folder, or any folder inside a project whose ``alembic.ini`` or
+    ``pyproject.toml`` lies above it (up to the repository root)."""
     root = Path(path)
     if not root.exists():
         raise ConfigError(f"{root}: no such file or directory", str(root))
@@ -91,28 +105,86 @@ def find_layout(
             config, root = str(root), root.parent
         else:
             raise ConfigError(f"{root}: expected a project folder or a versions folder", str(root))
-    settings = _read_migdoc_settings(root / "pyproject.toml")
 
     if version_locations:
+        settings = _read_migdoc_settings(_nearest_pyproject(root))
         locations = tuple(Path(v).resolve() for v in version_locations)
         for location in locations:
             if not location.is_dir():
                 raise ConfigError(f"{location}: version location is not a folder", str(location))
-        return ProjectLayout(
-            root=root.resolve(),
-            config_file=None,
-            script_location=locations[0].parent,
-            version_locations=locations,
-            settings=settings,
+        return _with_subfolder_note(
+            ProjectLayout(
+                root=root.resolve(),
+                config_file=None,
+                script_location=locations[0].parent,
+                version_locations=locations,
+                settings=settings,
+            )
         )
 
-    ini_path = Path(config) if config else root / "alembic.ini"
-    if config and not ini_path.exists():
-        raise ConfigError(f"{ini_path}: config file not found", str(ini_path))
-    toml_path = ini_path.parent / "pyproject.toml" if config else root / "pyproject.toml"
+    if config:
+        ini_path = Path(config)
+        if not ini_path.exists():
+            raise ConfigError(f"{ini_path}: config file not found", str(ini_path))
+        return _with_subfolder_note(_layout_from_config_files(ini_path.parent, name, ini_path))
+    if _has_config(root, name):
+        return _with_subfolder_note(_layout_from_config_files(root, name))
+
+    above = _config_above(root, name)
+    resolved = root.resolve()
+    is_folder_of_its_own = _is_script_folder(root) or _looks_like_versions_folder(root)
+    if above is not None:
+        try:
+            layout = _layout_from_config_files(above, name)
+        except ConfigError:
+            # A configuration above that cannot be used (a template filled in by code)
+            # does not stop a script or versions folder from being read alone.
+            if not is_folder_of_its_own:
+                raise
+        else:
+            # A script or versions folder the configuration above does not read is
+            # its own project (a monorepo's second environment): read it alone.
+            reads_it = resolved == layout.script_location or any(
+                resolved == v or (layout.is_recursive and resolved.is_relative_to(v)) for v in layout.version_locations
+            )
+            if reads_it or not is_folder_of_its_own:
+                return _with_subfolder_note(layout)
+    settings = _read_migdoc_settings(_nearest_pyproject(root))
+    if _is_script_folder(root):
+        return _with_subfolder_note(
+            ProjectLayout(
+                root=resolved,
+                config_file=None,
+                script_location=resolved,
+                version_locations=(resolved / "versions",),
+                settings=settings,
+            )
+        )
+    if _looks_like_versions_folder(root):
+        return _with_subfolder_note(
+            ProjectLayout(
+                root=resolved,
+                config_file=None,
+                script_location=resolved.parent,
+                version_locations=(resolved,),
+                settings=settings,
+            )
+        )
+    raise ConfigError(
+        f"{root}: no alembic.ini, no [tool.alembic] in pyproject.toml (here or above, up to the "
+        "repository root), no env.py with versions/, and no version files; pass the project folder, "
+        "the script folder, a versions folder, or --version-location DIR",
+        str(root),
+    )
+
+
+def _layout_from_config_files(folder: Path, name: str, explicit: Path | None = None) -> ProjectLayout:
+    """The layout from ``folder``'s alembic.ini and pyproject.toml (or the file ``-c`` named)."""
+    ini_path = explicit if explicit is not None else folder / "alembic.ini"
+    toml_path = folder / "pyproject.toml"
     if ini_path.suffix == ".toml":
         toml_path, ini_path = ini_path, ini_path.with_name("__no_ini__")
-
+    settings = _read_migdoc_settings(toml_path if toml_path.is_file() else _nearest_pyproject(folder))
     options: dict[str, str] = {}
     config_file: Path | None = None
     if ini_path.exists():
@@ -122,21 +194,81 @@ def find_layout(
     if toml_options is not None and config_file is None:
         config_file = toml_path
     if config_file is None:
-        if _looks_like_versions_folder(root):
-            resolved = root.resolve()
-            return ProjectLayout(
-                root=resolved,
-                config_file=None,
-                script_location=resolved.parent,
-                version_locations=(resolved,),
-                settings=settings,
-            )
-        raise ConfigError(
-            f"{root}: no alembic.ini, no [tool.alembic] in pyproject.toml, and no version files; "
-            "pass the project folder, a versions folder, or --version-location DIR",
-            str(root),
-        )
+        raise ConfigError(f"{folder}: no alembic.ini and no [tool.alembic] in pyproject.toml", str(folder))
     return _layout_from_options(config_file, options, toml_options or {}, settings, name)
+
+
+def _has_config(folder: Path, name: str) -> bool:
+    """True when ``folder`` holds an alembic.ini or a pyproject.toml with [tool.alembic]."""
+    if (folder / "alembic.ini").is_file():
+        return True
+    toml = folder / "pyproject.toml"
+    return toml.is_file() and _read_toml_alembic(toml) is not None
+
+
+def _search_upward(start: Path) -> Iterator[Path]:
+    """``start``'s parents, nearest first, up to the repository root (the folder holding ``.git``)."""
+    current = start.resolve()
+    if (current / ".git").exists():
+        return
+    for parent in current.parents:
+        yield parent
+        if (parent / ".git").exists():
+            return
+
+
+def _config_above(root: Path, name: str) -> Path | None:
+    for folder in _search_upward(root):
+        if _has_config(folder, name):
+            return folder
+    return None
+
+
+def _nearest_pyproject(root: Path) -> Path:
+    """The project's pyproject.toml: in ``root`` or the nearest folder above it."""
+    candidate = root / "pyproject.toml"
+    if candidate.is_file():
+        return candidate
+    for folder in _search_upward(root):
+        if (folder / "pyproject.toml").is_file():
+            return folder / "pyproject.toml"
+    return candidate
+
+
+def _is_script_folder(path: Path) -> bool:
+    """Alembic's script folder: ``env.py`` beside a ``versions/`` folder."""
+    return (path / "env.py").is_file() and (path / "versions").is_dir()
+
+
+def _with_subfolder_note(layout: ProjectLayout) -> ProjectLayout:
+    """Alembic reads only the top of each version folder unless the configuration
+    sets ``recursive_version_locations``; files below are not read, but said."""
+    if layout.is_recursive:
+        return layout
+    locations = {str(v) for v in layout.version_locations}
+    count = 0
+    folders: list[str] = []
+    for location in layout.version_locations:
+        if not location.is_dir():
+            continue
+        for root, dirs, files in os.walk(location):
+            dirs.sort()
+            dirs[:] = [d for d in dirs if d != "__pycache__" and os.path.join(root, d) not in locations]
+            if root == str(location):
+                continue
+            found = sum(1 for f in files if _SOURCE_FILE.match(f))
+            if found:
+                count += found
+                folders.append(display_path(Path(root)))
+    if not count:
+        return layout
+    shown = ", ".join(folders[:3]) + (f" and {len(folders) - 3} more folders" if len(folders) > 3 else "")
+    note = (
+        f"{count} more revision file{'s' if count != 1 else ''} lie in subfolders that are not read "
+        f"({shown}), as Alembic does not read them either; to include them set "
+        "`recursive_version_locations = true` or pass --version-location DIR for each"
+    )
+    return dataclasses.replace(layout, notes=(*layout.notes, note), unread_subfolder_files=count)
 
 
 def _layout_from_options(
@@ -153,10 +285,24 @@ def _layout_from_options(
             return ini[key]
         return toml.get(key)
 
+    notes: tuple[str, ...] = ()
     script_location = option("script_location")
-    if not script_location:
-        raise ConfigError(f"{config_file}: no 'script_location' key found in configuration", str(config_file))
-    script_path = _resolve_script_location(str(script_location), base)
+    if script_location:
+        script_path = _resolve_script_location(str(script_location), base, config_file)
+    elif _is_script_folder(base):
+        # Flask-Migrate writes alembic.ini into the script folder without
+        # script_location and passes that folder to Alembic in code.
+        script_path = base
+        notes = (
+            f"{display_path(config_file)} sets no script_location; reading its own folder "
+            f"{display_path(base)} (env.py and versions/ beside it), as Flask-Migrate does",
+        )
+    else:
+        raise ConfigError(
+            f"{config_file}: no 'script_location' key found in configuration, and no env.py with "
+            "versions/ beside it; pass the script folder or --version-location DIR",
+            str(config_file),
+        )
 
     raw_locations = ini.get("version_locations")
     locations: list[str]
@@ -179,7 +325,11 @@ def _layout_from_options(
     version_paths = tuple(_absolute(p, base) for p in locations) or (script_path / "versions",)
     if not any(p.is_dir() for p in version_paths):
         shown = ", ".join(str(p) for p in version_paths)
-        raise ConfigError(f"{config_file}: no version folder found (looked for {shown})", str(config_file))
+        raise ConfigError(
+            f"{config_file}: no version folder found (looked for {shown}); "
+            "pass the script folder or --version-location DIR",
+            str(config_file),
+        )
 
     template = option("file_template")
     prepend = option("prepend_sys_path")
@@ -199,6 +349,7 @@ def _layout_from_options(
         prepend_sys_path=prepend_paths,
         settings=settings,
         ini_section=section,
+        notes=notes,
     )
 
 
@@ -213,16 +364,27 @@ def _absolute(path: str, base: Path) -> Path:
     return (candidate if candidate.is_absolute() else base / candidate).resolve()
 
 
-def _resolve_script_location(value: str, base: Path) -> Path:
-    # "package:resource", found on disk without importing the package.
+def _resolve_script_location(value: str, base: Path, config_file: Path | None = None) -> Path:
+    # "package:resource", found on disk without importing the package. As
+    # Alembic does (``coerce_resource_to_filename``), the first token is the
+    # package and every further token one more path part: "pkg:sub:dir".
     if ":" in value and not os.path.isabs(value) and not re.match(r"^[A-Za-z]:[\\/]", value):
-        package, _, resource = value.partition(":")
+        package, *resource = value.split(":")
         relative = Path(*package.split("."))
-        for entry in [str(base), *sys.path]:
-            candidate = Path(entry or ".") / relative
-            if candidate.is_dir():
-                return (candidate / resource).resolve()
-        raise ConfigError(f"script_location {value!r}: package {package!r} not found", value)
+        # The package may be installed, or in a source tree above the configuration
+        # (a src/ layout): Alembic would import it from there.
+        searched = [base, *_search_upward(base), *(Path(e or ".") for e in sys.path)]
+        for entry in searched:
+            for folder in (entry, entry / "src"):
+                candidate = folder / relative
+                if candidate.is_dir():
+                    return candidate.joinpath(*resource).resolve()
+        where = f"{config_file}: " if config_file is not None else ""
+        raise ConfigError(
+            f"{where}script_location {value!r}: package {package!r} not found (looked beside the "
+            "configuration, above it and on sys.path); pass the script folder or --version-location DIR",
+            value,
+        )
     return _absolute(value, base)
 
 
@@ -235,6 +397,14 @@ def _read_ini(path: Path, section: str) -> dict[str, str]:
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
         raise ConfigError(f"{path}: cannot read config: {_one_line(exc)}", str(path)) from exc
     if not parser.has_section(section):
+        # Sections that configure an environment, for several environments in one ini.
+        candidates = [s for s in parser.sections() if parser.has_option(s, "script_location")]
+        if candidates:
+            listing = ", ".join(f"[{s}]" for s in candidates)
+            raise ConfigError(
+                f"{path}: no [{section}] section; it configures {listing}: choose one with -n NAME",
+                str(path),
+            )
         if section != "alembic" or path.suffix != ".ini":
             raise ConfigError(f"{path}: no [{section}] section", str(path))
         return {}
@@ -276,6 +446,11 @@ def _read_migdoc_settings(path: Path) -> MigdocSettings:
     section = _read_toml(path).get("tool", {}).get("migdoc")  # type: ignore[union-attr]
     if not isinstance(section, dict):
         return MigdocSettings()
+    for key in section:
+        if key not in _MIGDOC_KEYS:
+            close = difflib.get_close_matches(str(key), _MIGDOC_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(_MIGDOC_KEYS)}"
+            raise ConfigError(f"{path}: [tool.migdoc] has an unknown key {key!r}{hint}", str(path))
 
     def codes(key: str) -> tuple[str, ...]:
         value = section.get(key, [])
@@ -293,11 +468,24 @@ def _read_migdoc_settings(path: Path) -> MigdocSettings:
     )
 
 
+_DECLARES_REVISION = re.compile(rb"^(?:down_)?revision\s*(?::[^=\n]*)?=", re.MULTILINE)
+
+
 def _looks_like_versions_folder(path: Path) -> bool:
+    """True when a ``.py`` file directly in ``path`` assigns ``revision`` or
+    ``down_revision`` at module level: a package's source folder is not a versions folder."""
     try:
-        return any(entry.suffix == ".py" for entry in path.iterdir())
+        candidates = sorted(e for e in path.iterdir() if _SOURCE_FILE.match(e.name) and e.is_file())
     except OSError:
         return False
+    for entry in candidates[:200]:
+        try:
+            with open(entry, "rb") as handle:
+                if _DECLARES_REVISION.search(handle.read(65536)):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def _one_line(exc: BaseException) -> str:

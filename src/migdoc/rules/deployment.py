@@ -106,10 +106,10 @@ def head_conflict(context: CheckContext) -> Iterator[Finding]:
                 tuple(others),
             )
 
-    if len(merged.heads) <= 1 or len(merged.heads) <= len(ours.heads):
+    if len(merged.kept_heads) <= 1 or len(merged.kept_heads) <= len(ours.kept_heads):
         return
     heads_text = ", ".join(
-        f"{head!r} ({'this branch' if side(merged.kept[head]) == _OURS else view.ref})" for head in merged.heads
+        f"{head!r} ({'this branch' if side(merged.kept[head]) == _OURS else view.ref})" for head in merged.kept_heads
     )
     reported = False
     for index in merged.kept_indexes:
@@ -126,7 +126,7 @@ def head_conflict(context: CheckContext) -> Iterator[Finding]:
                 yield Finding(
                     rf,
                     rf.line_of("down_revision"),
-                    f"merging into {view.ref} would leave {len(merged.heads)} heads ({heads_text}): "
+                    f"merging into {view.ref} would leave {len(merged.kept_heads)} heads ({heads_text}): "
                     f"{parent!r} was deleted on {view.ref} since this branch forked. Rebase onto {view.ref}'s head "
                     f"{onto_text}: change down_revision of {rf.revision!r} from {parent!r} to {onto_text}",
                     rf.revision,
@@ -142,7 +142,7 @@ def head_conflict(context: CheckContext) -> Iterator[Finding]:
             targets = sorted(
                 {
                     head
-                    for head in merged.heads
+                    for head in merged.kept_heads
                     if side(merged.kept[head]) != _OURS
                     and (merged.kept[head] in rivals or any(merged.kept[head] in merged.descendants(r) for r in rivals))
                 }
@@ -157,7 +157,7 @@ def head_conflict(context: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 rf,
                 line,
-                f"merging into {view.ref} would leave {len(merged.heads)} heads ({heads_text}): "
+                f"merging into {view.ref} would leave {len(merged.kept_heads)} heads ({heads_text}): "
                 f"this revision and {view.ref} both build on {parent!r}. Rebase onto {view.ref}'s head "
                 f"{onto_text}: change down_revision of {rf.revision!r} from {parent!r} to {onto_text}",
                 rf.revision,
@@ -167,8 +167,8 @@ def head_conflict(context: CheckContext) -> Iterator[Finding]:
         yield Finding(
             None,
             0,
-            f"merging into {view.ref} would leave {len(merged.heads)} heads ({heads_text}); "
-            f"{view.ref} alone has {len(view.ref_heads)}, this branch {len(ours.heads)}",
+            f"merging into {view.ref} would leave {len(merged.kept_heads)} heads ({heads_text}); "
+            f"{view.ref} alone has {len(view.ref_heads)}, this branch {len(ours.kept_heads)}",
             None,
-            tuple(merged.files[merged.kept[h]].path for h in merged.heads),
+            tuple(merged.files[merged.kept[h]].path for h in merged.kept_heads),
         )

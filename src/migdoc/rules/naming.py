@@ -183,11 +183,12 @@ def parse_create_date(value: str | None) -> datetime | None:
 @rule(
     "MD009",
     "date-order",
-    "warning",
+    "info",
     summary="A revision's `Create Date` is earlier than its parent's.",
     why=(
         "A child older than its parent is the trace of a file copied or rebased by hand; the chain "
-        "order and the order people wrote things in disagree."
+        "order and the order people wrote things in disagree. Info by default: every branch rebased "
+        "onto a newer head leaves one, and Alembic orders by down_revision, never by date."
     ),
     example="""
 0007  Create Date: 2025-03-01

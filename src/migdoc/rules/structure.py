@@ -22,8 +22,9 @@ def _files(context: CheckContext, indexes) -> list[RevisionFile]:
     "error",
     summary="Two or more files declare the same revision id.",
     why=(
-        "Alembic loads every file into one dictionary keyed by revision id: the file it loads last "
-        "silently replaces the others (only a warning is printed), so one of the migrations never runs."
+        'Alembic loads every file into one dictionary keyed by revision id: it warns "Revision X is '
+        'present more than once", keeps the file it loads last, and still counts the other copy among '
+        'its heads, so `alembic upgrade head` stops with "multiple heads" and one migration never runs.'
     ),
     example="""
 versions/0025_add_orders.py        revision = "0025"
@@ -46,7 +47,9 @@ def duplicate_revision(context: CheckContext) -> Iterator[Finding]:
                 rf,
                 rf.line,
                 f"revision {revision!r} is declared by {len(indexes)} files ({', '.join(paths)}); "
-                f"Alembic silently keeps {kept.path} (loaded last) and ignores this one",
+                f'Alembic warns "Revision {revision} is present more than once", keeps {kept.path} '
+                "(loaded last) in its map, and still counts this copy among its heads, so "
+                "`alembic upgrade head` stops with multiple heads",
                 revision,
                 tuple(p for p in paths if p != rf.path),
             )
@@ -129,31 +132,58 @@ def _down_ancestry(context: CheckContext, revision: str) -> set[str]:
     return seen
 
 
-def _labelled_layout(context: CheckContext) -> bool:
-    """True when every head sits on a branch with a base of its own, and every
-    branch but at most one (the main line, as in Alembic's "multiple bases"
-    recipe) carries a branch label."""
+def _own_labels(context: CheckContext) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """Head -> (the branch labels on its own line, whether a label there is computed at
+    import time). A head's own line is its ``down_revision`` ancestry that no other head
+    shares: in expand/contract, everything above the shared base."""
     graph = context.graph
-    if len(graph.heads) < 2:
-        return False  # one head with two bases is a joined copy, not a multi-branch layout
-    bases_seen: set[str] = set()
-    unlabelled = 0
-    for head in graph.heads:
+    heads = graph.kept_heads
+    ancestries = {head: _down_ancestry(context, head) for head in heads}
+    owned: dict[str, tuple[tuple[str, ...], bool]] = {}
+    for head in heads:
+        shared = set().union(*(a for h, a in ancestries.items() if h != head))
+        labels: list[str] = []
+        is_unresolved = False
+        for revision in sorted(ancestries[head] - shared):
+            if revision not in graph.kept:
+                continue
+            rf = graph.files[graph.kept[revision]]
+            labels.extend(rf.branch_labels)
+            is_unresolved = is_unresolved or rf.is_branch_labels_unresolved
+        owned[head] = (tuple(labels), is_unresolved)
+    return owned
+
+
+def _separate_bases(context: CheckContext) -> bool:
+    """True when no two heads share a base (each head's line starts from a base of its own)."""
+    graph = context.graph
+    seen: set[str] = set()
+    for head in graph.kept_heads:
         ancestry = _down_ancestry(context, head)
-        # A label computed at import time (MD019) may well be there: uncertain is not an error.
-        if not any(
-            r in graph.kept
-            and (graph.files[graph.kept[r]].branch_labels or graph.files[graph.kept[r]].is_branch_labels_unresolved)
-            for r in ancestry
-        ):
-            unlabelled += 1
-            if unlabelled > 1:
-                return False
         bases = {r for r in ancestry if r in graph.kept and not graph.files[graph.kept[r]].down_revisions}
-        if not bases or bases & bases_seen:
+        if not bases or bases & seen:
             return False
-        bases_seen |= bases
+        seen |= bases
     return True
+
+
+def _branch_layout(context: CheckContext) -> str | None:
+    """``"labelled"`` when the heads are a deliberate layout: every head's own line carries
+    a branch label (expand/contract, with or without bases of their own), or, with a base
+    of its own for every head, all but one line (the main line of Alembic's "multiple
+    bases" recipe). ``"unresolved"`` when that would hold if the labels computed at import
+    time (MD019) are there. ``None`` otherwise: an extra head nobody meant."""
+    graph = context.graph
+    if len(graph.kept_heads) < 2:
+        return None  # one head with two bases is a joined copy, not a multi-branch layout
+    owned = _own_labels(context)
+    unlabelled = [h for h, (labels, _) in owned.items() if not labels]
+    allowed = 1 if _separate_bases(context) else 0
+    if len(unlabelled) <= allowed:
+        return "labelled"
+    if len([h for h in unlabelled if not owned[h][1]]) <= allowed:
+        return "unresolved"
+    return None
 
 
 @rule(
@@ -161,8 +191,9 @@ def _labelled_layout(context: CheckContext) -> bool:
     "multiple-heads",
     "error",
     summary=(
-        "More than one head. Reported as info instead where each head sits on its own labelled "
-        "branch with its own base (a deliberate multi-branch layout)."
+        "More than one head. Info instead where each head's own line carries a branch label (a "
+        "deliberate layout such as expand/contract, with or without bases of their own); a warning "
+        "where those labels are computed at import time (MD019)."
     ),
     why=(
         '`alembic upgrade head` stops with "Multiple head revisions are present": usually two pull '
@@ -178,16 +209,34 @@ def _labelled_layout(context: CheckContext) -> bool:
 )
 def multiple_heads(context: CheckContext) -> Iterator[Finding]:
     graph = context.graph
-    heads = graph.heads
+    # A shadowed copy of a duplicated id is a head to Alembic too (see RevisionGraph.heads),
+    # but that is MD001's finding; here, the distinct heads of the chain.
+    heads = graph.kept_heads
     if len(heads) < 2:
         return
-    deliberate = _labelled_layout(context)
+    layout = _branch_layout(context)
+    owned = _own_labels(context) if layout else {}
     paths = {head: graph.files[graph.kept[head]].path for head in heads}
     listing = ", ".join(f"{head} ({paths[head]})" for head in heads)
     for head in heads:
         rf = graph.files[graph.kept[head]]
-        if deliberate:
-            message = f"{len(heads)} heads on separate labelled branches, each with its own base: {listing}"
+        severity = None
+        if layout == "labelled":
+            labels = [owned[h][0][0] for h in heads if owned[h][0]]
+            commands = " or ".join(f"`alembic upgrade {label}@head`" for label in labels[:3])
+            message = (
+                f"{len(heads)} heads, each on a branch with its own label ({', '.join(labels)}): {listing}; "
+                f"a deliberate layout: `alembic upgrade heads` upgrades them all"
+                + (f", {commands} one branch" if commands else "")
+            )
+            severity = Severity.INFO
+        elif layout == "unresolved":
+            message = (
+                f"{len(heads)} heads: {listing}; branch_labels on their lines are computed at import time "
+                "(MD019), so migdoc cannot tell whether each branch carries a label of its own; if it does, "
+                "this is a deliberate layout and `alembic upgrade heads` is the command"
+            )
+            severity = Severity.WARNING
         else:
             message = (
                 f"{len(heads)} heads: {listing}; `alembic upgrade head` will refuse to run. "
@@ -199,7 +248,7 @@ def multiple_heads(context: CheckContext) -> Iterator[Finding]:
             message,
             head,
             tuple(p for h, p in paths.items() if h != head),
-            severity=Severity.INFO if deliberate else None,
+            severity=severity,
         )
 
 
@@ -219,8 +268,8 @@ versions/0014_add_audit.py   down_revision = None   <- MD004""",
 )
 def multiple_bases(context: CheckContext) -> Iterator[Finding]:
     graph = context.graph
-    bases = graph.bases
-    if len(bases) < 2 or _labelled_layout(context):
+    bases = tuple(sorted(set(graph.bases)))  # a duplicated base id is MD001's finding
+    if len(bases) < 2 or _branch_layout(context) is not None:
         return
     paths = {base: graph.files[graph.kept[base]].path for base in bases}
     for base in bases:
@@ -358,23 +407,46 @@ def unreadable_revision(context: CheckContext) -> Iterator[Finding]:
             yield Finding(rf, rf.read_error_line, f"cannot be read statically: {rf.read_error}", rf.revision)
 
 
+_LEGACY_REVISION_FILE = re.compile(r"([a-f0-9]+)\.py$")
+"""Alembic 0.1's file names: Alembic still takes the revision id from such a name."""
+
+
 @rule(
     "MD014",
     "stray-file",
-    "info",
-    summary="A `.py` file in a versions folder that declares no revision.",
+    "error",
+    summary=(
+        "A `.py` file in a versions folder that declares no revision (info only for Alembic's legacy "
+        "hex file names, which it accepts)."
+    ),
     why=(
-        "Alembic imports it anyway on every command; a helper module belongs outside the versions "
-        "folder, and a migration without `revision` is a mistake."
+        'Alembic imports every `.py` file of a versions folder and stops every command with "Could not '
+        'determine revision id from filename" when one declares no `revision`: a helper module belongs '
+        "outside the versions folder (`__init__.py` is skipped)."
     ),
     example="""
 versions/helpers.py   (no `revision = ...`)   <- MD014""",
-    fix="`fix` leaves it where it is.",
+    fix="`fix` leaves it where it is; move a helper module out of the versions folder.",
 )
 def stray_file(context: CheckContext) -> Iterator[Finding]:
     for rf in context.graph.files:
-        if rf.is_stray:
-            yield Finding(rf, 1, "declares no revision; Alembic still imports it on every command")
+        if not rf.is_stray:
+            continue
+        name = rf.path.rsplit("/", 1)[-1]
+        if _LEGACY_REVISION_FILE.match(name):
+            yield Finding(
+                rf,
+                1,
+                "declares no revision; Alembic takes the id from this legacy file name (Alembic 0.1 style)",
+                severity=Severity.INFO,
+            )
+        else:
+            yield Finding(
+                rf,
+                1,
+                'declares no revision; Alembic stops every command with "Could not determine revision id '
+                f'from filename {name}": move it out of the versions folder',
+            )
 
 
 @rule(
