@@ -285,10 +285,16 @@ def _layout_from_options(
             return ini[key]
         return toml.get(key)
 
+    prepend = option("prepend_sys_path")
+    prepend_paths: tuple[Path, ...] = ()
+    if isinstance(prepend, str) and prepend:
+        prepend_paths = tuple(_absolute(p, base) for p in re.split(r"[,:\s]+|;", prepend) if p)
+    elif isinstance(prepend, list):
+        prepend_paths = tuple(_absolute(str(p), base) for p in prepend)
     notes: tuple[str, ...] = ()
     script_location = option("script_location")
     if script_location:
-        script_path = _resolve_script_location(str(script_location), base, config_file)
+        script_path = _resolve_script_location(str(script_location), base, config_file, prepend_paths)
     elif _is_script_folder(base):
         # Flask-Migrate writes alembic.ini into the script folder without
         # script_location and passes that folder to Alembic in code.
@@ -332,12 +338,6 @@ def _layout_from_options(
         )
 
     template = option("file_template")
-    prepend = option("prepend_sys_path")
-    prepend_paths: tuple[Path, ...] = ()
-    if isinstance(prepend, str) and prepend:
-        prepend_paths = tuple(_absolute(p, base) for p in re.split(r"[,:\s]+|;", prepend) if p)
-    elif isinstance(prepend, list):
-        prepend_paths = tuple(_absolute(str(p), base) for p in prepend)
     return ProjectLayout(
         root=base,
         config_file=config_file.resolve(),
@@ -364,7 +364,9 @@ def _absolute(path: str, base: Path) -> Path:
     return (candidate if candidate.is_absolute() else base / candidate).resolve()
 
 
-def _resolve_script_location(value: str, base: Path, config_file: Path | None = None) -> Path:
+def _resolve_script_location(
+    value: str, base: Path, config_file: Path | None = None, prepend_sys_path: Sequence[Path] = ()
+) -> Path:
     # "package:resource", found on disk without importing the package. As
     # Alembic does (``coerce_resource_to_filename``), the first token is the
     # package and every further token one more path part: "pkg:sub:dir".
@@ -373,7 +375,7 @@ def _resolve_script_location(value: str, base: Path, config_file: Path | None = 
         relative = Path(*package.split("."))
         # The package may be installed, or in a source tree above the configuration
         # (a src/ layout): Alembic would import it from there.
-        searched = [base, *_search_upward(base), *(Path(e or ".") for e in sys.path)]
+        searched = [*prepend_sys_path, base, *_search_upward(base), *(Path(e or ".") for e in sys.path)]
         for entry in searched:
             for folder in (entry, entry / "src"):
                 candidate = folder / relative
