@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from migdoc.model import FunctionBody, Operation
 
@@ -51,7 +53,62 @@ _HARMLESS_OPS = {"get_bind", "get_context", "f", "inline_literal", "implementati
 _SQL_SINKS = {"execute", "text", "exec_driver_sql"}
 
 
-def read_function_body(func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> FunctionBody:
+@dataclass(frozen=True)
+class ModuleValues:
+    """What a version file binds at module level, for the bodies that read it."""
+
+    safe: frozenset[str] = frozenset()
+    """Names bound to the file's own constants (literals, values built only from
+    them, classes defined in the file): SQL formatted from them is not MD015."""
+    sources: Mapping[str, str] = field(default_factory=dict)
+    """Name -> the normalised source of its module-level value: a body that loops
+    over a module-level list does the work that list says (MD011)."""
+
+
+def read_module_values(module: ast.Module) -> ModuleValues:
+    """Module-level bindings in order; a name re-bound to a non-constant is not safe."""
+    safe: set[str] = set()
+    sources: dict[str, str] = {}
+    for stmt in module.body:
+        if isinstance(stmt, ast.ClassDef):
+            safe.add(stmt.name)  # its attributes (an Enum's members) are the file's constants
+            continue
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            safe.discard(stmt.name)  # calling it is an unknown call
+            continue
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            for alias in stmt.names:
+                safe.discard((alias.asname or alias.name).split(".")[0])
+            continue
+        value = getattr(stmt, "value", None)
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
+        if value is None or not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            continue
+        is_safe = (
+            _is_safe(value, safe)
+            and not isinstance(stmt, ast.AugAssign)
+            or (isinstance(stmt, ast.AugAssign) and _is_safe(value, safe) and _bound_names(stmt.target) <= safe)
+        )
+        text = _normalised(value)
+        for target in targets:
+            for name in _bound_names(target):
+                sources[name] = text
+                if is_safe:
+                    safe.add(name)
+                else:
+                    safe.discard(name)
+    return ModuleValues(frozenset(safe), sources)
+
+
+def _normalised(node: ast.AST) -> str:
+    # the value's structure, not its text: spacing and comments around it do not count
+    return ast.dump(node, annotate_fields=False)
+
+
+def read_function_body(
+    func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str], module: ModuleValues | None = None
+) -> FunctionBody:
+    module = module or ModuleValues()
     body = list(func.body)
     if (
         body
@@ -61,8 +118,17 @@ def read_function_body(func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list
     ):
         body = body[1:]
     meaningful = [stmt for stmt in body if not _is_trivial(stmt)]
-    fingerprint = _fingerprint(meaningful, lines)
-    scanner = _OperationScanner()
+    read: list[str] = []
+    local: set[str] = set()
+    if module.sources:  # one walk: the names the body binds, and the module values it reads
+        loaded: set[str] = set()
+        for node in ast.walk(func):
+            if isinstance(node, ast.Name):
+                (local if isinstance(node.ctx, ast.Store) else loaded).add(node.id)
+        local |= _parameters(func)
+        read = sorted(loaded & module.sources.keys() - local)
+    fingerprint = _fingerprint(meaningful, lines, [f"{name}={module.sources[name]}" for name in read])
+    scanner = _OperationScanner(lambda: _safe_names(func, module.safe))
     for stmt in body:
         scanner.visit(stmt)
     return FunctionBody(
@@ -76,13 +142,18 @@ def read_function_body(func: ast.FunctionDef | ast.AsyncFunctionDef, lines: list
     )
 
 
-def _fingerprint(statements: list[ast.stmt], lines: list[str]) -> str:
-    """Hash of the statements' source with comments, blank lines and spacing removed.
+def _fingerprint(statements: list[ast.stmt], lines: list[str], module_values: list[str] = ()) -> str:
+    """Hash of the statements' source with comments, blank lines and spacing removed,
+    and of the module-level values they read (two data migrations looping over
+    different module-level lists are not the same work).
 
     Source text rather than ``ast.dump``: the dump costs more than the parse,
     and formatting-only differences are already normalised away here.
     """
     digest = hashlib.sha1()
+    for value in module_values:
+        digest.update(value.encode())
+        digest.update(b"\n")
     for stmt in statements:
         for line in lines[stmt.lineno - 1 : (stmt.end_lineno or stmt.lineno)]:
             if "#" in line and "'" not in line and '"' not in line:
@@ -114,11 +185,14 @@ def _argument(call: ast.Call, position: int | None, keywords: tuple[str, ...]) -
 
 
 class _OperationScanner(ast.NodeVisitor):
-    def __init__(self) -> None:
+    def __init__(self, find_safe: Callable[[], frozenset[str]] = frozenset) -> None:
+        self._find_safe = find_safe
+        self._safe: frozenset[str] | None = None
         self.operations: list[Operation] = []
         self.has_uncertain = False
         self.unsafe_sql_lines: list[int] = []
         self._batch_tables: dict[str, str | None] = {}
+        self._batch_schemas: dict[str, str | None] = {}
         self._conditional_depth = 0
 
     def visit_Constant(self, node: ast.Constant) -> None:
@@ -139,7 +213,11 @@ class _OperationScanner(ast.NodeVisitor):
                 and isinstance(item.optional_vars, ast.Name)
             ):
                 table = _string(_argument(call, 0, ("table_name",)))
+                schema_arg = _argument(call, None, ("schema",))
+                if schema_arg is not None and not _is_none(schema_arg) and _string(schema_arg) is None:
+                    table = None  # a schema chosen at run time: what the block touches is uncertain
                 self._batch_tables[item.optional_vars.id] = table
+                self._batch_schemas[item.optional_vars.id] = _string(schema_arg)
             else:
                 self.visit(item.context_expr)
         for stmt in node.body:
@@ -168,7 +246,13 @@ class _OperationScanner(ast.NodeVisitor):
             if owner == "op":
                 self._record(node, attr, batch_table=None, is_batch=False)
             elif owner in self._batch_tables:
-                self._record(node, attr, batch_table=self._batch_tables[owner], is_batch=True)
+                self._record(
+                    node,
+                    attr,
+                    batch_table=self._batch_tables[owner],
+                    is_batch=True,
+                    batch_schema=self._batch_schemas.get(owner),
+                )
             elif attr in ("execute", "exec_driver_sql"):
                 self._uncertain(node.lineno)
         elif isinstance(func, ast.Name) and func.id not in _PURE_CALLS:
@@ -179,7 +263,9 @@ class _OperationScanner(ast.NodeVisitor):
         for keyword in node.keywords:
             self.visit(keyword.value)
 
-    def _record(self, node: ast.Call, attr: str, batch_table: str | None, is_batch: bool) -> None:
+    def _record(
+        self, node: ast.Call, attr: str, batch_table: str | None, is_batch: bool, batch_schema: str | None = None
+    ) -> None:
         if attr in _HARMLESS_OPS:
             return
         if attr == "execute" and not is_batch:
@@ -218,6 +304,13 @@ class _OperationScanner(ast.NodeVisitor):
             certain = certain and not any(isinstance(a, ast.Starred) for a in node.args)
         if fields.get("table") is None or self._conditional_depth:
             certain = False
+        schema = batch_schema
+        if not is_batch:
+            schema_arg = _argument(node, None, ("schema",))
+            schema = _string(schema_arg)
+            if schema_arg is not None and schema is None and not _is_none(schema_arg):
+                certain = False  # a schema chosen at run time
+        constraint_type = _string(_argument(node, None, ("type_",))) if attr == "drop_constraint" else None
         self.operations.append(
             Operation(
                 kind=attr,
@@ -227,6 +320,8 @@ class _OperationScanner(ast.NodeVisitor):
                 new_name=fields.get("new_name"),
                 columns=columns,
                 is_certain=certain,
+                schema=schema,
+                constraint_type=constraint_type,
             )
         )
 
@@ -239,8 +334,16 @@ class _OperationScanner(ast.NodeVisitor):
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name not in _SQL_SINKS or not node.args:
             return
-        if _is_built_from_values(node.args[0]):
+        if _is_built_from_values(node.args[0], self.safe):
             self.unsafe_sql_lines.append(node.lineno)
+
+    @property
+    def safe(self) -> frozenset[str]:
+        """Names whose values come from the file's own constants (MD015); worked out only
+        for a body that builds SQL from values, which few do."""
+        if self._safe is None:
+            self._safe = self._find_safe()
+        return self._safe
 
 
 # Calls that build values rather than change the schema.
@@ -285,32 +388,143 @@ def _column_name(node: ast.expr | None) -> str | None:
     return None
 
 
-def _is_literal_expr(node: ast.expr) -> bool:
-    if isinstance(node, ast.Constant):
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+# Functions whose result is built only from their arguments (or, for ids and
+# clocks, from nothing outside the program): safe when their arguments are.
+_SAFE_FUNCTIONS = {
+    "str", "int", "float", "bool", "len", "range", "repr", "sorted", "reversed", "tuple", "list",
+    "dict", "set", "frozenset", "zip", "enumerate", "min", "max", "abs", "round", "format",
+    "uuid4", "uuid1", "utcnow", "now", "today", "dumps", "dedent", "quote", "text", "literal_column",
+}  # fmt: skip
+
+
+def _is_safe(node: ast.AST | None, safe: frozenset[str] | set[str]) -> bool:
+    """True when ``node``'s value comes only from the file's own constants: literals,
+    names in ``safe``, and what pure operations and known functions make of them.
+    Query results, the environment, parameters and unknown calls are not."""
+    if node is None or isinstance(node, ast.Constant):
         return True
-    if isinstance(node, (ast.Tuple, ast.List)):
-        return all(_is_literal_expr(e) for e in node.elts)
+    if isinstance(node, ast.Name):
+        return node.id in safe
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return all(_is_safe(e, safe) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return all(_is_safe(k, safe) for k in node.keys) and all(_is_safe(v, safe) for v in node.values)
+    if isinstance(node, ast.Starred):
+        return _is_safe(node.value, safe)
+    if isinstance(node, ast.Attribute):
+        return _is_safe(node.value, safe)
+    if isinstance(node, ast.Subscript):
+        return _is_safe(node.value, safe) and _is_safe(node.slice, safe)
+    if isinstance(node, ast.Slice):
+        return all(_is_safe(p, safe) for p in (node.lower, node.upper, node.step))
     if isinstance(node, ast.BinOp):
-        return _is_literal_expr(node.left) and _is_literal_expr(node.right)
+        return _is_safe(node.left, safe) and _is_safe(node.right, safe)
+    if isinstance(node, ast.UnaryOp):
+        return _is_safe(node.operand, safe)
+    if isinstance(node, ast.BoolOp):
+        return all(_is_safe(v, safe) for v in node.values)
+    if isinstance(node, ast.Compare):
+        return _is_safe(node.left, safe) and all(_is_safe(c, safe) for c in node.comparators)
+    if isinstance(node, ast.IfExp):
+        return all(_is_safe(p, safe) for p in (node.test, node.body, node.orelse))
     if isinstance(node, ast.JoinedStr):
-        return all(
-            isinstance(v, ast.Constant) or (isinstance(v, ast.FormattedValue) and _is_literal_expr(v.value))
-            for v in node.values
-        )
+        return all(_is_safe(v, safe) for v in node.values)
+    if isinstance(node, ast.FormattedValue):
+        return _is_safe(node.value, safe) and _is_safe(node.format_spec, safe)
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        inner = set(safe)
+        for generator in node.generators:
+            if not _is_safe(generator.iter, inner):
+                return False
+            inner |= _bound_names(generator.target)
+        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        return all(_is_safe(p, inner) for p in parts)
+    if isinstance(node, ast.Call):
+        func = node.func
+        arguments = [*node.args, *(k.value for k in node.keywords)]
+        if not all(_is_safe(a, safe) for a in arguments):
+            return False
+        if isinstance(func, ast.Name):
+            return func.id in _SAFE_FUNCTIONS or func.id in safe  # a class of the file: its constructor
+        if isinstance(func, ast.Attribute):
+            # a method of a safe value ("".join, name.upper(), MAPPING.items()), or a known function
+            return _is_safe(func.value, safe) or func.attr in _SAFE_FUNCTIONS
     return False
 
 
-def _is_built_from_values(node: ast.expr) -> bool:
-    """True for SQL assembled from non-literal values by f-string, %, .format or +."""
+def _bound_names(target: ast.AST | None) -> set[str]:
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return set().union(*(_bound_names(e) for e in target.elts)) if target.elts else set()
+    if isinstance(target, ast.Starred):
+        return _bound_names(target.value)
+    return set()
+
+
+def _parameters(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    names = {a.arg for a in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)}
+    for extra in (func.args.vararg, func.args.kwarg):
+        if extra is not None:
+            names.add(extra.arg)
+    return names
+
+
+def _safe_names(func: ast.FunctionDef | ast.AsyncFunctionDef, module_safe: frozenset[str]) -> frozenset[str]:
+    """The module's safe names, plus local names every binding of which is safe:
+    assigned from constants, or looping over them (``for table in ("a", "b")``).
+    Parameters, ``with ... as``, ``except ... as`` and imports are never safe."""
+    bindings: dict[str, list[ast.AST | None]] = {}
+    never: set[str] = _parameters(func)
+    stored: set[str] = set()
+    for node in ast.walk(func):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            stored.add(node.id)
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                for name in _bound_names(target):
+                    bindings.setdefault(name, []).append(node.value)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+            for name in _bound_names(node.target):
+                bindings.setdefault(name, []).append(node.value)
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            for name in _bound_names(node.target):
+                bindings.setdefault(name, []).append(node.iter)
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                never |= _bound_names(item.optional_vars)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            never.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            never |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    safe = set(module_safe) - stored - never  # a module value re-bound here is judged by its bindings
+    changed = True
+    while changed:  # a name is safe once every value bound to it is; grows to a fixed point
+        changed = False
+        for name, values in bindings.items():
+            if name in safe or name in never:
+                continue
+            if all(v is not None and _is_safe(v, safe) for v in values):
+                safe.add(name)
+                changed = True
+    return frozenset(safe - never)
+
+
+def _is_built_from_values(node: ast.expr, safe: frozenset[str] = frozenset()) -> bool:
+    """True for SQL assembled by f-string, %, .format or + from values that do not
+    come from the file's own constants (see ``_is_safe``)."""
     if isinstance(node, ast.Call):
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr == "format":
-            args = list(node.args) + [k.value for k in node.keywords]
-            return not all(_is_literal_expr(a) for a in args)
+            return not _is_safe(node, safe)
         # sa.text(f"...") inside op.execute(): the inner call is checked itself.
         return False
     if isinstance(node, ast.JoinedStr):
-        return not _is_literal_expr(node)
+        return not _is_safe(node, safe)
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
-        return not _is_literal_expr(node)
+        return not _is_safe(node, safe)
     return False

@@ -37,6 +37,10 @@ class Operation:
     new_name: str | None = None
     columns: tuple[str, ...] = ()
     is_certain: bool = True
+    schema: str | None = None
+    """The ``schema=`` argument (``None``: the search path's default schema)."""
+    constraint_type: str | None = None
+    """``drop_constraint``'s ``type_`` (``check``, ``foreignkey``, ``unique``, ``primary``), when given."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import io
 import re
 import tokenize
 
-from migdoc.bodies import read_function_body
+from migdoc.bodies import read_function_body, read_module_values
 from migdoc.model import Assignment, Header, RevisionFile
 
 _IGNORE_COMMENT = re.compile(r"#\s*migdoc:\s*ignore\[([A-Za-z0-9_,\s]+)\]")
@@ -86,13 +86,14 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
     lines = text.splitlines()
     upgrade = functions.get("upgrade")
     downgrade = functions.get("downgrade")
+    module_values = read_module_values(module) if upgrade or downgrade else None
     common = dict(
         path=path,
         header=header,
         ignored_codes=ignored,
         sha256=digest,
-        upgrade=read_function_body(upgrade, lines) if upgrade else None,
-        downgrade=read_function_body(downgrade, lines) if downgrade else None,
+        upgrade=read_function_body(upgrade, lines, module_values) if upgrade else None,
+        downgrade=read_function_body(downgrade, lines, module_values) if downgrade else None,
     )
 
     if "revision" not in assigned:

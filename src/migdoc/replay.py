@@ -4,6 +4,13 @@ Each object (table, column, index, constraint) is *present*, *absent* or
 *uncertain* after a revision; objects never mentioned are unknown. Only a
 certain state produces a finding: raw DDL, loops, helpers and non-literal
 names make what they may touch uncertain, and uncertain is silent.
+
+Objects are keyed as PostgreSQL scopes their names: tables and indexes per
+schema, columns per table, check / foreign-key / unique / primary-key
+constraints per table (two tables may each have a check named ``positive``;
+a naming convention such as ``ck_%(table_name)s_%(constraint_name)s`` makes
+their real names differ anyway). A constraint dropped by its convention-made
+name (``ck_users_positive`` for ``positive``) makes the short name uncertain.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class Fact:
     by: int
     """File index of the revision that set the state."""
     table: str | None = None
+    schema: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,8 @@ class _State:
     def __init__(self, origin: int = -1, facts: _Facts | None = None) -> None:
         self.origin = origin
         self.facts: _Facts = facts if facts is not None else _Facts()
-        self.complete_tables: set[str] = set()
-        """Tables created by a certain create_table: their column list is known."""
+        self.complete_tables: set[tuple[str | None, str]] = set()
+        """(schema, table) created by a certain create_table: their column list is known."""
         self.is_all_uncertain = False
 
     def copy(self, origin: int) -> _State:
@@ -109,10 +117,11 @@ class _State:
                 if in_other(mine.by):
                     mine_facts[key] = fact
                 elif not in_mine(fact.by):
-                    mine_facts[key] = Fact(UNCERTAIN, fact.by, fact.table)
+                    mine_facts[key] = Fact(UNCERTAIN, fact.by, fact.table, fact.schema)
         if other.is_all_uncertain:
             for key in set(mine_facts) - set(other_facts):
-                mine_facts[key] = Fact(UNCERTAIN, mine_facts[key].by, mine_facts[key].table)
+                old = mine_facts[key]
+                mine_facts[key] = Fact(UNCERTAIN, old.by, old.table, old.schema)
         self.complete_tables &= other.complete_tables
         self.is_all_uncertain = self.is_all_uncertain or other.is_all_uncertain
 
@@ -124,7 +133,7 @@ class _State:
 
     def make_everything_uncertain(self, by: int) -> None:
         for key, fact in self.facts.items():
-            self.facts[key] = Fact(UNCERTAIN, by, fact.table)
+            self.facts[key] = Fact(UNCERTAIN, by, fact.table, fact.schema)
         self.complete_tables.clear()
         self.is_all_uncertain = True
 
@@ -132,14 +141,15 @@ class _State:
         words = {w.lower() for w in _WORD.findall(sql)}
         for key, fact in list(self.facts.items()):
             if key[-1].lower() in words or (fact.table and fact.table.lower() in words):
-                self.facts[key] = Fact(UNCERTAIN, by, fact.table)
-        self.complete_tables -= {t for t in self.complete_tables if t.lower() in words}
+                self.facts[key] = Fact(UNCERTAIN, by, fact.table, fact.schema)
+        self.complete_tables -= {t for t in self.complete_tables if t[1].lower() in words}
 
     def make_table_uncertain(self, table: str, by: int) -> None:
+        """Every schema's table of that name: which one a run-time schema meant is unknown."""
         for key, fact in list(self.facts.items()):
-            if fact.table == table or key == ("table", table):
-                self.facts[key] = Fact(UNCERTAIN, by, fact.table)
-        self.complete_tables.discard(table)
+            if fact.table == table or (key[0] == "table" and key[-1] == table):
+                self.facts[key] = Fact(UNCERTAIN, by, fact.table, fact.schema)
+        self.complete_tables -= {t for t in self.complete_tables if t[1] == table}
 
 
 def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
@@ -215,80 +225,118 @@ def _apply(state: _State, index: int, operations: tuple[Operation, ...]) -> Iter
         yield from _apply_certain(state, index, op)
 
 
-def _column_fact(state: _State, table: str, column: str) -> Fact | None:
-    fact = state.get(("column", table, column))
-    if fact is None and table in state.complete_tables:
-        table_fact = state.get(("table", table))
+def _column_fact(state: _State, schema: str | None, table: str, column: str) -> Fact | None:
+    fact = state.get(("column", schema, table, column))
+    if fact is None and (schema, table) in state.complete_tables:
+        table_fact = state.get(("table", schema, table))
         if table_fact and table_fact.state == PRESENT:
-            return Fact(ABSENT, table_fact.by, table)
+            return Fact(ABSENT, table_fact.by, table, schema)
     return fact
+
+
+def _is_convention_name(short: str, full: str) -> bool:
+    """True when ``full`` may be ``short`` after a naming convention (``ck_users_positive``)."""
+    return short != full and full.endswith("_" + short)
+
+
+def _constraint_fact(state: _State, schema: str | None, table: str, name: str) -> Fact | None:
+    """The constraint's fact; uncertain where another name of the table may be the same
+    constraint under a naming convention."""
+    fact = state.get(("constraint", schema, table, name))
+    if fact is not None:
+        return fact
+    for key, other in state.facts.items():
+        if key[0] == "constraint" and key[1:3] == (schema, table):
+            if _is_convention_name(key[3], name) or _is_convention_name(name, key[3]):
+                return Fact(UNCERTAIN, other.by, table, schema)
+    return None
 
 
 def _apply_certain(state: _State, index: int, op: Operation) -> Iterator[Redundancy]:
     table = op.table
     assert table is not None
     kind = op.kind
+    schema = op.schema
+    where = f"{schema}.{table}" if schema else table
 
-    def report(fact: Fact | None, wanted: str, what: str) -> Iterator[Redundancy]:
-        if fact is not None and fact.state == wanted:
-            yield Redundancy(index, op, what, fact.by if fact.by >= 0 else None)
+    def fact(state_: str) -> Fact:
+        return Fact(state_, index, table, schema)
+
+    def report(found: Fact | None, wanted: str, what: str) -> Iterator[Redundancy]:
+        if found is not None and found.state == wanted:
+            yield Redundancy(index, op, what, found.by if found.by >= 0 else None)
 
     if kind == "create_table":
-        yield from report(state.get(("table", table)), PRESENT, f"creates table {table!r}, which already exists")
-        state.facts[("table", table)] = Fact(PRESENT, index, table)
-        for key in [k for k, f in state.facts.items() if k[0] == "column" and f.table == table]:
+        yield from report(
+            state.get(("table", schema, table)), PRESENT, f"creates table {where!r}, which already exists"
+        )
+        state.facts[("table", schema, table)] = fact(PRESENT)
+        for key in [k for k, f in state.facts.items() if k[0] == "column" and k[1:3] == (schema, table)]:
             del state.facts[key]
         for column in op.columns:
-            state.facts[("column", table, column)] = Fact(PRESENT, index, table)
-        state.complete_tables.add(table)
+            state.facts[("column", schema, table, column)] = fact(PRESENT)
+        state.complete_tables.add((schema, table))
     elif kind == "drop_table":
-        yield from report(state.get(("table", table)), ABSENT, f"drops table {table!r}, which is not there")
-        for key, fact in list(state.facts.items()):
-            if fact.table == table and key[0] != "table":
-                state.facts[key] = Fact(ABSENT, index, table)
-        state.facts[("table", table)] = Fact(ABSENT, index, table)
-        state.complete_tables.discard(table)
+        yield from report(state.get(("table", schema, table)), ABSENT, f"drops table {where!r}, which is not there")
+        for key, known in list(state.facts.items()):
+            if known.table == table and known.schema == schema and key[0] != "table":
+                state.facts[key] = fact(ABSENT)
+        state.facts[("table", schema, table)] = fact(ABSENT)
+        state.complete_tables.discard((schema, table))
     elif kind == "rename_table" and op.new_name:
-        for key, fact in list(state.facts.items()):
-            if fact.table == table:
+        new_name = op.new_name
+        for key, known in list(state.facts.items()):
+            if known.table == table and known.schema == schema:
                 del state.facts[key]
-                new_key = (*key[:-1], op.new_name) if key[0] == "table" else key
-                if key[0] == "column":
-                    new_key = ("column", op.new_name, key[2])
-                state.facts[new_key] = Fact(fact.state, index, op.new_name)
-        state.facts[("table", table)] = Fact(ABSENT, index, table)
-        if table in state.complete_tables:
-            state.complete_tables.discard(table)
-            state.complete_tables.add(op.new_name)
+                if key[0] in ("column", "constraint"):
+                    new_key: tuple = (key[0], schema, new_name, *key[3:])
+                elif key[0] == "table":
+                    new_key = ("table", schema, new_name)
+                else:
+                    new_key = key  # an index keeps its name (per schema)
+                state.facts[new_key] = Fact(known.state, index, new_name, schema)
+        state.facts[("table", schema, table)] = fact(ABSENT)
+        if (schema, table) in state.complete_tables:
+            state.complete_tables.discard((schema, table))
+            state.complete_tables.add((schema, new_name))
     elif kind == "add_column" and op.name:
         yield from report(
-            _column_fact(state, table, op.name), PRESENT, f"adds column {table}.{op.name}, which already exists"
+            _column_fact(state, schema, table, op.name),
+            PRESENT,
+            f"adds column {where}.{op.name}, which already exists",
         )
-        state.facts[("column", table, op.name)] = Fact(PRESENT, index, table)
+        state.facts[("column", schema, table, op.name)] = fact(PRESENT)
     elif kind == "drop_column" and op.name:
         yield from report(
-            _column_fact(state, table, op.name), ABSENT, f"drops column {table}.{op.name}, which is not there"
+            _column_fact(state, schema, table, op.name), ABSENT, f"drops column {where}.{op.name}, which is not there"
         )
-        state.facts[("column", table, op.name)] = Fact(ABSENT, index, table)
+        state.facts[("column", schema, table, op.name)] = fact(ABSENT)
     elif kind == "alter_column" and op.name and op.new_name:
-        fact = _column_fact(state, table, op.name)
-        state.facts[("column", table, op.name)] = Fact(ABSENT, index, table)
-        state.facts[("column", table, op.new_name)] = Fact(
-            PRESENT if fact is None or fact.state != UNCERTAIN else UNCERTAIN, index, table
-        )
+        known = _column_fact(state, schema, table, op.name)
+        state.facts[("column", schema, table, op.name)] = fact(ABSENT)
+        is_uncertain = known is not None and known.state == UNCERTAIN
+        state.facts[("column", schema, table, op.new_name)] = fact(UNCERTAIN if is_uncertain else PRESENT)
     elif kind == "create_index" and op.name:
-        yield from report(state.get(("index", op.name)), PRESENT, f"creates index {op.name!r}, which already exists")
-        state.facts[("index", op.name)] = Fact(PRESENT, index, table)
+        yield from report(
+            state.get(("index", schema, op.name)), PRESENT, f"creates index {op.name!r}, which already exists"
+        )
+        state.facts[("index", schema, op.name)] = fact(PRESENT)
     elif kind == "drop_index" and op.name:
-        yield from report(state.get(("index", op.name)), ABSENT, f"drops index {op.name!r}, which is not there")
-        state.facts[("index", op.name)] = Fact(ABSENT, index, table)
+        yield from report(state.get(("index", schema, op.name)), ABSENT, f"drops index {op.name!r}, which is not there")
+        state.facts[("index", schema, op.name)] = fact(ABSENT)
     elif kind.startswith("create_") and op.name:
         yield from report(
-            state.get(("constraint", op.name)), PRESENT, f"creates constraint {op.name!r}, which already exists"
+            _constraint_fact(state, schema, table, op.name),
+            PRESENT,
+            f"creates constraint {op.name!r} on {where}, which already exists",
         )
-        state.facts[("constraint", op.name)] = Fact(PRESENT, index, table)
+        state.facts[("constraint", schema, table, op.name)] = fact(PRESENT)
     elif kind == "drop_constraint" and op.name:
-        yield from report(
-            state.get(("constraint", op.name)), ABSENT, f"drops constraint {op.name!r}, which is not there"
-        )
-        state.facts[("constraint", op.name)] = Fact(ABSENT, index, table)
+        known = _constraint_fact(state, schema, table, op.name)
+        yield from report(known, ABSENT, f"drops constraint {op.name!r} on {where}, which is not there")
+        if known is not None and known.state == UNCERTAIN:
+            # dropped under its convention-made name: the short name's state is no longer known
+            for key in [k for k in state.facts if k[0] == "constraint" and k[1:3] == (schema, table)]:
+                if _is_convention_name(key[3], op.name) or _is_convention_name(op.name, key[3]):
+                    state.facts[key] = fact(UNCERTAIN)
+        state.facts[("constraint", schema, table, op.name)] = fact(ABSENT)

@@ -119,13 +119,22 @@ def irreversible(context: CheckContext) -> Iterator[Finding]:
     "unsafe-sql",
     "warning",
     summary=(
-        "SQL handed to `op.execute` / `sa.text` is built with an f-string, `%`, `.format` or `+` from "
-        "non-literal values."
+        "SQL handed to `op.execute` / `sa.text` / `conn.execute` is built with an f-string, `%`, `.format` "
+        "or `+` from values that do not come from the file's own constants: query results, the "
+        "environment, parameters, unknown calls. Literals, literal tuples looped over and module-level "
+        "constants are fine."
     ),
-    why="Values pasted into SQL text break on quotes and open the door to injection; bind parameters do not.",
+    why=(
+        "Values from outside the file pasted into SQL text break on quotes and open the door to "
+        "injection; bind parameters do not. Where SQL cannot take parameters (DDL such as "
+        "`CREATE SEQUENCE ... START WITH`), check the value's type first."
+    ),
     example="""
-op.execute(f"UPDATE users SET plan = '{default_plan}'")   <- MD015
-op.execute(sa.text("UPDATE users SET plan = :plan").bindparams(plan=default_plan))   # fine""",
+start = conn.execute(sa.text("SELECT max(id) FROM users")).scalar()
+op.execute(f"CREATE SEQUENCE user_numbers START WITH {start}")   <- MD015
+for table in ("users", "users_history"):
+    op.execute(f"UPDATE {table} SET plan = 'basic'")             # fine: the file's own constants
+op.execute(sa.text("UPDATE users SET plan = :plan").bindparams(plan=plan))   # fine""",
     fix="`fix` leaves it; use bind parameters.",
 )
 def unsafe_sql(context: CheckContext) -> Iterator[Finding]:
@@ -134,4 +143,10 @@ def unsafe_sql(context: CheckContext) -> Iterator[Finding]:
             if body is None:
                 continue
             for line in body.unsafe_sql_lines:
-                yield Finding(rf, line, "SQL built from non-literal values; use bind parameters", rf.revision)
+                yield Finding(
+                    rf,
+                    line,
+                    "SQL built from values that do not come from this file's constants (a query result, "
+                    "the environment, a parameter or a call); use bind parameters",
+                    rf.revision,
+                )
