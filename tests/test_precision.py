@@ -169,3 +169,58 @@ def test_a_local_name_that_shadows_a_module_value_does_not_count():
         read("a", None, body, "RENAMES = [1]").upgrade.fingerprint
         == read("b", None, body, "RENAMES = [2]").upgrade.fingerprint
     )
+
+
+def test_a_placeholder_with_an_early_return_guard_does_no_work():
+    rf = read("a", None, "if skip_based_on_legacy_engine(op):\n    return\npass")
+    assert not rf.upgrade.does_work
+    real = read("b", None, "if skip(op):\n    return\nop.drop_column('t', 'c')")
+    assert real.upgrade.does_work
+
+
+# -- MD011 and MD013 on what the replay and the SQL say ---------------------------
+
+
+def checked(code: str, *files):
+    from migdoc.rules import CheckContext, run_checks
+
+    result = run_checks(CheckContext(graph=build_graph(files)), codes=(code,))
+    return [(d.revision, d.severity.value) for d in result.diagnostics]
+
+
+CREATE = 'op.create_table("attestation", sa.Column("id", sa.Integer()))'
+
+
+def test_a_table_re_created_after_a_rollback_is_not_duplicate_content():
+    files = [
+        read("a", None, CREATE),
+        read("b", "a", 'op.drop_table("attestation")'),
+        read("c", "b", CREATE),
+    ]
+    assert checked("MD011", *files) == []
+    # without the rollback in between the copy is reported (and MD012 says why)
+    assert checked("MD011", files[0], read("c", "a", CREATE)) == [("c", "warning")]
+
+
+def test_a_data_only_backfill_needs_no_downgrade():
+    backfill = read("a", None, 'op.execute("UPDATE t SET hidden = true WHERE hidden IS NULL")')
+    schema = read("b", "a", 'op.add_column("t", sa.Column("c", sa.Text()))')
+    assert checked("MD013", backfill, schema) == [("b", "warning")]
+
+
+def test_a_project_that_never_downgrades_gets_info_not_warnings():
+    no_downgrade = [
+        read(f"r{i}", f"r{i - 1}" if i else None, f'op.add_column("t", sa.Column("c{i}", sa.Text()))') for i in range(6)
+    ]
+    assert {severity for _, severity in checked("MD013", *no_downgrade)} == {"info"}
+    # one forgotten downgrade in a project that writes them stays a warning
+    with_downgrades = [
+        read_revision(
+            f"versions/d{i}.py",
+            source(f"d{i}", f"d{i - 1}" if i else None, f'op.add_column("t", sa.Column("c{i}", sa.Text()))').replace(
+                b"def downgrade():\n    pass\n", f'def downgrade():\n    op.drop_column("t", "c{i}")\n'.encode()
+            ),
+        )
+        for i in range(6)
+    ]
+    assert checked("MD013", *with_downgrades, no_downgrade[0]) == [("r0", "warning")]

@@ -166,7 +166,18 @@ def _fingerprint(statements: list[ast.stmt], lines: list[str], module_values: li
 def _is_trivial(stmt: ast.stmt) -> bool:
     if isinstance(stmt, ast.Pass):
         return True
+    if _is_guard(stmt):
+        return True
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def _is_guard(stmt: ast.stmt) -> bool:
+    """``if <check>: return``: a placeholder migration's early exit (``if skip(op): return``), no work."""
+    return (
+        isinstance(stmt, ast.If)
+        and not stmt.orelse
+        and all(isinstance(s, ast.Return) and s.value is None for s in stmt.body)
+    )
 
 
 def _string(node: ast.expr | None) -> str | None:

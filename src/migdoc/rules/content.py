@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migdoc.replay import find_redundancies
+from migdoc.model import RevisionFile, Severity
+from migdoc.replay import find_redundancies, is_data_only
 from migdoc.rules.registry import CheckContext, Finding, rule
 
 
@@ -19,7 +20,11 @@ def _ordered_indexes(context: CheckContext) -> list[int]:
     "MD011",
     "duplicate-content",
     "warning",
-    summary="The body of `upgrade()` is the same, after normalising, as another revision's.",
+    summary=(
+        "The body of `upgrade()` is the same, after normalising, as another revision's (module-level values "
+        "it reads included). Not where the static replay follows every operation and finds the schema "
+        "ready for it (a table re-created after a rollback dropped it, one change on two parallel branches)."
+    ),
     why=(
         "Two revisions doing the same work is the trace of a copied file or a change merged twice "
         "under two ids: on a real database the second one fails or does the work twice."
@@ -35,6 +40,7 @@ def _ordered_indexes(context: CheckContext) -> list[int]:
 def duplicate_content(context: CheckContext) -> Iterator[Finding]:
     graph = context.graph
     first_with: dict[str, int] = {}
+    proven: set[int] | None = None
     for index in _ordered_indexes(context):
         rf = graph.files[index]
         if rf.upgrade is None or not rf.upgrade.does_work:
@@ -46,6 +52,11 @@ def duplicate_content(context: CheckContext) -> Iterator[Finding]:
         original = graph.files[first_with[fingerprint]]
         if original.revision == rf.revision:
             continue  # a duplicated id is MD001's finding, not this one's
+        if _is_followed(rf.upgrade.operations):
+            if proven is None:
+                proven = _replayed_without_redundancy(context)
+            if index in proven:
+                continue  # the replay saw the schema ready for it: re-created after a rollback, or a parallel branch
         yield Finding(
             rf,
             rf.upgrade.line,
@@ -53,6 +64,20 @@ def duplicate_content(context: CheckContext) -> Iterator[Finding]:
             rf.revision,
             (original.path,),
         )
+
+
+def _is_followed(operations) -> bool:
+    """True when the replay follows every operation with certainty (no raw SQL, no helper)."""
+    return bool(operations) and all(op.is_certain and op.kind not in ("unknown", "execute") for op in operations)
+
+
+def _replayed_without_redundancy(context: CheckContext) -> set[int]:
+    """Kept revisions the replay reached whose operations it found no fault with (acyclic graphs)."""
+    graph = context.graph
+    if not graph.is_acyclic:
+        return set()
+    faulty = {r.index for r in find_redundancies(graph)}
+    return set(graph.kept_indexes) - faulty
 
 
 @rule(
@@ -87,11 +112,24 @@ def redundant_operation(context: CheckContext) -> Iterator[Finding]:
         yield Finding(rf, redundancy.operation.line, message, rf.revision, related)
 
 
+def _changes_data_only(operations) -> bool:
+    """True when every operation is literal DML (``UPDATE``, ``INSERT``, ``DELETE``...) in ``op.execute``."""
+    return bool(operations) and all(op.kind == "execute" and op.name and is_data_only(op.name) for op in operations)
+
+
+_NO_DOWNGRADE_POLICY = 2 / 3
+"""Share of working revisions without a downgrade from which that is the project's policy."""
+
+
 @rule(
     "MD013",
     "irreversible",
     "warning",
-    summary="`upgrade()` does work but `downgrade()` is missing, `pass`, or only raises.",
+    summary=(
+        "`upgrade()` changes the schema but `downgrade()` is missing, `pass`, or only raises (a data-only "
+        "`op.execute` backfill needs none). Info where at least "
+        "two thirds of the project's revisions do so: a no-downgrade policy, not an oversight."
+    ),
     why="The day this revision must be rolled back, during an incident, `alembic downgrade` cannot do it.",
     example="""
 def upgrade():
@@ -102,16 +140,28 @@ def downgrade():
     fix="`fix` cannot write a downgrade for you; `migdoc dryrun` proves the one you write.",
 )
 def irreversible(context: CheckContext) -> Iterator[Finding]:
+    found: list[tuple[RevisionFile, int, str]] = []
+    working = 0
     for rf in context.graph.files:
         if rf.revision is None or rf.upgrade is None or not rf.upgrade.does_work:
             continue
+        if _changes_data_only(rf.upgrade.operations):
+            continue  # a backfill leaves the schema as it was: nothing for a downgrade to undo
+        working += 1
         down = rf.downgrade
         if down is None:
-            yield Finding(rf, rf.upgrade.line, "upgrade() does work but there is no downgrade()", rf.revision)
+            found.append((rf, rf.upgrade.line, "upgrade() does work but there is no downgrade()"))
         elif not down.does_work:
-            yield Finding(rf, down.line, "upgrade() does work but downgrade() does nothing", rf.revision)
+            found.append((rf, down.line, "upgrade() does work but downgrade() does nothing"))
         elif down.only_raises:
-            yield Finding(rf, down.line, "upgrade() does work but downgrade() only raises", rf.revision)
+            found.append((rf, down.line, "upgrade() does work but downgrade() only raises"))
+    # A project where (nearly) no revision can be downgraded decided so (OpenStack forbids
+    # downgrades): one more irreversible revision is its policy, not an oversight.
+    is_policy = working >= 5 and len(found) >= _NO_DOWNGRADE_POLICY * working
+    for rf, line, message in found:
+        if is_policy:
+            message += f" (as {len(found)} of the project's {working} revisions: a no-downgrade policy)"
+        yield Finding(rf, line, message, rf.revision, severity=Severity.INFO if is_policy else None)
 
 
 @rule(
