@@ -143,3 +143,13 @@ def test_unknown_key_in_tool_migdoc_is_an_error_with_a_suggestion(copy_fixture):
     assert_one_line_exit_2(run("check", "healthy_numbered_merge"), "'selcet'", "did you mean 'select'")
     (root / "pyproject.toml").write_text('[tool.migdoc]\nbaseline = "x"\n')
     assert_one_line_exit_2(run("check", "healthy_numbered_merge"), "'baseline'", "select, ignore, severity")
+
+
+def test_helper_modules_in_subfolders_are_not_counted_as_revision_files(copy_fixture):
+    root = copy_fixture("layout_unread_subfolders")
+    helpers = root / "migrations" / "versions" / "utils"
+    helpers.mkdir()
+    (helpers / "sql.py").write_text("def quote(name):\n    return name\n")
+    result = run("check", "layout_unread_subfolders")
+    assert "2 more revision files lie in subfolders" in result.stderr
+    assert "utils" not in result.stderr

@@ -256,7 +256,7 @@ def _with_subfolder_note(layout: ProjectLayout) -> ProjectLayout:
             dirs[:] = [d for d in dirs if d != "__pycache__" and os.path.join(root, d) not in locations]
             if root == str(location):
                 continue
-            found = sum(1 for f in files if _SOURCE_FILE.match(f))
+            found = sum(1 for f in files if _SOURCE_FILE.match(f) and _declares_revision(os.path.join(root, f)))
             if found:
                 count += found
                 folders.append(display_path(Path(root)))
@@ -473,6 +473,14 @@ def _read_migdoc_settings(path: Path) -> MigdocSettings:
 _DECLARES_REVISION = re.compile(rb"^(?:down_)?revision\s*(?::[^=\n]*)?=", re.MULTILINE)
 
 
+def _declares_revision(path: str | Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return _DECLARES_REVISION.search(handle.read(65536)) is not None
+    except OSError:
+        return False
+
+
 def _looks_like_versions_folder(path: Path) -> bool:
     """True when a ``.py`` file directly in ``path`` assigns ``revision`` or
     ``down_revision`` at module level: a package's source folder is not a versions folder."""
@@ -480,14 +488,7 @@ def _looks_like_versions_folder(path: Path) -> bool:
         candidates = sorted(e for e in path.iterdir() if _SOURCE_FILE.match(e.name) and e.is_file())
     except OSError:
         return False
-    for entry in candidates[:200]:
-        try:
-            with open(entry, "rb") as handle:
-                if _DECLARES_REVISION.search(handle.read(65536)):
-                    return True
-        except OSError:
-            continue
-    return False
+    return any(_declares_revision(entry) for entry in candidates[:200])
 
 
 def _one_line(exc: BaseException) -> str:
