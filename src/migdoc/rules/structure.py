@@ -4,6 +4,7 @@ MD014, MD018, MD019."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 import networkx as nx
@@ -139,12 +140,12 @@ def _own_labels(context: CheckContext) -> dict[str, tuple[tuple[str, ...], bool]
     graph = context.graph
     heads = graph.kept_heads
     ancestries = {head: _down_ancestry(context, head) for head in heads}
+    lines_through = Counter(revision for ancestry in ancestries.values() for revision in ancestry)
     owned: dict[str, tuple[tuple[str, ...], bool]] = {}
     for head in heads:
-        shared = set().union(*(a for h, a in ancestries.items() if h != head))
         labels: list[str] = []
         is_unresolved = False
-        for revision in sorted(ancestries[head] - shared):
+        for revision in sorted(r for r in ancestries[head] if lines_through[r] == 1):
             if revision not in graph.kept:
                 continue
             rf = graph.files[graph.kept[revision]]
