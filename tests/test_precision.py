@@ -224,3 +224,14 @@ def test_a_project_that_never_downgrades_gets_info_not_warnings():
         for i in range(6)
     ]
     assert checked("MD013", *with_downgrades, no_downgrade[0]) == [("r0", "warning")]
+
+
+def test_a_downgrade_that_refuses_on_purpose_is_info():
+    refusing = read_revision(
+        "versions/a.py",
+        source("a", None, 'op.drop_column("t", "c")').replace(
+            b"def downgrade():\n    pass\n", b'def downgrade():\n    raise RuntimeError("Cannot undelete data!")\n'
+        ),
+    )
+    silent = read("b", "a", 'op.drop_column("t", "d")')
+    assert checked("MD013", refusing, silent) == [("a", "info"), ("b", "warning")]

@@ -126,8 +126,9 @@ _NO_DOWNGRADE_POLICY = 2 / 3
     "irreversible",
     "warning",
     summary=(
-        "`upgrade()` changes the schema but `downgrade()` is missing, `pass`, or only raises (a data-only "
-        "`op.execute` backfill needs none). Info where at least "
+        "`upgrade()` changes the schema but `downgrade()` is missing or `pass` (a data-only `op.execute` "
+        "backfill needs none). Info where `downgrade()` only raises (a refusal written on purpose), and "
+        "where at least "
         "two thirds of the project's revisions do so: a no-downgrade policy, not an oversight."
     ),
     why="The day this revision must be rolled back, during an incident, `alembic downgrade` cannot do it.",
@@ -140,7 +141,7 @@ def downgrade():
     fix="`fix` cannot write a downgrade for you; `migdoc dryrun` proves the one you write.",
 )
 def irreversible(context: CheckContext) -> Iterator[Finding]:
-    found: list[tuple[RevisionFile, int, str]] = []
+    found: list[tuple[RevisionFile, int, str, bool]] = []
     working = 0
     for rf in context.graph.files:
         if rf.revision is None or rf.upgrade is None or not rf.upgrade.does_work:
@@ -150,18 +151,20 @@ def irreversible(context: CheckContext) -> Iterator[Finding]:
         working += 1
         down = rf.downgrade
         if down is None:
-            found.append((rf, rf.upgrade.line, "upgrade() does work but there is no downgrade()"))
+            found.append((rf, rf.upgrade.line, "upgrade() does work but there is no downgrade()", False))
         elif not down.does_work:
-            found.append((rf, down.line, "upgrade() does work but downgrade() does nothing"))
+            found.append((rf, down.line, "upgrade() does work but downgrade() does nothing", False))
         elif down.only_raises:
-            found.append((rf, down.line, "upgrade() does work but downgrade() only raises"))
+            # a refusal written on purpose: `alembic downgrade` stops loudly instead of
+            # "succeeding" without undoing anything, so it is a decision, not an oversight
+            found.append((rf, down.line, "downgrade() only raises: this revision cannot be rolled back", True))
     # A project where (nearly) no revision can be downgraded decided so (OpenStack forbids
     # downgrades): one more irreversible revision is its policy, not an oversight.
     is_policy = working >= 5 and len(found) >= _NO_DOWNGRADE_POLICY * working
-    for rf, line, message in found:
+    for rf, line, message, is_deliberate in found:
         if is_policy:
             message += f" (as {len(found)} of the project's {working} revisions: a no-downgrade policy)"
-        yield Finding(rf, line, message, rf.revision, severity=Severity.INFO if is_policy else None)
+        yield Finding(rf, line, message, rf.revision, severity=Severity.INFO if is_policy or is_deliberate else None)
 
 
 @rule(
