@@ -235,3 +235,37 @@ def test_a_downgrade_that_refuses_on_purpose_is_info():
     )
     silent = read("b", "a", 'op.drop_column("t", "d")')
     assert checked("MD013", refusing, silent) == [("a", "info"), ("b", "warning")]
+
+
+BACKFILL_IN_A_LOOP = """
+for table_name in ("templates", "templates_history"):
+    op.execute(f"INSERT INTO {table_name} (id) VALUES ('{NEW_ID}') ON CONFLICT DO NOTHING")
+conn = op.get_bind()
+for row in conn.execute(sa.text("SELECT id FROM releases")):
+    conn.execute(releases.update().where(releases.c.id == row.id).values(done=True))
+"""
+
+
+def test_row_changes_in_loops_leave_the_schema_certain():
+    rf = read("b", "a", BACKFILL_IN_A_LOOP, 'NEW_ID = "x"\nreleases = sa.table("releases")')
+    assert all(op.kind == "execute" for op in rf.upgrade.operations)
+    create = read("a", None, 'op.add_column("t", sa.Column("c", sa.Text()))')
+    again = read("c", "b", 'op.add_column("t", sa.Column("c", sa.Text()))')
+    assert redundancies(create, rf, again) == ["adds column t.c, which already exists"]
+    assert checked("MD013", rf) == []  # a backfill: nothing for a downgrade to undo
+
+
+def test_schema_changes_built_at_run_time_stay_uncertain():
+    rf = read("b", "a", 'for t in TABLES:\n    op.execute(f"ALTER TABLE {t} ADD COLUMN c text")', 'TABLES = ("t",)')
+    assert any(op.kind == "unknown" for op in rf.upgrade.operations)
+    create = read("a", None, 'op.add_column("t", sa.Column("c", sa.Text()))')
+    again = read("c", "b", 'op.add_column("t", sa.Column("c", sa.Text()))')
+    assert redundancies(create, rf, again) == []
+    ddl = read("d", "a", 'op.get_bind().execute(sa.text("ALTER TABLE t DROP COLUMN c"))')
+    assert redundancies(create, ddl, read("e", "d", 'op.add_column("t", sa.Column("c", sa.Text()))')) == []
+
+
+def test_operations_after_a_dialect_guard_are_conditional():
+    create = read("a", None, 'op.create_table("files", sa.Column("id", sa.Integer()))')
+    sqlite_only = read("b", "a", "if settings.postgres_uri:\n    return\n" + CREATE.replace("attestation", "files"))
+    assert redundancies(create, sqlite_only) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -237,12 +238,18 @@ class _OperationScanner(ast.NodeVisitor):
     def visit_For(self, node: ast.stmt) -> None:
         # A loop or a branch runs its operations a number of times the replay
         # cannot know: what they touch becomes uncertain, but SQL inside is
-        # still checked for MD015.
-        self._uncertain(node.lineno)
+        # still checked for MD015. One that only changes rows (DML), or calls
+        # nothing, leaves the schema alone.
+        start = len(self.operations)
         depth = self._conditional_depth
         self._conditional_depth += 1
         self.generic_visit(node)
         self._conditional_depth = depth
+        exits = any(isinstance(n, (ast.Return, ast.Raise)) for n in ast.walk(node))
+        # a conditional return (`if dialect != "postgresql": return`) makes all that follows conditional
+        if exits or not all(_is_data_change(op) for op in self.operations[start:]):
+            self.has_uncertain = True
+            self.operations.insert(start, Operation(kind="unknown", line=node.lineno, is_certain=False))
 
     visit_While = visit_For
     visit_AsyncFor = visit_For
@@ -265,7 +272,9 @@ class _OperationScanner(ast.NodeVisitor):
                     batch_schema=self._batch_schemas.get(owner),
                 )
             elif attr in ("execute", "exec_driver_sql"):
-                self._uncertain(node.lineno)
+                self._record_sql(node)
+        elif isinstance(func, ast.Attribute) and func.attr in ("execute", "exec_driver_sql"):
+            self._record_sql(node)  # op.get_bind().execute(...), self.conn.execute(...)
         elif isinstance(func, ast.Name) and func.id not in _PURE_CALLS:
             # A helper function may do anything to the schema.
             self._uncertain(node.lineno)
@@ -280,11 +289,7 @@ class _OperationScanner(ast.NodeVisitor):
         if attr in _HARMLESS_OPS:
             return
         if attr == "execute" and not is_batch:
-            sql = _sql_literal(node.args[0] if node.args else None)
-            if sql is None or self._conditional_depth:
-                self._uncertain(node.lineno)
-            else:
-                self.operations.append(Operation(kind="execute", line=node.lineno, name=sql, is_certain=False))
+            self._record_sql(node)
             return
         spec = _BATCH_SHIFT.get(attr) if is_batch else _FOLLOWED.get(attr)
         if spec is None:
@@ -335,6 +340,20 @@ class _OperationScanner(ast.NodeVisitor):
                 constraint_type=constraint_type,
             )
         )
+
+    def _record_sql(self, node: ast.Call) -> None:
+        """``op.execute`` / ``conn.execute``: literal SQL is kept for the replay; SQL built at
+        run time, or in a loop or branch, is kept only where it changes rows, not the schema."""
+        argument = node.args[0] if node.args else None
+        sql = _sql_literal(argument)
+        if sql is not None and not self._conditional_depth:
+            self.operations.append(Operation(kind="execute", line=node.lineno, name=sql, is_certain=False))
+            return
+        template = sql if sql is not None else _sql_template(argument)
+        if template is not None and is_data_only(template):
+            self.operations.append(Operation(kind="execute", line=node.lineno, name=template, is_certain=False))
+            return
+        self._uncertain(node.lineno)
 
     def _uncertain(self, line: int) -> None:
         self.has_uncertain = True
@@ -387,6 +406,50 @@ def _sql_literal(node: ast.expr | None) -> str | None:
         callee_name = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", "")
         if callee_name == "text":
             return _string(node.args[0])
+    return _string(node)
+
+
+_DML = re.compile(r"^\s*(update|insert|delete|select|with)\b", re.I)
+_DML_BUILDERS = {"update", "insert", "delete", "select"}
+
+
+def is_data_only(sql: str) -> bool:
+    """True for SQL that reads or changes rows, not the schema (every statement of it)."""
+    statements = [part for part in sql.split(";") if part.strip()]
+    return bool(statements) and all(_DML.match(part) for part in statements)
+
+
+def _is_data_change(op: Operation) -> bool:
+    return op.kind == "execute" and op.name is not None and is_data_only(op.name)
+
+
+def _sql_template(node: ast.expr | None) -> str | None:
+    """The text of SQL built at run time, values left out (``"UPDATE t SET a = {}"``), or a
+    stand-in for a SQLAlchemy DML construct (``table.update()...``); None when unknown."""
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "format":
+            return _sql_template(func.value)
+        callee = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if callee == "text" and node.args:
+            return _sql_template(node.args[0])
+        # table.update().where(...).values(...), sa.select(...): the outermost call's chain
+        current: ast.expr = node
+        while isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute):
+            if current.func.attr in _DML_BUILDERS:
+                return current.func.attr.upper()
+            current = current.func.value
+        if isinstance(current, ast.Call) and getattr(current.func, "id", "") in _DML_BUILDERS:
+            return current.func.id.upper()
+        return None
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
+        left = _sql_template(node.left)
+        if isinstance(node.op, ast.Mod):
+            return left
+        right = _sql_template(node.right)
+        return None if left is None else left + (right if right is not None else "{}")
     return _string(node)
 
 

@@ -152,12 +152,6 @@ class _State:
         self.complete_tables -= {t for t in self.complete_tables if t[1] == table}
 
 
-def is_data_only(sql: str) -> bool:
-    """True for SQL that reads or changes rows, not the schema (every statement of it)."""
-    statements = [part for part in sql.split(";") if part.strip()]
-    return bool(statements) and all(_DML.match(part) for part in statements)
-
-
 def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
     """Replay every kept revision in dependency order. Acyclic graphs only."""
     if not graph.is_acyclic:
