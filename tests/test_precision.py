@@ -269,3 +269,13 @@ def test_operations_after_a_dialect_guard_are_conditional():
     create = read("a", None, 'op.create_table("files", sa.Column("id", sa.Integer()))')
     sqlite_only = read("b", "a", "if settings.postgres_uri:\n    return\n" + CREATE.replace("attestation", "files"))
     assert redundancies(create, sqlite_only) == []
+
+
+def test_a_revises_header_of_none_or_a_written_out_tuple_matches():
+    def header(revises: str, down):
+        text = f'"""m\n\nRevision ID: a\nRevises: {revises}\n\n"""\nrevision = "a"\ndown_revision = {down!r}\n'
+        return read_revision("versions/a.py", text.encode())
+
+    assert checked("MD007", header("None", None)) == []
+    assert checked("MD007", header("('x', 'y')", ("x", "y"))) == []
+    assert checked("MD007", header("z", ("x", "y"))) == [("a", "warning")]

@@ -157,7 +157,7 @@ def header_mismatch(context: CheckContext) -> Iterator[Finding]:
                 f"header says 'Revision ID: {header.revision_id}' but revision = {rf.revision!r}",
                 rf.revision,
             )
-        if header.revises is not None and set(header.revises) != set(rf.down_revisions):
+        if header.revises is not None and _header_ids(header.revises) != set(rf.down_revisions):
             shown = ", ".join(rf.down_revisions) or "None"
             yield Finding(
                 rf,
@@ -165,6 +165,13 @@ def header_mismatch(context: CheckContext) -> Iterator[Finding]:
                 f"header says 'Revises: {', '.join(header.revises)}' but down_revision is {shown}",
                 rf.revision,
             )
+
+
+def _header_ids(revises: tuple[str, ...]) -> set[str]:
+    """The ids a ``Revises:`` line names: ``None`` is none, and a tuple written out as
+    ``('a', 'b')`` (templates that print ``${down_revision}``) is its ids."""
+    ids = {part.strip("()[]'\" ") for part in revises}
+    return {i for i in ids if i and i != "None"}
 
 
 def parse_create_date(value: str | None) -> datetime | None:
