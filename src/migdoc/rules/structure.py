@@ -225,10 +225,14 @@ def multiple_heads(context: CheckContext) -> Iterator[Finding]:
         if layout == "labelled":
             labels = [owned[h][0][0] for h in heads if owned[h][0]]
             commands = " or ".join(f"`alembic upgrade {label}@head`" for label in labels[:3])
+            shape = (
+                f"each on a branch with its own label ({', '.join(labels)})"
+                if len(labels) == len(heads)
+                else f"an unlabelled main line and branches labelled {', '.join(labels)}, each with its own base"
+            )
             message = (
-                f"{len(heads)} heads, each on a branch with its own label ({', '.join(labels)}): {listing}; "
-                f"a deliberate layout: `alembic upgrade heads` upgrades them all"
-                + (f", {commands} one branch" if commands else "")
+                f"{len(heads)} heads, {shape}: {listing}; a deliberate layout: `alembic upgrade heads` "
+                "upgrades them all" + (f", {commands} one branch" if commands else "")
             )
             severity = Severity.INFO
         elif layout == "unresolved":
