@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from click.testing import CliRunner
 
 from migdoc.cli import cli
@@ -153,3 +154,14 @@ def test_helper_modules_in_subfolders_are_not_counted_as_revision_files(copy_fix
     result = run("check", "layout_unread_subfolders")
     assert "2 more revision files lie in subfolders" in result.stderr
     assert "utils" not in result.stderr
+
+
+@pytest.mark.postgres
+def test_dryrun_runs_a_flask_migrate_folder(copy_fixture, pg_binaries):
+    copy_fixture("layout_flask_migrate")
+    result = CliRunner().invoke(
+        cli, ["dryrun", "layout_flask_migrate", "--format", "json"], env={"MIGDOC_DATABASE_URL": ""}
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["ok"] and len({s["revision"] for s in payload["steps"]}) == 3

@@ -159,6 +159,9 @@ class Stairway:
             config = Config(toml_file=str(layout.config_file))
         else:
             config = Config(file_=str(layout.config_file), ini_section=layout.ini_section)
+        if config.get_alembic_option("script_location") is None and layout.script_location is not None:
+            # Flask-Migrate's alembic.ini has none: Flask-Migrate passes its own folder in code
+            config.set_main_option("script_location", str(layout.script_location))
         if layout.config_file is None or config.get_alembic_option("version_locations") is None:
             if layout.config_file is None:
                 config.set_main_option("path_separator", "os")
