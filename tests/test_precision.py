@@ -127,6 +127,7 @@ UNSAFE = [
     ('op.execute(f"UPDATE t SET x = {IMPORTED}")', "from app.settings import IMPORTED"),
     ('op.execute(f"UPDATE t SET x = {PLAN}")', 'PLAN = "basic"\nPLAN = os.environ["PLAN"]'),
     ('table = "a"\ntable = os.environ["T"]\nop.execute(f"DELETE FROM {table}")', ""),
+    ('for user in User.query.all():\n    op.execute(f"UPDATE t SET owner = \'{user.name}\'")', "class User(Base):\n    pass"),
 ]  # fmt: skip
 
 

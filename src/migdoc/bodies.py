@@ -72,7 +72,9 @@ def read_module_values(module: ast.Module) -> ModuleValues:
     sources: dict[str, str] = {}
     for stmt in module.body:
         if isinstance(stmt, ast.ClassDef):
-            safe.add(stmt.name)  # its attributes (an Enum's members) are the file's constants
+            # its attributes (an Enum's members) are the file's constants; what its methods
+            # return (a model's query) is not: the marker tells _is_safe which names are classes
+            safe |= {stmt.name, _CLASS_MARK + stmt.name}
             continue
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             safe.discard(stmt.name)  # calling it is an unknown call
@@ -475,6 +477,10 @@ _SAFE_FUNCTIONS = {
 }  # fmt: skip
 
 
+_CLASS_MARK = "class "
+"""Prefix (not a valid identifier) marking, in a set of safe names, a class defined in the file."""
+
+
 def _is_safe(node: ast.AST | None, safe: frozenset[str] | set[str]) -> bool:
     """True when ``node``'s value comes only from the file's own constants: literals,
     names in ``safe``, and what pure operations and known functions make of them.
@@ -525,6 +531,11 @@ def _is_safe(node: ast.AST | None, safe: frozenset[str] | set[str]) -> bool:
         if isinstance(func, ast.Name):
             return func.id in _SAFE_FUNCTIONS or func.id in safe  # a class of the file: its constructor
         if isinstance(func, ast.Attribute):
+            root = func.value
+            while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
+                root = root.func if isinstance(root, ast.Call) else root.value
+            if isinstance(root, ast.Name) and _CLASS_MARK + root.id in safe:
+                return False  # User.query.all(): a method of a class runs queries, not constants
             # a method of a safe value ("".join, name.upper(), MAPPING.items()), or a known function
             return _is_safe(func.value, safe) or func.attr in _SAFE_FUNCTIONS
     return False
