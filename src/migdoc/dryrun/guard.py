@@ -44,6 +44,7 @@ class RunIdentity:
 
     database: str
     token: str
+    host: str | None = None  # where the run's database is (socket folder or host name)
 
 
 class ForeignConnection(BaseException):
@@ -118,8 +119,24 @@ class ConnectionGuard:
             self.stop(f"asked for a {dialect.name} database ({target}), but the dry-run runs on PostgreSQL only")
         if connection_record is not None:
             connection_record.info["migdoc_target"] = target
-        self._pending.target = target  # for the driver hook, which SQLAlchemy's connect calls next
-        return None  # let SQLAlchemy connect; the pool's connect hook proves it
+        self._pending.target = target  # for the driver hook, which the connect below calls
+        try:
+            # connecting here (what SQLAlchemy does next anyway) so that a failure to reach
+            # some other server says so, instead of looking like the throwaway one failed
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            if self._is_ours(cparams):
+                raise
+            self.stop(
+                f"tried to connect to {target}, not to the dry-run's throwaway database "
+                f"(and that failed: {_first_line(exc)})"
+            )
+        finally:
+            self._pending.target = None
+
+    def _is_ours(self, cparams) -> bool:
+        database = cparams.get("dbname") or cparams.get("database")
+        return database == self.identity.database and cparams.get("host") == self.identity.host
 
     def _on_connect(self, dbapi_connection, connection_record) -> None:
         if connection_record is not None and connection_record.info.get(_PROVED) == self.identity.token:
@@ -226,6 +243,13 @@ class ConnectionGuard:
                     return connection
 
                 self._patch(psycopg2, "connect", connect2)
+
+
+def _first_line(exc: BaseException) -> str:
+    from migdoc.database import mask_secrets
+
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return mask_secrets(lines[0]) if lines else type(exc).__name__
 
 
 def _importable(name: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import logging.config
 import os
 import signal
 import sys
@@ -165,21 +166,31 @@ class Stairway:
     # -- set-up --------------------------------------------------------------
 
     def _config(self):
+        """Alembic's Config as its command line builds it (the ini file and pyproject.toml's
+        ``[tool.alembic]`` both), with the script and version locations ``check`` found: one
+        configuration, read one way, so whatever ``check`` reads the dry-run runs."""
         from alembic.config import Config
 
         layout = self.project.layout
-        if layout.config_file is None:
-            config = Config()
-            config.set_main_option("script_location", str(layout.script_location))
-        elif layout.config_file.suffix == ".toml":
-            config = Config(toml_file=str(layout.config_file))
-        else:
-            config = Config(file_=str(layout.config_file), ini_section=layout.ini_section)
-        if layout.config_file is None or config.get_alembic_option("version_locations") is None:
-            if layout.config_file is None:
-                config.set_main_option("path_separator", "os")
-                config.set_main_option("version_locations", os.pathsep.join(str(p) for p in layout.version_locations))
-        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        kwargs: dict[str, str] = {}
+        config_file = layout.config_file
+        if config_file is not None and config_file.suffix == ".toml":
+            kwargs["toml_file"] = str(config_file)
+        elif config_file is not None:
+            kwargs["file_"] = str(config_file)
+            kwargs["ini_section"] = layout.ini_section
+            pyproject = config_file.parent / "pyproject.toml"
+            if _has_tool_alembic(pyproject):
+                kwargs["toml_file"] = str(pyproject)
+        config = Config(**kwargs)
+        if layout.script_location is not None:
+            config.set_main_option("script_location", _escaped(str(layout.script_location)))
+        if layout.version_locations:
+            config.set_main_option("path_separator", "os")
+            config.set_main_option(
+                "version_locations", os.pathsep.join(_escaped(str(p)) for p in layout.version_locations)
+            )
+        config.set_main_option("sqlalchemy.url", _escaped(self.url))
         return config
 
     @contextlib.contextmanager
@@ -197,8 +208,12 @@ class Stairway:
             if isinstance(lg, logging.Logger)
         }
         old_disable = logging.root.manager.disable
+        old_file_config = logging.config.fileConfig
         _CALLER_CWD.append(old_cwd)
         try:
+            # env.py's fileConfig only sets up logging, which the run silences anyway; an ini
+            # without the logging sections (KeyError 'formatters') must not stop the dry-run
+            logging.config.fileConfig = _tolerant_file_config(old_file_config)
             os.chdir(layout.root)
             sys.path[:0] = [str(p) for p in layout.prepend_sys_path]
             for name in self.url_env:
@@ -207,6 +222,7 @@ class Stairway:
             logging.disable(logging.WARNING)
             yield
         finally:
+            logging.config.fileConfig = old_file_config
             _CALLER_CWD.pop()
             os.chdir(old_cwd)
             sys.path[:] = old_path
@@ -450,6 +466,7 @@ class Stairway:
         if isinstance(exc, _SnapshotError):
             raise exc
         _raise_if_missing_module(exc, self.project.layout.root)
+        _raise_if_no_app(exc, self.project.layout.root)
         if self._current is None:
             if isinstance(exc, DBAPIError) and _is_connection_error(exc):
                 raise DatabaseError(f"cannot connect to the database: {_db_message(exc)}") from exc
@@ -494,8 +511,36 @@ class Stairway:
 
     def _load_failure(self, exc: BaseException, doing: str) -> Failure:
         _raise_if_missing_module(exc, self.project.layout.root)
+        _raise_if_no_app(exc, self.project.layout.root)
         file, line = _project_frame(exc, self.project.layout.root)
         return Failure(None, file, "load", f"{doing}: {type(exc).__name__}: {exc}", line=line)
+
+
+def _host_of(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    host = parsed.query.get("host")
+    return str(host) if isinstance(host, str) else parsed.host
+
+
+def _escaped(value: str) -> str:
+    """A value for ``set_main_option``, which interpolates ``%``."""
+    return value.replace("%", "%%")
+
+
+def _has_tool_alembic(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data.get("tool"), dict) and "alembic" in data["tool"]
 
 
 def _label(script) -> str:
@@ -511,6 +556,28 @@ def _relative(path: Path) -> str:
     with contextlib.suppress(ValueError):
         return str(path.resolve().relative_to(base.resolve()))
     return str(path)
+
+
+def _tolerant_file_config(original):
+    def file_config(*args, **kwargs):
+        with contextlib.suppress(Exception):
+            original(*args, **kwargs)
+
+    return file_config
+
+
+def _raise_if_no_app(exc: BaseException, root: Path) -> None:
+    """Flask-Migrate's env.py reads ``current_app``, which exists only inside the app:
+    an environment problem with a fix, not a failed migration."""
+    if not (isinstance(exc, RuntimeError) and "outside of application context" in str(exc)):
+        return
+    file, line = _project_frame(exc, root)
+    where = f"{file}:{line}: " if file and line else ""
+    raise EnvironmentProblem(
+        f"{where}env.py reads Flask's current_app (a Flask-Migrate env.py), which exists only inside your app; "
+        "migdoc runs env.py without it: let env.py fall back when flask.has_app_context() is false "
+        '(URL from config.get_main_option("sqlalchemy.url") or DATABASE_URL, metadata from your models module)'
+    ) from exc
 
 
 def _raise_if_missing_module(exc: BaseException, root: Path) -> None:
@@ -619,7 +686,7 @@ def dryrun_project(
             url_env=url_env,
             progress=progress,
             database=throwaway.description,
-            identity=RunIdentity(throwaway.name, throwaway.token),
+            identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
             step_timeout=step_timeout,
         ).run()
     result.seconds = time.perf_counter() - started

@@ -1,0 +1,99 @@
+"""Real env.py shapes: each runs, or stops with one clear line (exit 2), never exit 3.
+
+Fixtures modelled on what real projects do (see fixtures/README.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from migdoc.cli import cli
+
+pytestmark = pytest.mark.postgres
+
+
+def _dryrun(*args: str):
+    return CliRunner().invoke(cli, ["dryrun", *args], env={"MIGDOC_DRYRUN_SERVER": ""}, catch_exceptions=False)
+
+
+def _one_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("migdoc: error: "), result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    ["dryrun_async_env", "dryrun_attributes_connection", "dryrun_no_logging_sections", "dryrun_pyproject_and_ini"],
+)
+def test_shapes_that_run(copy_fixture, fixture):
+    copy_fixture(fixture)
+    result = _dryrun(fixture, "--format", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["ok"] and {s["phase"] for s in payload["steps"]} == {"upgrade", "downgrade", "consistency"}
+
+
+def test_pyproject_and_ini_is_read_the_same_way_by_check_and_dryrun(copy_fixture):
+    """What `alembic init -t pyproject` writes: the script location only in pyproject.toml."""
+    root = copy_fixture("dryrun_pyproject_and_ini")
+    assert "script_location" not in (root / "alembic.ini").read_text()
+    check = CliRunner().invoke(cli, ["check", "--format", "json", "dryrun_pyproject_and_ini"])
+    assert check.exit_code == 0 and json.loads(check.output)["summary"]["revisions"] == 2
+    result = _dryrun("dryrun_pyproject_and_ini", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert {s["revision"] for s in json.loads(result.output)["steps"]} == {"cccc00000001", "cccc00000002"}
+
+
+def test_settings_class_with_its_own_url(copy_fixture, monkeypatch):
+    copy_fixture("dryrun_settings_class")
+    monkeypatch.delenv("BILLING_DATABASE_URL", raising=False)
+    monkeypatch.setenv("POSTGRES_PORT", "1")  # nothing listens there, whatever this machine runs
+    line = _one_line(_dryrun("dryrun_settings_class"))
+    assert "dryrun_settings_class/migrations/env.py:23) tried to connect to" in line
+    assert "postgresql+psycopg://billing:***@localhost:1/billing" in line and "changethis" not in line
+    assert "--url-env NAME" in line
+    # the settings class reads BILLING_DATABASE_URL first: name it and the run passes
+    result = _dryrun("dryrun_settings_class", "--url-env", "BILLING_DATABASE_URL")
+    assert result.exit_code == 0, result.output
+    assert "BILLING_DATABASE_URL" not in os.environ
+
+
+def test_flask_migrate_without_flask_installed(copy_fixture):
+    if _has("flask"):
+        pytest.skip("flask is installed here")
+    copy_fixture("dryrun_flask_migrate")
+    line = _one_line(_dryrun("dryrun_flask_migrate"))
+    assert line.startswith("migdoc: error: dryrun_flask_migrate/migrations/env.py:5: the project imports 'flask'")
+
+
+def test_flask_migrate_outside_the_app(copy_fixture, tmp_path, monkeypatch):
+    """With Flask installed, current_app outside the app raises Flask's RuntimeError. A stand-in
+    for flask raising exactly that, so the test does not need Flask."""
+    stub = tmp_path / "stub"
+    (stub / "flask").mkdir(parents=True)
+    (stub / "flask" / "__init__.py").write_text(
+        "class _NoApp:\n"
+        "    def __getattr__(self, name):\n"
+        "        raise RuntimeError('Working outside of application context.')\n\n\n"
+        "current_app = _NoApp()\n"
+    )
+    monkeypatch.syspath_prepend(str(stub))
+    copy_fixture("dryrun_flask_migrate")
+    try:
+        line = _one_line(_dryrun("dryrun_flask_migrate"))
+    finally:
+        sys.modules.pop("flask", None)  # the stand-in lives outside the project: not swept by the run
+    assert "env.py:11: env.py reads Flask's current_app (a Flask-Migrate env.py)" in line
+    assert "flask.has_app_context()" in line
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
