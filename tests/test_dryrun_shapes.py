@@ -97,3 +97,67 @@ def _has(module: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+# --- MD020: the models against the migrations ---------------------------------------
+
+
+def test_model_drift_is_reported_in_every_format(copy_fixture):
+    copy_fixture("dryrun_model_drift")
+    result = _dryrun("dryrun_model_drift", "--format", "json")
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.output)
+    assert payload["failure"] is None and payload["ok"] is False
+    assert payload["model_drift"] == [
+        {
+            "code": "MD020",
+            "file": "dryrun_model_drift/migrations/versions/0002_create_invoices.py",
+            "line": 1,
+            "revision": "acac00000002",
+            "message": "column accounts.phone is in the models, but no migration adds it",
+        }
+    ]
+    text = _dryrun("dryrun_model_drift")
+    assert text.exit_code == 1
+    assert "MD020 model-drift" in text.output and "column accounts.phone is in the models" in text.output
+
+    def check(fmt: str) -> str:
+        done = CliRunner().invoke(
+            cli, ["check", "--dryrun", "dryrun_model_drift", "--format", fmt], env={"MIGDOC_DRYRUN_SERVER": ""}
+        )
+        assert done.exit_code == 1, done.output
+        return done.output
+
+    [md020] = [d for d in json.loads(check("json"))["diagnostics"] if d["code"] == "MD020"]
+    assert md020["file"].endswith("0002_create_invoices.py") and md020["severity"] == "error"
+    sarif = json.loads(check("sarif"))
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["MD020"]
+    assert "::error file=dryrun_model_drift/migrations/versions/0002_create_invoices.py,line=1,title=MD020" in check(
+        "github"
+    )
+    assert "MD020 model-drift" in check("text")
+
+
+def test_models_that_match_pass_and_a_changed_type_is_drift(copy_fixture):
+    root = copy_fixture("dryrun_model_drift")
+    models = root / "shop" / "models.py"
+    source = models.read_text()
+    models.write_text(
+        source.replace("    phone: Mapped[str | None] = mapped_column(sa.String(20))  # no migration adds it\n", "")
+    )
+    result = _dryrun("dryrun_model_drift", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["model_drift"] == []
+    models.write_text(models.read_text().replace("sa.String(200)", "sa.String(100)"))
+    result = _dryrun("dryrun_model_drift", "--format", "json")
+    assert result.exit_code == 1
+    [drift] = json.loads(result.output)["model_drift"]
+    assert drift["message"].startswith("column accounts.email: type is VARCHAR(length=200) after the migrations")
+    # --to stops before the heads: nothing to compare
+    partial = _dryrun("dryrun_model_drift", "--to", "acac00000001", "--format", "json")
+    assert partial.exit_code == 0 and json.loads(partial.output)["model_drift"] == []
+
+
+def test_explain_md020():
+    result = CliRunner().invoke(cli, ["explain", "MD020"])
+    assert result.exit_code == 0 and "model-drift" in result.output and "autogenerate" in result.output

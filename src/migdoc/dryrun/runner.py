@@ -46,7 +46,7 @@ class Step:
 class Failure:
     revision: str | None
     file: str | None
-    phase: str  # upgrade, downgrade, consistency, load
+    phase: str  # upgrade, downgrade, consistency, load, models
     error: str
     statement: str | None = None
     schema_diff: tuple[SchemaChange, ...] = ()
@@ -76,10 +76,11 @@ class DryrunResult:
     failure: Failure | None = None
     revisions: int = 0
     seconds: float = 0.0
+    drift: list = field(default_factory=list)  # MD020 differences (``drift.Drift``)
 
     @property
     def ok(self) -> bool:
-        return self.failure is None
+        return self.failure is None and not self.drift
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -87,6 +88,7 @@ class DryrunResult:
             "database": self.database,
             "steps": [step.to_dict() for step in self.steps],
             "failure": self.failure.to_dict() if self.failure else None,
+            "model_drift": [item.to_dict() for item in self.drift],
         }
 
 
@@ -215,6 +217,7 @@ class Stairway:
             # without the logging sections (KeyError 'formatters') must not stop the dry-run
             logging.config.fileConfig = _tolerant_file_config(old_file_config)
             os.chdir(layout.root)
+            _forget_relative_finders()
             sys.path[:0] = [str(p) for p in layout.prepend_sys_path]
             for name in self.url_env:
                 os.environ[name] = self.url
@@ -226,6 +229,7 @@ class Stairway:
             _CALLER_CWD.pop()
             os.chdir(old_cwd)
             sys.path[:] = old_path
+            _forget_relative_finders()
             for name, value in old_env.items():
                 if value is None:
                     os.environ.pop(name, None)
@@ -344,6 +348,26 @@ class Stairway:
             yield RevisionStep(revision_map, script, True)
             self._finish()
             before = after
+        self._compare_models(context)
+
+    def _compare_models(self, context) -> None:
+        """MD020: at the heads, the models (env.py's ``target_metadata``) against the schema."""
+        metadata = context.opts.get("target_metadata")
+        if metadata is None or self.to is not None or not self._order:
+            return
+        from alembic.autogenerate import compare_metadata
+
+        from migdoc.dryrun.drift import drift_of
+
+        head = self._order[-1]
+        try:
+            diffs = compare_metadata(context, metadata)
+        except Exception as exc:  # noqa: BLE001 - the project's metadata or hooks failed: report it
+            self.result.failure = Failure(
+                None, _relative(Path(head.path)), "models", f"comparing the models failed: {type(exc).__name__}: {exc}"
+            )
+            return
+        self.result.drift = drift_of(diffs, _relative(Path(head.path)), head.revision)
 
     # -- the step timer ----------------------------------------------------------
 
@@ -556,6 +580,14 @@ def _relative(path: Path) -> str:
     with contextlib.suppress(ValueError):
         return str(path.resolve().relative_to(base.resolve()))
     return str(path)
+
+
+def _forget_relative_finders() -> None:
+    """Alembic prepends ``prepend_sys_path`` as written (``.``), and Python caches the finder
+    of a relative entry with the folder that was current when it was made: without this an
+    earlier run's project would shadow this one's modules."""
+    for entry in [key for key in sys.path_importer_cache if not os.path.isabs(key)]:
+        sys.path_importer_cache.pop(entry, None)
 
 
 def _tolerant_file_config(original):
