@@ -328,3 +328,18 @@ def test_check_dryrun_json_when_it_passes(copy_fixture):
     payload = json.loads(result.output)
     assert payload["dryrun"]["ok"] is True and len(payload["dryrun"]["steps"]) == 12
     assert not [d for d in payload["diagnostics"] if d["code"] in ("MD020", "MD021")]
+
+
+def test_import_error_of_the_projects_own_making_is_an_environment_problem(copy_fixture):
+    """As pydantic says when an optional package is missing: not a failed migration."""
+    root = copy_fixture("dryrun_clean")
+    version = root / "migrations" / "versions" / "0003_add_customer_scores.py"
+    version.write_text(
+        "raise ImportError(\"email-validator is not installed, run `pip install 'pydantic[email]'`\")\n"
+        + version.read_text()
+    )
+    result = dryrun("dryrun_clean")
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert "0003_add_customer_scores.py:1: importing the project failed in this Python" in line
+    assert "email-validator is not installed" in line and "PYTHONPATH" in line

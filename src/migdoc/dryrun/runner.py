@@ -614,16 +614,21 @@ def _raise_if_no_app(exc: BaseException, root: Path) -> None:
 
 def _raise_if_missing_module(exc: BaseException, root: Path) -> None:
     """A module the project imports is not installed here: an environment problem, exit 2."""
-    missing = exc if isinstance(exc, ModuleNotFoundError) else None
-    if missing is None or not missing.name:
+    if not isinstance(exc, ImportError):
         return
     file, line = _project_frame(exc, root)
     where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
-    top = missing.name.split(".")[0]
+    fix = "add the folder that holds it to PYTHONPATH or to prepend_sys_path in the Alembic config"
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        top = exc.name.split(".")[0]
+        raise EnvironmentProblem(
+            f"{where}the project imports {exc.name!r}, which this Python ({sys.executable}) cannot find; "
+            f"install the project (or the package that provides {top!r}) into this environment, or {fix}"
+        ) from exc
+    # an ImportError of the project's own making ("email-validator is not installed, run ...")
     raise EnvironmentProblem(
-        f"{where}the project imports {missing.name!r}, which this Python ({sys.executable}) cannot find; "
-        f"install the project (or the package that provides {top!r}) into this environment, "
-        "or add the folder that holds it to PYTHONPATH or to prepend_sys_path in the Alembic config"
+        f"{where}importing the project failed in this Python ({sys.executable}): {exc}; "
+        f"install the project and what it needs into this environment, or {fix}"
     ) from exc
 
 
