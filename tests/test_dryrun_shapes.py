@@ -161,3 +161,19 @@ def test_models_that_match_pass_and_a_changed_type_is_drift(copy_fixture):
 def test_explain_md020():
     result = CliRunner().invoke(cli, ["explain", "MD020"])
     assert result.exit_code == 0 and "model-drift" in result.output and "autogenerate" in result.output
+
+
+def test_what_env_py_prints_goes_to_stderr(copy_fixture):
+    """letta's env.py prints "Using database: <url>": the JSON report on stdout stays JSON."""
+    root = copy_fixture("dryrun_clean")
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace(
+            "config = context.config\n",
+            'config = context.config\nprint("Using database: ", config.get_main_option("sqlalchemy.url"))\n',
+        )
+    )
+    result = _dryrun("dryrun_clean", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ok"] is True
+    assert "Using database: " in result.stderr and "Using database" not in result.stdout

@@ -146,10 +146,11 @@ def _run_dryrun(project, fmt: str, options: dict, err=False, collect=None):
     guard = _FirstSignalGuard()
     guard.install()
     is_live = fmt == "text" and not err and collect is None and sys.stdout.isatty()
+    stdout = sys.stdout  # the project's own prints go to stderr during the run; progress stays here
     style = _styler(is_live and _is_terminal())
     progress = (
         dryrun_text.ProgressPrinter(
-            lambda text: click.echo(text, nl=False), style, is_downgrade=not options["no_downgrade"]
+            lambda text: click.echo(text, nl=False, file=stdout), style, is_downgrade=not options["no_downgrade"]
         )
         if is_live
         else None
@@ -163,7 +164,7 @@ def _run_dryrun(project, fmt: str, options: dict, err=False, collect=None):
             to=options["to_revision"],
             url_env=options["url_env"] or ("DATABASE_URL",),
             progress=progress,
-            on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"))) if is_live else None,
+            on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"), file=stdout)) if is_live else None,
             step_timeout=options["step_timeout"],
         )
     finally:

@@ -419,7 +419,9 @@ class Stairway:
 
     def run(self) -> DryrunResult:
         started = time.perf_counter()
-        with self._process_state(), self._statements():
+        # whatever the project's code prints (env.py often prints its URL) goes to stderr:
+        # stdout carries migdoc's report, which may be JSON
+        with self._process_state(), self._statements(), contextlib.redirect_stdout(sys.stderr):
             if self.identity is None:  # a caller that vouches for the URL itself (tests)
                 with self._timer():
                     self._run()
