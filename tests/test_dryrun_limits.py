@@ -182,3 +182,21 @@ def test_a_server_error_is_reported_as_one(tmp_path, monkeypatch, small_lock_tab
     assert line.startswith("migdoc: error: the database server failed during upgrade of r")
     assert "not the migration: out of shared memory" in line and "max_locks_per_transaction" in line
     assert "lost the database" not in line and len(line.splitlines()) == 1
+
+
+def test_a_timeout_swallowed_by_env_py_is_still_reported(copy_fixture):
+    root = copy_fixture("dryrun_clean")
+    _hang_in_upgrade(root, '    op.execute("SELECT pg_sleep(600)")\n')
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace(
+            "        with context.begin_transaction():\n            context.run_migrations()\n",
+            "        try:\n            with context.begin_transaction():\n                context.run_migrations()\n"
+            "        except BaseException:\n            pass\n",
+        )
+    )
+    assert "except BaseException" in env_py.read_text()
+    result = _dryrun(str(root), "--step-timeout", "1", "--format", "json")
+    assert result.exit_code == 1, result.output
+    failure = json.loads(result.output)["failure"]
+    assert failure["revision"] == "aaaa00000002" and failure["statement"] == "SELECT pg_sleep(600)"

@@ -154,7 +154,7 @@ class Stairway:
         self.identity = identity
         self.step_timeout = step_timeout
         self._statement: str | None = None  # the last statement sent, for a step that times out
-        self._timed_out = False
+        self._timed_out: tuple | None = None  # (script, phase, started, statement) of the step that timed out
         self.downgrade = downgrade
         self.to = to
         self.url_env = tuple(url_env)
@@ -383,9 +383,9 @@ class Stairway:
             signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _on_alarm(self, signum, frame) -> None:
-        if self._current is None or self._timed_out:
+        if self._current is None or self._timed_out is not None:
             return
-        self._timed_out = True
+        self._timed_out = (*self._current, self._statement)
         raise _StepTimeout()
 
     @contextlib.contextmanager
@@ -425,6 +425,7 @@ class Stairway:
             if self.identity is None:  # a caller that vouches for the URL itself (tests)
                 with self._timer():
                     self._run()
+                self._timeout_failure()
                 return self._done(started)
             with ConnectionGuard(self.identity, self.project.layout.root) as guard:
                 try:
@@ -432,6 +433,7 @@ class Stairway:
                         self._run()
                 except ForeignConnection:
                     pass
+                self._timeout_failure()
                 if guard.violation is not None:  # also when env.py swallowed the exception
                     raise DatabaseError(guard.violation)
         return self._done(started)
@@ -472,11 +474,17 @@ class Stairway:
         return self.result
 
     def _timeout_failure(self) -> None:
-        if self._current is None:  # the alarm came between steps: nothing to blame
-            raise DatabaseError(f"the dry-run stopped: a step ran longer than {self.step_timeout:g} s")
-        script, phase, _ = self._current
-        statement = " ".join(self._statement.split()) if self._statement else None
-        self._finish(ok=False)
+        """The step that ran out of time (also when env.py swallowed the interruption)."""
+        if self._timed_out is None or self.result.failure is not None:
+            return
+        self._disarm()
+        script, phase, started, statement = self._timed_out
+        step = Step(script.revision, phase, False, time.perf_counter() - started)
+        self.result.steps.append(step)
+        self._current = None
+        if self.progress is not None:
+            self.progress(_label(script), step)
+        statement = " ".join(statement.split()) if statement else None
         running = "" if statement else " (no statement was running: Python code in the migration)"
         self.result.failure = Failure(
             script.revision,
