@@ -343,3 +343,15 @@ def test_import_error_of_the_projects_own_making_is_an_environment_problem(copy_
     [line] = result.output.strip().splitlines()
     assert "0003_add_customer_scores.py:1: importing the project failed in this Python" in line
     assert "email-validator is not installed" in line and "PYTHONPATH" in line
+
+
+def test_check_dryrun_json_on_an_unrunnable_chain_reports_each_finding_once(copy_fixture):
+    copy_fixture("dryrun_unrunnable")
+    result = CliRunner().invoke(
+        cli, ["check", "--dryrun", "dryrun_unrunnable", "--format", "json"], env={"MIGDOC_DRYRUN_SERVER": ""}
+    )
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.output)
+    assert payload["dryrun"]["failure"]["phase"] == "load"
+    codes = [d["code"] for d in payload["diagnostics"]]
+    assert codes.count("MD002") == 1 and "MD021" not in codes

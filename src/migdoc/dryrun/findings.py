@@ -9,7 +9,8 @@ from migdoc.model import CheckResult, Diagnostic, Severity, Summary
 def dryrun_diagnostics(result) -> list[Diagnostic]:
     found = []
     failure = result.failure
-    if failure is not None:
+    # a chain the static reader finds unrunnable: its findings are the check's own diagnostics already
+    if failure is not None and not failure.findings:
         message = f"dry-run failed: phase {failure.phase}"
         if failure.revision:
             message += f" of revision {failure.revision}"
