@@ -177,3 +177,22 @@ def test_what_env_py_prints_goes_to_stderr(copy_fixture):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["ok"] is True
     assert "Using database: " in result.stderr and "Using database" not in result.stdout
+
+
+def test_env_py_that_takes_its_url_from_an_x_argument(copy_fixture):
+    root = copy_fixture("dryrun_clean")
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace(
+            'config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool',
+            '{"sqlalchemy.url": context.get_x_argument(as_dictionary=True).get("db_url", "sqlite:///dev.db")}, '
+            'prefix="sqlalchemy.", poolclass=pool.NullPool',
+        )
+    )
+    assert "get_x_argument" in env_py.read_text()
+    line = _one_line(_dryrun("dryrun_clean"))
+    assert "asked for a sqlite database" in line and "-x KEY={url}" in line
+    assert not (root / "dev.db").exists()
+    result = _dryrun("dryrun_clean", "-x", "db_url={url}", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ok"] is True

@@ -119,6 +119,14 @@ def _dryrun_options(command: Callable) -> Callable:
             metavar="NAME",
             help="Environment variable(s) env.py reads the URL from (default DATABASE_URL; repeatable).",
         ),
+        click.option(
+            "-x",
+            "x_arguments",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="As Alembic's -x, for env.py's context.get_x_argument(); {url} in VALUE is the throwaway "
+            "database's URL (repeatable).",
+        ),
         click.option("--no-downgrade", is_flag=True, help="Run the upgrades only."),
         click.option("--to", "to_revision", metavar="REV", default=None, help="Stop after this revision."),
         click.option(
@@ -166,6 +174,7 @@ def _run_dryrun(project, fmt: str, options: dict, err=False, collect=None):
             progress=progress,
             on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"), file=stdout)) if is_live else None,
             step_timeout=options["step_timeout"],
+            x_arguments=options["x_arguments"],
         )
     finally:
         guard.uninstall()
@@ -179,7 +188,15 @@ def _run_dryrun(project, fmt: str, options: dict, err=False, collect=None):
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
-_DRYRUN_OPTION_NAMES = ("server_url", "pg_bindir", "url_env", "no_downgrade", "to_revision", "step_timeout")
+_DRYRUN_OPTION_NAMES = (
+    "server_url",
+    "pg_bindir",
+    "url_env",
+    "x_arguments",
+    "no_downgrade",
+    "to_revision",
+    "step_timeout",
+)
 
 
 def _with_dryrun(command: Callable) -> Callable:
@@ -553,7 +570,8 @@ def fix(
 @click.option("--database-url", "deployed_url", hidden=True, default=None)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def dryrun(path, config, name, version_locations, fmt, deployed_url, **options):
-    """Prove every upgrade and downgrade on a throwaway PostgreSQL. Exit 0 passed, 1 a step failed.
+    """Prove every upgrade and downgrade on a throwaway PostgreSQL. Exit 0 passed, 1 a step failed
+    or the models drifted from the migrations (MD020), 2 an environment problem.
 
     Every connection the project's code opens is proved to be the throwaway database
     first; a connection anywhere else stops the run (exit 2) before anything runs there."""

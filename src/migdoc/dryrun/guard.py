@@ -57,7 +57,7 @@ class ForeignConnection(BaseException):
 FIX = (
     "point env.py at the throwaway database migdoc passes it: the Alembic config's sqlalchemy.url "
     '(config.get_main_option("sqlalchemy.url")) or the DATABASE_URL variable '
-    "(--url-env NAME when env.py reads another variable)"
+    "(--url-env NAME when env.py reads another variable), or -x KEY={url} when env.py reads an -x argument"
 )
 
 

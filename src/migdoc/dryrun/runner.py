@@ -148,6 +148,7 @@ class Stairway:
         database: str | None = None,
         identity: RunIdentity | None = None,
         step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
+        x_arguments: Sequence[str] = (),
     ) -> None:
         self.project = project
         self.url = url
@@ -158,6 +159,8 @@ class Stairway:
         self.downgrade = downgrade
         self.to = to
         self.url_env = tuple(url_env)
+        # Alembic's -x KEY=VALUE for env.py's context.get_x_argument(); {url} is the throwaway URL
+        self.x_arguments = tuple(x.replace("{url}", url) for x in x_arguments)
         self.progress = progress
         self.result = DryrunResult(database)
         self._current: tuple[object, str, float] | None = None  # (script, phase, started)
@@ -193,6 +196,10 @@ class Stairway:
                 "version_locations", os.pathsep.join(_escaped(str(p)) for p in layout.version_locations)
             )
         config.set_main_option("sqlalchemy.url", _escaped(self.url))
+        if self.x_arguments:
+            import argparse
+
+            config.cmd_opts = argparse.Namespace(x=list(self.x_arguments))
         return config
 
     @contextlib.contextmanager
@@ -714,6 +721,7 @@ def dryrun_project(
     progress: ProgressFn | None = None,
     on_database: Callable[[str], None] | None = None,
     step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
+    x_arguments: Sequence[str] = (),
 ) -> DryrunResult:
     """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up."""
     from migdoc.dryrun.server import database
@@ -735,6 +743,7 @@ def dryrun_project(
             database=throwaway.description,
             identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
             step_timeout=step_timeout,
+            x_arguments=x_arguments,
         ).run()
     result.seconds = time.perf_counter() - started
     return result
