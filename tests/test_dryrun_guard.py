@@ -308,3 +308,26 @@ def test_the_run_database_is_accepted_on_a_borrowed_server(copy_fixture, pg_serv
     root = copy_fixture("dryrun_clean")
     result = _dryrun(str(root), "--server", pg_server.url, "--format", "json")
     assert result.exit_code == 0, result.output
+
+
+def test_the_guard_is_gone_after_the_run(copy_fixture, developer_db):
+    """Nothing of the guard outlives the run: no listener, no patched function."""
+    import psycopg
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine, text
+
+    def hooks():
+        return (psycopg.connect, vars(psycopg.Connection)["connect"], vars(MigrationContext)["configure"])
+
+    before = hooks()
+    root = copy_fixture("dryrun_clean")
+    assert _dryrun(str(root)).exit_code == 0
+    (root / "migrations" / "env.py").write_text(
+        f"from sqlalchemy import create_engine\ncreate_engine({developer_db.url!r}).connect()\n"
+    )
+    assert _dryrun(str(root)).exit_code == 2
+    assert hooks() == before
+    engine = create_engine(developer_db.url)  # an ordinary connection elsewhere works again
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT note FROM precious")).scalar() == "keep me"
+    engine.dispose()

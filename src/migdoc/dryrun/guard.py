@@ -27,6 +27,7 @@ a connection escapes them:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 import threading
 from collections.abc import Iterator
@@ -194,14 +195,18 @@ class ConnectionGuard:
                 undo()
 
     def _patch(self, owner, name: str, replacement) -> None:
-        original = owner.__dict__[name]
+        """Replace ``owner.name`` until the guard ends; an inherited one is put back by removing ours."""
+        if name in vars(owner):
+            original = vars(owner)[name]
+            self._undo.append(lambda: setattr(owner, name, original))
+        else:
+            self._undo.append(lambda: delattr(owner, name))
         setattr(owner, name, replacement)
-        self._undo.append(lambda: setattr(owner, name, original))
 
     def _patch_alembic(self) -> None:
         from alembic.runtime.migration import MigrationContext
 
-        original = MigrationContext.__dict__["configure"].__func__
+        original = inspect.getattr_static(MigrationContext, "configure").__func__
         guard = self
 
         def configure(cls, connection=None, *args, opts=None, **kwargs):
@@ -217,10 +222,11 @@ class ConnectionGuard:
     def _patch_drivers(self) -> None:
         """A raw driver connection, made without SQLAlchemy: proved as it opens."""
         guard = self
-        with contextlib.suppress(ImportError):
+        # a driver whose layout changed is left unpatched (SQLAlchemy's hooks still guard it)
+        with contextlib.suppress(ImportError, AttributeError):
             import psycopg
 
-            original_connect = psycopg.Connection.__dict__["connect"].__func__
+            original_connect = inspect.getattr_static(psycopg.Connection, "connect").__func__
 
             def connect(cls, conninfo: str = "", *args, **kwargs):
                 target, guard._pending.target = getattr(guard._pending, "target", None), None
@@ -232,7 +238,7 @@ class ConnectionGuard:
             # psycopg.connect is the classmethod bound when psycopg was imported
             self._patch(psycopg, "connect", lambda *args, **kwargs: psycopg.Connection.connect(*args, **kwargs))
         if "psycopg2" in sys.modules or _importable("psycopg2"):
-            with contextlib.suppress(ImportError):
+            with contextlib.suppress(ImportError, AttributeError):
                 import psycopg2
 
                 original2 = psycopg2.connect
