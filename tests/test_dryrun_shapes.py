@@ -196,3 +196,21 @@ def test_env_py_that_takes_its_url_from_an_x_argument(copy_fixture):
     result = _dryrun("dryrun_clean", "-x", "db_url={url}", "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ok"] is True
+
+
+def test_async_env_py_that_takes_a_url_from_config_attributes(copy_fixture):
+    """polar's shape: async, URL from config.attributes["sqlalchemy.url"], else from its settings."""
+    root = copy_fixture("dryrun_async_env")
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace(
+            "config = context.config\n",
+            "config = context.config\n"
+            "config.set_main_option('sqlalchemy.url', config.attributes.get(\n"
+            "    'sqlalchemy.url', 'postgresql+psycopg://polar:polar@127.0.0.1:1/polar').replace('%', '%%'))\n",
+            1,
+        )
+    )
+    assert "config.attributes.get(" in env_py.read_text()
+    result = _dryrun("dryrun_async_env", "--format", "json")
+    assert result.exit_code == 0, result.output

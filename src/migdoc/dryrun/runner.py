@@ -196,6 +196,8 @@ class Stairway:
                 "version_locations", os.pathsep.join(_escaped(str(p)) for p in layout.version_locations)
             )
         config.set_main_option("sqlalchemy.url", _escaped(self.url))
+        # where some env.py files (polar's) take a URL a caller hands in, before their settings
+        config.attributes["sqlalchemy.url"] = self.url
         if self.x_arguments:
             import argparse
 
