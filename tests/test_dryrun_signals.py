@@ -42,7 +42,7 @@ INTERRUPTED = {
 
 
 def start(*args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
-    environment = {**os.environ, "MIGDOC_DATABASE_URL": "", **(env or {})}
+    environment = {**os.environ, "MIGDOC_DRYRUN_SERVER": "", **(env or {})}
     environment = {k: v for k, v in environment.items() if v is not None}
     popen.setdefault("stdout", subprocess.PIPE)
     popen.setdefault("stderr", subprocess.PIPE)
@@ -177,7 +177,7 @@ def test_more_signals_during_the_clean_up_do_not_cut_it_short(copy_fixture):
 def test_signal_mid_run_drops_the_borrowed_database(copy_fixture, pg_server, signum):
     root = copy_fixture("dryrun_slow")
     before = pg_server.databases()
-    process = start(str(root), "--database-url", pg_server.url)
+    process = start(str(root), "--server", pg_server.url)
     wait_until(lambda: is_sleeping(pg_server.connect), "the slow upgrade runs", process)
     assert len({name for name in pg_server.databases() - before if name.startswith("migdoc_dryrun_")}) == 1
     signalled = time.monotonic()

@@ -22,8 +22,8 @@ from migdoc.rules import RULES
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 OTHER_OWNERS = ("dryrun_", "fix_", "deploy_")
 """Fixture trees other engineers own and test (dry-run, fix, deployment)."""
-NEEDS_OUTSIDE_INPUT = {"MD016", "MD017"}
-"""Rules that need ``--database-url`` or ``--base-ref``: tested with their own fixtures."""
+NEEDS_OUTSIDE_INPUT = {"MD016", "MD017", "MD020", "MD021"}
+"""Rules that need ``--database-url``, ``--base-ref`` or ``--dryrun``: tested with their own fixtures."""
 EXTRA_ARGS = {
     "healthy_named_sections": ["-n", "shop"],
     "layout_dialect_subfolders": ["--version-location", "layout_dialect_subfolders/migrations/versions/postgresql"],

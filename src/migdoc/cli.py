@@ -100,83 +100,126 @@ def _is_terminal() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def _dryrun_options(url_option: str) -> Callable[[Callable], Callable]:
-    """The dry-run's options; ``url_option`` names the option of a server to borrow."""
+def _dryrun_options(command: Callable) -> Callable:
+    """The dry-run's options (of ``dryrun`` and of ``check --dryrun``)."""
+    from migdoc.dryrun.runner import DEFAULT_STEP_TIMEOUT
 
-    def decorate(command: Callable) -> Callable:
-        options = [
-            click.option(
-                url_option,
-                "dryrun_database_url",
-                metavar="URL",
-                default=None,
-                help="A PostgreSQL server to create a throwaway database on (dropped after). "
-                "Default: a private server started from local binaries.",
-            ),
-            click.option(
-                "--pg-bindir", metavar="DIR", default=None, help="Folder with initdb and postgres for a private server."
-            ),
-            click.option(
-                "--url-env",
-                multiple=True,
-                metavar="NAME",
-                help="Environment variable(s) env.py reads the URL from (default DATABASE_URL; repeatable).",
-            ),
-            click.option("--no-downgrade", is_flag=True, help="Run the upgrades only."),
-            click.option("--to", "to_revision", metavar="REV", default=None, help="Stop after this revision."),
-        ]
-        for option in reversed(options):
-            command = option(command)
-        return command
+    options = [
+        click.option(
+            "--server",
+            "server_url",
+            envvar="MIGDOC_DRYRUN_SERVER",
+            show_envvar=True,
+            metavar="URL",
+            default=None,
+            help="A PostgreSQL server migdoc may create a throwaway database on (dropped after). "
+            "Default: a private server started from local binaries. Never --database-url / MIGDOC_DATABASE_URL, "
+            "which always mean the deployed database.",
+        ),
+        click.option(
+            "--pg-bindir", metavar="DIR", default=None, help="Folder with initdb and postgres for a private server."
+        ),
+        click.option(
+            "--url-env",
+            multiple=True,
+            metavar="NAME",
+            help="Environment variable(s) env.py reads the URL from (default DATABASE_URL; repeatable).",
+        ),
+        click.option(
+            "-x",
+            "x_arguments",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="As Alembic's -x, for env.py's context.get_x_argument(); {url} in VALUE is the throwaway "
+            "database's URL (repeatable).",
+        ),
+        click.option("--no-downgrade", is_flag=True, help="Run the upgrades only."),
+        click.option("--to", "to_revision", metavar="REV", default=None, help="Stop after this revision."),
+        click.option(
+            "--step-timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            default=DEFAULT_STEP_TIMEOUT,
+            show_default=True,
+            help="Stop a step (one upgrade or downgrade) that runs longer than this.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
-    return decorate
 
+def _run_dryrun(project, fmt: str, options: dict, err=False, collect=None):
+    """Run the dry-run and print its report; returns the exit code (0 passed, 1 a step failed).
 
-def _run_dryrun(project, fmt: str, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, err=False):
-    """Run the dry-run and print its report; returns the exit code (0 passed, 1 a step failed)."""
+    ``collect``: instead of printing the report, hand the result to it (check's other formats)."""
     from migdoc.dryrun.runner import dryrun_project
     from migdoc.dryrun.server import mask_url
     from migdoc.output import dryrun_text
 
     guard = _FirstSignalGuard()
     guard.install()
-    is_live = fmt == "text" and not err and sys.stdout.isatty()
+    is_live = fmt == "text" and not err and collect is None and sys.stdout.isatty()
+    stdout = sys.stdout  # the project's own prints go to stderr during the run; progress stays here
     style = _styler(is_live and _is_terminal())
     progress = (
-        dryrun_text.ProgressPrinter(lambda text: click.echo(text, nl=False), style, is_downgrade=not no_downgrade)
+        dryrun_text.ProgressPrinter(
+            lambda text: click.echo(text, nl=False, file=stdout), style, is_downgrade=not options["no_downgrade"]
+        )
         if is_live
         else None
     )
     try:
         result = dryrun_project(
             project,
-            database_url=dryrun_database_url,
-            pg_bindir=pg_bindir,
-            downgrade=not no_downgrade,
-            to=to_revision,
-            url_env=url_env or ("DATABASE_URL",),
+            server_url=options["server_url"] or None,
+            pg_bindir=options["pg_bindir"],
+            downgrade=not options["no_downgrade"],
+            to=options["to_revision"],
+            url_env=options["url_env"] or ("DATABASE_URL",),
             progress=progress,
-            on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"))) if is_live else None,
+            on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"), file=stdout)) if is_live else None,
+            step_timeout=options["step_timeout"],
+            x_arguments=options["x_arguments"],
         )
     finally:
         guard.uninstall()
     if progress is not None:
         progress.flush()
-    report = dryrun_text.render_json(result) if fmt == "json" else dryrun_text.render_text(result, style)
-    click.echo(mask_url(report), nl=False, err=err)
+    if collect is not None:
+        collect(result)
+    else:
+        report = dryrun_text.render_json(result) if fmt == "json" else dryrun_text.render_text(result, style)
+        click.echo(mask_url(report), nl=False, err=err)
     return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+_DRYRUN_OPTION_NAMES = (
+    "server_url",
+    "pg_bindir",
+    "url_env",
+    "x_arguments",
+    "no_downgrade",
+    "to_revision",
+    "step_timeout",
+)
 
 
 def _with_dryrun(command: Callable) -> Callable:
     """Adds ``--dryrun`` (and the dry-run's options) to ``check``: the static check, then
-    the dry-run, one exit code. With a format other than text the dry-run report goes to stderr."""
+    the dry-run, one exit code. In text the dry-run's report follows the check's; in the
+    other formats the check renders the dry-run's result in its own format."""
 
     @click.option("--dryrun", "is_dryrun", is_flag=True, help="Then prove every upgrade/downgrade on PostgreSQL.")
-    @_dryrun_options("--dryrun-database-url")
+    @_dryrun_options
     @functools.wraps(command)
-    def wrapper(*args, is_dryrun, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, **kwargs):
+    def wrapper(*args, is_dryrun, **kwargs):
+        options = {name: kwargs.pop(name) for name in _DRYRUN_OPTION_NAMES}
         if not is_dryrun:
             return command(*args, **kwargs)
+        fmt = kwargs.get("fmt", "text")
+        if fmt != "text":
+            return command(*args, dryrun_options=options, **kwargs)
         try:
             command(*args, **kwargs)
             code = EXIT_OK
@@ -184,13 +227,9 @@ def _with_dryrun(command: Callable) -> Callable:
             code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
         if code not in (EXIT_OK, EXIT_FINDINGS):
             sys.exit(code)
-        fmt = kwargs.get("fmt", "text")
         project = _load(kwargs["path"], kwargs["config"], kwargs["name"], kwargs["version_locations"])
-        if fmt == "text":
-            click.echo("")
-        dry_code = _run_dryrun(
-            project, "text", dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, err=fmt != "text"
-        )
+        click.echo("")
+        dry_code = _run_dryrun(project, "text", options)
         sys.exit(max(code, dry_code))
 
     return wrapper
@@ -338,7 +377,7 @@ def graph(path, config, name, version_locations, fmt):
     help="A git ref (origin/main): report MD017 when merging into it would leave two heads or a colliding id.",
 )
 @_with_dryrun
-def check(path, config, name, version_locations, fmt, select, ignore, database_url, base_ref):
+def check(path, config, name, version_locations, fmt, select, ignore, database_url, base_ref, dryrun_options=None):
     """Diagnose the chain. Exit 1 when any error-level finding remains."""
     from migdoc.api import check_project
     from migdoc.output import github, json_format, sarif, text
@@ -347,6 +386,12 @@ def check(path, config, name, version_locations, fmt, select, ignore, database_u
     result = check_project(
         project, select=_split(select), ignore=_split(ignore), database_url=database_url, base_ref=base_ref
     )
+    if dryrun_options is not None:  # --dryrun in a format other than text: one report in that format
+        from migdoc.dryrun.findings import with_dryrun
+
+        results = []
+        _run_dryrun(project, fmt, dryrun_options, collect=results.append)
+        result = with_dryrun(result, results[0])
     renderers = {
         "json": json_format.render_check,
         "sarif": sarif.render_check,
@@ -527,15 +572,25 @@ def fix(
 
 @cli.command()
 @_project_options
-@_dryrun_options("--database-url")
+@_dryrun_options
+@click.option("--database-url", "deployed_url", hidden=True, default=None)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def dryrun(
-    path, config, name, version_locations, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, fmt
-):
-    """Prove every upgrade and downgrade on a throwaway PostgreSQL. Exit 0 passed, 1 a step failed."""
-    dryrun_database_url = dryrun_database_url or os.environ.get("MIGDOC_DATABASE_URL") or None
+def dryrun(path, config, name, version_locations, fmt, deployed_url, **options):
+    """Prove every upgrade and downgrade on a throwaway PostgreSQL. Exit 0 passed, 1 a step failed
+    or the models drifted from the migrations (MD020), 2 an environment problem.
+
+    Every connection the project's code opens is proved to be the throwaway database
+    first; a connection anywhere else stops the run (exit 2) before anything runs there."""
+    from migdoc.errors import UsageError
+
+    if deployed_url:
+        # one name, one meaning: --database-url is the deployed database, never dry-run on
+        raise UsageError(
+            "--database-url is the deployed database, which the dry-run never uses; "
+            "pass --server URL (or MIGDOC_DRYRUN_SERVER) for a server migdoc may create a throwaway database on"
+        )
     project = _load(path, config, name, version_locations)
-    sys.exit(_run_dryrun(project, fmt, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision))
+    sys.exit(_run_dryrun(project, fmt, options))
 
 
 def main(argv: list[str] | None = None) -> None:

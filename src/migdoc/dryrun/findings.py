@@ -1,0 +1,48 @@
+"""A dry-run's result as diagnostics (MD021 for a failed step, MD020 for model drift),
+so that ``check --dryrun`` reports it in every format. Pure."""
+
+from __future__ import annotations
+
+from migdoc.model import CheckResult, Diagnostic, Severity, Summary
+
+
+def dryrun_diagnostics(result) -> list[Diagnostic]:
+    found = []
+    failure = result.failure
+    # a chain the static reader finds unrunnable: its findings are the check's own diagnostics already
+    if failure is not None and not failure.findings:
+        message = f"dry-run failed: phase {failure.phase}"
+        if failure.revision:
+            message += f" of revision {failure.revision}"
+        message += f": {failure.error}"
+        if failure.statement:
+            message += f"; statement: {failure.statement}"
+        if failure.schema_diff:
+            message += "; schema after downgrade vs before upgrade: " + "; ".join(
+                change.describe() for change in failure.schema_diff
+            )
+        found.append(
+            Diagnostic(
+                "MD021", "dryrun-failed", Severity.ERROR, message, failure.file, failure.line or 1, failure.revision
+            )
+        )
+    for drift in getattr(result, "drift", ()):
+        found.append(
+            Diagnostic("MD020", "model-drift", Severity.ERROR, drift.message, drift.file, drift.line, drift.revision)
+        )
+    return found
+
+
+def with_dryrun(check: CheckResult, result) -> CheckResult:
+    """The check's result with the dry-run's diagnostics added and counted."""
+    diagnostics = sorted([*check.diagnostics, *dryrun_diagnostics(result)], key=Diagnostic.sort_key)
+    s = check.summary
+    summary = Summary(
+        files=s.files,
+        revisions=s.revisions,
+        heads=s.heads,
+        errors=sum(d.severity is Severity.ERROR for d in diagnostics),
+        warnings=sum(d.severity is Severity.WARNING for d in diagnostics),
+        info=sum(d.severity is Severity.INFO for d in diagnostics),
+    )
+    return CheckResult(tuple(diagnostics), summary, dryrun=result)

@@ -1,0 +1,319 @@
+"""The connection guard: while the project's code runs, every database connection
+must prove it is the run's own throwaway database before anything runs on it.
+
+The proof is two facts read from the server on the new connection:
+``current_setting('migdoc.run_token', true)`` equals a secret made for this run
+(a private server is started with it, ``-c migdoc.run_token=...``; on a borrowed
+server it is set on the run's database only, ``ALTER DATABASE ... SET``), and
+``current_database()`` is the run's database. A connection anywhere else
+(another database, another server, another dialect) is closed before its first
+statement and the run stops (``ForeignConnection``, turned into exit 2).
+
+Hooks, installed only while the guard is active, so that no way env.py may open
+a connection escapes them:
+
+* SQLAlchemy's ``do_connect`` (any engine, whenever it was made): a dialect that
+  is not PostgreSQL is refused before its driver connects (no SQLite file is made).
+* SQLAlchemy's pool ``connect`` (every new DBAPI connection, also one made by a
+  ``creator=`` function): the proof, before the dialect's own first queries.
+* the pool's ``checkout``: a connection pooled before the guard started is proved too.
+* ``MigrationContext.configure``: the connection Alembic will run on (for example
+  one handed in through ``config.attributes``) is proved before Alembic's first
+  statement.
+* ``psycopg.connect`` (psycopg 3) and ``psycopg2.connect`` when installed: a raw
+  driver connection that bypasses SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+TOKEN_SETTING = "migdoc.run_token"
+PROOF_SQL = f"SELECT current_setting('{TOKEN_SETTING}', true), current_database()"
+_PROVED = "migdoc_proved"  # key in a pool connection record's info: the token it was proved with
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What the run's own database answers: its name and the run's secret token."""
+
+    database: str
+    token: str
+    host: str | None = None  # where the run's database is (socket folder or host name)
+
+
+class ForeignConnection(BaseException):
+    """Raised inside the project's code when it connects anywhere but the run's database.
+
+    A BaseException so that an env.py's ``except Exception`` (a retry, a fallback)
+    cannot swallow it; the guard also remembers it, for an env.py that swallows everything."""
+
+
+FIX = (
+    "point env.py at the throwaway database migdoc passes it: the Alembic config's sqlalchemy.url "
+    '(config.get_main_option("sqlalchemy.url")) or the DATABASE_URL variable '
+    "(--url-env NAME when env.py reads another variable), or -x KEY={url} when env.py reads an -x argument"
+)
+
+
+class ConnectionGuard:
+    """Context manager: while active, only connections to ``identity``'s database are allowed."""
+
+    def __init__(self, identity: RunIdentity, project_root: Path) -> None:
+        self.identity = identity
+        self.project_root = str(project_root)
+        self.violation: str | None = None
+        self._lock = threading.Lock()
+        self._pending = threading.local()
+        self._undo: list = []
+
+    # -- the proof ---------------------------------------------------------------
+
+    def prove(self, dbapi_connection, target: str | None) -> None:
+        """Runs the proof query on a new DBAPI connection; on failure closes it and stops the run."""
+        row = None
+        with contextlib.suppress(Exception):  # any failure of the proof is a failed proof
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(PROOF_SQL)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            dbapi_connection.rollback()
+        if row is not None and tuple(row[:2]) == (self.identity.token, self.identity.database):
+            return
+        with contextlib.suppress(Exception):
+            dbapi_connection.close()
+        self.stop(f"connected to {target or _server_side_target(row)}, not to the dry-run's throwaway database")
+
+    def stop(self, what: str) -> None:
+        where = self._caller()
+        who = f"the project's code ({where})" if where else "the project's code"
+        message = f"{who} {what}; stopped before anything ran there; {FIX}"
+        with self._lock:
+            if self.violation is None:
+                self.violation = message
+        raise ForeignConnection(message)
+
+    def _caller(self) -> str | None:
+        """The innermost frame in the project's own files: where it connected."""
+        from migdoc.dryrun.runner import _relative
+
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(self.project_root):
+                return f"{_relative(Path(frame.f_code.co_filename))}:{frame.f_lineno}"
+            frame = frame.f_back
+        return None
+
+    # -- hooks -------------------------------------------------------------------
+
+    def _do_connect(self, dialect, connection_record, cargs, cparams):
+        target = describe_target(dialect.name, getattr(dialect, "driver", ""), cargs, cparams)
+        if dialect.name != "postgresql":
+            self.stop(f"asked for a {dialect.name} database ({target}), but the dry-run runs on PostgreSQL only")
+        if connection_record is not None:
+            connection_record.info["migdoc_target"] = target
+        self._pending.target = target  # for the driver hook, which the connect below calls
+        try:
+            # connecting here (what SQLAlchemy does next anyway) so that a failure to reach
+            # some other server says so, instead of looking like the throwaway one failed
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            if self._is_ours(cparams):
+                raise
+            self.stop(
+                f"tried to connect to {target}, not to the dry-run's throwaway database "
+                f"(and that failed: {_first_line(exc)})"
+            )
+        finally:
+            self._pending.target = None
+
+    def _is_ours(self, cparams) -> bool:
+        database = cparams.get("dbname") or cparams.get("database")
+        return database == self.identity.database and cparams.get("host") == self.identity.host
+
+    def _on_connect(self, dbapi_connection, connection_record) -> None:
+        if connection_record is not None and connection_record.info.get(_PROVED) == self.identity.token:
+            return  # proved by the driver hook already
+        target = connection_record.info.get("migdoc_target") if connection_record is not None else None
+        self.prove(dbapi_connection, target)
+        if connection_record is not None:
+            connection_record.info[_PROVED] = self.identity.token
+
+    def _on_checkout(self, dbapi_connection, connection_record, proxy) -> None:
+        if connection_record.info.get(_PROVED) != self.identity.token:
+            self._on_connect(dbapi_connection, connection_record)
+
+    def _prove_alembic_connection(self, connection) -> None:
+        fairy = getattr(connection, "connection", None) if connection is not None else None
+        record = getattr(fairy, "_connection_record", None)
+        if record is not None and record.info.get(_PROVED) == self.identity.token:
+            return
+        dbapi_connection = getattr(fairy, "dbapi_connection", None)
+        if dbapi_connection is None:
+            return
+        url = getattr(getattr(connection, "engine", None), "url", None)
+        target = url.render_as_string(hide_password=True) if url is not None else None
+        self.prove(dbapi_connection, target)
+        if record is not None:
+            record.info[_PROVED] = self.identity.token
+
+    # -- installing --------------------------------------------------------------
+
+    def __enter__(self) -> ConnectionGuard:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+        from sqlalchemy.pool import Pool
+
+        hooks = [(Engine, "do_connect", self._do_connect), (Pool, "connect", self._on_connect)]
+        hooks.append((Pool, "checkout", self._on_checkout))
+        try:
+            for target, name, fn in hooks:
+                event.listen(target, name, fn)
+                self._undo.append(lambda t=target, n=name, f=fn: event.remove(t, n, f))
+            self._patch_alembic()
+            self._patch_drivers()
+        except BaseException:
+            self._restore()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        while self._undo:
+            undo = self._undo.pop()
+            with contextlib.suppress(Exception):
+                undo()
+
+    def _patch(self, owner, name: str, replacement) -> None:
+        """Replace ``owner.name`` until the guard ends; an inherited one is put back by removing ours."""
+        if name in vars(owner):
+            original = vars(owner)[name]
+            self._undo.append(lambda: setattr(owner, name, original))
+        else:
+            self._undo.append(lambda: delattr(owner, name))
+        setattr(owner, name, replacement)
+
+    def _patch_alembic(self) -> None:
+        from alembic.runtime.migration import MigrationContext
+
+        original = inspect.getattr_static(MigrationContext, "configure").__func__
+        guard = self
+
+        def configure(cls, connection=None, *args, opts=None, **kwargs):
+            if connection is not None:
+                guard._prove_alembic_connection(connection)
+            # one transaction per step keeps the locks held bounded however long the chain
+            # (one transaction for the whole chain runs out of lock slots near 300 revisions)
+            opts = {**(opts or {}), "transaction_per_migration": True}
+            return original(cls, connection, *args, opts=opts, **kwargs)
+
+        self._patch(MigrationContext, "configure", classmethod(configure))
+
+    def _patch_drivers(self) -> None:
+        """A raw driver connection, made without SQLAlchemy: proved as it opens."""
+        guard = self
+        # a driver whose layout changed is left unpatched (SQLAlchemy's hooks still guard it)
+        with contextlib.suppress(ImportError, AttributeError):
+            import psycopg
+
+            original_connect = inspect.getattr_static(psycopg.Connection, "connect").__func__
+
+            def connect(cls, conninfo: str = "", *args, **kwargs):
+                target, guard._pending.target = getattr(guard._pending, "target", None), None
+                connection = original_connect(cls, conninfo, *args, **kwargs)
+                guard.prove(connection, target or describe_psycopg(connection))
+                return connection
+
+            self._patch(psycopg.Connection, "connect", classmethod(connect))
+            # psycopg.connect is the classmethod bound when psycopg was imported
+            self._patch(psycopg, "connect", lambda *args, **kwargs: psycopg.Connection.connect(*args, **kwargs))
+        if "psycopg2" in sys.modules or _importable("psycopg2"):
+            with contextlib.suppress(ImportError, AttributeError):
+                import psycopg2
+
+                original2 = psycopg2.connect
+
+                def connect2(*args, **kwargs):
+                    connection = original2(*args, **kwargs)
+                    guard.prove(connection, describe_dsn(connection.get_dsn_parameters()))
+                    return connection
+
+                self._patch(psycopg2, "connect", connect2)
+
+
+def _first_line(exc: BaseException) -> str:
+    from migdoc.database import mask_secrets
+
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return mask_secrets(lines[0]) if lines else type(exc).__name__
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    with contextlib.suppress(ImportError, ValueError):
+        return importlib.util.find_spec(name) is not None
+    return False
+
+
+def describe_target(dialect: str, driver: str, cargs, cparams) -> str:
+    """A URL-like description of where a connection goes; never the password."""
+    scheme = f"{dialect}+{driver}" if driver else dialect
+    if dialect == "sqlite":
+        path = cargs[0] if cargs else cparams.get("database", "")
+        return f"{scheme}:///{path}"
+    params = dict(cparams)
+    if cargs and isinstance(cargs[0], str) and not params:
+        return f"{scheme} {_mask_conninfo(cargs[0])}"
+    return f"{scheme}://{_netloc(params)}"
+
+
+def describe_dsn(params: dict) -> str:
+    return f"postgresql://{_netloc(params)}"
+
+
+def describe_psycopg(connection) -> str:
+    info = connection.info
+    return describe_dsn(
+        {"user": info.user, "password": info.password, "host": info.host, "port": info.port, "dbname": info.dbname}
+    )
+
+
+def _netloc(params: dict) -> str:
+    user = params.get("user") or params.get("username") or ""
+    password = params.get("password")
+    host = params.get("host") or ""
+    port = params.get("port")
+    database = params.get("dbname") or params.get("database") or ""
+    auth = f"{user}{':***' if password else ''}@" if user or password else ""
+    if host.startswith("/"):  # a unix socket folder: the way libpq URLs spell it
+        return f"{auth}/{database}?host={host}"
+    return f"{auth}{host}{f':{port}' if port else ''}/{database}"
+
+
+def _mask_conninfo(conninfo: str) -> str:
+    import re
+
+    return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", conninfo)
+
+
+def _server_side_target(row) -> str:
+    if row is None:
+        return "a database that is not the run's (it cannot answer the proof query)"
+    return f"database {row[1]!r} (not the run's)"
+
+
+@contextlib.contextmanager
+def guarded(identity: RunIdentity, project_root: Path) -> Iterator[ConnectionGuard]:
+    with ConnectionGuard(identity, project_root) as guard:
+        yield guard
