@@ -171,6 +171,30 @@ def _acquire(path: Path, error: type[MigdocError]) -> int:
     raise error(f"cannot take the lock {display_path(path)}: it keeps changing hands; nothing changed")
 
 
+def refuse_if_locked(root: Path) -> None:
+    """Raise LockedError when a migdoc holds the project's lock now. Reads only: a shared
+    ``flock`` probe on the lock file, if there is one (a plain ``fix`` writes nothing)."""
+    path = root / LOCK_FILE
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockedError(
+                f"another migdoc is writing this project ({owner.describe(_read_lock_owner(handle))}; lock "
+                f"{display_path(path)}); run it again when that one has finished"
+            ) from None
+        except OSError:
+            return
+    finally:
+        os.close(handle)
+
+
 def _read_lock_owner(handle: int) -> object:
     try:
         return json.loads(os.pread(handle, 4096, 0).decode("utf-8"))
@@ -489,7 +513,15 @@ def _one_line(exc: BaseException) -> str:
 
 
 def unfinished_journal(root: Path, folders: tuple[Path, ...]) -> str | None:
-    """What blocks a new fix: the newest journal that is neither applied nor closed, said in one line."""
+    """What blocks a new fix: the newest journal that is neither applied nor closed, said in one line.
+
+    Raises LockedError instead when a migdoc is writing the project now: its
+    journal says "applying" because it is applying, not because it was interrupted."""
+    refuse_if_locked(root)
+    return _unfinished(root, folders)
+
+
+def _unfinished(root: Path, folders: tuple[Path, ...]) -> str | None:
     entries = [e for e in read_journals(root, folders, UsageError) if e.data["status"] not in (*_CLOSED, "applied")]
     if not entries:
         return None
@@ -528,7 +560,7 @@ def apply_plan(
     folders = folders or (Path(os.path.realpath(root)),)
     with project_lock(root):
         journals = read_journals(root, folders, ApplyError)
-        blocking = unfinished_journal(root, folders)
+        blocking = _unfinished(root, folders)
         if blocking is not None:
             raise ApplyError(blocking)
         _preflight(plan, folders)
