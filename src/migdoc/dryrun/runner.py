@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 import traceback
@@ -149,7 +150,7 @@ class Stairway:
     # -- set-up --------------------------------------------------------------
 
     def _config(self):
-        from alembic.config import Config
+        Config = _dryrun_config_class()  # noqa: N806 - a class, chosen at run time
 
         layout = self.project.layout
         if layout.config_file is None:
@@ -393,6 +394,32 @@ class Stairway:
     def _load_failure(self, exc: BaseException, doing: str) -> Failure:
         file, line = _project_frame(exc, self.project.layout.root)
         return Failure(None, file, "load", f"{doing}: {type(exc).__name__}: {exc}", line=line)
+
+
+_PERCENT = re.compile(r"%%|%\(|%")
+
+
+def escape_percent(value: str) -> str:
+    """``%`` -> ``%%`` as Alembic's documentation asks of values given to ``set_main_option``,
+    for every ``%`` that cannot be read as ConfigParser syntax (``%%`` or ``%(name)s``): a
+    value already escaped, or one meant to interpolate, is unchanged; only a value that
+    would have raised "invalid interpolation syntax" is changed."""
+    return _PERCENT.sub(lambda match: match.group() if len(match.group()) == 2 else "%%", value)
+
+
+def _dryrun_config_class():
+    from alembic.config import Config
+
+    class DryrunConfig(Config):
+        """The Config env.py sees during a dry-run. Many env.py files pass the application's
+        URL to ``config.set_main_option`` unescaped; the throwaway database's URL (a
+        percent-encoded password, a socket folder in ``?host=``) then fails to load. It is
+        escaped here on their behalf (see ``escape_percent``)."""
+
+        def set_section_option(self, section: str, name: str, value: str) -> None:
+            super().set_section_option(section, name, escape_percent(value) if isinstance(value, str) else value)
+
+    return DryrunConfig
 
 
 def _label(script) -> str:
