@@ -240,9 +240,8 @@ class ReadCache:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.raw: dict[bytes, tuple[bytes, bytes]] = {}  # key -> (digest, payload): checked on a hit
+        self.lines: dict[bytes, bytes] = {}  # key -> its line "key digest payload", checked on a hit
         self.parsed: dict[bytes, object] = {}  # key -> JSON value of an entry already proved good
-        self.lines: dict[bytes, bytes] = {}  # key -> its line, written back as it was if it was good
         self.good: set[bytes] = set()
         self._salt = reader_fingerprint().encode("ascii")
 
@@ -271,7 +270,6 @@ class ReadCache:
         for line in body.split(b"\n"):
             parts = line.split(b" ", 2)
             if len(parts) == 3:
-                self.raw[parts[0]] = (parts[1], parts[2])
                 self.lines[parts[0]] = line
                 keys.append(parts[0])
                 payloads.append(parts[2])
@@ -295,14 +293,16 @@ class ReadCache:
     def get(self, data: bytes, display: str) -> RevisionFile | None:
         sha = hashlib.sha256(data).hexdigest()
         key = sha.encode("ascii")
-        if key in self.parsed:
-            value = self.parsed[key]
-        else:
-            entry = self.raw.get(key)
-            if entry is None or entry[0] != self._digest(key, entry[1]):
+        value = self.parsed.pop(key, None)  # decoded once: the parsed form is not kept
+        if value is None:
+            line = self.lines.get(key)
+            if line is None:
+                return None
+            _, digest, payload = line.split(b" ", 2)
+            if digest != self._digest(key, payload):
                 return None
             try:
-                value = json.loads(entry[1])
+                value = json.loads(payload)
             except (ValueError, RecursionError):
                 return None
         try:
