@@ -460,3 +460,13 @@ def test_rollback_that_cannot_restore_a_file_says_so(copy_fixture):
     assert [j["status"] for j in journals(root)] == ["rollback incomplete"]
     blocked = run("fix", "--archive", "fix_story")
     assert blocked.exit_code == 2 and "rollback incomplete" in blocked.output
+
+
+def test_item10_apply_refuses_to_write_outside_the_project(copy_fixture, tmp_path):
+    root = copy_fixture("fix_story")
+    before = project_files(root)
+    outside = tmp_path / "elsewhere"
+    result = run("fix", "--archive", "--archive-dir", str(outside), "--apply", "fix_story")
+    assert result.exit_code == 2, result.output
+    assert "outside the project" in one_line(result.stderr)
+    assert not outside.exists() and project_files(root) == before
