@@ -6,6 +6,7 @@ Every apply is finishable or reversible whatever stops it; one writer per projec
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import hashlib
 import json
@@ -116,6 +117,59 @@ def test_item3_full_disk_edit_not_restorable_is_named_and_undo_finishes(copy_fix
     undo = run("fix", "--undo", "fix_story")
     assert undo.exit_code == 0, undo.output
     assert project_files(root) == before
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1 MB tmpfs, where this machine lets us mount one (root in a container); else skip."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_item3_real_full_disk_on_a_tiny_tmpfs(tiny_disk, monkeypatch):
+    import shutil
+
+    from conftest import FIXTURES
+
+    root = tiny_disk / "fix_story"
+    shutil.copytree(FIXTURES / "fix_story", root)
+    monkeypatch.chdir(tiny_disk)
+    before = project_files(root)
+    real_carry_out = applying._carry_out
+
+    def fill_then_carry_out(action, step, created_dirs):
+        if action.kind == "edit":  # the disk fills up just before the edit is written
+            with open(tiny_disk / "filler", "ab") as filler:
+                with contextlib.suppress(OSError):
+                    while True:
+                        filler.write(b"x" * 65536)
+                        filler.flush()
+        real_carry_out(action, step, created_dirs)
+
+    monkeypatch.setattr(applying, "_carry_out", fill_then_carry_out)
+    result = run("fix", "--archive", "--apply", "fix_story")
+    assert result.exit_code == 2, result.output
+    line = one_line(result.stderr)
+    assert "No space left on device" in line and "every file was restored" in line
+    assert project_files(root) == before
+    (status,) = [j["status"] for j in journals(root)]
+    assert status in ("rolled back", "applying")
+    monkeypatch.setattr(applying, "_carry_out", real_carry_out)
+    (tiny_disk / "filler").unlink()
+    if status == "applying":
+        assert "migdoc fix --undo" in line
+        assert run("fix", "--undo", "fix_story").exit_code == 0
+    assert project_files(root) == before
+    assert run("fix", "--archive", "--apply", "fix_story").exit_code == 0
 
 
 # -- item 7: interrupted applies --------------------------------------------------------
