@@ -189,6 +189,12 @@ if where == "step":
         calls.append(action)
         real(action, step, created_dirs)
     applying._carry_out = carry_out
+    real_check = applying.is_healthier
+    def is_healthier(before, after):  # count == number of steps: during the re-check
+        if len(calls) == count:
+            os.kill(os.getpid(), signum)
+        return real_check(before, after)
+    applying.is_healthier = is_healthier
 elif where == "link":  # between a move's link and its unlink: the file is at both places
     real_link = os.link
     def link(source, target, **kwargs):
@@ -240,11 +246,12 @@ def test_item7_sigkill_midway_is_found_first_and_undone_exactly(copy_fixture, wh
     assert run("fix", "--archive", "--apply", "fix_story").exit_code == 0
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_item7_sigint_sigterm_midway_roll_back_with_one_line(copy_fixture, signum):
+@pytest.mark.parametrize(("signum", "count"), [(signal.SIGINT, 3), (signal.SIGTERM, 3), (signal.SIGTERM, 7)])
+def test_item7_sigint_sigterm_midway_roll_back_with_one_line(copy_fixture, signum, count):
+    """Count 7: after the last step, while the result is re-read: not yet proved healthier."""
     root = copy_fixture("fix_story")
     before = project_files(root)
-    code, _out, err = _run_killed(root.parent, "step", 3, signum, "fix", "--archive", "--apply", "fix_story")
+    code, _out, err = _run_killed(root.parent, "step", count, signum, "fix", "--archive", "--apply", "fix_story")
     assert code == 128 + signum, err
     line = one_line(err)
     assert signal.Signals(signum).name in line and "every file was restored" in line

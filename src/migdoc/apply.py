@@ -586,7 +586,12 @@ def apply_plan(
             note = _roll_back(journal_path, journal)[1]
             raise ApplyError(f"could not write ({exc.strerror or exc}): {exc.filename or ''}; {note}") from exc
 
-        after = recheck()
+        try:
+            after = recheck()
+            is_better = is_healthier(before, after)
+        except KeyboardInterrupt as exc:  # not yet shown to be healthier: not applied
+            note = _roll_back(journal_path, journal)[1]
+            raise ApplyInterrupted(getattr(exc, "signum", signal.SIGINT), note) from exc
         result = ApplyResult(
             journal=journal_path,
             errors_before=before.summary.errors,
@@ -595,7 +600,7 @@ def apply_plan(
             warnings_after=after.summary.warnings,
             is_rolled_back=False,
         )
-        if not is_healthier(before, after):
+        if not is_better:
             problems, note = _roll_back(journal_path, journal)
             if problems:
                 raise ApplyError(f"not applied: the result was not healthier; {note}")
