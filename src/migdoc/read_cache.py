@@ -317,10 +317,12 @@ class ReadCache:
         if self.path is None:
             return
         lines = []
+        written: set[bytes] = set()
         for record in records:
-            if not record.sha256:
-                continue
             key = record.sha256.encode("ascii")
+            if not record.sha256 or key in written:
+                continue  # files with the same bytes share one entry
+            written.add(key)
             line = self.lines.get(key) if key in self.good else None
             if line is None:
                 try:
