@@ -1,51 +1,64 @@
 """Carry out a :class:`~migdoc.plan.Plan` on disk: atomically, with a journal, undoably.
 
 Invariants:
-- before anything is written every action is checked (content hashes,
-  targets free, folders writable); a refusal leaves the disk untouched;
-- each file is written as a temporary file in its own folder, then renamed
-  over (or linked into place, so nothing is ever overwritten by a move);
-- the journal (``.migdoc/journal/<timestamp>.json`` under the project root) is
-  written before the first change and records the original bytes of every
-  edited file; if any step fails, or the re-read project is not healthier,
-  every touched file is restored from it;
+- one writer per project (``migdoc.lock``); nothing starts while an earlier
+  fix is unfinished (``migdoc.journal``);
+- before anything is written every action is checked (inside the project,
+  content hashes, targets free, folders writable); a refusal leaves the disk untouched;
+- each file is re-hashed immediately before its own step; each file is written
+  as a temporary file in its own folder, then renamed over, or linked into
+  place, so nothing is ever overwritten by a move or a new file;
+- the journal (``.migdoc/journal/<timestamp>-<pid>-<random>.json`` under the
+  project root) is written before the first change and records the original
+  bytes of every edited file and the hash every file has before and after its
+  step, so that how far an apply got is read from the disk alone; if any step
+  fails, a signal arrives, or the re-read project is not healthier, every
+  touched file is restored from it, and what could not be is named;
 - nothing is deleted except files this run created, when it rolls back.
 
-This module and ``prepare_context`` are the only parts of ``fix`` that touch the disk.
+This module and ``prepare_context`` are the only parts of ``fix`` that write to the disk.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import ctypes
 import errno
-import fcntl
 import glob
 import hashlib
 import io
 import json
 import os
-import re
 import secrets
 import signal
-import stat
 import tempfile
 import tokenize
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from migdoc import owner
-from migdoc.errors import MigdocError, UsageError
+from migdoc.errors import MigdocError
+from migdoc.journal import (
+    CLOSED,
+    JOURNAL_DIR,
+    find_unfinished,
+    hash_file,
+    is_inside,
+    read_journals,
+    step_state,
+)
+from migdoc.journal import project_folders as project_folders  # re-exported: the API of fix
+from migdoc.journal import unfinished_journal as unfinished_journal
+from migdoc.lock import LOCK_FILE as LOCK_FILE  # re-exported
+from migdoc.lock import LockedError as LockedError
+from migdoc.lock import project_lock
 from migdoc.model import CheckResult
 from migdoc.plan import CreateFile, EditText, MoveFile, Plan, RenameFile
 from migdoc.project import display_path
 from migdoc.reader import decode_source
-
-JOURNAL_DIR = Path(".migdoc") / "journal"
 
 
 class ApplyError(MigdocError):
@@ -105,123 +118,6 @@ def prepare_context(project, diagnostics, archive_dir: str | None = None, now: d
     )
 
 
-# -- one writer per project --------------------------------------------------------
-
-LOCK_FILE = Path(".migdoc") / "lock"
-
-
-class LockedError(MigdocError):
-    """Another migdoc is writing this project; nothing was changed."""
-
-
-@contextlib.contextmanager
-def project_lock(root: Path, error: type[MigdocError] = ApplyError) -> Iterator[None]:
-    """Hold the project's write lock: an exclusive ``flock`` on ``.migdoc/lock``.
-
-    The kernel drops the lock when its holder ends, however it ends (even
-    SIGKILL), so a lock left by a dead run never blocks anyone; the file only
-    names the holder (pid, host, start time) for the run that is refused. The
-    holder removes the file (and an empty ``.migdoc``) when done; a run that
-    locked a file just removed notices (the path no longer names it) and tries again."""
-    path = root / LOCK_FILE
-    handle = _acquire(path, error)
-    try:
-        with contextlib.suppress(OSError):
-            os.pwrite(handle, json.dumps(owner.this_process()).encode("utf-8"), 0)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)  # while still holding it: nobody can lock this file in between
-        os.close(handle)
-        with contextlib.suppress(OSError):
-            path.parent.rmdir()  # only when empty: a refused run leaves nothing behind
-
-
-def _acquire(path: Path, error: type[MigdocError]) -> int:
-    for _attempt in range(20):
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
-        except FileNotFoundError:
-            continue  # the departing holder removed the folder under us
-        except OSError as exc:
-            raise error(f"cannot create the lock {display_path(path)}: {exc.strerror or exc}; nothing changed") from exc
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_lock_owner(handle)
-            os.close(handle)
-            raise LockedError(
-                f"another migdoc is writing this project ({owner.describe(holder)}; lock "
-                f"{display_path(path)}); nothing changed; run it again when that one has finished"
-            ) from None
-        except OSError as exc:
-            os.close(handle)
-            raise error(
-                f"cannot lock {display_path(path)} ({exc.strerror or exc}): this file system offers no locks; "
-                "nothing changed"
-            ) from exc
-        try:
-            is_current = os.stat(path, follow_symlinks=False).st_ino == os.fstat(handle).st_ino
-        except OSError:
-            is_current = False
-        if is_current:
-            return handle
-        os.close(handle)  # we locked a file its holder had just removed: try the one there now
-    raise error(f"cannot take the lock {display_path(path)}: it keeps changing hands; nothing changed")
-
-
-def refuse_if_locked(root: Path) -> None:
-    """Raise LockedError when a migdoc holds the project's lock now. Reads only: a shared
-    ``flock`` probe on the lock file, if there is one (a plain ``fix`` writes nothing)."""
-    path = root / LOCK_FILE
-    try:
-        handle = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return
-    try:
-        if not stat.S_ISREG(os.fstat(handle).st_mode):
-            return
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LockedError(
-                f"another migdoc is writing this project ({owner.describe(_read_lock_owner(handle))}; lock "
-                f"{display_path(path)}); run it again when that one has finished"
-            ) from None
-        except OSError:
-            return
-    finally:
-        os.close(handle)
-
-
-def _read_lock_owner(handle: int) -> object:
-    try:
-        return json.loads(os.pread(handle, 4096, 0).decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-
-
-# -- where a fix may write ---------------------------------------------------------
-
-
-def project_folders(layout) -> tuple[Path, ...]:
-    """The folders a fix may write in (and an undo restore into): the project root,
-    the script folder, every version folder and the archive."""
-    folders = [layout.root, *layout.version_locations, layout.archive_root]
-    if layout.script_location is not None:
-        folders.append(layout.script_location)
-    return tuple(dict.fromkeys(Path(os.path.realpath(folder)) for folder in folders))
-
-
-def _is_inside(path: str, folders: tuple[Path, ...]) -> bool:
-    """True when ``path`` (absolute) lies under one of ``folders``, symlinks and ``..`` resolved."""
-    if not os.path.isabs(path) or "\0" in path:
-        return False
-    real = os.path.realpath(path)
-    return any(real == str(folder) or real.startswith(str(folder).rstrip(os.sep) + os.sep) for folder in folders)
-
-
 # -- applying ----------------------------------------------------------------------
 
 
@@ -248,16 +144,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _hash_file(path: Path) -> str | None:
-    """The content hash of a regular file, None when there is none to read."""
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None
-        return _sha256(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-
-
 def _encode_like(original: bytes, text: str) -> bytes:
     """Encode ``text`` as ``original`` was: same PEP 263 encoding, same BOM."""
     encoding, _ = tokenize.detect_encoding(io.BytesIO(original).readline)
@@ -272,7 +158,7 @@ def _preflight(plan: Plan, folders: tuple[Path, ...]) -> None:
     checked: set[Path] = set()
     for action in plan.actions:
         for path in _paths_of(action):
-            if not _is_inside(os.path.abspath(path), folders):
+            if not is_inside(os.path.abspath(path), folders):
                 raise ApplyError(f"{path} lies outside the project; migdoc writes only inside it; nothing changed")
         if isinstance(action, (MoveFile, RenameFile)):
             source = Path(action.source)
@@ -396,143 +282,10 @@ def _rename_no_replace(source: Path, target: Path) -> None:
 
 # -- journals ----------------------------------------------------------------------
 
-_STATUSES = ("applying", "applied", "rolled back", "rollback incomplete", "undoing", "undone", "partly undone")
-_CLOSED = ("undone", "rolled back")
-"""A journal in any other status still has work on disk: undone only by ``fix --undo``, newest first."""
-_MAX_JOURNAL_BYTES = 256 * 1024 * 1024
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_REQUIRED = {
-    "edit": ("path", "original", "original_sha256"),
-    "move": ("source", "target", "sha256"),
-    "rename": ("source", "target", "sha256"),
-    "create": ("path",),
-}
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    path: Path
-    data: dict
-
 
 def _save_journal(path: Path, journal: dict) -> None:
     data = (json.dumps(journal, indent=2) + "\n").encode("utf-8")
     _write_atomic(path, data, exclusive=False)
-
-
-def _journal_problem(data: object, folders: tuple[Path, ...]) -> str | None:
-    """Why ``data`` is not a journal migdoc can act on, or None. Every field an undo reads is checked."""
-    if not isinstance(data, dict):
-        return "not a JSON object"
-    if data.get("status") not in _STATUSES:
-        return f"unknown status {data.get('status')!r}"
-    if not isinstance(data.get("created"), str):
-        return "no 'created' time"
-    sequence = data.get("sequence", 0)
-    if not isinstance(sequence, int) or isinstance(sequence, bool):
-        return "'sequence' is not a number"
-    steps = data.get("steps")
-    if not isinstance(steps, list):
-        return "no list of 'steps'"
-    folders_made = data.get("created_dirs", [])
-    if not isinstance(folders_made, list) or not all(isinstance(f, str) for f in folders_made):
-        return "'created_dirs' is not a list of paths"
-    for folder in folders_made:
-        if not _is_inside(folder, folders):
-            return f"folder {folder!r} lies outside the project"
-    for number, step in enumerate(steps, 1):
-        problem = _step_problem(step, folders)
-        if problem is not None:
-            return f"step {number}: {problem}"
-    return None
-
-
-def _step_problem(step: object, folders: tuple[Path, ...]) -> str | None:
-    if not isinstance(step, dict):
-        return "not a JSON object"
-    kind = step.get("kind")
-    if kind not in _REQUIRED:
-        return f"unknown kind {kind!r}"
-    if not isinstance(step.get("done", False), bool):
-        return "'done' is not true or false"
-    for key in _REQUIRED[kind]:
-        if not isinstance(step.get(key), str):
-            return f"'{key}' is missing or not text"
-    for key in ("original_sha256", "new_sha256", "sha256"):
-        if key in step and not (isinstance(step[key], str) and _HEX64.fullmatch(step[key])):
-            return f"'{key}' is not a sha256"
-    if kind == "edit":
-        try:
-            original = base64.b64decode(step["original"], validate=True)
-        except (binascii.Error, ValueError):
-            return "'original' is not base64"
-        if _sha256(original) != step["original_sha256"]:
-            return "'original' does not match 'original_sha256'"
-    for key in ("path", "source", "target"):
-        if key in step and not _is_inside(step[key], folders):
-            return f"{step[key]!r} lies outside the project; migdoc never writes there"
-    return None
-
-
-def read_journals(root: Path, folders: tuple[Path, ...], error: type[MigdocError] = UndoError) -> list[JournalEntry]:
-    """Every journal of the project, oldest first, each validated in full.
-
-    Anything in the journal folder that is not a valid journal is refused with
-    ``error`` (one line naming it) before anything acts on any journal."""
-    folder = root / JOURNAL_DIR
-    if not folder.is_dir():
-        return []
-    entries = []
-    for path in sorted(folder.glob("*.json")):
-        shown = display_path(path)
-        try:
-            info = os.lstat(path)
-            if not stat.S_ISREG(info.st_mode):
-                raise error(f"{shown} is not a regular file; move it out of {display_path(folder)}")
-            if info.st_size > _MAX_JOURNAL_BYTES:
-                raise error(f"{shown} is too large to be a migdoc journal; move it out of {display_path(folder)}")
-            data = json.loads(path.read_bytes().decode("utf-8"))
-        except (OSError, ValueError, RecursionError) as exc:
-            raise error(
-                f"{shown} cannot be read as a journal ({_one_line(exc)}); nothing changed; "
-                f"move it out of {display_path(folder)} if it is not migdoc's"
-            ) from exc
-        problem = _journal_problem(data, folders)
-        if problem is not None:
-            raise error(
-                f"{shown} is not a usable migdoc journal: {problem}; nothing changed; "
-                f"move it out of {display_path(folder)} if it is not migdoc's"
-            )
-        entries.append(JournalEntry(path, data))
-    entries.sort(key=lambda e: (e.data.get("sequence", 0), e.data["created"], e.path.name))
-    return entries
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(getattr(exc, "strerror", None) or exc).split())[:200]
-
-
-def unfinished_journal(root: Path, folders: tuple[Path, ...]) -> str | None:
-    """What blocks a new fix: the newest journal that is neither applied nor closed, said in one line.
-
-    Raises LockedError instead when a migdoc is writing the project now: its
-    journal says "applying" because it is applying, not because it was interrupted."""
-    refuse_if_locked(root)
-    return _unfinished(root, folders)
-
-
-def _unfinished(root: Path, folders: tuple[Path, ...]) -> str | None:
-    entries = [e for e in read_journals(root, folders, UsageError) if e.data["status"] not in (*_CLOSED, "applied")]
-    if not entries:
-        return None
-    entry = entries[-1]
-    steps = entry.data["steps"]
-    done = sum(1 for step in steps if _step_state(step)[0] in ("done", "linked"))
-    return (
-        f"an earlier fix was interrupted and is not finished ({display_path(entry.path)}: "
-        f'"{entry.data["status"]}", {done} of {len(steps)} steps on disk); '
-        "run `migdoc fix --undo` to revert it before anything else"
-    )
 
 
 # -- carrying out a plan -----------------------------------------------------------
@@ -558,9 +311,9 @@ def apply_plan(
     carried out, so an apply killed at any instant can be undone.
     """
     folders = folders or (Path(os.path.realpath(root)),)
-    with project_lock(root):
+    with project_lock(root, ApplyError):
         journals = read_journals(root, folders, ApplyError)
-        blocking = _unfinished(root, folders)
+        blocking = find_unfinished(root, folders)
         if blocking is not None:
             raise ApplyError(blocking)
         _preflight(plan, folders)
@@ -724,7 +477,7 @@ def _carry_out(action, step: dict, created_dirs: list[str]) -> None:
         step["new_sha256"] = _sha256(data)
     elif isinstance(action, (MoveFile, RenameFile)):
         source, target = Path(action.source), Path(action.target)
-        if _hash_file(source) != step["sha256"]:
+        if hash_file(source) != step["sha256"]:
             raise _ChangedOnDisk(0, "changed on disk during apply", str(source))
         _make_dirs(target.parent, created_dirs)
         _move_no_clobber(source, target)
@@ -747,37 +500,6 @@ def _make_dirs(folder: Path, created: list[str]) -> None:
         created.append(str(path.absolute()))
 
 
-def _step_state(step: dict) -> tuple[str, str | None]:
-    """Whether a step is on disk, told from the files alone (a journal's ``done`` flags may
-    be stale after a kill): ``done``, ``pending``, ``linked`` (a move killed between its
-    link and its unlink: the file is at both places) or ``conflict`` with the reason."""
-    kind = step["kind"]
-    if kind == "edit":
-        path = Path(step["path"])
-        current = _hash_file(path)
-        if current is not None and current == step["original_sha256"]:
-            return "pending", None
-        if current is not None and current == step.get("new_sha256"):
-            return "done", None
-        return "conflict", f"{path} changed since it was fixed; left as it is"
-    if kind in ("move", "rename"):
-        source, target = Path(step["source"]), Path(step["target"])
-        at_source, at_target = _hash_file(source), _hash_file(target)
-        if at_target == step["sha256"] and not os.path.lexists(source):
-            return "done", None
-        if at_source == step["sha256"] and not os.path.lexists(target):
-            return "pending", None
-        if at_source == at_target == step["sha256"] and os.path.samefile(source, target):
-            return "linked", None
-        return "conflict", f"{target} is gone or changed; not moved back"
-    path = Path(step["path"])
-    if not os.path.lexists(path):
-        return "pending", None
-    if "sha256" in step and _hash_file(path) == step["sha256"]:
-        return "done", None
-    return "conflict", f"{path} changed since it was created; left as it is"
-
-
 def _restore(journal: dict) -> list[str]:
     """Undo every step that is on disk, newest first; returns what could not be restored.
 
@@ -786,7 +508,7 @@ def _restore(journal: dict) -> list[str]:
     reverted exactly as far as it went."""
     problems = []
     for step in reversed(journal["steps"]):
-        state, problem = _step_state(step)
+        state, problem = step_state(step)
         if state == "pending":
             step["done"] = False
             continue
@@ -838,7 +560,7 @@ def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> tuple[Path
     nothing is written outside ``folders``."""
     folders = folders or (Path(os.path.realpath(root)),)
     with project_lock(root, UndoError):
-        entries = [e for e in read_journals(root, folders, UndoError) if e.data["status"] not in _CLOSED]
+        entries = [e for e in read_journals(root, folders, UndoError) if e.data["status"] not in CLOSED]
         if not entries:
             raise UndoError(f"nothing to undo: no applied fix in {display_path(root / JOURNAL_DIR)}")
         path, journal = entries[-1].path, entries[-1].data
