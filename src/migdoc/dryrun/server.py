@@ -691,6 +691,7 @@ def database(
     database_url: str | None = None, pg_bindir: str | None = None, use_cache: bool = True
 ) -> Iterator[tuple[str, str]]:
     """Yield ``(url, description)`` of a fresh database, first way that applies; clean up after."""
+    sweep_stale_staging(cache_root())  # whichever way this run goes, a killed run's leftovers go
     if database_url:
         with borrowed_database(database_url) as url:
             name = url.rsplit("/", 1)[-1].split("?", 1)[0]
