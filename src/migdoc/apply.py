@@ -312,6 +312,7 @@ def apply_plan(
     """
     folders = folders or (Path(os.path.realpath(root)),)
     with project_lock(root, ApplyError):
+        _sweep_journal_temporaries(root)
         journals = read_journals(root, folders, ApplyError)
         blocking = find_unfinished(root, folders)
         if blocking is not None:
@@ -549,6 +550,13 @@ def _sweep_temporaries(journal: dict) -> None:
                     leftover.unlink()
 
 
+def _sweep_journal_temporaries(root: Path) -> None:
+    """A journal's own temporary files, left when a run was killed while saving it (held lock: dead)."""
+    with contextlib.suppress(OSError):
+        for leftover in (root / JOURNAL_DIR).glob(f".*.json.*{_TEMP_SUFFIX}"):
+            leftover.unlink()
+
+
 # -- undoing -----------------------------------------------------------------------
 
 
@@ -560,6 +568,7 @@ def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> tuple[Path
     nothing is written outside ``folders``."""
     folders = folders or (Path(os.path.realpath(root)),)
     with project_lock(root, UndoError):
+        _sweep_journal_temporaries(root)
         entries = [e for e in read_journals(root, folders, UndoError) if e.data["status"] not in CLOSED]
         if not entries:
             raise UndoError(f"nothing to undo: no applied fix in {display_path(root / JOURNAL_DIR)}")
