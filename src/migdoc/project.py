@@ -434,7 +434,7 @@ def _parse_many(jobs: list[tuple[str, str]]) -> list[RevisionFile]:
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """Unpickling tens of thousands of small records makes the cyclic garbage
+    """Loading tens of thousands of small records makes the cyclic garbage
     collector run over and over for nothing (none of them form cycles)."""
     was_enabled = gc.isenabled()
     gc.disable()
