@@ -538,3 +538,60 @@ def test_item10_apply_refuses_to_write_outside_the_project(copy_fixture, tmp_pat
     assert result.exit_code == 2, result.output
     assert "outside the project" in one_line(result.stderr)
     assert not outside.exists() and project_files(root) == before
+
+
+def test_item10_journal_fuzz_never_crashes_and_never_writes_outside(copy_fixture, tmp_path):
+    """Random mutations of a real journal (bytes and JSON values, paths pointed outside):
+    `fix --undo` exits 0, 1 or 2 with no traceback, and nothing outside the project changes."""
+    import random
+    import shutil
+
+    root = copy_fixture("fix_story")
+    assert run("fix", "--archive", "--apply", "fix_story").exit_code == 0
+    applied = tmp_path / "applied"
+    shutil.copytree(root, applied)
+    (journal_path,) = (applied / applying.JOURNAL_DIR).glob("*.json")
+    pristine = journal_path.read_bytes()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.py").write_text("mine\n")
+    rng = random.Random(10)
+    started = time.monotonic()
+    for _ in range(150):
+        shutil.rmtree(root)
+        shutil.copytree(applied, root)
+        data = json.loads(pristine)
+        kind = rng.randrange(4)
+        if kind == 0:  # bytes: flip, cut
+            raw = bytearray(pristine)
+            at = rng.randrange(len(raw))
+            raw[at] ^= 1 << rng.randrange(8)
+            text = bytes(raw[: rng.randrange(at, len(raw) + 1)])
+        else:
+            step = rng.choice(data["steps"])
+            key = rng.choice(sorted(step))
+            if kind == 1:  # a value of the wrong type
+                step[key] = rng.choice([None, 5, True, [], {}, "", "!!", "0" * 64])
+            elif kind == 2:  # a path outside the project, plainly or by .. or a symlink
+                link = root / "migrations" / "sneaky"
+                with contextlib.suppress(FileExistsError):
+                    link.symlink_to(outside)
+                step[key] = rng.choice(
+                    [str(outside / "victim.py"), f"{root}/../outside/victim.py", str(link / "victim.py")]
+                )
+            else:  # a field dropped, or the whole journal's shape changed
+                if rng.random() < 0.5:
+                    del step[key]
+                else:
+                    data = rng.choice([[], "applied", {"status": "applied"}, {**data, "steps": None}])
+            text = json.dumps(data).encode()
+        (root / applying.JOURNAL_DIR / journal_path.name).write_bytes(text)
+        result = run("fix", "--undo", "fix_story")
+        assert result.exit_code in (0, 1, 2), result.output
+        assert (
+            "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+        ), result.output
+        assert sorted(p.name for p in outside.iterdir()) == ["victim.py"]
+        assert (outside / "victim.py").read_text() == "mine\n"
+        if time.monotonic() - started > 60:
+            break

@@ -89,7 +89,7 @@ def _step_problem(step: object, folders: tuple[Path, ...]) -> str | None:
     if not isinstance(step, dict):
         return "not a JSON object"
     kind = step.get("kind")
-    if kind not in _REQUIRED:
+    if not isinstance(kind, str) or kind not in _REQUIRED:
         return f"unknown kind {kind!r}"
     if not isinstance(step.get("done", False), bool):
         return "'done' is not true or false"
