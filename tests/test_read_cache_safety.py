@@ -3,6 +3,7 @@ foreign entry is a miss (never a wrong record), a FIFO there does not hang, and 
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
@@ -188,3 +189,49 @@ def test_item15_cache_folder_is_capped_and_cleans_up(story, monkeypatch):
     assert not big[0].exists()  # least recently used goes first
     total = sum(p.stat().st_size for p in folder.glob("reads-*"))
     assert total <= read_cache.MAX_TOTAL_BYTES or list(folder.glob("reads-*")) == [kept]
+
+
+def _rewrite(path: Path, edit) -> None:
+    """Apply ``edit`` to every entry's JSON and re-sign the file as migdoc would (a crafted cache)."""
+    cache = read_cache.ReadCache(path)
+    header, *lines = path.read_bytes().rstrip(b"\n").split(b"\n")
+    signed = []
+    for line in lines:
+        key, _digest, payload = line.split(b" ", 2)
+        new = json.dumps(edit(json.loads(payload))).encode()
+        signed.append(key + b" " + cache._digest(key, new) + b" " + new)
+    body = b"\n".join(signed)
+    meta = json.loads(header)
+    meta["digest"] = cache._body_digest(body)
+    path.write_bytes(json.dumps(meta).encode() + b"\n" + body + b"\n")
+
+
+def test_item15_crafted_entries_of_the_wrong_type_are_misses_not_crashes(story):
+    """Someone who can write the cache folder can sign entries: each field given a value of
+    the wrong type (top level and nested) must be a miss, never a crash or a half-typed record."""
+    cold = outcome()
+    read_project_files(find_layout("fix_story"))
+    path = cache_file(story / "cache")
+    pristine = path.read_bytes()
+    wrong = {str: 5, int: "5", bool: 1, list: "x", type(None): [1]}
+    width = len(json.loads(pristine.split(b"\n")[1].split(b" ", 2)[2]))
+    _rewrite(path, lambda fields: fields)
+    signed = read_cache.ReadCache.open(find_layout("fix_story").root)
+    assert len(signed.parsed) == len(signed.lines) > 5  # signed as migdoc signs: believed as it stands
+
+    def at(position, inner=None):
+        def edit(fields):
+            target = fields[position]
+            if inner is not None and isinstance(target, list) and len(target) > inner:
+                target[inner] = wrong.get(type(target[inner]), None)
+            else:
+                fields[position] = wrong.get(type(target), None)
+            return fields
+
+        return edit
+
+    for position in range(width):
+        for inner in (None, 0, 1, 4):
+            path.write_bytes(pristine)
+            _rewrite(path, at(position, inner))
+            assert outcome() == cold, (position, inner)
