@@ -243,7 +243,7 @@ def test_borrowed_server_gets_only_its_own_database_and_it_is_dropped(copy_fixtu
     result = dryrun("dryrun_clean", "--server", pg_server.url, "--format", "json")
     assert result.exit_code == 0, result.output
     database = json.loads(result.output)["database"]
-    assert re.match(r"database migdoc_dryrun_[0-9a-f]{12} on postgresql\+psycopg://postgres@/postgres", database)
+    assert re.match(r"database migdoc_dryrun_[0-9]+_[0-9a-f]{12} on postgresql\+psycopg://postgres@/postgres", database)
     assert pg_server.databases() == before
     with pg_server.connect() as connection:
         assert connection.execute("SELECT count(*) FROM pg_class").fetchone()[0] == tables_before

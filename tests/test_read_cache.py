@@ -25,7 +25,7 @@ def test_cached_read_equals_fresh_read_and_sees_edits(demo, tmp_path):
     layout = find_layout("demo")
     fresh = read_project_files(layout, use_cache=False)
     first = read_project_files(layout)
-    assert list((tmp_path / "cache").glob("reads-*.pickle")), "the first read should fill the cache"
+    assert list((tmp_path / "cache").glob("reads-*.jsonl")), "the first read should fill the cache"
     second = read_project_files(layout)
     assert first == fresh and second == fresh
 
@@ -46,8 +46,8 @@ def test_cache_keeps_paths_of_the_current_directory(demo, monkeypatch):
 def test_corrupt_cache_is_ignored(demo, tmp_path):
     layout = find_layout("demo")
     read_project_files(layout)
-    for cache_file in (tmp_path / "cache").glob("reads-*.pickle"):
-        cache_file.write_bytes(b"not a pickle")
+    for cache_file in (tmp_path / "cache").glob("reads-*.jsonl"):
+        cache_file.write_bytes(b"not a cache")
     assert read_project_files(layout) == read_project_files(layout, use_cache=False)
 
 
@@ -75,4 +75,4 @@ def test_fix_without_apply_writes_no_cache(demo, tmp_path):
     assert result.exit_code == 1, result.output  # a plan shown, not applied
     assert not (tmp_path / "cache").exists()
     CliRunner().invoke(cli, ["check", "demo"])
-    assert list((tmp_path / "cache").glob("reads-*.pickle")), "check does use the cache"
+    assert list((tmp_path / "cache").glob("reads-*.jsonl")), "check does use the cache"

@@ -1,26 +1,37 @@
 """Carry out a :class:`~migdoc.plan.Plan` on disk: atomically, with a journal, undoably.
 
 Invariants:
-- before anything is written every action is checked (content hashes,
-  targets free, folders writable); a refusal leaves the disk untouched;
-- each file is written as a temporary file in its own folder, then renamed
-  over (or linked into place, so nothing is ever overwritten by a move);
-- the journal (``.migdoc/journal/<timestamp>.json`` under the project root) is
-  written before the first change and records the original bytes of every
-  edited file; if any step fails, or the re-read project is not healthier,
-  every touched file is restored from it;
+- one writer per project (``migdoc.lock``); nothing starts while an earlier
+  fix is unfinished (``migdoc.journal``);
+- before anything is written every action is checked (inside the project,
+  content hashes, targets free, folders writable); a refusal leaves the disk untouched;
+- each file is re-hashed immediately before its own step; each file is written
+  as a temporary file in its own folder, then renamed over, or linked into
+  place, so nothing is ever overwritten by a move or a new file;
+- the journal (``.migdoc/journal/<timestamp>-<pid>-<random>.json`` under the
+  project root) is written before the first change and records the original
+  bytes of every edited file and the hash every file has before and after its
+  step, so that how far an apply got is read from the disk alone; if any step
+  fails, a signal arrives, or the re-read project is not healthier, every
+  touched file is restored from it, and what could not be is named;
 - nothing is deleted except files this run created, when it rolls back.
 
-This module and ``prepare_context`` are the only parts of ``fix`` that touch the disk.
+This module and ``prepare_context`` are the only parts of ``fix`` that write to the disk.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import ctypes
+import errno
+import glob
 import hashlib
 import io
 import json
 import os
+import secrets
+import signal
 import tempfile
 import tokenize
 from collections.abc import Callable
@@ -28,13 +39,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from migdoc import owner
 from migdoc.errors import MigdocError
+from migdoc.journal import (
+    CLOSED,
+    JOURNAL_DIR,
+    find_unfinished,
+    hash_file,
+    is_inside,
+    read_journals,
+    step_state,
+)
+from migdoc.journal import project_folders as project_folders  # re-exported: the API of fix
+from migdoc.journal import unfinished_journal as unfinished_journal
+from migdoc.lock import LOCK_FILE as LOCK_FILE  # re-exported
+from migdoc.lock import LockedError as LockedError
+from migdoc.lock import project_lock
 from migdoc.model import CheckResult
 from migdoc.plan import CreateFile, EditText, MoveFile, Plan, RenameFile
 from migdoc.project import display_path
 from migdoc.reader import decode_source
-
-JOURNAL_DIR = Path(".migdoc") / "journal"
 
 
 class ApplyError(MigdocError):
@@ -107,6 +131,15 @@ class ApplyResult:
     is_rolled_back: bool
 
 
+class ApplyInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM while the plan was being written; the roll-back has run."""
+
+    def __init__(self, signum: int, note: str) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.note = note
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -119,11 +152,14 @@ def _encode_like(original: bytes, text: str) -> bytes:
     return text.encode(encoding)
 
 
-def _preflight(plan: Plan) -> None:
-    """Refuse before writing anything: changed files, taken targets, read-only folders."""
+def _preflight(plan: Plan, folders: tuple[Path, ...]) -> None:
+    """Refuse before writing anything: paths outside the project, changed files, taken targets, read-only folders."""
     written: set[str] = set()
-    folders: set[Path] = set()
+    checked: set[Path] = set()
     for action in plan.actions:
+        for path in _paths_of(action):
+            if not is_inside(os.path.abspath(path), folders):
+                raise ApplyError(f"{path} lies outside the project; migdoc writes only inside it; nothing changed")
         if isinstance(action, (MoveFile, RenameFile)):
             source = Path(action.source)
             try:
@@ -133,7 +169,7 @@ def _preflight(plan: Plan) -> None:
             if _sha256(data) != action.sha256:
                 raise ApplyError(f"{action.source} changed on disk since the plan was made; run `migdoc fix` again")
             _refuse_taken(action.target, written)
-            folders |= {source.parent, _existing_ancestor(Path(action.target).parent)}
+            checked |= {source.parent, _existing_ancestor(Path(action.target).parent)}
         elif isinstance(action, EditText):
             try:
                 data = Path(action.path).read_bytes()
@@ -141,12 +177,18 @@ def _preflight(plan: Plan) -> None:
                 raise ApplyError(f"{action.path}: cannot be read ({exc.strerror or exc}); nothing changed") from exc
             if _sha256(data) != action.old_sha256:
                 raise ApplyError(f"{action.path} changed on disk since the plan was made; run `migdoc fix` again")
-            folders.add(Path(action.path).parent)
+            checked.add(Path(action.path).parent)
         elif isinstance(action, CreateFile):
             _refuse_taken(action.path, written)
-            folders.add(_existing_ancestor(Path(action.path).parent))
-    for folder in sorted(folders):
+            checked.add(_existing_ancestor(Path(action.path).parent))
+    for folder in sorted(checked):
         _probe_writable(folder)
+
+
+def _paths_of(action) -> tuple[str, ...]:
+    if isinstance(action, (MoveFile, RenameFile)):
+        return (action.source, action.target)
+    return (action.path,)
 
 
 def _refuse_taken(target: str, written: set[str]) -> None:
@@ -171,10 +213,13 @@ def _probe_writable(folder: Path) -> None:
         raise ApplyError(f"{display_path(folder)} is not writable ({exc.strerror or exc}); nothing changed") from exc
 
 
+_TEMP_SUFFIX = ".migdoc-tmp"
+
+
 def _write_atomic(path: Path, data: bytes, *, exclusive: bool) -> None:
     """Temporary file in the same folder, fsync, then rename (or link when the target must not exist)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".migdoc-tmp", dir=path.parent)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
@@ -193,33 +238,57 @@ def _write_atomic(path: Path, data: bytes, *, exclusive: bool) -> None:
             os.unlink(name)
 
 
+# errno values with which link(2) says "no hard links here", not "the target exists"
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK})
+_RENAME_NOREPLACE = 1
+
+
 def _move_no_clobber(source: Path, target: Path) -> None:
+    """Move ``source`` to ``target``; never replace a ``target`` that exists, even one
+    that appears between any check and the move (link(2) and renameat2's
+    RENAME_NOREPLACE refuse atomically)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if os.path.lexists(target):
-        raise FileExistsError(f"{target} already exists")
+        raise FileExistsError(errno.EEXIST, "already exists", str(target))
     try:
-        os.link(source, target)
-    except OSError:
-        # Filesystems without hard links: the existence check above is the guard.
-        os.rename(source, target)
+        os.link(source, target, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise  # EEXIST above all: someone else's file is there now
+        _rename_no_replace(source, target)
         return
     os.unlink(source)
 
 
-def _journal_path(root: Path, now: datetime) -> Path:
-    folder = root / JOURNAL_DIR
-    stamp = now.strftime("%Y%m%dT%H%M%S")
-    path = folder / f"{stamp}.json"
-    counter = 2
-    while path.exists():
-        path = folder / f"{stamp}-{counter}.json"
-        counter += 1
-    return path
+def _rename_no_replace(source: Path, target: Path) -> None:
+    """For file systems without hard links: an atomic rename that fails on an existing target."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        renameat2 = None
+    if renameat2 is not None:
+        at_fdcwd = -100
+        if renameat2(at_fdcwd, os.fsencode(source), at_fdcwd, os.fsencode(target), _RENAME_NOREPLACE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EINVAL):
+            raise OSError(code, os.strerror(code), str(target))
+    # Neither hard links nor renameat2 (not Linux): the check is as close to the move as it gets.
+    if os.path.lexists(target):
+        raise FileExistsError(errno.EEXIST, "already exists", str(target))
+    os.rename(source, target)
+
+
+# -- journals ----------------------------------------------------------------------
 
 
 def _save_journal(path: Path, journal: dict) -> None:
     data = (json.dumps(journal, indent=2) + "\n").encode("utf-8")
     _write_atomic(path, data, exclusive=False)
+
+
+# -- carrying out a plan -----------------------------------------------------------
 
 
 def apply_plan(
@@ -228,84 +297,164 @@ def apply_plan(
     recheck: Callable[[], CheckResult],
     before: CheckResult,
     now: datetime,
+    folders: tuple[Path, ...] | None = None,
 ) -> ApplyResult:
     """Write ``plan``; keep it only if the re-read project is healthier.
 
     Healthier: fewer error-level findings, or as many errors and fewer
     warnings (a rename answers warnings only). Otherwise every touched file
     is restored and ``is_rolled_back`` is set.
+
+    Only one writer at a time (the project lock); nothing starts while an
+    earlier fix is unfinished; the journal records, before the first change,
+    every step with the hashes that tell from the disk alone whether it was
+    carried out, so an apply killed at any instant can be undone.
     """
-    _preflight(plan)
-    journal_path = _journal_path(root, now)
+    folders = folders or (Path(os.path.realpath(root)),)
+    with project_lock(root, ApplyError):
+        _sweep_journal_temporaries(root)
+        journals = read_journals(root, folders, ApplyError)
+        blocking = find_unfinished(root, folders)
+        if blocking is not None:
+            raise ApplyError(blocking)
+        _preflight(plan, folders)
+        journal = _journal_for(plan, now, 1 + max((e.data.get("sequence", 0) for e in journals), default=0))
+        journal_path = root / JOURNAL_DIR / f"{now:%Y%m%dT%H%M%S}-{os.getpid()}-{secrets.token_hex(3)}.json"
+        created_dirs: list[str] = []
+        try:
+            try:
+                _write_atomic(journal_path, (json.dumps(journal, indent=2) + "\n").encode("utf-8"), exclusive=True)
+            except OSError as exc:
+                raise ApplyError(
+                    f"cannot write the journal {display_path(journal_path)}: {exc.strerror or exc}; nothing changed"
+                ) from exc
+            for action, step in zip(plan.actions, journal["steps"], strict=True):
+                _carry_out(action, step, created_dirs)
+                step["done"] = True
+            journal["status"] = "applied"
+            _save_journal(journal_path, journal)
+        except KeyboardInterrupt as exc:
+            note = _roll_back(journal_path, journal)[1] if journal_path.exists() else "nothing was changed"
+            raise ApplyInterrupted(getattr(exc, "signum", signal.SIGINT), note) from exc
+        except OSError as exc:
+            note = _roll_back(journal_path, journal)[1]
+            raise ApplyError(f"could not write ({exc.strerror or exc}): {exc.filename or ''}; {note}") from exc
+
+        try:
+            after = recheck()
+            is_better = is_healthier(before, after)
+        except KeyboardInterrupt as exc:  # not yet shown to be healthier: not applied
+            note = _roll_back(journal_path, journal)[1]
+            raise ApplyInterrupted(getattr(exc, "signum", signal.SIGINT), note) from exc
+        result = ApplyResult(
+            journal=journal_path,
+            errors_before=before.summary.errors,
+            errors_after=after.summary.errors,
+            warnings_before=before.summary.warnings,
+            warnings_after=after.summary.warnings,
+            is_rolled_back=False,
+        )
+        if not is_better:
+            problems, note = _roll_back(journal_path, journal)
+            if problems:
+                raise ApplyError(f"not applied: the result was not healthier; {note}")
+            return ApplyResult(**{**result.__dict__, "is_rolled_back": True})
+        return result
+
+
+def _journal_for(plan: Plan, now: datetime, sequence: int) -> dict:
+    """Every step with the hash its file has before and after it, so that the state of
+    each can be told from the disk alone; the folders the plan will create."""
     journal: dict = {
         "created": now.isoformat(),
+        "sequence": sequence,
         "cwd": str(Path.cwd()),
+        "owner": owner.this_process(),
         "strategies": list(plan.strategies),
         "status": "applying",
         "steps": [],
+        "created_dirs": [],
     }
-    # The original bytes of every edited file, before anything changes.
+    expected: dict[str, str] = {}  # path -> hash once the earlier steps are done
+    planned_dirs: list[str] = []
     for action in plan.actions:
         if isinstance(action, EditText):
             original = Path(action.path).read_bytes()
+            try:
+                new = _encode_like(original, action.new_text)
+            except (UnicodeError, SyntaxError, LookupError) as exc:
+                raise ApplyError(
+                    f"{action.path}: the edit cannot be encoded like the file ({exc}); nothing changed"
+                ) from exc
+            key = os.path.abspath(action.path)
+            expected[key] = _sha256(new)
             journal["steps"].append(
                 {
                     "kind": "edit",
                     "path": str(Path(action.path).resolve()),
                     "original": base64.b64encode(original).decode("ascii"),
                     "original_sha256": _sha256(original),
+                    "new_sha256": _sha256(new),
                     "done": False,
                 }
             )
         elif isinstance(action, (MoveFile, RenameFile)):
+            source = os.path.abspath(action.source)
+            _plan_dirs(Path(os.path.abspath(action.target)).parent, planned_dirs)
             journal["steps"].append(
                 {
                     "kind": action.kind,
                     "source": str(Path(action.source).resolve()),
-                    "target": str(Path(action.target).absolute()),
-                    "sha256": action.sha256,
+                    "target": str(Path(os.path.abspath(action.target))),
+                    # an edited file is renamed after its edit: it must then have the edit's hash
+                    "sha256": expected.pop(source, action.sha256),
                     "done": False,
                 }
             )
         else:
-            journal["steps"].append({"kind": "create", "path": str(Path(action.path).absolute()), "done": False})
+            _plan_dirs(Path(os.path.abspath(action.path)).parent, planned_dirs)
+            journal["steps"].append(
+                {
+                    "kind": "create",
+                    "path": str(Path(os.path.abspath(action.path))),
+                    "sha256": _sha256(action.content.encode("utf-8")),
+                    "done": False,
+                }
+            )
+    journal["created_dirs"] = planned_dirs
+    return journal
+
+
+def _plan_dirs(folder: Path, planned: list[str]) -> None:
+    missing = []
+    while not folder.exists() and str(folder) not in planned and folder != folder.parent:
+        missing.append(str(folder))
+        folder = folder.parent
+    planned.extend(reversed(missing))
+
+
+def _roll_back(journal_path: Path, journal: dict) -> tuple[list[str], str]:
+    """Restore every touched file and say so in one clause; the journal keeps what could not be."""
+    problems = _restore(journal)
+    journal["status"] = "rolled back" if not problems else "rollback incomplete"
+    shown = display_path(journal_path)
     try:
         _save_journal(journal_path, journal)
+        saved = None
     except OSError as exc:
-        raise ApplyError(f"cannot write the journal {journal_path}: {exc.strerror or exc}; nothing changed") from exc
-
-    created_dirs: list[str] = []
-    try:
-        for action, step in zip(plan.actions, journal["steps"], strict=True):
-            _carry_out(action, step, created_dirs)
-            step["done"] = True
-        journal["created_dirs"] = created_dirs
-        journal["status"] = "applied"
-        _save_journal(journal_path, journal)
-    except OSError as exc:
-        journal["created_dirs"] = created_dirs
-        _restore(journal)
-        journal["status"] = "rolled back"
-        _save_journal(journal_path, journal)
-        raise ApplyError(
-            f"could not write ({exc.strerror or exc}): {exc.filename or ''}; every file was restored"
-        ) from exc
-
-    after = recheck()
-    result = ApplyResult(
-        journal=journal_path,
-        errors_before=before.summary.errors,
-        errors_after=after.summary.errors,
-        warnings_before=before.summary.warnings,
-        warnings_after=after.summary.warnings,
-        is_rolled_back=False,
+        saved = exc.strerror or str(exc)
+    if not problems and saved is None:
+        return problems, "every file was restored"
+    if not problems:
+        return problems, (
+            f"every file was restored, but the journal {shown} could not be updated ({saved}) and still says "
+            '"applying": `migdoc fix --undo` closes it'
+        )
+    kept = "keeps" if saved is None else f"(not updated: {saved}) still records"
+    return problems, (
+        f"NOT restored: {'; '.join(problems)}; the journal {shown} {kept} every step: "
+        "`migdoc fix --undo` finishes the restore"
     )
-    if not is_healthier(before, after):
-        _restore(journal)
-        journal["status"] = "rolled back"
-        _save_journal(journal_path, journal)
-        return ApplyResult(**{**result.__dict__, "is_rolled_back": True})
-    return result
 
 
 def is_healthier(before: CheckResult, after: CheckResult) -> bool:
@@ -313,19 +462,26 @@ def is_healthier(before: CheckResult, after: CheckResult) -> bool:
     return a.errors < b.errors or (a.errors == b.errors and a.warnings < b.warnings)
 
 
+class _ChangedOnDisk(OSError):
+    """A file's hash, checked just before its own step, is not what the plan expects."""
+
+
 def _carry_out(action, step: dict, created_dirs: list[str]) -> None:
+    """One step; the file it touches is re-hashed immediately before it is touched."""
     if isinstance(action, EditText):
         path = Path(action.path)
         original = path.read_bytes()
         if _sha256(original) != action.old_sha256:
-            raise OSError(0, "changed on disk during apply", str(path))
+            raise _ChangedOnDisk(0, "changed on disk during apply", str(path))
         data = _encode_like(original, action.new_text)
         _write_atomic(path, data, exclusive=False)
         step["new_sha256"] = _sha256(data)
     elif isinstance(action, (MoveFile, RenameFile)):
-        target = Path(action.target)
+        source, target = Path(action.source), Path(action.target)
+        if hash_file(source) != step["sha256"]:
+            raise _ChangedOnDisk(0, "changed on disk during apply", str(source))
         _make_dirs(target.parent, created_dirs)
-        _move_no_clobber(Path(action.source), target)
+        _move_no_clobber(source, target)
     elif isinstance(action, CreateFile):
         path = Path(action.path)
         _make_dirs(path.parent, created_dirs)
@@ -346,43 +502,33 @@ def _make_dirs(folder: Path, created: list[str]) -> None:
 
 
 def _restore(journal: dict) -> list[str]:
-    """Undo the done steps, newest first. Returns what could not be restored."""
+    """Undo every step that is on disk, newest first; returns what could not be restored.
+
+    Each step's state is read from the disk just before it is reverted, so a
+    journal interrupted at any point (its ``done`` flags never written) is
+    reverted exactly as far as it went."""
     problems = []
     for step in reversed(journal["steps"]):
-        if not step.get("done"):
-            # A step that failed half-way may still have produced its target.
-            if (
-                step["kind"] in ("move", "rename")
-                and not os.path.lexists(step["source"])
-                and os.path.exists(step["target"])
-            ):
-                step["done"] = True
-            else:
-                continue
+        state, problem = step_state(step)
+        if state == "pending":
+            step["done"] = False
+            continue
+        if state == "conflict":
+            problems.append(problem)
+            continue
         try:
             if step["kind"] == "edit":
-                path = Path(step["path"])
-                current = path.read_bytes() if path.exists() else b""
-                if "new_sha256" in step and _sha256(current) != step["new_sha256"]:
-                    problems.append(f"{path} changed since it was fixed; left as it is")
-                    continue
-                _write_atomic(path, base64.b64decode(step["original"]), exclusive=False)
+                _write_atomic(Path(step["path"]), base64.b64decode(step["original"]), exclusive=False)
+            elif state == "linked":
+                os.unlink(step["target"])  # the source is still in place: drop the half-made link
             elif step["kind"] in ("move", "rename"):
-                target = Path(step["target"])
-                if not target.exists() or _sha256(target.read_bytes()) != step["sha256"]:
-                    problems.append(f"{target} is gone or changed; not moved back")
-                    continue
-                _move_no_clobber(target, Path(step["source"]))
+                _move_no_clobber(Path(step["target"]), Path(step["source"]))
             else:
-                path = Path(step["path"])
-                if path.exists() and "sha256" in step and _sha256(path.read_bytes()) == step["sha256"]:
-                    path.unlink()  # a file this run created, unchanged
-                elif path.exists():
-                    problems.append(f"{path} changed since it was created; left as it is")
-                    continue
+                os.unlink(step["path"])  # a file this run created, unchanged
             step["done"] = False
         except OSError as exc:
             problems.append(f"{exc.filename or ''}: {exc.strerror or exc}")
+    _sweep_temporaries(journal)
     for folder in reversed(journal.get("created_dirs", [])):
         try:
             os.rmdir(folder)  # only folders this run created, and only when empty
@@ -391,27 +537,56 @@ def _restore(journal: dict) -> list[str]:
     return problems
 
 
-def last_journal(root: Path) -> Path | None:
-    folder = root / JOURNAL_DIR
-    if not folder.is_dir():
-        return None
-    for path in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True):
+def _sweep_temporaries(journal: dict) -> None:
+    """Temporary files a killed write left beside the journal's files (``.<name>.*.migdoc-tmp``):
+    under the project lock no other migdoc writes, so any there is a dead run's."""
+    for step in journal["steps"]:
+        for key in ("path", "target"):
+            if key not in step:
+                continue
+            path = Path(step[key])
+            with contextlib.suppress(OSError):
+                for leftover in path.parent.glob(f".{glob.escape(path.name)}.*{_TEMP_SUFFIX}"):
+                    leftover.unlink()
+
+
+def _sweep_journal_temporaries(root: Path) -> None:
+    """A journal's own temporary files, left when a run was killed while saving it (held lock: dead)."""
+    with contextlib.suppress(OSError):
+        for leftover in (root / JOURNAL_DIR).glob(f".*.json.*{_TEMP_SUFFIX}"):
+            leftover.unlink()
+
+
+# -- undoing -----------------------------------------------------------------------
+
+
+def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> tuple[Path, list[str]]:
+    """Revert the newest journal that is not closed: an interrupted one, or else the last applied.
+
+    Journals are undone in the reverse order they were made, never an older
+    fix while a newer one is on disk; every journal is validated first, and
+    nothing is written outside ``folders``."""
+    folders = folders or (Path(os.path.realpath(root)),)
+    with project_lock(root, UndoError):
+        _sweep_journal_temporaries(root)
+        entries = [e for e in read_journals(root, folders, UndoError) if e.data["status"] not in CLOSED]
+        if not entries:
+            raise UndoError(f"nothing to undo: no applied fix in {display_path(root / JOURNAL_DIR)}")
+        path, journal = entries[-1].path, entries[-1].data
+        journal["status"] = "undoing"  # if this undo is interrupted too, the next one finds it first
         try:
-            status = json.loads(path.read_text(encoding="utf-8")).get("status")
-        except (OSError, ValueError):
-            continue
-        if status == "applied":
-            return path
-    return None
-
-
-def undo_last(root: Path) -> tuple[Path, list[str]]:
-    """Restore the files of the last applied journal; mark it undone."""
-    path = last_journal(root)
-    if path is None:
-        raise UndoError(f"nothing to undo: no applied fix in {display_path(root / JOURNAL_DIR)}")
-    journal = json.loads(path.read_text(encoding="utf-8"))
-    problems = _restore(journal)
-    journal["status"] = "undone" if not problems else "partly undone"
-    _save_journal(path, journal)
-    return path, problems
+            _save_journal(path, journal)
+        except OSError as exc:
+            raise UndoError(
+                f"cannot update the journal {display_path(path)}: {exc.strerror or exc}; nothing changed"
+            ) from exc
+        problems = _restore(journal)
+        journal["status"] = "undone" if not problems else "partly undone"
+        try:
+            _save_journal(path, journal)
+        except OSError as exc:
+            problems.append(
+                f"the journal {display_path(path)} could not be updated ({exc.strerror or exc}); "
+                "run `migdoc fix --undo` again once there is room"
+            )
+        return path, problems

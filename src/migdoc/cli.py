@@ -494,12 +494,16 @@ def fix(
     from migdoc.project import display_path
 
     project = _load(path, config, name, version_locations, is_read_only=not is_apply)
+    folders = applying.project_folders(project.layout)
     if is_undo:
-        journal, problems = applying.undo_last(project.layout.root)
+        journal, problems = applying.undo_last(project.layout.root, folders)
         click.echo(f"restored the files of {display_path(journal)}")
         for problem in problems:
             click.echo(f"migdoc: not restored: {problem}", err=True)
         sys.exit(EXIT_FINDINGS if problems else EXIT_OK)
+    unfinished = applying.unfinished_journal(project.layout.root, folders)
+    if unfinished is not None:
+        raise UsageError(unfinished)  # never plan on top of a half-applied fix
     now = datetime.now().replace(microsecond=0)
     archive_dir = display_path(Path(archive_dir)) if archive_dir else None
     options = FixOptions(
@@ -549,13 +553,23 @@ def fix(
         click.echo(shown.render_plan(plan, _styler(_is_terminal())), nl=False)
     if not is_apply or plan.is_empty:
         sys.exit(EXIT_FINDINGS if plan.actions or plan.unresolved else EXIT_OK)
-    result = applying.apply_plan(
-        plan,
-        project.layout.root,
-        recheck=lambda: check_project(_load(path, config, name, version_locations)),
-        before=before,
-        now=now,
-    )
+    guard = _FirstSignalGuard()  # SIGINT/SIGTERM while writing: roll back, then one line
+    guard.install()
+    try:
+        result = applying.apply_plan(
+            plan,
+            project.layout.root,
+            recheck=lambda: check_project(_load(path, config, name, version_locations)),
+            before=before,
+            now=now,
+            folders=folders,
+        )
+    except applying.ApplyInterrupted as exc:
+        word = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
+        click.echo(f"migdoc: {word} ({signal.Signals(exc.signum).name}) while applying; {exc.note}", err=True)
+        sys.exit(128 + exc.signum)
+    finally:
+        guard.uninstall()
     counts = f"errors {result.errors_before} -> {result.errors_after}, warnings {result.warnings_before} -> {result.warnings_after}"
     if result.is_rolled_back:
         click.echo(f"migdoc: not applied: the result was not healthier ({counts}); every file was restored", err=True)

@@ -20,21 +20,18 @@ import configparser
 import contextlib
 import dataclasses
 import difflib
-import functools
 import gc
-import hashlib
 import multiprocessing
 import os
-import pickle
 import re
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from migdoc.errors import ConfigError
 from migdoc.model import RevisionFile
+from migdoc.read_cache import ReadCache
 from migdoc.reader import read_revision
 
 if sys.version_info >= (3, 11):
@@ -584,7 +581,7 @@ def read_project_files(layout: ProjectLayout, use_cache: bool = True, write_cach
     project. Files not in the cache are parsed, by a pool of worker processes
     when there are many: parsing is CPU-bound and the GIL would serialise threads.
     """
-    cache = ReadCache.open(layout) if use_cache else None
+    cache = ReadCache.open(layout.root) if use_cache else None
     if cache is None:  # nothing to look up: the readers open each file themselves, once
         return _parse_many(_version_files_shown(layout))
     records: list[RevisionFile | None] = []
@@ -629,7 +626,7 @@ def _parse_many(jobs: list[tuple[str, str]]) -> list[RevisionFile]:
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """Unpickling tens of thousands of small records makes the cyclic garbage
+    """Loading tens of thousands of small records makes the cyclic garbage
     collector run over and over for nothing (none of them form cycles)."""
     was_enabled = gc.isenabled()
     gc.disable()
@@ -638,72 +635,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-@functools.lru_cache(maxsize=1)
-def _reader_fingerprint() -> str:
-    """Hash of the code that makes RevisionFiles: a changed reader invalidates the cache."""
-    from migdoc import bodies, model, reader
-
-    digest = hashlib.sha256()
-    for module in (reader, bodies, model):
-        with contextlib.suppress(OSError, TypeError):
-            digest.update(Path(module.__file__).read_bytes())
-    return digest.hexdigest()
-
-
-class ReadCache:
-    """Content hash -> RevisionFile, one pickle per project in the user's cache folder.
-
-    Any problem with the cache (unwritable folder, a corrupt or foreign file)
-    means no cache, never an error: it only ever saves time.
-    """
-
-    _FORMAT = f"migdoc-read-cache-1/{sys.version_info[:2]}"
-
-    def __init__(self, path: Path | None, records: dict[str, RevisionFile]) -> None:
-        self.path = path
-        self.records = records
-
-    @classmethod
-    def open(cls, layout: ProjectLayout) -> ReadCache | None:
-        if os.environ.get("MIGDOC_NO_CACHE"):
-            return None
-        from migdoc import __version__
-
-        root = os.environ.get("MIGDOC_CACHE_DIR") or os.path.join(
-            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "migdoc"
-        )
-        key = hashlib.sha256(f"{layout.root}|{__version__}|{_reader_fingerprint()}".encode()).hexdigest()[:20]
-        path = Path(root) / f"reads-{key}.pickle"
-        records: dict[str, RevisionFile] = {}
-        try:
-            with open(path, "rb") as handle, gc_paused():
-                payload = pickle.load(handle)
-            if isinstance(payload, tuple) and payload[0] == cls._FORMAT:
-                records = payload[1]
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, IndexError, TypeError):
-            records = {}
-        return cls(path, records)
-
-    def get(self, data: bytes, display: str) -> RevisionFile | None:
-        record = self.records.get(hashlib.sha256(data).hexdigest())
-        if record is None:
-            return None
-        return record if record.path == display else dataclasses.replace(record, path=display)
-
-    def save(self, records: list[RevisionFile]) -> None:
-        if self.path is None:
-            return
-        payload = (self._FORMAT, {r.sha256: r for r in records if r.sha256})
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("wb", dir=self.path.parent, delete=False, suffix=".tmp") as handle:
-                pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(handle.name, self.path)
-        except OSError:
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(handle.name)
 
 
 def find_archived(layout: ProjectLayout) -> dict[str, str]:

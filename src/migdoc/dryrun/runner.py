@@ -14,6 +14,7 @@ import contextlib
 import logging
 import logging.config
 import os
+import re
 import signal
 import sys
 import threading
@@ -174,7 +175,7 @@ class Stairway:
         """Alembic's Config as its command line builds it (the ini file and pyproject.toml's
         ``[tool.alembic]`` both), with the script and version locations ``check`` found: one
         configuration, read one way, so whatever ``check`` reads the dry-run runs."""
-        from alembic.config import Config
+        Config = _dryrun_config_class()  # noqa: N806 - a class, chosen at run time
 
         layout = self.project.layout
         kwargs: dict[str, str] = {}
@@ -584,6 +585,32 @@ def _has_tool_alembic(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(data.get("tool"), dict) and "alembic" in data["tool"]
+
+
+_PERCENT = re.compile(r"%%|%\(|%")
+
+
+def escape_percent(value: str) -> str:
+    """``%`` -> ``%%`` as Alembic's documentation asks of values given to ``set_main_option``,
+    for every ``%`` that cannot be read as ConfigParser syntax (``%%`` or ``%(name)s``): a
+    value already escaped, or one meant to interpolate, is unchanged; only a value that
+    would have raised "invalid interpolation syntax" is changed."""
+    return _PERCENT.sub(lambda match: match.group() if len(match.group()) == 2 else "%%", value)
+
+
+def _dryrun_config_class():
+    from alembic.config import Config
+
+    class DryrunConfig(Config):
+        """The Config env.py sees during a dry-run. Many env.py files pass the application's
+        URL to ``config.set_main_option`` unescaped; the throwaway database's URL (a
+        percent-encoded password, a socket folder in ``?host=``) then fails to load. It is
+        escaped here on their behalf (see ``escape_percent``)."""
+
+        def set_section_option(self, section: str, name: str, value: str) -> None:
+            super().set_section_option(section, name, escape_percent(value) if isinstance(value, str) else value)
+
+    return DryrunConfig
 
 
 def _label(script) -> str:

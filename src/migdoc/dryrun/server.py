@@ -17,6 +17,7 @@ import ctypes
 import glob
 import hashlib
 import importlib.util
+import json
 import os
 import pwd
 import re
@@ -32,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migdoc import owner
 from migdoc.errors import DatabaseError, EnvironmentProblem
 
 RUN_PREFIX = "migdoc-pg-"
@@ -342,6 +344,44 @@ def _postmaster_pid(data_dir: Path) -> int | None:
         return None
 
 
+STAGING_PREFIX = ".tmp-"
+STAGING_OWNER = "owner.json"
+_LEGACY_STAGING_AGE = 24 * 3600  # staging a data directory takes seconds
+
+
+def sweep_stale_staging(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove ``.tmp-*`` folders a dry-run killed while caching its data directory left in
+    ``folder``; only provably dead ones: the owner file they carry names a process of this
+    host that is gone. One from before owner files (no such file) must hold nothing but a
+    PostgreSQL data directory and be a day old."""
+    removed = []
+    now = time.time() if now is None else now
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            if not entry.name.startswith(STAGING_PREFIX):
+                continue
+            with contextlib.suppress(OSError):
+                info = entry.lstat()
+                if not stat.S_ISDIR(info.st_mode):
+                    continue
+                try:
+                    stamp = json.loads((entry / STAGING_OWNER).read_text(encoding="utf-8"))
+                except FileNotFoundError:
+                    is_dead = (
+                        {child.name for child in entry.iterdir()} <= {"data"}
+                        and (entry / "data" / "PG_VERSION").is_file()
+                        and now - info.st_mtime > _LEGACY_STAGING_AGE
+                    )
+                except (OSError, ValueError, RecursionError):
+                    continue
+                else:
+                    is_dead = owner.is_dead(stamp)
+                if is_dead:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed.append(entry)
+    return removed
+
+
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "migdoc"
@@ -531,6 +571,7 @@ class PrivateServer:
         self.timings["ready"] = time.perf_counter() - started
 
     def _make_data_dir(self) -> None:
+        sweep_stale_staging(cache_root())
         if not self.use_cache:
             self._initdb(self.data_dir)
             return
@@ -539,7 +580,9 @@ class PrivateServer:
             self._initdb(self.data_dir)
             with contextlib.suppress(OSError):
                 cached.parent.mkdir(parents=True, exist_ok=True)
-                staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cached.parent))
+                staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=cached.parent))
+                # who staged it: a run killed while copying leaves a folder the next run may remove
+                (staging / STAGING_OWNER).write_text(json.dumps(owner.this_process()))
                 _copy_tree(self.data_dir, staging / "data")
                 try:
                     os.rename(staging / "data", cached)  # atomic: others see all of it or nothing
@@ -658,15 +701,17 @@ def borrowed_database(url: str, token: str | None = None) -> Iterator[str]:
     if not parsed.drivername.startswith("postgresql"):
         raise DatabaseError(f"the dry-run needs PostgreSQL, not {parsed.drivername}: {mask_url(url)}", mask_url(url))
     admin = create_engine(parsed, isolation_level="AUTOCOMMIT", poolclass=_null_pool())
-    name = f"migdoc_dryrun_{secrets.token_hex(6)}"
+    name = f"{DATABASE_PREFIX}{os.getpid()}_{secrets.token_hex(6)}"
     try:
         with admin.connect() as connection:
+            sweep_dead_databases(connection)
             connection.execute(text(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
             if token is not None:
                 from migdoc.dryrun.guard import TOKEN_SETTING
 
                 # every session on this database, and only on it, reads the token back
                 connection.execute(text(f"ALTER DATABASE \"{name}\" SET {TOKEN_SETTING} = '{token}'"))
+            _stamp_database(connection, name)
     except SQLAlchemyError as exc:
         admin.dispose()
         raise DatabaseError(f"cannot use {mask_url(url)}: {_first_line(exc)}", mask_url(url)) from exc
@@ -680,6 +725,53 @@ def borrowed_database(url: str, token: str | None = None) -> Iterator[str]:
             print(f"migdoc: warning: could not drop database {name}: {_first_line(exc)}", file=sys.stderr)
         finally:
             admin.dispose()
+
+
+DATABASE_PREFIX = "migdoc_dryrun_"
+_DATABASE_NAME = re.compile(re.escape(DATABASE_PREFIX) + r"[0-9a-z_]{1,40}")
+
+
+def _stamp_database(connection, name: str) -> None:
+    """Say on the database who made it (pid, host, start time): a run killed before its
+    clean-up leaves a database the next run on this server can prove dead and drop."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    stamp = json.dumps({"migdoc": "dryrun", **owner.this_process()}).replace("'", "''")
+    with contextlib.suppress(SQLAlchemyError):
+        connection.execute(text(f"COMMENT ON DATABASE \"{name}\" IS '{stamp}'".replace(":", "\\:")))
+
+
+def sweep_dead_databases(connection) -> list[str]:
+    """Drop ``migdoc_dryrun_*`` databases whose comment names a migdoc dry-run of this host
+    that is gone (killed before it could drop its database). Nothing else: a database
+    without migdoc's comment, or made from another host, is left as it is."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    dropped = []
+    try:
+        rows = connection.execute(
+            text(
+                "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE datname LIKE 'migdoc\\_dryrun\\_%'"
+            )
+        ).fetchall()
+    except SQLAlchemyError:
+        return dropped
+    for name, comment in rows:
+        if not _DATABASE_NAME.fullmatch(name) or not comment:
+            continue
+        try:
+            stamp = json.loads(comment)
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(stamp, dict) or stamp.get("migdoc") != "dryrun" or not owner.is_dead(stamp):
+            continue
+        with contextlib.suppress(SQLAlchemyError):
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            dropped.append(name)
+    return dropped
 
 
 def _null_pool():
@@ -709,6 +801,7 @@ def database(
     server_url: str | None = None, pg_bindir: str | None = None, use_cache: bool = True
 ) -> Iterator[Throwaway]:
     """A fresh database, first way that applies; clean up after."""
+    sweep_stale_staging(cache_root())  # whichever way this run goes, a killed run's leftovers go
     if server_url:
         token = secrets.token_hex(16)
         with borrowed_database(server_url, token) as url:

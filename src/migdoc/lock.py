@@ -1,0 +1,109 @@
+"""One writer per project: the lock ``fix --apply`` and ``fix --undo`` hold while they write. Touches disk."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from migdoc import owner
+from migdoc.errors import MigdocError
+from migdoc.project import display_path
+
+LOCK_FILE = Path(".migdoc") / "lock"
+
+
+class LockedError(MigdocError):
+    """Another migdoc is writing this project; nothing was changed."""
+
+
+@contextlib.contextmanager
+def project_lock(root: Path, error: type[MigdocError] = MigdocError) -> Iterator[None]:
+    """Hold the project's write lock: an exclusive ``flock`` on ``.migdoc/lock``.
+
+    The kernel drops the lock when its holder ends, however it ends (even
+    SIGKILL), so a lock left by a dead run never blocks anyone; the file only
+    names the holder (pid, host, start time) for the run that is refused. The
+    holder removes the file (and an empty ``.migdoc``) when done; a run that
+    locked a file just removed notices (the path no longer names it) and tries again."""
+    path = root / LOCK_FILE
+    handle = _acquire(path, error)
+    try:
+        with contextlib.suppress(OSError):
+            os.pwrite(handle, json.dumps(owner.this_process()).encode("utf-8"), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # while still holding it: nobody can lock this file in between
+        os.close(handle)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # only when empty: a refused run leaves nothing behind
+
+
+def _acquire(path: Path, error: type[MigdocError]) -> int:
+    for _attempt in range(20):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except FileNotFoundError:
+            continue  # the departing holder removed the folder under us
+        except OSError as exc:
+            raise error(f"cannot create the lock {display_path(path)}: {exc.strerror or exc}; nothing changed") from exc
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_lock_owner(handle)
+            os.close(handle)
+            raise LockedError(
+                f"another migdoc is writing this project ({owner.describe(holder)}; lock "
+                f"{display_path(path)}); nothing changed; run it again when that one has finished"
+            ) from None
+        except OSError as exc:
+            os.close(handle)
+            raise error(
+                f"cannot lock {display_path(path)} ({exc.strerror or exc}): this file system offers no locks; "
+                "nothing changed"
+            ) from exc
+        try:
+            is_current = os.stat(path, follow_symlinks=False).st_ino == os.fstat(handle).st_ino
+        except OSError:
+            is_current = False
+        if is_current:
+            return handle
+        os.close(handle)  # we locked a file its holder had just removed: try the one there now
+    raise error(f"cannot take the lock {display_path(path)}: it keeps changing hands; nothing changed")
+
+
+def refuse_if_locked(root: Path) -> None:
+    """Raise LockedError when a migdoc holds the project's lock now. Reads only: a shared
+    ``flock`` probe on the lock file, if there is one (a plain ``fix`` writes nothing)."""
+    path = root / LOCK_FILE
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockedError(
+                f"another migdoc is writing this project ({owner.describe(_read_lock_owner(handle))}; lock "
+                f"{display_path(path)}); run it again when that one has finished"
+            ) from None
+        except OSError:
+            return
+    finally:
+        os.close(handle)
+
+
+def _read_lock_owner(handle: int) -> object:
+    try:
+        return json.loads(os.pread(handle, 4096, 0).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None

@@ -1,0 +1,407 @@
+"""The read cache: what the reader made of each version file, by content hash. Reads and writes disk.
+
+Kept in the user's cache folder (``MIGDOC_CACHE_DIR``, else
+``$XDG_CACHE_HOME/migdoc``), one file per project, never in the project. CI
+systems restore such folders from other branches and other people, so the
+cache is untrusted input:
+
+- its format cannot run code: JSON text, decoded field by field into the
+  frozen records of ``migdoc.model`` with every type checked (no pickle);
+- every entry carries a digest of its own bytes, the file's content hash and
+  the reader's fingerprint (migdoc's version and the hash of the reader's own
+  code), so a flipped byte, an entry of another reader or another file is a miss;
+- anything unreadable, mismatching, oversized or not a regular file (a FIFO
+  would block the open) is treated as absent and silently rebuilt;
+- it is capped: files unused for ``MAX_AGE_DAYS`` and, oldest first, whatever
+  exceeds ``MAX_TOTAL_BYTES`` are removed when a cache is written, with the
+  pickles of earlier versions and temporary files of dead writers.
+
+Format (``reads-<key>.jsonl``): a header line ``{"format": ..., "migdoc": ...,
+"reader": ...}``, then one line per file: ``<content sha256> <digest> <record>``,
+the record a JSON array of the record's fields in declaration order. Entries are
+decoded lazily, on a hit: a warm run pays only for the files it has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import re
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from migdoc.model import Assignment, FunctionBody, Header, Operation, RevisionFile
+
+FORMAT = "migdoc-read-cache-2"
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_TOTAL_BYTES = 128 * 1024 * 1024
+MAX_AGE_DAYS = 30
+_TOUCH_AFTER_SECONDS = 24 * 3600  # a cache in use is kept fresh for the age cap, once a day at most
+_TEMP_PREFIX = ".reads-"
+_TEMP_AGE_SECONDS = 3600  # writing a cache takes seconds; a temporary file an hour old is a dead writer's
+_NAME = re.compile(r"reads-[0-9a-f]{20}\.(jsonl|pickle)")
+
+
+class _Bad(ValueError):
+    """A cached value does not have the type its field declares."""
+
+
+# -- the codec: field types of migdoc.model, checked exactly ---------------------------
+#
+# The decoders are generated from the records' field annotations (by this module, from
+# migdoc's own classes: nothing from the cache is ever compiled), one straight-line function
+# per record type with every check inlined: a warm run decodes thousands of records, and a
+# generic decoder calling a function per field made it three times slower than pickle.
+# An annotation the generator does not know fails at import, so a new field type in
+# ``migdoc.model`` cannot be cached wrongly.
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if type(value) is not list:
+        raise _Bad
+    for item in value:
+        if type(item) is not str:
+            raise _Bad
+    return tuple(value)
+
+
+def _numbers(value: object) -> tuple[int, ...]:
+    if type(value) is not list:
+        raise _Bad
+    for item in value:
+        if type(item) is not int:
+            raise _Bad
+    return tuple(value)
+
+
+def _string_set(value: object) -> frozenset[str]:
+    return frozenset(_strings(value))
+
+
+_RECORDS = {"Assignment": Assignment, "Header": Header, "FunctionBody": FunctionBody, "Operation": Operation}
+_CHECKS = {  # annotation -> (condition on x that must hold, expression for the field's value)
+    "str": ("type(x) is str", "x"),
+    "int": ("type(x) is int", "x"),
+    "bool": ("type(x) is bool", "x"),
+    "str | None": ("x is None or type(x) is str", "x"),
+    "tuple[str, ...]": ("True", "() if x == [] else _strings(x)"),
+    "tuple[int, ...]": ("True", "() if x == [] else _numbers(x)"),
+    "tuple[str, ...] | None": ("True", "None if x is None else _strings(x)"),
+    "frozenset[str]": ("True", "_EMPTY if x == [] else _string_set(x)"),
+    "tuple[Operation, ...]": ("type(x) is list", "tuple([_decode_Operation(i) for i in x])"),
+}
+for _name in ("Assignment", "Header", "FunctionBody"):
+    _CHECKS[_name] = ("True", f"_decode_{_name}(x)")
+    _CHECKS[f"{_name} | None"] = ("True", f"None if x is None else _decode_{_name}(x)")
+
+
+def _generate(cls, given: tuple[str, ...] = ()) -> str:
+    fields = [f for f in dataclasses.fields(cls) if f.name not in given]
+    lines = [f"def _decode_{cls.__name__}(v{''.join(', ' + g for g in given)}):"]
+    lines.append(f"    if type(v) is not list or len(v) != {len(fields)}:\n        raise _Bad")
+    values = []
+    for number, field in enumerate(fields):
+        if field.type not in _CHECKS:
+            raise TypeError(f"the read cache cannot store {cls.__name__}.{field.name}: {field.type}")
+        condition, value = _CHECKS[field.type]
+        variable = f"x{number}"
+        lines.append(f"    {variable} = v[{number}]")
+        if condition != "True":
+            lines.append(f"    if not ({_rename(condition, variable)}):\n        raise _Bad")
+        values.append(f"{field.name!r}: {_rename(value, variable)}")
+    values += [f"{g!r}: {g}" for g in given]
+    lines.append(f"    record = _new(_{cls.__name__})")
+    # a frozen dataclass refuses setattr, not its __dict__: built as pickle builds it, without __init__
+    lines.append(f"    record.__dict__.update({{{', '.join(values)}}})")
+    lines.append("    return record")
+    return "\n".join(lines)
+
+
+def _rename(expression: str, variable: str) -> str:
+    return re.sub(r"\bx\b", variable, expression)
+
+
+def _compile_decoders() -> dict[str, Callable]:
+    namespace: dict[str, object] = {
+        "_Bad": _Bad,
+        "_new": object.__new__,
+        "_strings": _strings,
+        "_numbers": _numbers,
+        "_string_set": _string_set,
+        "_EMPTY": frozenset(),
+        "_RevisionFile": RevisionFile,
+        **{f"_{name}": cls for name, cls in _RECORDS.items()},
+    }
+    source = "\n\n".join(
+        [
+            _generate(Operation),
+            _generate(Assignment),
+            _generate(Header),
+            _generate(FunctionBody),
+            _generate(RevisionFile, given=("path", "sha256")),
+        ]
+    )
+    exec(compile(source, "<migdoc read-cache decoders>", "exec"), namespace)  # noqa: S102 - our own code
+    return namespace  # type: ignore[return-value]
+
+
+_decode_revision_file = _compile_decoders()["_decode_RevisionFile"]
+_STORED_FIELDS = tuple(f.name for f in dataclasses.fields(RevisionFile) if f.name not in ("path", "sha256"))
+
+
+def _plain(value: object) -> object:
+    """A record's field as JSON: records become lists of their fields, tuples and sets lists."""
+    if dataclasses.is_dataclass(value):
+        return [_plain(getattr(value, f.name)) for f in dataclasses.fields(value)]
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def encode_record(record: RevisionFile) -> bytes:
+    fields = [_plain(getattr(record, name)) for name in _STORED_FIELDS]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def decode_record(payload: bytes, path: str, sha256: str) -> RevisionFile:
+    """Raises ValueError for anything that is not exactly a stored record."""
+    return _decode_revision_file(json.loads(payload), path, sha256)
+
+
+# -- the cache file ----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def reader_fingerprint() -> str:
+    """migdoc's version and the hash of the code that makes RevisionFiles (and of this codec)."""
+    from migdoc import __version__, bodies, model, reader
+
+    digest = hashlib.sha256(__version__.encode())
+    for file in (reader.__file__, bodies.__file__, model.__file__, __file__):
+        with contextlib.suppress(OSError, TypeError):
+            digest.update(Path(file).read_bytes())
+    return digest.hexdigest()
+
+
+def cache_folder() -> Path:
+    return Path(
+        os.environ.get("MIGDOC_CACHE_DIR")
+        or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "migdoc")
+    )
+
+
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """The bytes of a regular file no larger than ``limit``; None for anything else.
+
+    Opened without blocking and without following a symlink, then checked with
+    fstat: a FIFO, a device or a link to ``/dev/zero`` is never read."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        chunks = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(handle, min(remaining, 1 << 22))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        return data if len(data) <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(handle)
+
+
+class ReadCache:
+    """Content hash -> RevisionFile for one project.
+
+    Any problem with the cache (unwritable folder, a corrupt, foreign or
+    hostile file) means a miss, never an error and never a wrong record: it
+    only ever saves time.
+
+    Fast path: when the digest of the whole body (in the header) holds, every
+    entry is known good and all are parsed by one ``json.loads``; otherwise each
+    entry is checked against its own digest and parsed alone, on a hit."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.lines: dict[bytes, bytes] = {}  # key -> its line "key digest payload", checked on a hit
+        self.parsed: dict[bytes, object] = {}  # key -> JSON value of an entry already proved good
+        self.good: set[bytes] = set()
+        self._salt = reader_fingerprint().encode("ascii")
+
+    @classmethod
+    def open(cls, project_root: Path) -> ReadCache | None:
+        if os.environ.get("MIGDOC_NO_CACHE"):
+            return None
+        key = hashlib.sha256(f"{project_root}|{reader_fingerprint()}".encode()).hexdigest()[:20]
+        cache = cls(cache_folder() / f"reads-{key}.jsonl")
+        cache._load()
+        return cache
+
+    def _load(self) -> None:
+        assert self.path is not None
+        data = _read_regular(self.path, MAX_FILE_BYTES)
+        if not data:
+            return
+        header, _, body = data.partition(b"\n")
+        try:
+            meta = json.loads(header)
+        except (ValueError, RecursionError):
+            return
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("reader") != reader_fingerprint():
+            return
+        keys, payloads = [], []
+        for line in body.split(b"\n"):
+            parts = line.split(b" ", 2)
+            if len(parts) == 3:
+                self.lines[parts[0]] = line
+                keys.append(parts[0])
+                payloads.append(parts[2])
+        if meta.get("digest") == self._body_digest(body[:-1] if body.endswith(b"\n") else body):
+            try:
+                values = json.loads(b"[" + b",".join(payloads) + b"]")
+            except (ValueError, RecursionError):
+                values = None
+            if isinstance(values, list) and len(values) == len(keys):
+                self.parsed = dict(zip(keys, values, strict=True))
+        with contextlib.suppress(OSError):
+            if time.time() - os.stat(self.path).st_mtime > _TOUCH_AFTER_SECONDS:
+                os.utime(self.path)  # in use: not to be removed by the age cap
+
+    def _digest(self, key: bytes, payload: bytes) -> bytes:
+        return hashlib.sha256(self._salt + b" " + key + b" " + payload).hexdigest()[:32].encode("ascii")
+
+    def _body_digest(self, body: bytes) -> str:
+        return hashlib.sha256(self._salt + b"\n" + body).hexdigest()
+
+    def get(self, data: bytes, display: str) -> RevisionFile | None:
+        sha = hashlib.sha256(data).hexdigest()
+        key = sha.encode("ascii")
+        value = self.parsed.pop(key, None)  # decoded once: the parsed form is not kept
+        if value is None:
+            line = self.lines.get(key)
+            if line is None:
+                return None
+            _, digest, payload = line.split(b" ", 2)
+            if digest != self._digest(key, payload):
+                return None
+            try:
+                value = json.loads(payload)
+            except (ValueError, RecursionError):
+                return None
+        try:
+            record = _decode_revision_file(value, display, sha)
+        except (ValueError, TypeError, RecursionError):
+            return None
+        self.good.add(key)
+        return record
+
+    def save(self, records: list[RevisionFile]) -> None:
+        """Write the cache for ``records`` (atomically), then enforce the caps on the folder."""
+        if self.path is None:
+            return
+        lines = []
+        written: set[bytes] = set()
+        for record in records:
+            key = record.sha256.encode("ascii")
+            if not record.sha256 or key in written:
+                continue  # files with the same bytes share one entry
+            written.add(key)
+            line = self.lines.get(key) if key in self.good else None
+            if line is None:
+                try:
+                    payload = encode_record(record)
+                except (TypeError, ValueError):
+                    continue
+                line = key + b" " + self._digest(key, payload) + b" " + payload
+            lines.append(line)
+        body = b"\n".join(lines)
+        header = {"format": FORMAT, "migdoc": _version(), "reader": reader_fingerprint()}
+        header["digest"] = self._body_digest(body)
+        content = json.dumps(header).encode("ascii") + b"\n" + body + b"\n"
+        folder = self.path.parent
+        temporary = folder / f"{_TEMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}.tmp"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            with os.fdopen(handle, "wb") as out:
+                out.write(content)
+            os.replace(temporary, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            return
+        prune(folder, keep=self.path)
+
+
+def _version() -> str:
+    from migdoc import __version__
+
+    return __version__
+
+
+def prune(folder: Path, keep: Path | None = None, now: float | None = None) -> list[Path]:
+    """Remove read caches unused for ``MAX_AGE_DAYS``, then the least recently used until the
+    rest fits in ``MAX_TOTAL_BYTES``; pickles of earlier versions; temporary files of dead
+    writers. Only names this module writes are considered. Returns what was removed."""
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    caches: list[tuple[float, int, Path]] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        path = folder / name
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if name.startswith(_TEMP_PREFIX) and name.endswith(".tmp"):
+            if now - info.st_mtime > _TEMP_AGE_SECONDS and _remove(path):
+                removed.append(path)
+            continue
+        if not _NAME.fullmatch(name) or path == keep:
+            continue
+        if name.endswith(".pickle") or now - info.st_mtime > MAX_AGE_DAYS * 86400:
+            if _remove(path):  # an earlier version's pickle is never read again: it only takes room
+                removed.append(path)
+            continue
+        caches.append((info.st_mtime, info.st_size, path))
+    total = sum(size for _, size, _ in caches)
+    if keep is not None:
+        with contextlib.suppress(OSError):
+            total += os.stat(keep).st_size
+    for _, size, path in sorted(caches):
+        if total <= MAX_TOTAL_BYTES:
+            break
+        if _remove(path):
+            removed.append(path)
+            total -= size
+    return removed
+
+
+def _remove(path: Path) -> bool:
+    try:
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            return False
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
