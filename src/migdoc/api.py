@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from migdoc.errors import ConfigError
 from migdoc.graph import RevisionGraph, build_graph
 from migdoc.model import CheckResult, RevisionFile
 from migdoc.project import ProjectLayout, find_archived, find_layout, gc_paused, read_project_files
@@ -40,11 +41,24 @@ def load_project(
     ``is_read_only``: write nothing anywhere, not even the read cache (``fix``
     without ``--apply`` promises that).
     """
-    layout = find_layout(path, config=config, name=name, version_locations=version_locations)
+    try:
+        layout = find_layout(path, config=config, name=name, version_locations=version_locations)
+    except (ValueError, OSError) as exc:
+        # a path no system call accepts (a NUL byte, too long), given or found
+        raise ConfigError(f"cannot use the project's paths: {_path_problem(exc)}") from None
     with gc_paused():  # building the graph of thousands of records would set it off again and again
         files = tuple(read_project_files(layout, write_cache=not is_read_only))
         graph = build_graph(files)
     return Project(layout, files, graph, find_archived(layout))
+
+
+def _path_problem(exc: ValueError | OSError) -> str:
+    """One short line: the OS error without a path that may run to thousands of characters."""
+    if isinstance(exc, OSError) and exc.strerror:
+        name = str(exc.filename or "")
+        return f"{exc.strerror}" + (f" ({name[:60]}...)" if len(name) > 60 else f" ({name})" if name else "")
+    text = " ".join(str(exc).split())
+    return "a path holds a NUL byte" if "null" in text.lower() else text
 
 
 def check_project(

@@ -41,6 +41,16 @@ def _project_options(command: Callable) -> Callable:
     return wrapper
 
 
+def _remember_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Seen once by the masking function as soon as it is parsed, so its password is
+    scrubbed from every later line, whatever prints it (reports, errors, tracebacks)."""
+    if value:
+        from migdoc.masking import mask_url
+
+        mask_url(value)
+    return value
+
+
 def _database_url_option(command: Callable) -> Callable:
     """--database-url (or MIGDOC_DATABASE_URL); its password is masked in all output."""
     return click.option(
@@ -49,6 +59,7 @@ def _database_url_option(command: Callable) -> Callable:
         metavar="URL",
         default=None,
         show_envvar=True,
+        callback=_remember_url,
         help="A deployed database (any SQLAlchemy URL), read-only: its alembic_version is read, nothing written.",
     )(command)
 
@@ -83,7 +94,7 @@ def _styler(enabled: bool):
 
 def _masked(text: str) -> str:
     """Database passwords never reach the terminal, not even in a traceback."""
-    from migdoc.database import mask_secrets
+    from migdoc.masking import mask_secrets
 
     return mask_secrets(text)
 
@@ -104,6 +115,7 @@ def _dryrun_options(url_option: str) -> Callable[[Callable], Callable]:
                 "dryrun_database_url",
                 metavar="URL",
                 default=None,
+                callback=_remember_url,
                 help="A PostgreSQL server to create a throwaway database on (dropped after). "
                 "Default: a private server started from local binaries.",
             ),
@@ -129,7 +141,6 @@ def _dryrun_options(url_option: str) -> Callable[[Callable], Callable]:
 def _run_dryrun(project, fmt: str, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, err=False):
     """Run the dry-run and print its report; returns the exit code (0 passed, 1 a step failed)."""
     from migdoc.dryrun.runner import dryrun_project
-    from migdoc.dryrun.server import mask_url
     from migdoc.output import dryrun_text
 
     guard = _FirstSignalGuard()
@@ -157,7 +168,7 @@ def _run_dryrun(project, fmt: str, dryrun_database_url, pg_bindir, url_env, no_d
     if progress is not None:
         progress.flush()
     report = dryrun_text.render_json(result) if fmt == "json" else dryrun_text.render_text(result, style)
-    click.echo(mask_url(report), nl=False, err=err)
+    click.echo(_masked(report), nl=False, err=err)
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
@@ -527,7 +538,9 @@ def dryrun(
     path, config, name, version_locations, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision, fmt
 ):
     """Prove every upgrade and downgrade on a throwaway PostgreSQL. Exit 0 passed, 1 a step failed."""
-    dryrun_database_url = dryrun_database_url or os.environ.get("MIGDOC_DATABASE_URL") or None
+    dryrun_database_url = _remember_url(
+        None, None, dryrun_database_url or os.environ.get("MIGDOC_DATABASE_URL") or None
+    )
     project = _load(path, config, name, version_locations)
     sys.exit(_run_dryrun(project, fmt, dryrun_database_url, pg_bindir, url_env, no_downgrade, to_revision))
 

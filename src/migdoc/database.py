@@ -6,69 +6,24 @@ Invariants:
   MySQL/MariaDB: ``SET TRANSACTION READ ONLY``; SQLite: ``PRAGMA query_only``,
   and a SQLite file that does not exist is refused rather than created), and
   that transaction is always rolled back.
-- A password never leaves this module unmasked: every URL shown is masked, and
-  every password seen is remembered so :func:`mask_secrets` can scrub it from
-  any text (error messages, tracebacks) before it is printed.
+- A password never leaves this module unmasked: every URL shown goes through
+  :func:`migdoc.masking.mask_url`, which remembers the password so
+  :func:`mask_secrets` can scrub it from any text (error messages,
+  tracebacks) before it is printed.
 
 SQLAlchemy is imported lazily so that importing migdoc's core pulls in no engine.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 from migdoc.errors import DatabaseError, EnvironmentProblem
+from migdoc.masking import MASK, mask_secrets, mask_url, remember_secret
+
+__all__ = ["MASK", "DeployedState", "mask_secrets", "mask_url", "read_deployed_revisions", "remember_secret"]
 
 VERSION_TABLE = "alembic_version"
-MASK = "***"
-
-_SECRETS: set[str] = set()
-# scheme://user:password@host -> scheme://user:***@host, in any text.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)(?P<password>[^\s@'\"]*)(?=@)")
-# libpq keyword form and query parameters: password=secret
-_KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<password>'[^']*'|\"[^\"]*\"|[^\s&;,)]+)", re.I)
-
-
-def remember_secret(secret: str | None) -> None:
-    """Remember ``secret`` (and its URL-decoded form) so later output is scrubbed of it."""
-    if secret:
-        _SECRETS.add(secret)
-        _SECRETS.add(unquote(secret))
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with every URL password, ``password=...`` and remembered secret masked."""
-    text = _URL_PASSWORD.sub(lambda m: m.group("head") + (MASK if m.group("password") else ""), text)
-    text = _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, MASK)
-    return text
-
-
-def mask_url(url: str) -> str:
-    """The URL as it may be shown: password replaced by ``***``. Never raises."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url)
-    except Exception:  # noqa: BLE001 - an unparseable URL is still masked textually
-        _remember_textual_password(url)
-        return mask_secrets(url)
-    remember_secret(parsed.password if isinstance(parsed.password, str) else None)
-    for key in ("password", "sslpassword"):
-        value = parsed.query.get(key)
-        if isinstance(value, str):
-            remember_secret(value)
-    return mask_secrets(parsed.render_as_string(hide_password=True))
-
-
-def _remember_textual_password(url: str) -> None:
-    match = _URL_PASSWORD.search(url)
-    if match:
-        remember_secret(match.group("password"))
 
 
 @dataclass(frozen=True)
@@ -102,6 +57,11 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
     except ArgumentError:
         raise DatabaseError(
             f"{shown}: not a database URL (expected dialect+driver://user@host/dbname)", shown
+        ) from None
+    except ValueError:  # SQLAlchemy reads the port with int(): "host:notaport", "host:1:2", "[::1/db"
+        raise DatabaseError(
+            f"{shown}: not a database URL: its port is not a number (expected dialect+driver://user@host:port/dbname)",
+            shown,
         ) from None
     connect_args: dict[str, object] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -154,17 +114,26 @@ def _table(name: str, schema: str | None):
 def _read_only_sqlite(parsed, shown: str):
     """SQLite creates a missing file on connect: refuse instead, and open read-only."""
     from pathlib import Path
+    from urllib.parse import quote
 
     database = parsed.database or ""
     if database in ("", ":memory:"):
         raise DatabaseError(f"{shown}: an in-memory SQLite database holds no alembic_version", shown)
     if database.startswith("file:"):
-        return parsed, {}
+        # An SQLite URI (``?uri=true``) creates its file as readily as a path does
+        # (and ``mode=rwc`` says so): read its path, then open it like any other.
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(database)
+        if parts.netloc not in ("", "localhost"):
+            raise DatabaseError(f"{shown}: an SQLite URI names a host ({parts.netloc}); only local files", shown)
+        database = unquote(parts.path)
     path = Path(database)
     if not path.is_file():
         raise DatabaseError(f"{shown}: no such database file", shown)
-    uri = "file:" + path.resolve().as_posix() + "?mode=ro"
-    return parsed.set(database=uri, query={**parsed.query, "uri": "true"}), {}
+    uri = "file:" + quote(path.resolve().as_posix()) + "?mode=ro"
+    query = {key: value for key, value in parsed.query.items() if key not in ("mode", "uri")}
+    return parsed.set(database=uri, query={**query, "uri": "true"}), {}
 
 
 def _begin_read_only(connection) -> None:
