@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 
@@ -175,3 +176,35 @@ def test_sqlite_uri_url_to_an_existing_file_is_read_read_only(in_tmp):
     assert result.exit_code == 0, result.output
     assert "r2" in result.output and "r3" in result.output
     assert database.read_bytes() == before
+
+
+# -- item 18: a revision without upgrade() ------------------------------------------------------------
+
+
+def test_version_file_without_upgrade_is_md010_with_the_reason(in_tmp):
+    versions = write_project(in_tmp / "p")
+    cut = versions / "r4_cut_off.py"
+    cut.write_text('"""cut off\n\nRevision ID: r4\nRevises: r3\n"""\nrevision = "r4"\ndown_revision = "r3"\n')
+    result = run("check", "p", "--format", "json")
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.output)
+    [finding] = [d for d in payload["diagnostics"] if d["code"] == "MD010"]
+    assert finding["file"] == "p/migrations/versions/r4_cut_off.py" and finding["severity"] == "error"
+    assert "has no upgrade()" in finding["message"] and finding["revision"] == "r4"
+    assert payload["summary"]["heads"] == 1  # still on the chain: the graph stays whole
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [
+        "from migrations.common import upgrade, downgrade\n",
+        "from migrations.common import *\n",
+        "upgrade = downgrade = lambda: None\n",
+        "if True:\n    def upgrade():\n        pass\n    def downgrade():\n        pass\n",
+    ],
+)
+def test_upgrade_bound_other_than_by_def_is_not_md010(in_tmp, binding):
+    versions = write_project(in_tmp / "p")
+    (versions / "r4_shared.py").write_text('revision = "r4"\ndown_revision = "r3"\n' + binding)
+    result = run("check", "p", "--format", "json")
+    assert "MD010" not in result.output, result.output
