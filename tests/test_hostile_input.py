@@ -208,3 +208,30 @@ def test_upgrade_bound_other_than_by_def_is_not_md010(in_tmp, binding):
     (versions / "r4_shared.py").write_text('revision = "r4"\ndown_revision = "r3"\n' + binding)
     result = run("check", "p", "--format", "json")
     assert "MD010" not in result.output, result.output
+
+
+# -- item 11: --renumber never builds a path from a revision id ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("revision", "reason"),
+    [
+        ("../../../../PWNED", "it holds a path separator"),
+        ("sub/r4", "it holds a path separator"),
+        ("..", "it starts with a dot"),
+        ("r4\\..\\x", "it holds a path separator"),
+        ("r4\x1b[2Jx", "it holds control characters"),
+        ("r" * 300, "it is longer than 200 bytes"),
+    ],
+)
+def test_renumber_refuses_revision_ids_that_are_not_safe_file_names(in_tmp, revision, reason):
+    versions = write_project(in_tmp / "p")
+    # a file whose name disagrees with its revision (MD006), holding a hostile id
+    text = (versions / "r3_step.py").read_text().replace("revision = 'r3'", f"revision = {revision!r}")
+    (versions / "r3_step.py").write_text(text.replace("Revision ID: r3", "Revision ID: x"))
+    before = sorted(p.relative_to(in_tmp).as_posix() for p in in_tmp.rglob("*"))
+    result = run("fix", "p", "--renumber", "--apply")
+    assert "Traceback" not in result.output and result.exit_code in (0, 1), result.output
+    assert "will not make a file name of revision" in result.output and reason in result.output
+    assert sorted(p.relative_to(in_tmp).as_posix() for p in in_tmp.rglob("*")) == before
+    assert not (in_tmp.parent / "PWNED.py").exists()

@@ -937,12 +937,23 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: _State | Non
             continue
         revision = str(rf.revision)
         path = PurePosixPath(rf.path)
+        unsafe = unsafe_name_reason(revision)
+        if unsafe is not None:
+            # Never build a path from such an id: "../../x" would move the file out of the
+            # project, "sub/r4" into a folder Alembic does not read.
+            unresolved.append(
+                f"{rf.path}: --renumber will not make a file name of revision {revision!r}: {unsafe}; rename it by hand"
+            )
+            continue
         stem = new_stem(path.stem, revision, template, ids)
         if stem is None:
             unresolved.append(f"{rf.path}: --renumber cannot work out a name that carries revision {revision}")
             continue
         target = f"{path.parent}/{stem}{path.suffix}"
         folder = str(path.parent)
+        if PurePosixPath(target).parent != path.parent or "\\" in stem or stem in (".", ".."):
+            unresolved.append(f"{rf.path}: --renumber would rename it to {target!r}, outside its folder")
+            continue
         if _name(target) in taken.get(folder, set()):
             unresolved.append(f"{rf.path}: --renumber would rename it to {target}, which already exists")
             continue
@@ -958,6 +969,24 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: _State | Non
             )
         )
     return _Partial(actions=tuple(actions), unresolved=tuple(unresolved), state=state)
+
+
+_MAX_NAME_BYTES = 200  # under every file system's limit of 255, with room for a slug and ".py"
+
+
+def unsafe_name_reason(word: str) -> str | None:
+    """Why ``word`` cannot be (part of) a file name in a versions folder, or None when it can."""
+    if not word:
+        return "it is empty"
+    if "/" in word or "\\" in word:
+        return "it holds a path separator"
+    if word in (".", "..") or word.startswith("."):
+        return "it starts with a dot"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in word):
+        return "it holds control characters"
+    if len(word.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES:
+        return f"it is longer than {_MAX_NAME_BYTES} bytes"
+    return None
 
 
 def new_stem(stem: str, revision: str, template: str | None, ids: set[str]) -> str | None:
