@@ -235,3 +235,57 @@ def test_renumber_refuses_revision_ids_that_are_not_safe_file_names(in_tmp, revi
     assert "will not make a file name of revision" in result.output and reason in result.output
     assert sorted(p.relative_to(in_tmp).as_posix() for p in in_tmp.rglob("*")) == before
     assert not (in_tmp.parent / "PWNED.py").exists()
+
+
+# -- item 14: control characters from version files never reach output raw -----------------------------
+
+CRAFTED_ID = "r4\n::error file=ci.yml,line=1::pwned\x1b[2J\u2028x"
+CRAFTED_MESSAGE = "add \x1b[31mred\x1b[0m\r::warning::also pwned"
+
+
+def assert_no_injection(text: str) -> None:
+    for line in text.splitlines():
+        assert not line.lstrip().startswith("::"), line
+    assert "\x1b" not in text and "\r" not in text and "\u2028" not in text
+
+
+def test_control_characters_in_revision_ids_are_escaped_in_every_human_facing_format(in_tmp):
+    versions = write_project(in_tmp / "p")
+    crafted = versions / "r4_crafted.py"
+    # two files declaring the crafted id (MD001), one of them a head beside r3 (MD003)
+    for name in ("r4_crafted.py", "r4_copy.py"):
+        (versions / name).write_text(
+            f'"""{CRAFTED_MESSAGE}\n\nRevision ID: r4\nRevises: r2\n"""\n'
+            f"revision = {CRAFTED_ID!r}\ndown_revision = 'r2'\n\n\ndef upgrade():\n    pass\n"
+        )
+    database = in_tmp / "deployed.db"
+    connection = sqlite3.connect(database)
+    connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(64) NOT NULL PRIMARY KEY)")
+    connection.execute("INSERT INTO alembic_version VALUES (?)", (CRAFTED_ID + "gone",))
+    connection.commit()
+    connection.close()
+    outputs = {
+        "check": run("check", "p"),
+        "graph": run("graph", "p"),
+        "fix": run("fix", "p"),
+        "fix --archive": run("fix", "p", "--archive"),
+        "fix --merge": run("fix", "p", "--merge"),
+        "fix --renumber": run("fix", "p", "--renumber"),
+        "status": run("status", "p", "--database-url", "sqlite:///deployed.db"),
+        "explain": run("explain", CRAFTED_ID),
+        "--head": run("fix", "p", "--archive", "--head", CRAFTED_ID + "x"),
+    }
+    for command, result in outputs.items():
+        assert "Traceback" not in result.output, (command, result.output)
+        assert_no_injection(result.output)
+    assert "r4\\n::error" in outputs["check"].output  # shown, escaped, not hidden
+    assert "r4\\n::error" in outputs["graph"].output and "\\x1b[31mred" in outputs["graph"].output
+    assert "r4\\n::error" in outputs["status"].output
+    assert crafted.exists()
+
+    # the github format has its own escaping: one annotation line per finding, none injected
+    github = run("check", "p", "--format", "github").output
+    lines = github.rstrip("\n").split("\n")
+    assert all(line.startswith(("::error file=p/", "::warning file=p/", "::notice file=p/")) for line in lines), lines
+    assert "\x1b" not in github and "\r" not in github and "\u2028" not in github
+    assert "r4%0A::error file=ci.yml" in github

@@ -272,7 +272,10 @@ class _MigdocGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MigdocError as exc:
-            click.echo(_masked(f"migdoc: error: {exc}"), err=True)
+            from migdoc.output.text import printable
+
+            # one line, whatever the message quotes (an id or a path with a newline in it)
+            click.echo(_masked(f"migdoc: error: {printable(exc)}"), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.Abort, click.ClickException, SystemExit):
             raise
@@ -502,9 +505,9 @@ def fix(
         # A diff has no place for these, and they must not go unseen.
         for action in plan.actions:
             for warning in action.warnings:
-                click.echo(f"warning: {warning}", err=True)
+                click.echo(f"warning: {shown.printable(warning)}", err=True)
         if plan.realign is not None:
-            click.echo(f"after applying, stamp the database: {plan.realign.command}", err=True)
+            click.echo(f"after applying, stamp the database: {shown.printable(plan.realign.command)}", err=True)
     else:
         click.echo(shown.render_plan(plan, _styler(_is_terminal())), nl=False)
     if not is_apply or plan.is_empty:
@@ -526,7 +529,7 @@ def fix(
     )
     if plan.realign is not None:
         # Never run by migdoc: the database is only ever read.
-        click.echo(f"now stamp the database (migdoc did not): {plan.realign.command}", err=True)
+        click.echo(f"now stamp the database (migdoc did not): {shown.printable(plan.realign.command)}", err=True)
     sys.exit(EXIT_FINDINGS if plan.unresolved else EXIT_OK)
 
 
