@@ -95,5 +95,10 @@ def _mask_unparsed(url: str) -> str:
     colon = userinfo.find(":")
     if colon < 0:
         return url
-    remember_secret(userinfo[colon + 1 :])
+    password = userinfo[colon + 1 :]
+    remember_secret(password)
+    # A driver that splits such a URL its own way may quote a piece of the password
+    # (as a host name, a database name): each piece is scrubbed too.
+    for piece in re.split(r"[@/?#:]", password):
+        remember_secret(piece)
     return url[: start + colon + 1] + MASK + url[at:]
