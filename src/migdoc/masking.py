@@ -98,7 +98,7 @@ def _mask_unparsed(url: str) -> str:
     password = userinfo[colon + 1 :]
     remember_secret(password)
     # A driver that splits such a URL its own way may quote a piece of the password
-    # (as a host name, a database name): each piece is scrubbed too.
-    for piece in re.split(r"[@/?#:]", password):
+    # (SQLAlchemy reads what follows the first "@" as the host): each piece is scrubbed too.
+    for piece in password.split("@"):
         remember_secret(piece)
     return url[: start + colon + 1] + MASK + url[at:]
