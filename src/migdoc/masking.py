@@ -97,8 +97,9 @@ def _mask_unparsed(url: str) -> str:
         return url
     password = userinfo[colon + 1 :]
     remember_secret(password)
-    # A driver that splits such a URL its own way may quote a piece of the password
-    # (SQLAlchemy reads what follows the first "@" as the host): each piece is scrubbed too.
-    for piece in password.split("@"):
+    # A driver that splits such a URL its own way may quote a piece of the password:
+    # SQLAlchemy reads what follows the first "@" as the host, and without "//" the
+    # user may end at a later ":". Each such piece is scrubbed too.
+    for piece in [*password.split("@"), password.rsplit(":", 1)[-1]]:
         remember_secret(piece)
     return url[: start + colon + 1] + MASK + url[at:]
