@@ -257,11 +257,9 @@ class _Interrupted(KeyboardInterrupt):
 
 def _report_interrupt(exc: KeyboardInterrupt) -> int:
     """One line on stderr; the exit code a shell expects, 128 + the signal (130 SIGINT, 143 SIGTERM)."""
-    signum = getattr(exc, "signum", signal.SIGINT)
-    word = "terminated" if signum == signal.SIGTERM else "interrupted"
-    start = "\n" if sys.stderr.isatty() else ""  # after the terminal's "^C"
-    click.echo(f"{start}migdoc: {word} ({signal.Signals(signum).name})", err=True)
-    return 128 + signum
+    from migdoc.interrupts import report
+
+    return report(exc)
 
 
 class _MigdocGroup(click.Group):
@@ -549,7 +547,14 @@ def dryrun(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: one line on stderr and exit 2 for problems with the input."""
+    """Entry point: one line on stderr and exit 2 for problems with the input.
+
+    The console script starts at :func:`migdoc.__main__.main`, which handles
+    signals before this module is even imported; a caller of this function
+    gets the same from its first line."""
+    from migdoc import interrupts
+
+    interrupts.install()
     try:
         # without standalone mode click returns (not raises) the code given to ctx.exit()
         code = cli.main(args=argv, prog_name="migdoc", standalone_mode=False)
