@@ -241,7 +241,23 @@ class _Partial:
 
 
 def _codes_on(context: PlanContext, path: str, severities: tuple[Severity, ...] = tuple(Severity)) -> set[str]:
-    return {d.code for d in context.diagnostics if d.file == path and d.severity in severities}
+    return {d.code for d in _diagnostics_by_file(context.diagnostics).get(path, ()) if d.severity in severities}
+
+
+_BY_FILE: list = [None, {}]  # the last diagnostics tuple (by identity) and its index
+
+
+def _diagnostics_by_file(diagnostics: tuple[Diagnostic, ...]) -> dict[str, list[Diagnostic]]:
+    """File -> its diagnostics, indexed once per plan: scanning them all for every file grew
+    with files x findings (seconds of a 20,000-revision plan). Keyed by identity, as
+    hashing the tuple would walk every finding again."""
+    if _BY_FILE[0] is not diagnostics:
+        found: dict[str, list[Diagnostic]] = {}
+        for d in diagnostics:
+            if d.file is not None:
+                found.setdefault(d.file, []).append(d)
+        _BY_FILE[:] = [diagnostics, found]
+    return _BY_FILE[1]
 
 
 def _name(path: str) -> str:
@@ -708,19 +724,36 @@ def _drop_implied(lines: _Lines, parents: tuple[str, ...], main_line: set[int]) 
     """A relinked merge must not list a parent that is an ancestor of another (MD018)."""
     if len(parents) < 2:
         return parents
-    ancestry: dict[str, set[str]] = {}
-    for parent in parents:
-        found: set[str] = set()
-        frontier = [parent]
-        while frontier:
-            current = frontier.pop()
-            for copy in lines.declarations.get(current, []):
-                for up in lines.parent_ids[copy]:
-                    if up not in found:
-                        found.add(up)
-                        frontier.append(up)
-        ancestry[parent] = found
-    return tuple(p for p in parents if not any(p in ancestry[o] for o in parents if o != p))
+    return tuple(p for p in parents if not any(_is_named_above(lines, p, o) for o in parents if o != p))
+
+
+def _is_named_above(lines: _Lines, wanted: str, start: str) -> bool:
+    """True when some ancestor of ``start`` (or ``start`` itself) names ``wanted`` as a parent.
+
+    Every revision that names ``wanted`` is deeper than each file declaring it (depth
+    grows by at least one along every edge), so the walk skips what is not deeper:
+    checking a merge costs the distance between its parents, not the chain's length."""
+
+    def deepest(revision: str) -> int | None:
+        copies = lines.declarations.get(revision)
+        return max(lines.depth(c) for c in copies) if copies else None
+
+    floor = deepest(wanted)
+    seen = {start}
+    frontier = [start]
+    while frontier:
+        current = frontier.pop()
+        for copy in lines.declarations.get(current, []):
+            for up in lines.parent_ids[copy]:
+                if up == wanted:
+                    return True
+                if up in seen:
+                    continue
+                seen.add(up)
+                depth = deepest(up)
+                if depth is not None and (floor is None or depth > floor):
+                    frontier.append(up)
+    return False
 
 
 def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str, leaving: Sequence[RevisionFile]) -> None:
