@@ -15,7 +15,7 @@ the configuration file's folder, which is where Alembic is normally run from
 
 from __future__ import annotations
 
-import concurrent.futures
+import concurrent.futures.process  # eagerly: a signal during a lazy import must not leave BrokenProcessPool unresolvable
 import configparser
 import contextlib
 import dataclasses
