@@ -41,7 +41,11 @@ def load_project(
     ``is_read_only``: write nothing anywhere, not even the read cache (``fix``
     without ``--apply`` promises that).
     """
-    layout = find_layout(path, config=config, name=name, version_locations=version_locations)
+    try:
+        layout = find_layout(path, config=config, name=name, version_locations=version_locations)
+    except (ValueError, OSError) as exc:
+        # a path no system call accepts (a NUL byte, too long), given or found
+        raise ConfigError(f"cannot use the project's paths: {_path_problem(exc)}") from None
     with gc_paused():  # building the graph of thousands of records would set it off again and again
         files = tuple(read_project_files(layout, write_cache=not is_read_only))
         if not any(rf.revision is not None or rf.read_error is not None for rf in files):
@@ -60,6 +64,15 @@ def _nothing_read(layout: ProjectLayout, files: Sequence[RevisionFile]) -> str:
         f"read 0 revisions in {looked} ({source}){stray}{unread}; point migdoc at the script folder "
         "(env.py + versions/), a versions folder, or pass --version-location DIR or -c FILE"
     )
+
+
+def _path_problem(exc: ValueError | OSError) -> str:
+    """One short line: the OS error without a path that may run to thousands of characters."""
+    if isinstance(exc, OSError) and exc.strerror:
+        name = str(exc.filename or "")
+        return f"{exc.strerror}" + (f" ({name[:60]}...)" if len(name) > 60 else f" ({name})" if name else "")
+    text = " ".join(str(exc).split())
+    return "a path holds a NUL byte" if "null" in text.lower() else text
 
 
 def check_project(

@@ -41,6 +41,16 @@ def _project_options(command: Callable) -> Callable:
     return wrapper
 
 
+def _remember_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Seen once by the masking function as soon as it is parsed, so its password is
+    scrubbed from every later line, whatever prints it (reports, errors, tracebacks)."""
+    if value:
+        from migdoc.masking import mask_url
+
+        mask_url(value)
+    return value
+
+
 def _database_url_option(command: Callable) -> Callable:
     """--database-url (or MIGDOC_DATABASE_URL); its password is masked in all output."""
     return click.option(
@@ -49,6 +59,7 @@ def _database_url_option(command: Callable) -> Callable:
         metavar="URL",
         default=None,
         show_envvar=True,
+        callback=_remember_url,
         help="A deployed database (any SQLAlchemy URL), read-only: its alembic_version is read, nothing written.",
     )(command)
 
@@ -89,7 +100,7 @@ def _styler(enabled: bool):
 
 def _masked(text: str) -> str:
     """Database passwords never reach the terminal, not even in a traceback."""
-    from migdoc.database import mask_secrets
+    from migdoc.masking import mask_secrets
 
     return mask_secrets(text)
 
@@ -112,6 +123,7 @@ def _dryrun_options(command: Callable) -> Callable:
             show_envvar=True,
             metavar="URL",
             default=None,
+            callback=_remember_url,
             help="A PostgreSQL server migdoc may create a throwaway database on (dropped after). "
             "Default: a private server started from local binaries. Never --database-url / MIGDOC_DATABASE_URL, "
             "which always mean the deployed database.",
@@ -154,7 +166,6 @@ def _run_dryrun(project, fmt: str, options: dict, err=False, collect=None):
 
     ``collect``: instead of printing the report, hand the result to it (check's other formats)."""
     from migdoc.dryrun.runner import dryrun_project
-    from migdoc.dryrun.server import mask_url
     from migdoc.output import dryrun_text
 
     guard = _FirstSignalGuard()
@@ -190,7 +201,7 @@ def _run_dryrun(project, fmt: str, options: dict, err=False, collect=None):
         collect(result)
     else:
         report = dryrun_text.render_json(result) if fmt == "json" else dryrun_text.render_text(result, style)
-        click.echo(mask_url(report), nl=False, err=err)
+        click.echo(_masked(report), nl=False, err=err)
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
@@ -291,11 +302,9 @@ class _Interrupted(KeyboardInterrupt):
 
 def _report_interrupt(exc: KeyboardInterrupt) -> int:
     """One line on stderr; the exit code a shell expects, 128 + the signal (130 SIGINT, 143 SIGTERM)."""
-    signum = getattr(exc, "signum", signal.SIGINT)
-    word = "terminated" if signum == signal.SIGTERM else "interrupted"
-    start = "\n" if sys.stderr.isatty() else ""  # after the terminal's "^C"
-    click.echo(f"{start}migdoc: {word} ({signal.Signals(signum).name})", err=True)
-    return 128 + signum
+    from migdoc.interrupts import report
+
+    return report(exc)
 
 
 class _MigdocGroup(click.Group):
@@ -306,7 +315,10 @@ class _MigdocGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MigdocError as exc:
-            click.echo(_masked(f"migdoc: error: {exc}"), err=True)
+            from migdoc.output.text import printable
+
+            # one line, whatever the message quotes (an id or a path with a newline in it)
+            click.echo(_masked(f"migdoc: error: {printable(exc)}"), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.Abort, click.ClickException, SystemExit):
             raise
@@ -546,9 +558,9 @@ def fix(
         # A diff has no place for these, and they must not go unseen.
         for action in plan.actions:
             for warning in action.warnings:
-                click.echo(f"warning: {warning}", err=True)
+                click.echo(f"warning: {shown.printable(warning)}", err=True)
         if plan.realign is not None:
-            click.echo(f"after applying, stamp the database: {plan.realign.command}", err=True)
+            click.echo(f"after applying, stamp the database: {shown.printable(plan.realign.command)}", err=True)
     else:
         click.echo(shown.render_plan(plan, _styler(_is_terminal())), nl=False)
     if not is_apply or plan.is_empty:
@@ -580,7 +592,7 @@ def fix(
     )
     if plan.realign is not None:
         # Never run by migdoc: the database is only ever read.
-        click.echo(f"now stamp the database (migdoc did not): {plan.realign.command}", err=True)
+        click.echo(f"now stamp the database (migdoc did not): {shown.printable(plan.realign.command)}", err=True)
     sys.exit(EXIT_FINDINGS if plan.unresolved else EXIT_OK)
 
 
@@ -608,7 +620,14 @@ def dryrun(path, config, name, version_locations, fmt, deployed_url, **options):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: one line on stderr and exit 2 for problems with the input."""
+    """Entry point: one line on stderr and exit 2 for problems with the input.
+
+    The console script starts at :func:`migdoc.__main__.main`, which handles
+    signals before this module is even imported; a caller of this function
+    gets the same from its first line."""
+    from migdoc import interrupts
+
+    interrupts.install()
     try:
         # without standalone mode click returns (not raises) the code given to ctx.exit()
         code = cli.main(args=argv, prog_name="migdoc", standalone_mode=False)

@@ -6,69 +6,27 @@ Invariants:
   MySQL/MariaDB: ``SET TRANSACTION READ ONLY``; SQLite: ``PRAGMA query_only``,
   and a SQLite file that does not exist is refused rather than created), and
   that transaction is always rolled back.
-- A password never leaves this module unmasked: every URL shown is masked, and
-  every password seen is remembered so :func:`mask_secrets` can scrub it from
-  any text (error messages, tracebacks) before it is printed.
+- A password never leaves this module unmasked: every URL shown goes through
+  :func:`migdoc.masking.mask_url`, which remembers the password so
+  :func:`mask_secrets` can scrub it from any text (error messages,
+  tracebacks) before it is printed.
 
 SQLAlchemy is imported lazily so that importing migdoc's core pulls in no engine.
 """
 
 from __future__ import annotations
 
-import re
+import math
+import os
+import threading
 from dataclasses import dataclass
-from urllib.parse import unquote
 
-from migdoc.errors import DatabaseError, EnvironmentProblem
+from migdoc.errors import DatabaseError, EnvironmentProblem, UsageError
+from migdoc.masking import MASK, mask_secrets, mask_url, remember_secret
+
+__all__ = ["MASK", "DeployedState", "mask_secrets", "mask_url", "read_deployed_revisions", "remember_secret"]
 
 VERSION_TABLE = "alembic_version"
-MASK = "***"
-
-_SECRETS: set[str] = set()
-# scheme://user:password@host -> scheme://user:***@host, in any text.
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)(?P<password>[^\s@'\"]*)(?=@)")
-# libpq keyword form and query parameters: password=secret
-_KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<password>'[^']*'|\"[^\"]*\"|[^\s&;,)]+)", re.I)
-
-
-def remember_secret(secret: str | None) -> None:
-    """Remember ``secret`` (and its URL-decoded form) so later output is scrubbed of it."""
-    if secret:
-        _SECRETS.add(secret)
-        _SECRETS.add(unquote(secret))
-
-
-def mask_secrets(text: str) -> str:
-    """``text`` with every URL password, ``password=...`` and remembered secret masked."""
-    text = _URL_PASSWORD.sub(lambda m: m.group("head") + (MASK if m.group("password") else ""), text)
-    text = _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, MASK)
-    return text
-
-
-def mask_url(url: str) -> str:
-    """The URL as it may be shown: password replaced by ``***``. Never raises."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url)
-    except Exception:  # noqa: BLE001 - an unparseable URL is still masked textually
-        _remember_textual_password(url)
-        return mask_secrets(url)
-    remember_secret(parsed.password if isinstance(parsed.password, str) else None)
-    for key in ("password", "sslpassword"):
-        value = parsed.query.get(key)
-        if isinstance(value, str):
-            remember_secret(value)
-    return mask_secrets(parsed.render_as_string(hide_password=True))
-
-
-def _remember_textual_password(url: str) -> None:
-    match = _URL_PASSWORD.search(url)
-    if match:
-        remember_secret(match.group("password"))
 
 
 @dataclass(frozen=True)
@@ -103,10 +61,17 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
         raise DatabaseError(
             f"{shown}: not a database URL (expected dialect+driver://user@host/dbname)", shown
         ) from None
+    except ValueError:  # SQLAlchemy reads the port with int(): "host:notaport", "host:1:2", "[::1/db"
+        raise DatabaseError(
+            f"{shown}: not a database URL: its port is not a number (expected dialect+driver://user@host:port/dbname)",
+            shown,
+        ) from None
+    timeout = database_timeout()
     connect_args: dict[str, object] = {}
     if parsed.get_backend_name() == "sqlite":
         parsed, connect_args = _read_only_sqlite(parsed, shown)
     try:
+        connect_args.update(_timeout_args(parsed, timeout))  # names the driver: may raise NoSuchModuleError
         engine = create_engine(parsed, poolclass=NullPool, connect_args=connect_args)
     except NoSuchModuleError:
         raise DatabaseError(f"{shown}: unknown database dialect {parsed.drivername!r}", shown) from None
@@ -118,9 +83,10 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
         raise DatabaseError(mask_secrets(f"{shown}: invalid database URL: {_one_line(exc)}"), shown) from None
 
     table = f"{schema}.{version_table}" if schema else version_table
-    try:
+
+    def read() -> list:
         with engine.connect() as connection:
-            _begin_read_only(connection)
+            _begin_read_only(connection, timeout)
             try:
                 if not inspect(connection).has_table(version_table, schema=schema):
                     raise DatabaseError(
@@ -129,13 +95,17 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
                         shown,
                     )
                 quoted = connection.dialect.identifier_preparer.format_table(_table(version_table, schema))
-                rows = connection.execute(text(f"SELECT version_num FROM {quoted}")).scalars().all()
+                return list(connection.execute(text(f"SELECT version_num FROM {quoted}")).scalars().all())
             finally:
                 connection.rollback()
+
+    try:
+        # the driver's own timeouts end most waits cleanly; the watchdog ends any other
+        rows = _within(_WATCHDOG_FACTOR * timeout + 5, shown, table, read)
     except DatabaseError:
         raise
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"{shown}: {_describe(exc)}", shown) from None
+        raise DatabaseError(f"{shown}: {_describe(exc, timeout, table)}", shown) from None
     except ImportError as exc:
         raise EnvironmentProblem(
             mask_secrets(f"{shown}: the database driver is not installed ({_one_line(exc)})")
@@ -143,6 +113,63 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
     finally:
         engine.dispose()
     return DeployedState(shown, tuple(sorted(str(r) for r in rows if r is not None)), parsed.get_backend_name())
+
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds to connect, and seconds for any one statement, before giving up (MIGDOC_DATABASE_TIMEOUT)."""
+_WATCHDOG_FACTOR = 4  # connect (1), then a statement (2): the driver's timeouts come first
+
+
+def database_timeout() -> float:
+    """The timeout in seconds: ``MIGDOC_DATABASE_TIMEOUT`` when set, else :data:`DEFAULT_TIMEOUT`."""
+    raw = os.environ.get("MIGDOC_DATABASE_TIMEOUT", "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 86_400:
+        raise UsageError(f"MIGDOC_DATABASE_TIMEOUT={raw!r}: expected a number of seconds above 0")
+    return value
+
+
+def _timeout_args(parsed, timeout: float) -> dict[str, object]:
+    """Connect arguments that make the driver give up on its own, where it has them."""
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "postgresql" and driver in ("psycopg", "psycopg2", "pg8000"):
+        # libpq takes whole seconds and treats less than 2 as 2; pg8000 calls it timeout
+        return {"timeout": timeout} if driver == "pg8000" else {"connect_timeout": max(2, math.ceil(timeout))}
+    if backend in ("mysql", "mariadb") and driver in ("pymysql", "mysqldb"):
+        return {"connect_timeout": max(1, math.ceil(timeout)), "read_timeout": max(1, math.ceil(timeout))}
+    if backend == "sqlite":
+        return {"timeout": timeout}  # how long to wait for another writer's lock
+    return {}
+
+
+def _within(seconds: float, shown: str, table: str, work):
+    """``work()`` in a thread, given up after ``seconds``: a server that accepts the
+    connection and never answers must not hang migdoc, whatever the driver does."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, raised there
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="migdoc-database-read", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise DatabaseError(
+            f"{shown}: no answer from the database within {seconds:g} s (reading {table}); "
+            "MIGDOC_DATABASE_TIMEOUT sets the limit",
+            shown,
+        )
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]
 
 
 def _table(name: str, schema: str | None):
@@ -154,27 +181,46 @@ def _table(name: str, schema: str | None):
 def _read_only_sqlite(parsed, shown: str):
     """SQLite creates a missing file on connect: refuse instead, and open read-only."""
     from pathlib import Path
+    from urllib.parse import quote
 
     database = parsed.database or ""
     if database in ("", ":memory:"):
         raise DatabaseError(f"{shown}: an in-memory SQLite database holds no alembic_version", shown)
     if database.startswith("file:"):
-        return parsed, {}
+        # An SQLite URI (``?uri=true``) creates its file as readily as a path does
+        # (and ``mode=rwc`` says so): read its path, then open it like any other.
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(database)
+        if parts.netloc not in ("", "localhost"):
+            raise DatabaseError(f"{shown}: an SQLite URI names a host ({parts.netloc}); only local files", shown)
+        database = unquote(parts.path)
     path = Path(database)
     if not path.is_file():
         raise DatabaseError(f"{shown}: no such database file", shown)
-    uri = "file:" + path.resolve().as_posix() + "?mode=ro"
-    return parsed.set(database=uri, query={**parsed.query, "uri": "true"}), {}
+    uri = "file:" + quote(path.resolve().as_posix()) + "?mode=ro"
+    query = {key: value for key, value in parsed.query.items() if key not in ("mode", "uri")}
+    return parsed.set(database=uri, query={**query, "uri": "true"}), {}
 
 
-def _begin_read_only(connection) -> None:
+def _begin_read_only(connection, timeout: float = DEFAULT_TIMEOUT) -> None:
     from sqlalchemy import text
 
     name = connection.dialect.name
     if name == "sqlite":
         # Autobegins the transaction; the file is also opened with mode=ro.
         connection.exec_driver_sql("PRAGMA query_only = ON")
-    elif name in ("postgresql", "mysql", "mariadb", "cockroachdb", "redshift"):
+    elif name in ("postgresql", "cockroachdb", "redshift"):
+        connection.begin()
+        connection.execute(text("SET TRANSACTION READ ONLY"))
+        if name == "postgresql":
+            # A lock on alembic_version (a migration running, an open ALTER) would block the
+            # read for as long as it is held: give up, and say so, instead.
+            # The statement gets twice as long, so a lock is named as the cause.
+            milliseconds = max(1, int(timeout * 1000))
+            connection.execute(text(f"SET LOCAL lock_timeout = {milliseconds}"))
+            connection.execute(text(f"SET LOCAL statement_timeout = {2 * milliseconds}"))
+    elif name in ("mysql", "mariadb"):
         connection.begin()
         connection.execute(text("SET TRANSACTION READ ONLY"))
     elif name == "oracle":
@@ -185,13 +231,24 @@ def _begin_read_only(connection) -> None:
         connection.begin()
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, timeout: float = DEFAULT_TIMEOUT, table: str = VERSION_TABLE) -> str:
     """The driver's own first line, which names the real cause, with secrets masked."""
     original = getattr(exc, "orig", None) or exc
     message = str(original).strip().splitlines()
     first = message[0] if message else type(original).__name__
     lowered = first.lower()
-    if "password authentication failed" in lowered or "access denied" in lowered:
+    if "lock timeout" in lowered:
+        first = (
+            f"{table} stayed locked by another session for {timeout:g} s (a migration running?); "
+            f"nothing was read ({first})"
+        )
+    elif "statement timeout" in lowered:
+        first = f"the read of {table} took longer than {2 * timeout:g} s; nothing was read ({first})"
+    elif "timeout expired" in lowered or "timed out" in lowered:
+        first = (
+            f"no answer from the database server within {timeout:g} s ({first}); MIGDOC_DATABASE_TIMEOUT sets the limit"
+        )
+    elif "password authentication failed" in lowered or "access denied" in lowered:
         first = f"wrong credentials ({first})"
     elif any(
         s in lowered

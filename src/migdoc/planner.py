@@ -26,10 +26,11 @@ Decisions of ours, where the SPEC is silent:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -240,7 +241,23 @@ class _Partial:
 
 
 def _codes_on(context: PlanContext, path: str, severities: tuple[Severity, ...] = tuple(Severity)) -> set[str]:
-    return {d.code for d in context.diagnostics if d.file == path and d.severity in severities}
+    return {d.code for d in _diagnostics_by_file(context.diagnostics).get(path, ()) if d.severity in severities}
+
+
+_BY_FILE: list = [None, {}]  # the last diagnostics tuple (by identity) and its index
+
+
+def _diagnostics_by_file(diagnostics: tuple[Diagnostic, ...]) -> dict[str, list[Diagnostic]]:
+    """File -> its diagnostics, indexed once per plan: scanning them all for every file grew
+    with files x findings (seconds of a 20,000-revision plan). Keyed by identity, as
+    hashing the tuple would walk every finding again."""
+    if _BY_FILE[0] is not diagnostics:
+        found: dict[str, list[Diagnostic]] = {}
+        for d in diagnostics:
+            if d.file is not None:
+                found.setdefault(d.file, []).append(d)
+        _BY_FILE[:] = [diagnostics, found]
+    return _BY_FILE[1]
 
 
 def _name(path: str) -> str:
@@ -269,17 +286,42 @@ class _Lines:
         }
         self._depth: dict[int, int] = {}
 
-    def depth(self, index: int, visiting: frozenset[int] = frozenset()) -> int:
-        """Longest path from a base, in revisions (a base is 0)."""
+    def parent_copies(self, index: int) -> list[int]:
+        """Every file declaring one of ``index``'s parents (each copy of a duplicated id)."""
+        return [c for p in self.parent_ids[index] for c in self.declarations.get(p, []) if c != index]
+
+    def depth(self, index: int) -> int:
+        """Longest path from a base, in revisions (a base is 0).
+
+        Iterative, not recursive: chains of tens of thousands of revisions are
+        real (a 20,000-revision chain must plan), and an edge back into the
+        path being walked (a loop) is skipped rather than followed.
+        """
         if index in self._depth:
             return self._depth[index]
-        best = 0
-        for parent in self.parent_ids[index]:
-            for copy in self.declarations.get(parent, []):
-                if copy not in visiting and copy != index:
-                    best = max(best, 1 + self.depth(copy, visiting | {index}))
-        self._depth[index] = best
-        return best
+        best = {index: 0}
+        on_path = {index}
+        stack = [(index, iter(self.parent_copies(index)))]
+        while stack:
+            node, parents = stack[-1]
+            for copy in parents:
+                if copy in on_path:
+                    continue
+                if copy in self._depth:
+                    best[node] = max(best[node], 1 + self._depth[copy])
+                    continue
+                best[copy] = 0
+                on_path.add(copy)
+                stack.append((copy, iter(self.parent_copies(copy))))
+                break
+            else:
+                stack.pop()
+                on_path.discard(node)
+                self._depth[node] = best.pop(node)
+                if stack:
+                    below = stack[-1][0]
+                    best[below] = max(best[below], 1 + self._depth[node])
+        return self._depth[index]
 
     def heads(self) -> list[int]:
         named = {p for i in self.usable for p in self.parent_ids[i]}
@@ -294,26 +336,32 @@ class _Lines:
         kept = self.context.graph.kept.get(revision)
         return kept if kept in tied else tied[0]
 
-    def main_line(self, head: int) -> dict[int, set[int]]:
-        """Main-line file index -> its main-line ancestors."""
-        ancestors: dict[int, set[int]] = {}
+    def main_line(self, head: int) -> set[int]:
+        """The main head and its ancestors, one chosen copy per duplicated id."""
+        self.main_parents: dict[int, list[int]] = {}
+        found = {head}
+        frontier = [head]
+        while frontier:
+            index = frontier.pop()
+            chosen = [self.choose_copy(p) for p in self.parent_ids[index] if p in self.declarations]
+            self.main_parents[index] = [c for c in dict.fromkeys(chosen) if c != index]
+            for copy in self.main_parents[index]:
+                if copy not in found:
+                    found.add(copy)
+                    frontier.append(copy)
+        return found
 
-        def visit(index: int, path: frozenset[int]) -> set[int]:
-            if index in ancestors:
-                return ancestors[index]
-            found: set[int] = set()
-            for parent in self.parent_ids[index]:
-                if parent not in self.declarations:
-                    continue
-                copy = self.choose_copy(parent)
-                if copy in path:
-                    continue
-                found |= {copy} | visit(copy, path | {copy})
-            ancestors[index] = found
-            return found
-
-        visit(head, frozenset({head}))
-        return ancestors
+    def main_ancestors(self, index: int) -> set[int]:
+        """``index``'s main-line ancestors, walked on demand: keeping every revision's
+        ancestor set at once costs memory quadratic in the chain's length."""
+        found: set[int] = set()
+        frontier = [index]
+        while frontier:
+            for copy in self.main_parents.get(frontier.pop(), ()):
+                if copy not in found and copy != index:
+                    found.add(copy)
+                    frontier.append(copy)
+        return found
 
 
 def _choose_main_head(context: PlanContext, lines: _Lines, options: FixOptions) -> int:
@@ -350,20 +398,34 @@ def _is_labelled_layout(context: PlanContext) -> bool:
 
 
 def _repeats_ancestor(
-    context: PlanContext, index: int, ancestors: set[int], redundant: Mapping[int, list]
+    context: PlanContext,
+    index: int,
+    ancestors: Callable[[], set[int]],
+    redundant: Mapping[int, list],
+    same_body: Mapping[str, list[int]],
 ) -> tuple[str, tuple[str, ...]] | None:
-    """Why ``index``'s upgrade only repeats a main-line ancestor's, or None."""
+    """Why ``index``'s upgrade only repeats a main-line ancestor's, or None.
+
+    ``ancestors`` walks the main-line ancestry; it is called only when a
+    main-line file has the same body (``same_body``: fingerprint -> files) or a
+    redundancy names this file, so a long healthy chain is never walked per revision."""
     rf = context.files[index]
     body = rf.upgrade
     if body is None or not body.does_work:
         return None
     if "MD011" not in rf.ignored_codes:
-        for ancestor in sorted(ancestors):
-            other = context.files[ancestor].upgrade
-            if other is not None and other.fingerprint == body.fingerprint:
-                return (f"its upgrade() is the same as its ancestor {context.files[ancestor].revision}'s", ("MD011",))
-    if "MD012" not in rf.ignored_codes and body.operations:
-        repeats = [r for r in redundant.get(index, []) if r.earlier in ancestors]
+        twins = [i for i in same_body.get(body.fingerprint, ()) if i != index]
+        if twins:
+            found = ancestors()
+            for ancestor in sorted(twins):
+                if ancestor in found:
+                    return (
+                        f"its upgrade() is the same as its ancestor {context.files[ancestor].revision}'s",
+                        ("MD011",),
+                    )
+    if "MD012" not in rf.ignored_codes and body.operations and redundant.get(index):
+        found = ancestors()
+        repeats = [r for r in redundant[index] if r.earlier in found]
         repeated_ops = [r.operation for r in repeats]
         if all(op in repeated_ops for op in body.operations):
             earlier = sorted({str(context.files[r.earlier].revision) for r in repeats})
@@ -391,8 +453,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
     if not lines.usable:
         return _Partial(state=state)
     head = _choose_main_head(context, lines, options)
-    main_ancestry = lines.main_line(head)
-    main_line = set(main_ancestry)
+    main_line = lines.main_line(head)
     head_rev = str(files[head].revision)
     notes = [
         f"main head: {head_rev} ({files[head].path}), {lines.depth(head) + 1} revisions from a base"
@@ -400,6 +461,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
     ]
 
     reasons: dict[int, tuple[str, tuple[str, ...]]] = {}
+    branch_points: dict[int, str | None] = {}
     for index in lines.usable:
         if index in main_line:
             continue
@@ -411,7 +473,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
             why = f"a second file declaring revision {rev}; the main line keeps {files[keeper].path}"
             codes |= {"MD001"}
         else:
-            root = _branch_point(lines, index, main_line)
+            root = _branch_point(lines, index, main_line, branch_points)
             why = f"dead branch: not an ancestor of the main head {head_rev}" + (
                 f" (branched off {root})" if root else ""
             )
@@ -426,10 +488,16 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
         redundant.setdefault(r.index, []).append(r)
     depended = {d for i in main_line for d in _depends_ids(context, i)}
     unresolved: list[str] = []
-    for index in sorted(main_line, key=lambda i: len(main_ancestry[i])):
+    same_body: dict[str, list[int]] = {}
+    for index in main_line:
+        body = files[index].upgrade
+        if body is not None and body.does_work:
+            same_body.setdefault(body.fingerprint, []).append(index)
+    # ancestors first (a longest path from a base only grows along an edge)
+    for index in sorted(main_line, key=lambda i: (lines.depth(i), i)):
         if index == head and len(main_line) == 1:
             continue
-        repeat = _repeats_ancestor(context, index, main_ancestry[index], redundant)
+        repeat = _repeats_ancestor(context, index, functools.partial(lines.main_ancestors, index), redundant, same_body)
         if repeat is None:
             continue
         rev = str(files[index].revision)
@@ -591,8 +659,30 @@ def _plan_realign(lines: _Lines, options: FixOptions, surviving: set[str], main_
     return Realign(current=current, revisions=revisions, command=shlex.join(command), reason=reason)
 
 
-def _branch_point(lines: _Lines, index: int, main_line: set[int]) -> str | None:
-    """The main-line revision a dead branch grew from, when there is one."""
+def _branch_point(
+    lines: _Lines, index: int, main_line: set[int], known: dict[int, str | None] | None = None
+) -> str | None:
+    """The main-line revision a dead branch grew from, when there is one.
+
+    ``known`` remembers answers between calls: along a run of revisions with one
+    parent each the answer is the parent's, so a dead branch of thousands of
+    revisions is walked once, not once per revision."""
+    known = {} if known is None else known
+    run: list[int] = []
+    current = index
+    while current not in known:
+        run.append(current)
+        copies = [c for p in lines.parent_ids[current] for c in lines.declarations.get(p, [])]
+        if len(copies) != 1 or copies[0] in main_line or copies[0] in run:
+            known[current] = _search_branch_point(lines, current, main_line)
+            break
+        current = copies[0]
+    for member in run:
+        known[member] = known[current]
+    return known[index]
+
+
+def _search_branch_point(lines: _Lines, index: int, main_line: set[int]) -> str | None:
     seen = {index}
     frontier = [index]
     while frontier:
@@ -613,22 +703,21 @@ def _nearest_surviving(
     """Replace each archived parent by its nearest surviving ancestors, keeping order."""
     out: list[str] = []
     seen: set[str] = set()
-
-    def expand(revision: str) -> None:
+    # depth-first in the parents' order, with a stack instead of recursion: an
+    # archived branch can be thousands of revisions long
+    stack = list(reversed(parents))
+    while stack:
+        revision = stack.pop()
         if revision in seen:
-            return
+            continue
         seen.add(revision)
         if revision in surviving or revision not in lines.declarations:
             out.append(revision)  # surviving, or missing (left for MD002)
-            return
+            continue
         copies = lines.declarations[revision]
         on_main = [c for c in copies if c in main_line]
-        for copy in on_main or copies:
-            for parent in lines.context.files[copy].down_revisions:
-                expand(parent)
-
-    for parent in parents:
-        expand(parent)
+        up = [parent for copy in on_main or copies for parent in lines.context.files[copy].down_revisions]
+        stack.extend(reversed(up))
     return tuple(dict.fromkeys(out))
 
 
@@ -636,19 +725,36 @@ def _drop_implied(lines: _Lines, parents: tuple[str, ...], main_line: set[int]) 
     """A relinked merge must not list a parent that is an ancestor of another (MD018)."""
     if len(parents) < 2:
         return parents
-    ancestry: dict[str, set[str]] = {}
-    for parent in parents:
-        found: set[str] = set()
-        frontier = [parent]
-        while frontier:
-            current = frontier.pop()
-            for copy in lines.declarations.get(current, []):
-                for up in lines.parent_ids[copy]:
-                    if up not in found:
-                        found.add(up)
-                        frontier.append(up)
-        ancestry[parent] = found
-    return tuple(p for p in parents if not any(p in ancestry[o] for o in parents if o != p))
+    return tuple(p for p in parents if not any(_is_named_above(lines, p, o) for o in parents if o != p))
+
+
+def _is_named_above(lines: _Lines, wanted: str, start: str) -> bool:
+    """True when some ancestor of ``start`` (or ``start`` itself) names ``wanted`` as a parent.
+
+    Every revision that names ``wanted`` is deeper than each file declaring it (depth
+    grows by at least one along every edge), so the walk skips what is not deeper:
+    checking a merge costs the distance between its parents, not the chain's length."""
+
+    def deepest(revision: str) -> int | None:
+        copies = lines.declarations.get(revision)
+        return max(lines.depth(c) for c in copies) if copies else None
+
+    floor = deepest(wanted)
+    seen = {start}
+    frontier = [start]
+    while frontier:
+        current = frontier.pop()
+        for copy in lines.declarations.get(current, []):
+            for up in lines.parent_ids[copy]:
+                if up == wanted:
+                    return True
+                if up in seen:
+                    continue
+                seen.add(up)
+                depth = deepest(up)
+                if depth is not None and (floor is None or depth > floor):
+                    frontier.append(up)
+    return False
 
 
 def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str, leaving: Sequence[RevisionFile]) -> None:
@@ -865,12 +971,23 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: _State | Non
             continue
         revision = str(rf.revision)
         path = PurePosixPath(rf.path)
+        unsafe = unsafe_name_reason(revision)
+        if unsafe is not None:
+            # Never build a path from such an id: "../../x" would move the file out of the
+            # project, "sub/r4" into a folder Alembic does not read.
+            unresolved.append(
+                f"{rf.path}: --renumber will not make a file name of revision {revision!r}: {unsafe}; rename it by hand"
+            )
+            continue
         stem = new_stem(path.stem, revision, template, ids)
         if stem is None:
             unresolved.append(f"{rf.path}: --renumber cannot work out a name that carries revision {revision}")
             continue
         target = f"{path.parent}/{stem}{path.suffix}"
         folder = str(path.parent)
+        if PurePosixPath(target).parent != path.parent or "\\" in stem or stem in (".", ".."):
+            unresolved.append(f"{rf.path}: --renumber would rename it to {target!r}, outside its folder")
+            continue
         if _name(target) in taken.get(folder, set()):
             unresolved.append(f"{rf.path}: --renumber would rename it to {target}, which already exists")
             continue
@@ -886,6 +1003,24 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: _State | Non
             )
         )
     return _Partial(actions=tuple(actions), unresolved=tuple(unresolved), state=state)
+
+
+_MAX_NAME_BYTES = 200  # under every file system's limit of 255, with room for a slug and ".py"
+
+
+def unsafe_name_reason(word: str) -> str | None:
+    """Why ``word`` cannot be (part of) a file name in a versions folder, or None when it can."""
+    if not word:
+        return "it is empty"
+    if "/" in word or "\\" in word:
+        return "it holds a path separator"
+    if word in (".", "..") or word.startswith("."):
+        return "it starts with a dot"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in word):
+        return "it holds control characters"
+    if len(word.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES:
+        return f"it is longer than {_MAX_NAME_BYTES} bytes"
+    return None
 
 
 def new_stem(stem: str, revision: str, template: str | None, ids: set[str]) -> str | None:

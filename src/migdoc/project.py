@@ -15,7 +15,7 @@ the configuration file's folder, which is where Alembic is normally run from
 
 from __future__ import annotations
 
-import concurrent.futures
+import concurrent.futures.process  # eagerly: a signal during a lazy import must not leave BrokenProcessPool unresolvable
 import configparser
 import contextlib
 import dataclasses
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migdoc.errors import ConfigError
+from migdoc.filesystem import read_regular_file
 from migdoc.model import RevisionFile
 from migdoc.read_cache import ReadCache
 from migdoc.reader import read_revision
@@ -291,6 +292,7 @@ def _layout_from_options(
     notes: tuple[str, ...] = ()
     script_location = option("script_location")
     if script_location:
+        _check_path_value(config_file, "script_location", str(script_location))
         script_path = _resolve_script_location(str(script_location), base, config_file, prepend_paths)
     elif _is_script_folder(base):
         # Flask-Migrate writes alembic.ini into the script folder without
@@ -325,6 +327,8 @@ def _layout_from_options(
         locations = [str(p) for p in toml["version_locations"]]  # type: ignore[union-attr]
     else:
         locations = []
+    for location in locations:
+        _check_path_value(config_file, "version_locations", location)
     version_paths = tuple(_absolute(p, base) for p in locations) or (script_path / "versions",)
     if not any(p.is_dir() for p in version_paths):
         shown = ", ".join(str(p) for p in version_paths)
@@ -348,6 +352,26 @@ def _layout_from_options(
         ini_section=section,
         notes=notes,
     )
+
+
+def _check_path_value(config_file: Path, key: str, value: str) -> None:
+    """A path from the config that no system call could take is a config error, named as such
+    (the OS would raise ValueError for a NUL byte and ENAMETOOLONG for the length)."""
+    if "\0" in value:
+        raise ConfigError(f"{config_file}: {key} holds a NUL byte", str(config_file))
+    try:
+        path_max, name_max = (
+            os.pathconf(config_file.parent, "PC_PATH_MAX"),
+            os.pathconf(config_file.parent, "PC_NAME_MAX"),
+        )
+    except (AttributeError, OSError, ValueError):
+        path_max, name_max = 4096, 255
+    encoded = os.fsencode(value)
+    if len(encoded) >= path_max or any(len(part) > name_max for part in encoded.split(b"/")):
+        raise ConfigError(
+            f"{config_file}: {key} is longer than this system allows for a path ({len(encoded)} bytes)",
+            str(config_file),
+        )
 
 
 def _truthy(value: object) -> bool:
@@ -391,8 +415,7 @@ def _read_ini(path: Path, section: str) -> dict[str, str]:
     here = str(path.parent.resolve())
     parser = configparser.ConfigParser(defaults={"here": here})
     try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
+        parser.read_string(read_regular_file(path).decode("utf-8"), source=str(path))
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
         raise ConfigError(f"{path}: cannot read config: {_one_line(exc)}", str(path)) from exc
     if not parser.has_section(section):
@@ -415,19 +438,64 @@ def _read_ini(path: Path, section: str) -> dict[str, str]:
 
 def _read_toml(path: Path) -> dict[str, object]:
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return tomllib.loads(read_regular_file(path).decode("utf-8"))
+    except RecursionError:  # arrays nested thousands deep: tomllib parses them recursively
+        raise ConfigError(f"{path}: cannot read: values nested too deeply", str(path)) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {_one_line(exc)}", str(path)) from exc
 
 
+def _tool_table(path: Path, name: str) -> dict[str, object] | None:
+    """``[tool.<name>]`` of pyproject.toml: None when absent; ConfigError when not a table."""
+    tool = _read_toml(path).get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: 'tool' must be a table ([tool.{name}]), not {_toml_type(tool)}", str(path))
+    section = tool.get(name)
+    if section is not None and not isinstance(section, dict):
+        raise ConfigError(f"{path}: [tool.{name}] must be a table, not {_toml_type(section)}", str(path))
+    return section
+
+
+def _toml_type(value: object) -> str:
+    """How TOML would name the type of ``value``, for error lines."""
+    import datetime
+
+    names = ((bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"), (list, "an array"))
+    names += (
+        (dict, "a table"),
+        (datetime.datetime, "a date-time"),
+        (datetime.date, "a date"),
+        (datetime.time, "a time"),
+    )
+    return next((name for kind, name in names if isinstance(value, kind)), type(value).__name__)
+
+
+# [tool.alembic] keys migdoc reads, and the TOML types Alembic accepts for them
+_ALEMBIC_KEY_TYPES: dict[str, tuple[type, ...]] = {
+    "script_location": (str,),
+    "version_locations": (list, str),
+    "file_template": (str,),
+    "prepend_sys_path": (list, str),
+    "recursive_version_locations": (bool, str),
+}
+
+
 def _read_toml_alembic(path: Path) -> dict[str, object] | None:
-    section = _read_toml(path).get("tool", {}).get("alembic")  # type: ignore[union-attr]
-    if not isinstance(section, dict):
+    section = _tool_table(path, "alembic")
+    if section is None:
         return None
     here = {"here": str(path.parent.resolve())}
     result: dict[str, object] = {}
     for key, value in section.items():
+        expected = _ALEMBIC_KEY_TYPES.get(key)
+        if expected is not None and (
+            not isinstance(value, expected) or (isinstance(value, list) and not all(isinstance(v, str) for v in value))
+        ):
+            raise ConfigError(
+                f"{path}: [tool.alembic] {key} must be {' or '.join(_toml_type(t()) for t in expected)}"
+                f"{' of strings' if list in expected else ''}, not {_toml_type(value)}",
+                str(path),
+            )
         try:
             if isinstance(value, str):
                 value = value % here
@@ -442,8 +510,8 @@ def _read_toml_alembic(path: Path) -> dict[str, object] | None:
 def _read_migdoc_settings(path: Path) -> MigdocSettings:
     if not path.is_file():
         return MigdocSettings()
-    section = _read_toml(path).get("tool", {}).get("migdoc")  # type: ignore[union-attr]
-    if not isinstance(section, dict):
+    section = _tool_table(path, "migdoc")
+    if section is None:
         return MigdocSettings()
     for key in section:
         if key not in _MIGDOC_KEYS:
@@ -455,7 +523,13 @@ def _read_migdoc_settings(path: Path) -> MigdocSettings:
         value = section.get(key, [])
         if isinstance(value, str):
             value = [value]
-        return tuple(str(v).upper() for v in value)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(
+                f"{path}: [tool.migdoc] {key} must be a code or an array of codes (strings), not {_toml_type(value)}"
+                + (" holding other values" if isinstance(value, list) else ""),
+                str(path),
+            )
+        return tuple(v.upper() for v in value)
 
     severity = section.get("severity", {})
     if not isinstance(severity, dict):
@@ -553,8 +627,7 @@ def _version_files_shown(layout: ProjectLayout) -> list[tuple[str, str]]:
 
 def _read_one(path: str, shown: str) -> RevisionFile:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular_file(path)
     except OSError as exc:
         return RevisionFile(path=shown, read_error=f"cannot be opened: {exc.strerror or exc}")
     return read_revision(shown, data)
@@ -588,8 +661,7 @@ def read_project_files(layout: ProjectLayout, use_cache: bool = True, write_cach
     misses: list[tuple[int, str, str]] = []
     for position, (path, display) in enumerate(_version_files_shown(layout)):
         try:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            data = read_regular_file(path)
         except OSError as exc:
             records.append(RevisionFile(path=display, read_error=f"cannot be opened: {exc.strerror or exc}"))
             continue
@@ -645,7 +717,7 @@ def find_archived(layout: ProjectLayout) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted(archive.rglob("*.py")):
         try:
-            record = read_revision(display_path(path), path.read_bytes())
+            record = read_revision(display_path(path), read_regular_file(path))
         except OSError:
             continue
         if record.revision is not None:

@@ -13,7 +13,7 @@ import re
 import tokenize
 
 from migdoc.bodies import read_function_body, read_module_values
-from migdoc.model import Assignment, Header, RevisionFile
+from migdoc.model import Assignment, FunctionBody, Header, Operation, RevisionFile
 
 _IGNORE_COMMENT = re.compile(r"#\s*migdoc:\s*ignore\[([A-Za-z0-9_,\s]+)\]")
 _HEADER_FIELD = re.compile(r"^\s*(Revision ID|Revises|Create Date)\s*:\s*(.*?)\s*$")
@@ -92,7 +92,9 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
         header=header,
         ignored_codes=ignored,
         sha256=digest,
-        upgrade=read_function_body(upgrade, lines, module_values) if upgrade else None,
+        upgrade=read_function_body(upgrade, lines, module_values)
+        if upgrade
+        else _bound_elsewhere(module, "upgrade", lines),
         downgrade=read_function_body(downgrade, lines, module_values) if downgrade else None,
     )
 
@@ -175,6 +177,32 @@ def _id_tuple(value: object) -> tuple[str, ...]:
     if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
         return tuple(value)
     raise _NotLiteral
+
+
+def _bound_elsewhere(module: ast.Module, name: str, lines: list[str]) -> FunctionBody | None:
+    """``name`` as the module binds it other than by a top-level ``def``: a ``def`` under
+    ``if``/``try``, an import, an assignment, a star import. Such a body is read as
+    unknown work (every object uncertain for the replay); None only when nothing in the
+    module could bind the name, as in a file cut off before its ``def upgrade()``
+    (MD010: Alembic fails when it reaches that revision)."""
+    for node in ast.walk(module):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return read_function_body(node, lines)
+        is_bound = (isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)) or (
+            isinstance(node, (ast.Import, ast.ImportFrom))
+            and any(alias.name == "*" or (alias.asname or alias.name.split(".")[0]) == name for alias in node.names)
+        )
+        if is_bound:
+            line = getattr(node, "lineno", 1)
+            return FunctionBody(
+                line=line,
+                fingerprint=f"<{name} bound at module level: {ast.dump(node)}>",
+                does_work=True,
+                only_raises=False,
+                operations=(Operation(kind="unknown", line=line, is_certain=False),),
+                has_uncertain_sql=True,
+            )
+    return None
 
 
 def _assignments(stmt: ast.stmt) -> list[tuple[str, ast.expr]]:

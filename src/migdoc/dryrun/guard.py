@@ -34,6 +34,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from migdoc.masking import mask_secrets
+
 TOKEN_SETTING = "migdoc.run_token"
 PROOF_SQL = f"SELECT current_setting('{TOKEN_SETTING}', true), current_database()"
 _PROVED = "migdoc_proved"  # key in a pool connection record's info: the token it was proved with
@@ -252,7 +254,6 @@ class ConnectionGuard:
 
 
 def _first_line(exc: BaseException) -> str:
-    from migdoc.database import mask_secrets
 
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return mask_secrets(lines[0]) if lines else type(exc).__name__
@@ -274,7 +275,7 @@ def describe_target(dialect: str, driver: str, cargs, cparams) -> str:
         return f"{scheme}:///{path}"
     params = dict(cparams)
     if cargs and isinstance(cargs[0], str) and not params:
-        return f"{scheme} {_mask_conninfo(cargs[0])}"
+        return f"{scheme} {mask_secrets(cargs[0])}"
     return f"{scheme}://{_netloc(params)}"
 
 
@@ -299,12 +300,6 @@ def _netloc(params: dict) -> str:
     if host.startswith("/"):  # a unix socket folder: the way libpq URLs spell it
         return f"{auth}/{database}?host={host}"
     return f"{auth}{host}{f':{port}' if port else ''}/{database}"
-
-
-def _mask_conninfo(conninfo: str) -> str:
-    import re
-
-    return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", conninfo)
 
 
 def _server_side_target(row) -> str:

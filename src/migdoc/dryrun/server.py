@@ -35,6 +35,7 @@ from pathlib import Path
 
 from migdoc import owner
 from migdoc.errors import DatabaseError, EnvironmentProblem
+from migdoc.masking import mask_url
 
 RUN_PREFIX = "migdoc-pg-"
 SUPERUSER = "postgres"
@@ -671,11 +672,6 @@ def _last_log_line(path: Path) -> str:
 # --- a borrowed server -----------------------------------------------------------
 
 
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@?#]*:)[^@/?#]*@", r"\1***@", url)
-
-
 def normalise_url(url: str) -> str:
     """Use the installed psycopg (3) driver for plain ``postgresql://`` URLs."""
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
@@ -696,7 +692,7 @@ def borrowed_database(url: str, token: str | None = None) -> Iterator[str]:
 
     try:
         parsed = make_url(normalise_url(url))
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port such as "notaport"
         raise DatabaseError(f"not a database URL: {mask_url(url)}", mask_url(url)) from exc
     if not parsed.drivername.startswith("postgresql"):
         raise DatabaseError(f"the dry-run needs PostgreSQL, not {parsed.drivername}: {mask_url(url)}", mask_url(url))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from migdoc.output.text import printable
+
 Styler = Callable[[str, str], str]
 
 _PHASE_WORDS = {"upgrade": "up", "downgrade": "down", "consistency": "same"}
@@ -22,7 +24,7 @@ def render_progress(label: str, steps: list, style: Styler = _plain) -> str:
     for step in steps:
         word = _PHASE_WORDS.get(step.phase, step.phase)
         parts.append(f"{word} {step.seconds * 1000:.0f}ms")
-    return f"{mark} {label}  {style(' '.join(parts), 'dim')}\n"
+    return f"{mark} {printable(label)}  {style(' '.join(parts), 'dim')}\n"
 
 
 def render_text(result, style: Styler = _plain) -> str:
@@ -37,12 +39,12 @@ def render_text(result, style: Styler = _plain) -> str:
             f"in {result.seconds:.2f} s on {database}\n"
         )
         return text + render_drift(result.drift, style)
-    where = failure.file or "?"
+    where = printable(failure.file or "?")
     if failure.line:
         where = f"{where}:{failure.line}"
     lines = [
         f"{style('dry-run failed', 'error')}: phase {failure.phase}"
-        + (f" of revision {failure.revision}" if failure.revision else "")
+        + (f" of revision {printable(failure.revision)}" if failure.revision else "")
         + f" ({style(where, 'path')})",
         f"  database:  {database}",
     ]
@@ -50,7 +52,7 @@ def render_text(result, style: Styler = _plain) -> str:
         lines.append("  the static reader finds the chain unrunnable:")
         for finding in failure.findings:
             place = f"{finding['file']}:{finding['line']}" if finding.get("line") else str(finding["file"])
-            lines.append(f"    {finding['code']} {place}: {finding['message']}")
+            lines.append(f"    {finding['code']} {printable(place)}: {printable(finding['message'])}")
     else:
         lines.append(f"  error:     {failure.error}")
     if failure.statement:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from migdoc.model import CheckResult, Severity
+from migdoc.output.text import printable
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # other control characters (ESC, U+2028...) shown as escapes, as in every human-facing format
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 
 from migdoc.edits import unified_diff
-from migdoc.output.text import Styler, plain
+from migdoc.output.text import Styler, plain, printable
 from migdoc.plan import Action, CreateFile, EditText, MoveFile, Plan, Realign, RenameFile
 
 
@@ -16,11 +16,11 @@ def _plural(count: int, word: str) -> str:
 
 def _describe(action: Action) -> str:
     if isinstance(action, (MoveFile, RenameFile)):
-        return f"{action.kind:<7} {action.source}\n          -> {action.target}"
+        return f"{action.kind:<7} {printable(action.source)}\n          -> {printable(action.target)}"
     if isinstance(action, EditText):
-        changes = "; ".join(f"line {e.line}: {e.old} -> {e.new}" for e in action.edits)
-        return f"edit    {action.path}\n          {changes}"
-    return f"create  {action.path}"
+        changes = "; ".join(f"line {e.line}: {printable(e.old)} -> {printable(e.new)}" for e in action.edits)
+        return f"edit    {printable(action.path)}\n          {changes}"
+    return f"create  {printable(action.path)}"
 
 
 def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -> str:
@@ -30,24 +30,24 @@ def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -
         heading = f"migdoc fix {flags}: " + (_plural(len(plan.actions), "action") if plan.actions else "nothing to do")
     lines.append(style(heading, "path"))
     for note in plan.notes:
-        lines.append(style(f"  note: {note}", "dim"))
+        lines.append(style(f"  note: {printable(note)}", "dim"))
     for number, action in enumerate(plan.actions, 1):
         lines.append("")
         lines.append(f"  {number:>2}. {_describe(action)}")
         answers = f" (answers {', '.join(action.answers)})" if action.answers else ""
-        lines.append(style(f"          why: {action.reason}{answers}", "dim"))
+        lines.append(style(f"          why: {printable(action.reason)}{answers}", "dim"))
         for warning in action.warnings:
-            lines.append(style(f"          warning: {warning}", "warning"))
+            lines.append(style(f"          warning: {printable(warning)}", "warning"))
     if plan.realign is not None:
         lines.append("")
         lines.append(style("  then stamp the database (migdoc never writes to it):", "warning"))
-        lines.append(f"    {plan.realign.command}")
-        lines.append(style(f"    why: {plan.realign.reason}", "dim"))
+        lines.append(f"    {printable(plan.realign.command)}")
+        lines.append(style(f"    why: {printable(plan.realign.reason)}", "dim"))
     if plan.unresolved:
         lines.append("")
         lines.append(style("  not fixed:", "warning"))
         for item in plan.unresolved:
-            lines.append(f"    - {item}")
+            lines.append(f"    - {printable(item)}")
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 
 from migdoc.graph import RevisionGraph
+from migdoc.output.text import printable
 from migdoc.status import DeploymentStatus
 
 
@@ -18,7 +19,7 @@ def _describe(graph: RevisionGraph, revision: str) -> tuple[str, str]:
 
 
 def _rows(graph: RevisionGraph, revisions, indent: str) -> list[str]:
-    described = [(rev, *_describe(graph, rev)) for rev in revisions]
+    described = [tuple(printable(part) for part in (rev, *_describe(graph, rev))) for rev in revisions]
     width_rev = max((len(r) for r, _, _ in described), default=0)
     width_msg = max((len(m) for _, m, _ in described), default=0)
     return [f"{indent}{r:<{width_rev}}  {m:<{width_msg}}  {p}".rstrip() for r, m, p in described]
@@ -28,7 +29,7 @@ def render_status(
     database: str, graph: RevisionGraph, status: DeploymentStatus, whereabouts: Mapping[str, str] | None = None
 ) -> str:
     whereabouts = whereabouts or {}
-    lines = [f"database: {database}"]
+    lines = [f"database: {printable(database)}"]
     if not status.current:
         lines.append("current:  (none: alembic_version is empty, the database is at base)")
     else:
@@ -36,13 +37,13 @@ def render_status(
         for revision in status.current:
             if revision in status.unknown:
                 where = whereabouts.get(revision, "neither the archive folder nor git history knows it")
-                lines.append(f"  {revision}  MD016: no version file declares it; {where}")
+                lines.append(f"  {printable(revision)}  MD016: no version file declares it; {printable(where)}")
             else:
                 lines.extend(_rows(graph, [revision], "  "))
     lines.append("heads:")
     lines.extend(_rows(graph, status.heads, "  ") or ["  (none)"])
     if status.pending is None:
-        lines.append(f"upgrade heads: cannot tell, {status.blocked_by}")
+        lines.append(f"upgrade heads: cannot tell, {printable(status.blocked_by)}")
     elif not status.pending:
         lines.append("upgrade heads: nothing to run, the database is up to date")
     else:

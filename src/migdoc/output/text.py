@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import networkx as nx
@@ -17,6 +18,32 @@ def plain(text: str, role: str) -> str:
     return text
 
 
+# C0 and C1 controls (newlines, ESC, DEL...), Unicode line/paragraph separators and
+# bidirectional overrides: none belongs in a revision id, a message or a file name
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character shown as an escape (``\\n``, ``\\x1b``).
+
+    Text read from version files (ids, messages, labels, file names) goes through
+    this before it reaches a person's terminal or a CI log: a crafted id must not
+    start a line of its own (a GitHub ``::error`` workflow command) or move the cursor."""
+    return _UNPRINTABLE.sub(
+        lambda m: _NAMED.get(
+            m.group(), f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}"
+        ),
+        str(text),
+    )
+
+
+def printable_path(path: str) -> str:
+    """A path as the first word of a line: printable, and never a workflow command."""
+    shown = printable(path)
+    return f"./{shown}" if shown.startswith("::") else shown
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -27,13 +54,13 @@ def render_check(result: CheckResult, style: Styler = plain) -> str:
     for d in result.diagnostics:
         by_file.setdefault(d.file or "(project)", []).append(d)
     for path, diagnostics in by_file.items():
-        lines.append(style(path, "path"))
+        lines.append(style(printable_path(path), "path"))
         for d in diagnostics:
             level = style(f"{d.severity.value:<7}", d.severity.value)
-            revision = f" [{d.revision}]" if d.revision else ""
-            lines.append(f"  {d.line:>4}  {level} {d.code} {d.name}{revision}: {d.message}")
+            revision = f" [{printable(d.revision)}]" if d.revision else ""
+            lines.append(f"  {d.line:>4}  {level} {d.code} {d.name}{revision}: {printable(d.message)}")
             if d.related:
-                lines.append(style(f"              related: {', '.join(d.related)}", "dim"))
+                lines.append(style(f"              related: {printable(', '.join(d.related))}", "dim"))
         lines.append("")
     s = result.summary
     verdict = (
@@ -107,7 +134,7 @@ def _lane_row(width: int, marks: dict[int, str]) -> str:
 
 def _label(graph, node, heads, bases, merges, problems, style: Styler) -> str:
     index = graph.index_of(node)
-    revision = graph.revision_of(node)
+    revision = printable(graph.revision_of(node))
     if index is None:
         return style(f"{revision} (missing: no file declares it)", "error")
     rf = graph.files[index]
@@ -115,21 +142,21 @@ def _label(graph, node, heads, bases, merges, problems, style: Styler) -> str:
     if graph.is_shadowed(index):
         tags.append("duplicate, ignored by Alembic")
     else:
-        if revision in heads:
+        if rf.revision in heads:
             tags.append("head")
-        if revision in bases:
+        if rf.revision in bases:
             tags.append("base")
-        if revision in merges:
+        if rf.revision in merges:
             tags.append("merge")
-    tags.extend(f"label: {label}" for label in rf.branch_labels)
+    tags.extend(f"label: {printable(label)}" for label in rf.branch_labels)
     depends = [d for d in graph.dependencies if d.child == index]
-    tags.extend(f"depends on {d.name}" for d in depends)
-    text = style(revision, "head" if revision in heads else "path")
+    tags.extend(f"depends on {printable(d.name)}" for d in depends)
+    text = style(revision, "head" if rf.revision in heads else "path")
     if tags:
         text += f" ({', '.join(tags)})"
     if rf.message:
-        text += f" {rf.message}"
-    text += style(f"  {rf.path}", "dim")
+        text += f" {printable(rf.message)}"
+    text += style(f"  {printable(rf.path)}", "dim")
     codes = problems.get(rf.path)
     if codes:
         text += " " + style(f"!! {' '.join(sorted(set(codes)))}", "error")

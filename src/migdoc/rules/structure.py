@@ -395,11 +395,13 @@ def branch_label_conflict(context: CheckContext) -> Iterator[Finding]:
     "error",
     summary=(
         "A version file cannot be read statically: syntax error, undecodable bytes, NUL bytes, "
-        "`revision` or `down_revision` missing or not a literal."
+        "`revision` or `down_revision` missing or not a literal, not a regular file or too large, "
+        "or it declares a revision but no `upgrade()` (a file cut off mid-way)."
     ),
     why=(
         "Alembic imports every version file before any command: one such file makes every command fail "
-        "with a traceback, and its revision is missing from the graph."
+        "with a traceback, and its revision is missing from the graph. A file without `upgrade()` loads, "
+        "reads as healthy, and fails only when `alembic upgrade` reaches it, half-way through a deploy."
     ),
     example="""
 versions/0004_add_users.py
@@ -410,6 +412,15 @@ def unreadable_revision(context: CheckContext) -> Iterator[Finding]:
     for rf in context.graph.files:
         if rf.read_error is not None:
             yield Finding(rf, rf.read_error_line, f"cannot be read statically: {rf.read_error}", rf.revision)
+        elif rf.revision is not None and rf.upgrade is None:
+            # the reader saw no binding of the name at all (see reader._bound_elsewhere)
+            yield Finding(
+                rf,
+                rf.line,
+                f"revision {rf.revision} has no upgrade() (is the file cut off?); "
+                "Alembic fails with \"has no attribute 'upgrade'\" when it reaches it",
+                rf.revision,
+            )
 
 
 _LEGACY_REVISION_FILE = re.compile(r"([a-f0-9]+)\.py$")

@@ -1,0 +1,58 @@
+"""SIGINT and SIGTERM from the first moment of a run: exit 130/143 with one line.
+
+Python's own SIGINT handling turns a Ctrl-C during start-up (importing click,
+SQLAlchemy, the reader) into a traceback and a death by the signal, and SIGTERM
+kills the process outright: either way a caller sees -2/-15 and no message,
+and no clean-up runs. :func:`install` is the first thing the entry point does,
+before any heavy import, so the first signal becomes :class:`Interrupted`, a
+``KeyboardInterrupt`` that unwinds through every ``finally`` and is reported by
+:func:`report`. Standard library only: importing this module must cost nothing.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+WATCHED = (signal.SIGINT, signal.SIGTERM)
+
+_first: list[int] = []
+
+
+class Interrupted(KeyboardInterrupt):
+    """The first SIGINT or SIGTERM of the run."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame) -> None:
+    # The first signal decides; later ones wait, blocked, until the process exits,
+    # so an impatient second Ctrl-C cannot cut the unwinding short with a traceback.
+    if _first:
+        return
+    _first.append(signum)
+    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+    raise Interrupted(signum)
+
+
+def install() -> None:
+    """Handle SIGINT and SIGTERM from now on; a signal ignored by whoever started
+    migdoc (``nohup``, ``cmd &``) stays ignored."""
+    for signum in WATCHED:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _on_signal)
+
+
+def report(exc: BaseException) -> int:
+    """One line on stderr; the exit code a shell expects, 128 + the signal (130 SIGINT, 143 SIGTERM)."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    word = "terminated" if signum == signal.SIGTERM else "interrupted"
+    start = "\n" if sys.stderr.isatty() else ""  # after the terminal's "^C"
+    try:
+        sys.stderr.write(f"{start}migdoc: {word} ({signal.Signals(signum).name})\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # stderr closed: the exit code still says it
+    return 128 + signum
