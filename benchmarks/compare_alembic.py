@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
+import importlib.util
 import json
 import os
 import re
@@ -76,6 +77,7 @@ FAILURE_CODES = {
     "no-revision-id": "MD014",
     "module-error": "MD010",
 }
+_MAP_FAILURES = {"KeyError", "CycleDetected", "DependencyCycleDetected", "branch-name-reused"}
 _GIT_SPEC = re.compile(r"^(?P<gitdir>.+)@(?P<sha>[0-9a-fA-F]{4,40}):(?P<path>.*)$")
 
 
@@ -366,13 +368,16 @@ def compare(alembic: dict, migdoc: dict) -> dict:
     if alembic.get("unreadable") or migdoc.get("unreadable"):
         return {"agree": None, "differences": []}
     differences = []
+    compared: tuple[str, ...] = ("revisions", "heads", "bases")
     if alembic["failure"]:
         wanted = FAILURE_CODES.get(alembic["failure_kind"])
-        if wanted and wanted in migdoc["errors"]:
-            return {"agree": True, "differences": []}
-        said = ", ".join(migdoc["errors"]) or "no error"
-        return {"agree": False, "differences": [f"Alembic fails ({alembic['failure']}); migdoc: {said}"]}
-    for what in ("revisions", "heads", "bases"):
+        if not (wanted and wanted in migdoc["errors"]):
+            said = ", ".join(migdoc["errors"]) or "no error"
+            differences.append(f"Alembic fails ({alembic['failure']}); migdoc: {said}")
+        # Alembic builds its map after loading every file: then the revisions it
+        # loaded are all there are; a file that fails to load stops it halfway
+        compared = ("revisions",) if alembic["failure_kind"] in _MAP_FAILURES else ()
+    for what in compared:
         a, m = set(alembic[what]), set(migdoc[what])
         if a != m:
             only_a, only_m = sorted(a - m), sorted(m - a)
@@ -423,19 +428,18 @@ def compare_one(spec: ProjectSpec, is_static: bool) -> dict:
     except MigdocError as exc:
         migdoc.unreadable = str(exc)
     alembic = alembic_view(spec, is_static, project.files if project is not None else None)
-    missed = migdoc.unreadable or (
-        project is not None and not any(rf.revision for rf in project.files) and alembic.revisions and "no revision"
-    )
+    missed = migdoc.unreadable
+    if project is not None and alembic.revisions and not any(rf.revision for rf in project.files):
+        missed = "0 revisions"
     if missed and alembic.version_locations:
         # migdoc did not find what Alembic reads: say so (column "migdoc read"),
         # and still compare the reading, on the folders Alembic read
         try:
             project = migdoc_load(spec, alembic.version_locations)
-            migdoc.note = f"migdoc at PATH: {missed if missed != 'no revision' else '0 revisions'}"
-            migdoc.unreadable = None
+            migdoc = MigdocView(note=f"migdoc at PATH: {missed}")
         except MigdocError as exc:
-            migdoc.unreadable = str(exc)
-        if project is not None and is_static and alembic.heads is None and not alembic.failure:
+            project, migdoc.unreadable = None, str(exc)
+        if is_static and project is not None:  # the first static view had no reading to build from
             alembic = alembic_view(spec, is_static, project.files)
     if project is not None and migdoc.unreadable is None:
         found = migdoc_view(project)
@@ -471,11 +475,10 @@ def prepare(spec: ProjectSpec, scratch: Path) -> ProjectSpec:
         wanted += [spec.config] if spec.config else []
         wanted += [_glob_prefix(v) for v in spec.version_locations]
         root.mkdir(parents=True, exist_ok=True)  # several projects of one commit share it
-        if True:
-            archive = subprocess.run([*git, "archive", "--format=tar", sha, "--", *wanted], capture_output=True)
-            if archive.returncode != 0:
-                raise ValueError(f"{gitdir}@{short}: {archive.stderr.decode(errors='replace').strip()}")
-            subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+        archive = subprocess.run([*git, "archive", "--format=tar", sha, "--", *wanted], capture_output=True)
+        if archive.returncode != 0:
+            raise ValueError(f"{gitdir}@{short}: {archive.stderr.decode(errors='replace').strip()}")
+        subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
         spec.commit, spec.root = short, str(root)
         spec.path = str(root / inner)
         base = root
@@ -644,6 +647,9 @@ def main(argv: list[str] | None = None) -> int:
     if not specs:
         print("compare_alembic: give at least one PATH or --table FILE", file=sys.stderr)
         return 2
+    if importlib.util.find_spec("migdoc") is None or importlib.util.find_spec("alembic") is None:
+        print("compare_alembic: run it with the Python that has migdoc installed (pip install -e .)", file=sys.stderr)
+        return 2
     rows = []
     with tempfile.TemporaryDirectory(prefix="compare-alembic-src-") as scratch:
         for spec in specs:
@@ -655,8 +661,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(_failed_row(spec, str(exc)))
                 continue
             row = run_worker(spec, args.static, args.timeout)
-            if row.get("unreadable"):
-                print(f"compare_alembic: {shown}: cannot be read: {row['unreadable']}", file=sys.stderr)
+            reason = row.get("unreadable") or row["alembic"].get("unreadable")
+            if reason:
+                print(f"compare_alembic: {shown}: cannot be read: {reason}", file=sys.stderr)
             rows.append(row)
     if args.json:
         print(json.dumps({"projects": rows}, indent=2))

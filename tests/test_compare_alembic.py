@@ -115,6 +115,57 @@ def test_a_path_that_cannot_be_read_is_one_line_and_the_run_goes_on(tmp_path):
     assert rows["healthy_labelled_branches"]["agree"] is True
 
 
+def test_a_folder_alembic_cannot_read_is_one_line_too(tmp_path):
+    (tmp_path / "empty").mkdir()
+    done = run_tool("--json", "empty", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stderr.strip().splitlines() == [
+        "compare_alembic: empty: cannot be read: Alembic finds no alembic.ini, [tool.alembic], env.py or versions/ there"
+    ]
+    assert json.loads(done.stdout)["projects"][0]["alembic_says"] == "cannot read"
+
+
+def test_version_location_globs_give_both_tools_every_release_folder(tmp_path):
+    root = tmp_path / "svc"
+    write_project(root, {"0001_initial.py": revision_file("0001", None)})
+    versions = root / "migrations" / "versions"
+    for release, branch, rev, down, label in [
+        ("r1", "expand", "e1", "0001", "expand"),
+        ("r1", "contract", "c1", "0001", "contract"),
+        ("r2", "expand", "e2", "e1", None),
+        ("r2", "contract", "c2", "c1", None),
+    ]:
+        (versions / release / branch).mkdir(parents=True, exist_ok=True)
+        labels = f"\nbranch_labels = ({label!r},)" if label else ""
+        (versions / release / branch / f"{rev}.py").write_text(revision_file(rev, down, labels), encoding="utf-8")
+    options = ["--version-location", "svc/migrations/versions"]
+    options += ["--version-location", "svc/migrations/versions/*/expand"]
+    options += ["--version-location", "svc/migrations/versions/*/contract"]
+    row = rows_of(*options, "svc", cwd=tmp_path)["svc"]
+    assert len(row["alembic"]["version_locations"]) == 5
+    assert sorted(row["alembic"]["revisions"]) == sorted(row["migdoc"]["revisions"]) == ["0001", "c1", "c2", "e1", "e2"]
+    assert sorted(row["alembic"]["heads"]) == ["c2", "e2"]
+    assert row["alembic_says"] == "healthy (2 labelled heads)"
+    assert row["migdoc_read"] == "as given"
+    assert row["agree"] is True
+
+
+def test_a_flask_migrate_folder_is_read_by_alembic_as_flask_migrate_passes_it(tmp_path):
+    root = tmp_path / "migrations"
+    (root / "versions").mkdir(parents=True)
+    (root / "alembic.ini").write_text("[alembic]\n\n[loggers]\nkeys = root\n", encoding="utf-8")
+    (root / "env.py").write_text("", encoding="utf-8")
+    (root / "versions" / "0001_a.py").write_text(revision_file("0001", None), encoding="utf-8")
+    (root / "versions" / "0002_b.py").write_text(revision_file("0002", "0001"), encoding="utf-8")
+    row = rows_of("migrations", cwd=tmp_path)["migrations"]
+    assert row["alembic"]["mode"] == "Flask-Migrate folder"
+    assert row["alembic"]["heads"] == ["0002"]
+    # whether migdoc finds this layout itself or only given Alembic's folders, the
+    # reading is compared, and the column says which
+    assert row["migdoc_read"] in ("as given", "with Alembic's folders")
+    assert row["agree"] is True
+
+
 def test_bad_command_line_exits_2(tmp_path):
     done = run_tool("--table", "missing.txt", cwd=tmp_path)
     assert done.returncode == 2
@@ -202,11 +253,17 @@ def test_compare_lists_every_difference():
 
 def test_a_failure_of_alembic_agrees_only_with_the_matching_migdoc_error():
     tool = load_tool()
-    alembic = {"failure": "CycleDetected: ...", "failure_kind": "CycleDetected", "revisions": ["a"]}
-    assert tool.compare(alembic, {"errors": {"MD005": 1}})["agree"] is True
-    disagreement = tool.compare(alembic, {"errors": {"MD002": 1}})
+    alembic = {"failure": "CycleDetected: ...", "failure_kind": "CycleDetected", "revisions": ["a", "b"]}
+    assert tool.compare(alembic, {"revisions": ["b", "a"], "errors": {"MD005": 1}})["agree"] is True
+    disagreement = tool.compare(alembic, {"revisions": ["a", "b"], "errors": {"MD002": 1}})
     assert disagreement["agree"] is False
     assert disagreement["differences"] == ["Alembic fails (CycleDetected: ...); migdoc: MD002"]
+    # the map is built after every file loaded: the revisions must still match
+    unread = tool.compare(alembic, {"revisions": ["a"], "errors": {"MD005": 1}})
+    assert unread["differences"] == ["revisions: only Alembic 1 (b); only migdoc none"]
+    # a file that stops the load leaves Alembic's list short: not compared
+    stopped = {"failure": "SyntaxError: ...", "failure_kind": "module-error", "revisions": ["a"]}
+    assert tool.compare(stopped, {"revisions": ["a", "b", "c"], "errors": {"MD010": 1}})["agree"] is True
 
 
 def test_heads_with_their_own_labels_are_healthy_for_alembic_unlabelled_ones_are_not():
