@@ -144,8 +144,8 @@ def _static_module(path: Path):
         module.revision = record.revision
     if record.branch_labels:
         module.branch_labels = record.branch_labels
-    if record.depends_on:
-        module.depends_on = record.depends_on
+    if record.depends_on or record.is_depends_on_empty_string:
+        module.depends_on = "" if record.is_depends_on_empty_string else record.depends_on
     return module
 
 
@@ -215,12 +215,12 @@ def alembic_view(spec: ProjectSpec, is_static: bool, migdoc_files=None) -> Alemb
             view.unreadable = "Alembic finds no alembic.ini, [tool.alembic], env.py or versions/ there"
         if script is not None and locations:
             script.version_locations = locations  # as env.py files that set them in code do
+        if script is not None:
+            view.version_locations = [str(p) for p in script._version_locations if p.exists()]
     except Exception as exc:  # noqa: BLE001 - Alembic's failure to read is a result
         view.unreadable = f"{type(exc).__name__}: {exc}"
         script = None
 
-    if script is not None:
-        view.version_locations = [str(p) for p in script._version_locations if p.exists()]
     if script is None or is_static:
         if migdoc_files is None:
             return view
@@ -307,7 +307,8 @@ def _build_static(view: AlembicView, files, revision_map_class) -> None:
                 Revision(
                     record.revision,
                     _scalar(record.down_revisions),
-                    dependencies=_scalar(record.depends_on),
+                    # "" is not None to Alembic: a base that says so is no real base
+                    dependencies="" if record.is_depends_on_empty_string else _scalar(record.depends_on),
                     branch_labels=record.branch_labels or None,
                 )
             )
@@ -364,19 +365,35 @@ def migdoc_view(project) -> MigdocView:
 
 
 def compare(alembic: dict, migdoc: dict) -> dict:
-    """Agreement of the two views (plain dicts, as the workers return them)."""
+    """Agreement of the two views (plain dicts, as the workers return them).
+
+    Revisions, heads and bases must be equal as sets; Alembic's failure to
+    build its map must be matched by migdoc's error for it, and an error that
+    claims such a failure where Alembic builds its map is a difference too, as
+    is a duplicate id one of them sees and the other does not.
+    """
     if alembic.get("unreadable") or migdoc.get("unreadable"):
         return {"agree": None, "differences": []}
     differences = []
     compared: tuple[str, ...] = ("revisions", "heads", "bases")
+    errors = migdoc["errors"]
     if alembic["failure"]:
         wanted = FAILURE_CODES.get(alembic["failure_kind"])
-        if not (wanted and wanted in migdoc["errors"]):
-            said = ", ".join(migdoc["errors"]) or "no error"
+        if not (wanted and wanted in errors):
+            said = ", ".join(errors) or "no error"
             differences.append(f"Alembic fails ({alembic['failure']}); migdoc: {said}")
         # Alembic builds its map after loading every file: then the revisions it
         # loaded are all there are; a file that fails to load stops it halfway
         compared = ("revisions",) if alembic["failure_kind"] in _MAP_FAILURES else ()
+    else:
+        claimed = sorted(code for code in set(FAILURE_CODES.values()) if code in errors)
+        if claimed:
+            said = ", ".join(f"{code} x{errors[code]}" for code in claimed)
+            differences.append(f"migdoc reports {said}, but Alembic builds its revision map")
+        is_duplicate = any("more than once" in w for w in alembic.get("warnings", ()))
+        if is_duplicate != ("MD001" in errors):
+            said = "warns of a duplicate revision" if is_duplicate else "sees no duplicate revision"
+            differences.append(f"Alembic {said}; migdoc: {'MD001' if 'MD001' in errors else 'no MD001'}")
     for what in compared:
         a, m = set(alembic[what]), set(migdoc[what])
         if a != m:

@@ -266,6 +266,22 @@ def test_a_failure_of_alembic_agrees_only_with_the_matching_migdoc_error():
     assert tool.compare(stopped, {"revisions": ["a", "b", "c"], "errors": {"MD010": 1}})["agree"] is True
 
 
+def test_an_error_that_claims_a_failure_alembic_does_not_have_is_a_difference():
+    tool = load_tool()
+    same = {"revisions": ["a", "b"], "heads": ["b"], "bases": ["a"]}
+    alembic = {"failure": None, "failure_kind": None, "warnings": [], **same}
+    result = tool.compare(alembic, {**same, "errors": {"MD005": 1, "MD003": 2}})
+    assert result["differences"] == ["migdoc reports MD005 x1, but Alembic builds its revision map"]
+    duplicate = {**alembic, "warnings": ["Revision b is present more than once"]}
+    assert tool.compare(duplicate, {**same, "errors": {"MD001": 1}})["agree"] is True
+    assert tool.compare(duplicate, {**same, "errors": {}})["differences"] == [
+        "Alembic warns of a duplicate revision; migdoc: no MD001"
+    ]
+    assert tool.compare(alembic, {**same, "errors": {"MD001": 1}})["differences"] == [
+        "Alembic sees no duplicate revision; migdoc: MD001"
+    ]
+
+
 def test_heads_with_their_own_labels_are_healthy_for_alembic_unlabelled_ones_are_not():
     tool = load_tool()
     base = {"failure": None, "warnings": [], "heads": ["e", "c"]}
