@@ -237,7 +237,7 @@ def alembic_view(spec: ProjectSpec, is_static: bool, migdoc_files=None) -> Alemb
     def load_or_read(dir_, filename):
         try:
             return original_load(dir_, filename)
-        except Exception as exc:  # noqa: BLE001 - module code crashed even under stubs
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - module code crashed even under stubs
             module = _static_module(Path(dir_) / Path(filename).name)
             if module is None:
                 raise  # migdoc cannot read it either: a real failure

@@ -192,14 +192,19 @@ def test_modules_that_are_not_installed_are_stubbed(tmp_path):
 
 def test_a_file_that_crashes_under_stubs_is_read_statically(tmp_path):
     preamble = 'import os\n\nENVIRONMENT = os.environ["NOT_SET_IN_THIS_TEST_ENV"]\n'
+    exits = 'import sys\n\nif not hasattr(sys, "never_there"):\n    sys.exit("this script wants its app")\n'
     write_project(
         tmp_path / "app",
-        {"0001_a.py": revision_file("0001", None), "0002_b.py": revision_file("0002", "0001", preamble)},
+        {
+            "0001_a.py": revision_file("0001", None),
+            "0002_b.py": revision_file("0002", "0001", preamble),
+            "0003_c.py": revision_file("0003", "0002", exits),
+        },
     )
     row = rows_of("app", cwd=tmp_path)["app"]
-    assert [name.split(" ")[0] for name in row["alembic"]["static_files"]] == ["0002_b.py"]
-    assert "1 file(s) read statically" in row["alembic"]["mode"]
-    assert row["alembic"]["heads"] == ["0002"]
+    assert [name.split(" ")[0] for name in row["alembic"]["static_files"]] == ["0002_b.py", "0003_c.py"]
+    assert "2 file(s) read statically" in row["alembic"]["mode"]
+    assert row["alembic"]["heads"] == ["0003"]
     assert row["agree"] is True
 
 
