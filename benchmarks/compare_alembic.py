@@ -446,7 +446,8 @@ def compare_one(spec: ProjectSpec, is_static: bool) -> dict:
         migdoc.unreadable = str(exc)
     alembic = alembic_view(spec, is_static, project.files if project is not None else None)
     missed = migdoc.unreadable
-    if project is not None and alembic.revisions and not any(rf.revision for rf in project.files):
+    holds_files = any(any(Path(v).glob("*.py")) for v in alembic.version_locations)
+    if project is not None and holds_files and not any(rf.revision for rf in project.files):
         missed = "0 revisions"
     if missed and alembic.version_locations:
         # migdoc did not find what Alembic reads: say so (column "migdoc read"),

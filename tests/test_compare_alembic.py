@@ -217,6 +217,19 @@ def test_static_mode_builds_alembics_revision_map_from_migdocs_reading(tmp_path)
     assert rows["md002_missing_revision"]["agree"] is True
 
 
+def test_a_script_folder_is_compared_in_static_mode_too(tmp_path):
+    scripts = tmp_path / "scripts"
+    (scripts / "versions").mkdir(parents=True)
+    (scripts / "env.py").write_text("from alembic import context\n", encoding="utf-8")
+    (scripts / "versions" / "0001_a.py").write_text(revision_file("0001", None), encoding="utf-8")
+    (scripts / "versions" / "0002_b.py").write_text(revision_file("0002", "0001"), encoding="utf-8")
+    for flags in ([], ["--static"]):
+        row = rows_of(*flags, "scripts", cwd=tmp_path)["scripts"]
+        assert sorted(row["alembic"]["revisions"]) == ["0001", "0002"], flags
+        assert row["alembic"]["heads"] == ["0002"], flags
+        assert row["agree"] is True, (flags, row["differences"])
+
+
 def test_table_of_git_commits_reads_each_commit_as_it_was(tmp_path):
     repo = tmp_path / "repo"
     write_project(repo / "svc", {"0001_a.py": revision_file("0001", None)})
