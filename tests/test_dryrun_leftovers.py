@@ -64,8 +64,8 @@ def test_item17_borrowed_server_password_with_percent(copy_fixture, pg_server, p
     encoded = urllib.parse.quote(PASSWORD, safe="")
     url = f"postgresql+psycopg://{percent_role}:{encoded}@/postgres?host={pg_server.socket_dir}"
     wrong = f"postgresql+psycopg://{percent_role}:wrong%25guess@/postgres?host={pg_server.socket_dir}"
-    assert CliRunner().invoke(cli, ["dryrun", fixture, "--database-url", wrong]).exit_code == 2  # it checks
-    result = CliRunner().invoke(cli, ["dryrun", fixture, "--database-url", url])
+    assert CliRunner().invoke(cli, ["dryrun", fixture, "--server", wrong]).exit_code == 2  # it checks
+    result = CliRunner().invoke(cli, ["dryrun", fixture, "--server", url])
     assert result.exit_code == 0, result.output
     assert "interpolation" not in result.output
     assert PASSWORD not in result.output and encoded not in result.output
@@ -153,7 +153,7 @@ def test_item16_dead_dryrun_databases_on_a_borrowed_server_are_dropped(copy_fixt
                 connection.execute(f"COMMENT ON DATABASE \"{name}\" IS '{comment}'")
     try:
         copy_fixture("dryrun_clean")
-        result = CliRunner().invoke(cli, ["dryrun", "dryrun_clean", "--database-url", pg_server.url])
+        result = CliRunner().invoke(cli, ["dryrun", "dryrun_clean", "--server", pg_server.url])
         assert result.exit_code == 0, result.output
         left = pg_server.databases()
         assert f"migdoc_dryrun_{dead['pid']}_aaaaaaaaaaaa" not in left
@@ -173,7 +173,7 @@ def test_item16_a_sigkilled_dryrun_database_is_dropped_by_the_next_run(copy_fixt
     before = pg_server.databases()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "migdoc", "dryrun", "dryrun_slow", "--database-url", pg_server.url],
+        [sys.executable, "-m", "migdoc", "dryrun", "dryrun_slow", "--server", pg_server.url],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -189,6 +189,6 @@ def test_item16_a_sigkilled_dryrun_database_is_dropped_by_the_next_run(copy_fixt
     process.wait()
     assert made and made <= pg_server.databases()  # left behind
     copy_fixture("dryrun_clean")
-    assert CliRunner().invoke(cli, ["dryrun", "dryrun_clean", "--database-url", pg_server.url]).exit_code == 0
+    assert CliRunner().invoke(cli, ["dryrun", "dryrun_clean", "--server", pg_server.url]).exit_code == 0
     assert not made & pg_server.databases()
     shutil.rmtree("dryrun_slow", ignore_errors=True)

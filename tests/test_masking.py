@@ -107,7 +107,7 @@ def test_a_password_never_reaches_error_lines_or_tracebacks(in_tmp, monkeypatch)
                 assert result.exit_code == 2, result.output
                 assert result.output.count("\n") == 1, result.output
                 assert_hidden(result.output, SECRET, "Tr0ub@4dor")
-        assert_hidden(run("dryrun", "deploy_chain", "--database-url", url).output, SECRET, "Tr0ub@4dor")
+        assert_hidden(run("dryrun", "deploy_chain", "--server", url).output, SECRET, "Tr0ub@4dor")
 
     def crash(*args, **kwargs):
         raise RuntimeError(f"boom while talking to {urls[2]} and {urls[3]}")
@@ -159,7 +159,7 @@ def test_a_password_never_reaches_the_dry_run_report(copy_fixture, pg_server):
     copy_fixture("dryrun_clean")
     server = pg_server.url.replace("postgres@", f"postgres:{SECRET}@", 1)
     for fmt in ("text", "json"):
-        result = run("dryrun", "dryrun_clean", "--database-url", server, "--format", fmt)
+        result = run("dryrun", "dryrun_clean", "--server", server, "--format", fmt)
         assert result.exit_code == 0, result.output
         assert_hidden(result.output, SECRET)
         assert "postgres:***@" in result.output

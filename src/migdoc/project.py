@@ -198,7 +198,7 @@ def _layout_from_config_files(folder: Path, name: str, explicit: Path | None = N
 
 def _has_config(folder: Path, name: str) -> bool:
     """True when ``folder`` holds an alembic.ini or a pyproject.toml with [tool.alembic]."""
-    if (folder / "alembic.ini").is_file():
+    if (folder / "alembic.ini").exists():  # not is_file(): a FIFO or device there is refused when read, by name
         return True
     toml = folder / "pyproject.toml"
     return toml.is_file() and _read_toml_alembic(toml) is not None

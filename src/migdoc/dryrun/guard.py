@@ -28,16 +28,24 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from migdoc.masking import mask_secrets
+from migdoc.masking import mask_secrets, mask_url
 
 TOKEN_SETTING = "migdoc.run_token"
-PROOF_SQL = f"SELECT current_setting('{TOKEN_SETTING}', true), current_database()"
+COMMENT_TOKEN_KEY = "run_token"
+"""The key of the token in a borrowed server's database comment (see ``server.borrowed_database``)."""
+# A private server carries the token as a server setting; a borrowed server's run database
+# carries it in its comment. Either one, on the run's database, proves the connection.
+PROOF_SQL = (
+    f"SELECT current_setting('{TOKEN_SETTING}', true), current_database(), "
+    "shobj_description((SELECT oid FROM pg_database WHERE datname = current_database()), 'pg_database')"
+)
 _PROVED = "migdoc_proved"  # key in a pool connection record's info: the token it was proved with
 
 
@@ -88,7 +96,7 @@ class ConnectionGuard:
             finally:
                 cursor.close()
             dbapi_connection.rollback()
-        if row is not None and tuple(row[:2]) == (self.identity.token, self.identity.database):
+        if row is not None and row[1] == self.identity.database and self.identity.token in _tokens_of(row):
             return
         with contextlib.suppress(Exception):
             dbapi_connection.close()
@@ -162,7 +170,7 @@ class ConnectionGuard:
         if dbapi_connection is None:
             return
         url = getattr(getattr(connection, "engine", None), "url", None)
-        target = url.render_as_string(hide_password=True) if url is not None else None
+        target = mask_url(url.render_as_string(hide_password=False)) if url is not None else None
         self.prove(dbapi_connection, target)
         if record is not None:
             record.info[_PROVED] = self.identity.token
@@ -300,6 +308,14 @@ def _netloc(params: dict) -> str:
     if host.startswith("/"):  # a unix socket folder: the way libpq URLs spell it
         return f"{auth}/{database}?host={host}"
     return f"{auth}{host}{f':{port}' if port else ''}/{database}"
+
+
+def _tokens_of(row) -> tuple[str | None, ...]:
+    """The tokens a proof row offers: the server setting, and the one in the database comment."""
+    from_comment = None
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        from_comment = json.loads(row[2]).get(COMMENT_TOKEN_KEY)
+    return (row[0], from_comment if isinstance(from_comment, str) else None)
 
 
 def _server_side_target(row) -> str:

@@ -702,12 +702,10 @@ def borrowed_database(url: str, token: str | None = None) -> Iterator[str]:
         with admin.connect() as connection:
             sweep_dead_databases(connection)
             connection.execute(text(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'"))
-            if token is not None:
-                from migdoc.dryrun.guard import TOKEN_SETTING
-
-                # every session on this database, and only on it, reads the token back
-                connection.execute(text(f"ALTER DATABASE \"{name}\" SET {TOKEN_SETTING} = '{token}'"))
-            _stamp_database(connection, name)
+            # The run's token goes into the database's own comment, which every session on
+            # this database (and only on it) reads back: ALTER DATABASE ... SET of a custom
+            # setting needs a superuser, a comment only the database's owner, which we are.
+            _stamp_database(connection, name, token)
     except SQLAlchemyError as exc:
         admin.dispose()
         raise DatabaseError(f"cannot use {mask_url(url)}: {_first_line(exc)}", mask_url(url)) from exc
@@ -727,15 +725,25 @@ DATABASE_PREFIX = "migdoc_dryrun_"
 _DATABASE_NAME = re.compile(re.escape(DATABASE_PREFIX) + r"[0-9a-z_]{1,40}")
 
 
-def _stamp_database(connection, name: str) -> None:
+def _stamp_database(connection, name: str, token: str | None = None) -> None:
     """Say on the database who made it (pid, host, start time): a run killed before its
-    clean-up leaves a database the next run on this server can prove dead and drop."""
+    clean-up leaves a database the next run on this server can prove dead and drop. With
+    ``token``, the comment is also the connection guard's proof, so it must be written."""
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
-    stamp = json.dumps({"migdoc": "dryrun", **owner.this_process()}).replace("'", "''")
+    from migdoc.dryrun.guard import COMMENT_TOKEN_KEY
+
+    fields = {"migdoc": "dryrun", **owner.this_process()}
+    if token is not None:
+        fields[COMMENT_TOKEN_KEY] = token
+    stamp = json.dumps(fields).replace("'", "''")
+    statement = text(f"COMMENT ON DATABASE \"{name}\" IS '{stamp}'".replace(":", "\\:"))
+    if token is not None:
+        connection.execute(statement)
+        return
     with contextlib.suppress(SQLAlchemyError):
-        connection.execute(text(f"COMMENT ON DATABASE \"{name}\" IS '{stamp}'".replace(":", "\\:")))
+        connection.execute(statement)
 
 
 def sweep_dead_databases(connection) -> list[str]:
