@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from pg import pg_binaries, pg_database, pg_server  # noqa: F401  (shared PostgreSQL fixtures)
 
 REPO = Path(__file__).resolve().parent.parent

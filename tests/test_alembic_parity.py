@@ -21,9 +21,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.script.revision import CycleDetected, DependencyCycleDetected, RevisionError
 from alembic.util import CommandError
+from test_fixtures import EXTRA_ARGS, FIXTURE_NAMES, FIXTURES
 
 from migdoc.api import check_project, load_project
-from test_fixtures import EXTRA_ARGS, FIXTURE_NAMES, FIXTURES
 
 SCRIPT_FOLDER_ONLY = {"layout_script_folder"}
 """Projects with no configuration file: the application calls ``ScriptDirectory(folder)``."""

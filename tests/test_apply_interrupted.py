@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from fixhelp import NOW, apply_for, plan_for, snapshot
+
 from migdoc import apply as applying
 from migdoc.cli import cli
 
@@ -217,7 +217,7 @@ main(sys.argv[4:])
 
 
 def _run_killed(cwd: Path, where: str, count: int, signum: int, *args: str, wait: bool = True):
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-c", _KILLER, where, str(count), str(int(signum)), *args]
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if not wait:
@@ -315,7 +315,7 @@ def test_item8_two_real_processes_cannot_interleave(copy_fixture):
     second = subprocess.run(
         [sys.executable, "-m", "migdoc", "fix", "--archive", "--apply", "fix_story"],
         cwd=root.parent,
-        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
         timeout=120,

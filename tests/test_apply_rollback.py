@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.fixhelp import apply_for, plan_for, snapshot
 
 from migdoc import apply as applying
+from tests.fixhelp import apply_for, plan_for, snapshot
 
 
 @pytest.mark.parametrize("fail_at", [1, 3, 6])

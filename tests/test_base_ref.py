@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.gitutil import git
 
 from migdoc.cli import cli
+from tests.gitutil import git
 
 
 def revision(versions: Path, rev: str, down: str | None, slug: str) -> Path:

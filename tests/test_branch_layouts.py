@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
+from test_graph import rev
 
 from migdoc.cli import cli
 from migdoc.graph import build_graph
 from migdoc.model import Assignment, Severity
 from migdoc.rules import CheckContext, run_checks
-from test_graph import rev
 
 
 def findings(files, code: str):

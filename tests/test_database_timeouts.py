@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES
+
 from migdoc.cli import cli
 from migdoc.database import _within
 from migdoc.errors import DatabaseError

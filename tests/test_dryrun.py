@@ -12,8 +12,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
-
 from golden import assert_golden
+
 from migdoc.cli import cli
 from migdoc.dryrun.server import RUN_PREFIX, run_base_candidates
 

@@ -171,7 +171,7 @@ def test_item16_a_sigkilled_dryrun_database_is_dropped_by_the_next_run(copy_fixt
     the next dry-run on that server drops it."""
     copy_fixture("dryrun_slow")
     before = pg_server.databases()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     process = subprocess.Popen(
         [sys.executable, "-m", "migdoc", "dryrun", "dryrun_slow", "--server", pg_server.url],
         env=env,

@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from golden import assert_golden
-from migdoc.dryrun.server import RUN_PREFIX, run_base_candidates
 from test_dryrun import normalised
+
+from migdoc.dryrun.server import RUN_PREFIX, run_base_candidates
 
 pytestmark = pytest.mark.postgres
 

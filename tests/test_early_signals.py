@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hostile import write_project
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc/<pid>/status")

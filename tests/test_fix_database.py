@@ -11,9 +11,9 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-
 from fixhelp import plan_for
 from golden import assert_golden
+
 from migdoc.api import load_project
 from migdoc.cli import cli
 from migdoc.plan import EditText, MoveFile

@@ -7,10 +7,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from fixhelp import NOW
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixhelp import NOW
 from migdoc import apply as applying
 from migdoc.api import check_project, load_project
 from migdoc.plan import CreateFile, FixOptions

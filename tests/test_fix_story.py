@@ -6,9 +6,9 @@ import json
 import re
 
 from click.testing import CliRunner
-
 from fixhelp import alembic_heads, apply_for, plan_for, snapshot
 from golden import assert_golden
+
 from migdoc.api import check_project, load_project
 from migdoc.apply import undo_last
 from migdoc.cli import cli

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from golden import assert_golden
+
 from migdoc.cli import cli
 from migdoc.rules import RULES
 

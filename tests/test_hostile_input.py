@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-
 from hostile import run_migdoc, write_project
+
 from migdoc.cli import cli
 from migdoc.filesystem import MAX_FILE_BYTES
 

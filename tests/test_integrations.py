@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tests.gitutil import GIT_ENV, git
 
 REPO = Path(__file__).resolve().parent.parent
@@ -238,7 +239,7 @@ def hook_repository(tmp_path: Path) -> Path:
     hooks.mkdir()
     for name in ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml"):
         shutil.copy2(REPO / name, hooks / name)
-    shutil.copytree(REPO / "src", hooks / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(REPO / "migdoc", hooks / "migdoc", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     git(hooks, "init", "-q", "-b", "main")
     git(hooks, "add", ".")
     git(hooks, "commit", "-q", "-m", "migdoc")

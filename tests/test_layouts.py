@@ -12,10 +12,10 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from test_project import assert_one_line_exit_2
 
 from migdoc.cli import cli
 from migdoc.project import find_layout
-from test_project import assert_one_line_exit_2
 
 
 def run(*args: str):

@@ -16,8 +16,8 @@ from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES
+
 from migdoc import masking
 from migdoc.cli import cli
 from migdoc.masking import mask_secrets, mask_url

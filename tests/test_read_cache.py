@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from tests.conftest import FIXTURES
 
 from migdoc import project
 from migdoc.project import find_layout, read_project_files
+from tests.conftest import FIXTURES
 
 
 @pytest.fixture

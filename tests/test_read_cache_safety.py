@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
+
 from migdoc import read_cache
 from migdoc.api import check_project, load_project
 from migdoc.project import find_layout, read_project_files
@@ -72,7 +72,7 @@ def test_item15_fifo_or_device_as_cache_is_absent_not_a_hang(story):
     path = cache_file(story / "cache")
     cold = subprocess.run(
         [sys.executable, "-m", "migdoc", "check", "--format", "json", "fix_story"],
-        env={**os.environ, "MIGDOC_NO_CACHE": "1", "PYTHONPATH": str(REPO / "src")},
+        env={**os.environ, "MIGDOC_NO_CACHE": "1", "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
         timeout=60,
@@ -82,7 +82,7 @@ def test_item15_fifo_or_device_as_cache_is_absent_not_a_hang(story):
         make(path)
         warm = subprocess.run(
             [sys.executable, "-m", "migdoc", "check", "--format", "json", "fix_story"],
-            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+            env={**os.environ, "PYTHONPATH": str(REPO)},
             capture_output=True,
             text=True,
             timeout=60,

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()

@@ -12,9 +12,9 @@ from importlib import resources
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from tests.conftest import FIXTURES
 
 from migdoc.cli import cli
+from tests.conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-
 from golden import assert_golden
+
 from migdoc.cli import cli
 
 pytestmark = pytest.mark.postgres
