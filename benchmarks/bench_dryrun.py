@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from migdoc.api import load_project
+from migdoc.doctor import load_project
 from migdoc.dryrun.runner import Stairway
 from migdoc.dryrun.server import PrivateServer, find_binaries
 

@@ -337,7 +337,7 @@ class MigdocView:
 
 
 def migdoc_load(spec: ProjectSpec, version_locations: list[str] | None = None):
-    from migdoc.api import load_project
+    from migdoc.doctor import load_project
 
     return load_project(
         spec.path,
@@ -349,7 +349,7 @@ def migdoc_load(spec: ProjectSpec, version_locations: list[str] | None = None):
 
 
 def migdoc_view(project) -> MigdocView:
-    from migdoc.api import check_project
+    from migdoc.doctor import check_project
 
     result = check_project(project)
     errors = Counter(d.code for d in result.diagnostics if d.severity.value == "error")

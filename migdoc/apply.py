@@ -16,7 +16,7 @@ Invariants:
   touched file is restored from it, and what could not be is named;
 - nothing is deleted except files this run created, when it rolls back.
 
-This module and ``prepare_context`` are the only parts of ``fix`` that write to the disk.
+This module is the only part of ``fix`` that writes to the disk.
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ from migdoc.lock import project_lock
 from migdoc.model import CheckResult
 from migdoc.plan import CreateFile, EditText, MoveFile, Plan, RenameFile
 from migdoc.project import display_path
-from migdoc.reader import decode_source
 
 
 class ApplyError(MigdocError):
@@ -67,55 +66,6 @@ class ApplyError(MigdocError):
 
 class UndoError(MigdocError):
     """The last journal cannot be undone safely."""
-
-
-# -- reading what the planner needs --------------------------------------------
-
-
-def prepare_context(project, diagnostics, archive_dir: str | None = None, now: datetime | None = None):
-    """Read the texts and folder listings the pure planner needs (the edge of ``fix``)."""
-    from migdoc.planner import PlanContext
-
-    layout = project.layout
-    sources: dict[str, str] = {}
-    for rf in project.files:
-        if rf.revision is None or rf.read_error is not None:
-            continue
-        try:
-            sources[rf.path] = decode_source(Path(rf.path).read_bytes())
-        except (OSError, ValueError, SyntaxError, UnicodeDecodeError):
-            continue
-    version_dirs = tuple(display_path(p) for p in layout.version_locations)
-    archive_root = display_path(layout.archive_root)
-    folders = set(version_dirs)
-    if archive_dir:
-        folders.add(archive_dir)
-    if now is not None:
-        folders.add(f"{archive_root}/{now:%Y-%m-%d}")
-    existing = {}
-    for folder in folders:
-        try:
-            existing[folder] = frozenset(os.listdir(folder))
-        except OSError:
-            existing[folder] = frozenset()
-    script = None
-    if layout.script_location is not None and (layout.script_location / "script.py.mako").is_file():
-        try:
-            script = (layout.script_location / "script.py.mako").read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            script = None
-    return PlanContext(
-        graph=project.graph,
-        diagnostics=tuple(diagnostics),
-        sources=sources,
-        version_dirs=version_dirs,
-        archive_root=archive_root,
-        existing_names=existing,
-        file_template=layout.file_template,
-        is_template_explicit=layout.has_explicit_file_template,
-        script_template=script,
-        archived=dict(project.archived),
-    )
 
 
 # -- applying ----------------------------------------------------------------------

@@ -65,7 +65,7 @@ def _database_url_option(command: Callable) -> Callable:
 
 
 def _load(path: str, config: str | None, name: str, version_locations: tuple[str, ...], is_read_only: bool = False):
-    from migdoc.api import load_project
+    from migdoc.doctor import load_project
 
     project = load_project(
         path, config=config, name=name, version_locations=version_locations, is_read_only=is_read_only
@@ -161,16 +161,14 @@ def _dryrun_options(command: Callable) -> Callable:
     return command
 
 
-def _run_dryrun(project, fmt: str, options: dict, err=False, collect=None):
+def _run_dryrun(project, fmt: str, options: dict, collect=None):
     """Run the dry-run and print its report; returns the exit code (0 passed, 1 a step failed).
 
     ``collect``: instead of printing the report, hand the result to it (check's other formats)."""
-    from migdoc.dryrun.runner import dryrun_project
+    from migdoc.doctor import dryrun_project
     from migdoc.output import dryrun_text
 
-    guard = _FirstSignalGuard()
-    guard.install()
-    is_live = fmt == "text" and not err and collect is None and sys.stdout.isatty()
+    is_live = fmt == "text" and collect is None and sys.stdout.isatty()
     stdout = sys.stdout  # the project's own prints go to stderr during the run; progress stays here
     style = _styler(is_live and _is_terminal())
     progress = (
@@ -180,28 +178,25 @@ def _run_dryrun(project, fmt: str, options: dict, err=False, collect=None):
         if is_live
         else None
     )
-    try:
-        result = dryrun_project(
-            project,
-            server_url=options["server_url"] or None,
-            pg_bindir=options["pg_bindir"],
-            downgrade=not options["no_downgrade"],
-            to=options["to_revision"],
-            url_env=options["url_env"] or ("DATABASE_URL",),
-            progress=progress,
-            on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"), file=stdout)) if is_live else None,
-            step_timeout=options["step_timeout"],
-            x_arguments=options["x_arguments"],
-        )
-    finally:
-        guard.uninstall()
+    result = dryrun_project(
+        project,
+        server_url=options["server_url"] or None,
+        pg_bindir=options["pg_bindir"],
+        downgrade=not options["no_downgrade"],
+        to=options["to_revision"],
+        url_env=options["url_env"] or ("DATABASE_URL",),
+        progress=progress,
+        on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"), file=stdout)) if is_live else None,
+        step_timeout=options["step_timeout"],
+        x_arguments=options["x_arguments"],
+    )
     if progress is not None:
         progress.flush()
     if collect is not None:
         collect(result)
     else:
         report = dryrun_text.render_json(result) if fmt == "json" else dryrun_text.render_text(result, style)
-        click.echo(_masked(report), nl=False, err=err)
+        click.echo(_masked(report), nl=False)
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
@@ -226,78 +221,9 @@ def _with_dryrun(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, is_dryrun, **kwargs):
         options = {name: kwargs.pop(name) for name in _DRYRUN_OPTION_NAMES}
-        if not is_dryrun:
-            return command(*args, **kwargs)
-        fmt = kwargs.get("fmt", "text")
-        if fmt != "text":
-            return command(*args, dryrun_options=options, **kwargs)
-        try:
-            command(*args, **kwargs)
-            code = EXIT_OK
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
-        if code not in (EXIT_OK, EXIT_FINDINGS):
-            sys.exit(code)
-        project = _load(kwargs["path"], kwargs["config"], kwargs["name"], kwargs["version_locations"])
-        click.echo("")
-        dry_code = _run_dryrun(project, "text", options)
-        sys.exit(max(code, dry_code))
+        return command(*args, dryrun_options=options if is_dryrun else None, **kwargs)
 
     return wrapper
-
-
-class _FirstSignalGuard:
-    """While a dry-run runs, the first SIGINT or SIGTERM becomes ``_Interrupted``, which
-    unwinds through the clean-up of the server or database. Any later one (an impatient
-    Ctrl-C, a supervisor's SIGTERM) must neither cut that clean-up short nor, once it is done,
-    end migdoc by the signal instead of exit 130/143: it is blocked (pending until exit), and
-    the handler stays, doing nothing for one that arrived before the block. Not SIG_IGN:
-    Python reports such a one with a traceback."""
-
-    def __init__(self) -> None:
-        self.watched = (signal.SIGINT, signal.SIGTERM)
-        self.first: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def install(self) -> None:
-        self._previous = {signum: signal.getsignal(signum) for signum in self.watched}
-        for signum, handler in self._previous.items():
-            # a SIGINT ignored by whoever started migdoc (nohup, `cmd &`) stays ignored
-            if handler is not signal.SIG_IGN:
-                signal.signal(signum, self)
-
-    def uninstall(self) -> None:
-        """Gives the signals back to their previous handlers, unless one arrived: then they stay blocked."""
-        if self.first is not None:
-            return
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-
-    def __call__(self, signum: int, frame) -> None:
-        # Python may run a second pending signal's handler inside this one, before its
-        # first line; that inner call must leave the decision to the outer, earlier signal.
-        if self.first is not None or _runs_inside(frame, _FirstSignalGuard.__call__.__code__):
-            return
-        self.first = signum
-        signal.pthread_sigmask(signal.SIG_BLOCK, self.watched)
-        raise _Interrupted(signum)
-
-
-def _runs_inside(frame, code) -> bool:
-    """True when ``frame`` or one of its callers executes ``code``."""
-    while frame is not None:
-        if frame.f_code is code:
-            return True
-        frame = frame.f_back
-    return False
-
-
-class _Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM during a dry-run; a KeyboardInterrupt, so every clean-up on the way out runs."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
 
 
 def _report_interrupt(exc: KeyboardInterrupt) -> int:
@@ -348,20 +274,14 @@ def cli() -> None:
 )
 def graph(path, config, name, version_locations, fmt):
     """Draw the revision graph (exit 0 even when the chain is broken)."""
-    from migdoc.api import check_project
+    from migdoc.doctor import graph_problems
     from migdoc.output import dot, json_format, mermaid, text
 
     project = _load(path, config, name, version_locations)
     if fmt == "json":
         click.echo(json_format.render_graph(project.graph), nl=False)
         return
-    problems: dict[str, list[str]] = {}
-    for d in check_project(project).diagnostics:
-        if d.file and d.severity.value != "info":
-            problems.setdefault(d.file, []).append(d.code)
-            if d.code == "MD005":  # every file in the loop is part of the problem
-                for path in d.related:
-                    problems.setdefault(path, []).append(d.code)
+    problems = graph_problems(project)
     if fmt == "dot":
         click.echo(dot.render_graph(project.graph, problems), nl=False)
     elif fmt == "mermaid":
@@ -391,14 +311,15 @@ def graph(path, config, name, version_locations, fmt):
 @_with_dryrun
 def check(path, config, name, version_locations, fmt, select, ignore, database_url, base_ref, dryrun_options=None):
     """Diagnose the chain. Exit 1 when any error-level finding remains."""
-    from migdoc.api import check_project
+    from migdoc.doctor import check_project
     from migdoc.output import github, json_format, sarif, text
 
     project = _load(path, config, name, version_locations)
     result = check_project(
         project, select=_split(select), ignore=_split(ignore), database_url=database_url, base_ref=base_ref
     )
-    if dryrun_options is not None:  # --dryrun in a format other than text: one report in that format
+    is_text_dryrun = dryrun_options is not None and fmt == "text"
+    if dryrun_options is not None and not is_text_dryrun:  # one report in the check's format
         from migdoc.dryrun.findings import with_dryrun
 
         results = []
@@ -413,7 +334,11 @@ def check(path, config, name, version_locations, fmt, select, ignore, database_u
         click.echo(text.render_check(result, _styler(_is_terminal())), nl=False)
     else:
         click.echo(renderers[fmt](result), nl=False)
-    sys.exit(EXIT_FINDINGS if result.has_errors else EXIT_OK)
+    code = EXIT_FINDINGS if result.has_errors else EXIT_OK
+    if is_text_dryrun:  # the dry-run's own report follows the check's
+        click.echo("")
+        code = max(code, _run_dryrun(project, "text", dryrun_options))
+    sys.exit(code)
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -426,7 +351,7 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def status(path, config, name, version_locations, database_url, fmt):
     """The database's revision(s), the heads, and what `alembic upgrade heads` would run (read-only)."""
-    from migdoc.api import project_status
+    from migdoc.doctor import project_status
     from migdoc.errors import UsageError
     from migdoc.output.status import render_status, render_status_json
 
@@ -494,55 +419,28 @@ def fix(
     database_url,
 ):
     """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied."""
-    from datetime import datetime
-    from pathlib import Path
-
-    from migdoc import apply as applying
-    from migdoc.api import check_project
+    from migdoc import doctor
+    from migdoc.apply import ApplyInterrupted
     from migdoc.errors import UsageError
     from migdoc.output import plan as shown
     from migdoc.plan import FixOptions
-    from migdoc.planner import plan_overview, plan_repairs
     from migdoc.project import display_path
 
     project = _load(path, config, name, version_locations, is_read_only=not is_apply)
-    folders = applying.project_folders(project.layout)
     if is_undo:
-        journal, problems = applying.undo_last(project.layout.root, folders)
+        journal, problems = doctor.undo_fix(project)
         click.echo(f"restored the files of {display_path(journal)}")
         for problem in problems:
             click.echo(f"migdoc: not restored: {problem}", err=True)
         sys.exit(EXIT_FINDINGS if problems else EXIT_OK)
-    unfinished = applying.unfinished_journal(project.layout.root, folders)
-    if unfinished is not None:
-        raise UsageError(unfinished)  # never plan on top of a half-applied fix
-    now = datetime.now().replace(microsecond=0)
-    archive_dir = display_path(Path(archive_dir)) if archive_dir else None
     options = FixOptions(
-        is_renumber=is_renumber, is_archive=is_archive, is_merge=is_merge, head=head, now=now, archive_dir=archive_dir
+        is_renumber=is_renumber, is_archive=is_archive, is_merge=is_merge, head=head, archive_dir=archive_dir
     )
-    if database_url:
-        from dataclasses import replace
-
-        from migdoc.database import read_deployed_revisions
-        from migdoc.status import applied_revisions
-
-        current = read_deployed_revisions(database_url).revisions  # read-only; raises before anything is planned
-        config_file = project.layout.config_file
-        options = replace(
-            options,
-            applied_revisions=applied_revisions(project.graph, current),
-            database_current=current,
-            alembic_config=display_path(config_file) if config_file is not None else None,
-            # -n names an ini section; a pyproject.toml config has none
-            alembic_section=project.layout.ini_section if config_file and config_file.suffix == ".ini" else "alembic",
-        )
-    before = check_project(project)
-    context = applying.prepare_context(project, before.diagnostics, archive_dir=archive_dir, now=now)
-    if not options.strategies:
+    proposal = doctor.plan_fix(project, options, database_url)
+    if proposal.plan is None:
         if is_apply:
             raise UsageError("--apply needs a strategy: --archive, --merge or --renumber")
-        proposals = plan_overview(context, options)
+        proposals = proposal.overview
         if fmt == "json":
             click.echo(shown.render_overview_json(proposals), nl=False)
         elif show_diff:
@@ -550,7 +448,7 @@ def fix(
         else:
             click.echo(shown.render_overview(proposals, _styler(_is_terminal())), nl=False)
         sys.exit(EXIT_FINDINGS if proposals else EXIT_OK)
-    plan = plan_repairs(context, options)
+    plan = proposal.plan
     if fmt == "json":
         click.echo(shown.render_plan_json(plan), nl=False)
     elif show_diff:
@@ -565,23 +463,12 @@ def fix(
         click.echo(shown.render_plan(plan, _styler(_is_terminal())), nl=False)
     if not is_apply or plan.is_empty:
         sys.exit(EXIT_FINDINGS if plan.actions or plan.unresolved else EXIT_OK)
-    guard = _FirstSignalGuard()  # SIGINT/SIGTERM while writing: roll back, then one line
-    guard.install()
     try:
-        result = applying.apply_plan(
-            plan,
-            project.layout.root,
-            recheck=lambda: check_project(_load(path, config, name, version_locations)),
-            before=before,
-            now=now,
-            folders=folders,
-        )
-    except applying.ApplyInterrupted as exc:
+        result = doctor.apply_fix(project, proposal)
+    except ApplyInterrupted as exc:
         word = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
         click.echo(f"migdoc: {word} ({signal.Signals(exc.signum).name}) while applying; {exc.note}", err=True)
         sys.exit(128 + exc.signum)
-    finally:
-        guard.uninstall()
     counts = f"errors {result.errors_before} -> {result.errors_after}, warnings {result.warnings_before} -> {result.warnings_after}"
     if result.is_rolled_back:
         click.echo(f"migdoc: not applied: the result was not healthier ({counts}); every file was restored", err=True)

@@ -8,24 +8,22 @@ from datetime import datetime
 from pathlib import Path
 
 from migdoc import apply as applying
-from migdoc.api import check_project, load_project
-from migdoc.plan import FixOptions, Plan
-from migdoc.planner import plan_repairs
+from migdoc import doctor
+from migdoc.plan import Plan
 
 NOW = datetime(2025, 12, 20, 10, 0, 0)
 
 
 def plan_for(path: str, **flags) -> Plan:
-    project = load_project(path)
-    before = check_project(project)
-    context = applying.prepare_context(project, before.diagnostics, archive_dir=flags.get("archive_dir"), now=NOW)
-    return plan_repairs(context, FixOptions(now=NOW, **flags))
+    """The plan ``migdoc fix`` makes, at the fixed clock ``NOW``."""
+    return doctor.plan_fix(doctor.load_project(path), doctor.FixOptions(now=NOW, **flags)).plan
 
 
 def apply_for(path: str, plan: Plan) -> applying.ApplyResult:
-    project = load_project(path)
-    before = check_project(project)
-    return applying.apply_plan(plan, project.layout.root, lambda: check_project(load_project(path)), before, NOW)
+    """Apply ``plan`` as ``migdoc fix --apply`` does (with the project as it is now)."""
+    project = doctor.load_project(path)
+    proposal = doctor.FixProposal(doctor.check_project(project), doctor.FixOptions(now=NOW), plan=plan)
+    return doctor.apply_fix(project, proposal)
 
 
 def snapshot(root: Path) -> dict[str, str]:

@@ -23,7 +23,7 @@ from alembic.script.revision import CycleDetected, DependencyCycleDetected, Revi
 from alembic.util import CommandError
 from test_fixtures import EXTRA_ARGS, FIXTURE_NAMES, FIXTURES
 
-from migdoc.api import check_project, load_project
+from migdoc.doctor import check_project, load_project
 
 SCRIPT_FOLDER_ONLY = {"layout_script_folder"}
 """Projects with no configuration file: the application calls ``ScriptDirectory(folder)``."""

@@ -514,7 +514,7 @@ def test_rollback_that_cannot_restore_a_file_says_so(copy_fixture):
     plan = plan_for("fix_story", is_archive=True)
     moved = Path(next(a for a in plan.actions if a.kind == "move").target)
 
-    from migdoc.api import check_project, load_project
+    from migdoc.doctor import check_project, load_project
 
     before = check_project(load_project("fix_story"))
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from migdoc.cli import _FirstSignalGuard, _Interrupted
+from migdoc.dryrun.signals import FirstSignalGuard, Interrupted
 
 
 @pytest.fixture
@@ -21,8 +21,8 @@ def restored_mask():
 
 
 def test_the_first_signal_raises_and_blocks_the_rest(restored_mask):
-    guard = _FirstSignalGuard()
-    with pytest.raises(_Interrupted) as caught:
+    guard = FirstSignalGuard()
+    with pytest.raises(Interrupted) as caught:
         guard(signal.SIGINT, sys._getframe())
     assert caught.value.signum == signal.SIGINT
     assert {signal.SIGINT, signal.SIGTERM} <= signal.pthread_sigmask(signal.SIG_BLOCK, [])
@@ -34,8 +34,8 @@ def test_a_signal_handled_inside_the_first_handler_leaves_the_decision_to_it(res
     """CPython runs a handler for a signal that arrives as another handler starts inside that
     handler, before its first line, with the outer handler's frame. A trace hook on the outer
     call's start does exactly that here."""
-    guard = _FirstSignalGuard()
-    handler_code = _FirstSignalGuard.__call__.__code__
+    guard = FirstSignalGuard()
+    handler_code = FirstSignalGuard.__call__.__code__
 
     def trace(frame, event, arg):
         if event == "call" and frame.f_code is handler_code and frame.f_locals["signum"] == signal.SIGINT:
@@ -44,7 +44,7 @@ def test_a_signal_handled_inside_the_first_handler_leaves_the_decision_to_it(res
 
     sys.settrace(trace)
     try:
-        with pytest.raises(_Interrupted) as caught:
+        with pytest.raises(Interrupted) as caught:
             guard(signal.SIGINT, sys._getframe())
     finally:
         sys.settrace(None)

@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from migdoc.cli import cli
-from migdoc.database import mask_secrets, mask_url, read_deployed_revisions, remember_secret
+from migdoc.deployed import read_deployed_revisions
 from migdoc.errors import DatabaseError
+from migdoc.masking import mask_secrets, mask_url, remember_secret
 
 
 def run(*args: str, env: dict[str, str] | None = None):
@@ -49,12 +50,12 @@ def test_an_unparseable_url_is_still_masked():
 
 def test_a_bug_traceback_is_masked(monkeypatch, in_tmp):
     """Exit 3 prints a traceback: the password in it is masked too."""
-    import migdoc.api
+    import migdoc.doctor
 
     def explode(*args, **kwargs):
         raise RuntimeError("boom while talking to postgresql://app:topsecret99@db/shop")
 
-    monkeypatch.setattr(migdoc.api, "project_status", explode)
+    monkeypatch.setattr(migdoc.doctor, "project_status", explode)
     (in_tmp / "versions").mkdir()
     (in_tmp / "versions" / "a.py").write_text('revision = "a"\ndown_revision = None\n')
     result = run("status", "versions", "--database-url", "postgresql://app:topsecret99@db/shop")
@@ -161,7 +162,7 @@ def test_postgres_transaction_refuses_writes(pg_database, monkeypatch):
     from sqlalchemy.exc import InternalError, OperationalError, ProgrammingError
     from sqlalchemy.pool import NullPool
 
-    import migdoc.database as database
+    import migdoc.deployed as database
 
     engine = create_engine(pg_database, poolclass=NullPool)
     try:

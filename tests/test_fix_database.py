@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from fixhelp import plan_for
 from golden import assert_golden
 
-from migdoc.api import load_project
 from migdoc.cli import cli
+from migdoc.doctor import load_project
 from migdoc.plan import EditText, MoveFile
 from migdoc.status import applied_revisions
 

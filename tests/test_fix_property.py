@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migdoc import apply as applying
-from migdoc.api import check_project, load_project
+from migdoc.doctor import check_project, load_project, read_plan_inputs
 from migdoc.plan import CreateFile, FixOptions
 from migdoc.planner import FixRefused, plan_repairs
 
@@ -81,7 +81,7 @@ def test_apply_never_loses_a_file_nor_makes_things_worse(chain):
             before_files = contents(root, set())
             project = load_project("p")
             before = check_project(project)
-            context = applying.prepare_context(project, before.diagnostics, now=NOW)
+            context = read_plan_inputs(project, before.diagnostics, now=NOW)
             try:
                 plan = plan_repairs(context, FixOptions(now=NOW, **flags))
             except FixRefused:

@@ -112,7 +112,7 @@ def test_a_password_never_reaches_error_lines_or_tracebacks(in_tmp, monkeypatch)
     def crash(*args, **kwargs):
         raise RuntimeError(f"boom while talking to {urls[2]} and {urls[3]}")
 
-    monkeypatch.setattr("migdoc.api.project_status", crash)
+    monkeypatch.setattr("migdoc.doctor.project_status", crash)
     for url in urls[2:4]:
         result = run("status", "deploy_chain", "--database-url", url)
         assert result.exit_code == 3 and "Traceback" in result.output

@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURES
 
 from migdoc import read_cache
-from migdoc.api import check_project, load_project
+from migdoc.doctor import check_project, load_project
 from migdoc.project import find_layout, read_project_files
 
 REPO = Path(__file__).resolve().parent.parent

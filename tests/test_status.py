@@ -72,7 +72,7 @@ def run(*args: str):
 
 
 def normalise(text: str, url: str) -> str:
-    from migdoc.database import mask_url
+    from migdoc.masking import mask_url
 
     return re.sub(r"commit [0-9a-f]{7,}", "commit <sha>", text.replace(mask_url(url), "<database>"))
 

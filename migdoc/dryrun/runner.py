@@ -97,11 +97,11 @@ ProgressFn = Callable[[str, Step], None]
 """Called after each step with the revision's label (id and message) and the step."""
 
 
-def static_failure(project) -> Failure | None:
-    """A chain the static reader finds unrunnable fails with phase ``load``, before any database."""
-    from migdoc.api import check_project
+def static_failure(result) -> Failure | None:
+    """A chain the static reader finds unrunnable fails with phase ``load``, before any database.
 
-    result = check_project(project, select=LOAD_CODES)
+    ``result``: the static check with at least :data:`LOAD_CODES` selected (the caller runs it,
+    so the dry-run never calls back up into the library)."""
     errors = [d for d in result.diagnostics if d.code in LOAD_CODES and d.severity.value == "error"]
     if not errors:
         return None
@@ -741,6 +741,7 @@ def _line_in(exc: BaseException, file: str) -> int | None:
 
 def dryrun_project(
     project,
+    load_check,
     *,
     server_url: str | None = None,
     pg_bindir: str | None = None,
@@ -752,11 +753,13 @@ def dryrun_project(
     step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
     x_arguments: Sequence[str] = (),
 ) -> DryrunResult:
-    """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up."""
+    """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up.
+
+    ``load_check``: the project's static check on :data:`LOAD_CODES`, the gate."""
     from migdoc.dryrun.server import database
 
     started = time.perf_counter()
-    failure = static_failure(project)
+    failure = static_failure(load_check)
     if failure is not None:
         return DryrunResult(None, failure=failure)
     with database(server_url, pg_bindir) as throwaway:

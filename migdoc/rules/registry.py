@@ -79,6 +79,15 @@ def rule(
     return register
 
 
+def code_named(name: str) -> str:
+    """The code of the rule called ``name`` (``"cycle"`` -> ``"MD005"``): code elsewhere
+    names a rule through the registry, so a renumbered or removed rule fails loudly."""
+    for rule_ in RULES.values():
+        if rule_.name == name:
+            return rule_.code
+    raise KeyError(f"no rule named {name!r}")
+
+
 def _indent(text: str) -> str:
     return "\n".join("    " + line if line else "" for line in text.splitlines())
 

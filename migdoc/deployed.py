@@ -22,9 +22,9 @@ import threading
 from dataclasses import dataclass
 
 from migdoc.errors import DatabaseError, EnvironmentProblem, UsageError
-from migdoc.masking import MASK, mask_secrets, mask_url, remember_secret
+from migdoc.masking import mask_secrets, mask_url
 
-__all__ = ["MASK", "DeployedState", "mask_secrets", "mask_url", "read_deployed_revisions", "remember_secret"]
+__all__ = ["DeployedState", "read_deployed_revisions"]
 
 VERSION_TABLE = "alembic_version"
 
