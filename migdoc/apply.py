@@ -1,4 +1,4 @@
-"""Carry out a :class:`~migdoc.plan.Plan` on disk: atomically, with a journal, undoably.
+"""Carry out a :class:`~migdoc.model.Plan` on disk: atomically, with a journal, undoably.
 
 Invariants:
 - one writer per project (``migdoc.lock``); nothing starts while an earlier
@@ -55,8 +55,7 @@ from migdoc.journal import unfinished_journal as unfinished_journal
 from migdoc.lock import LOCK_FILE as LOCK_FILE  # re-exported
 from migdoc.lock import LockedError as LockedError
 from migdoc.lock import project_lock
-from migdoc.model import CheckResult
-from migdoc.plan import CreateFile, EditText, MoveFile, Plan, RenameFile
+from migdoc.model import CheckResult, CreateFile, EditText, MoveFile, Plan, RenameFile
 from migdoc.project import display_path
 
 

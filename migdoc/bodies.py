@@ -34,7 +34,7 @@ _FOLLOWED = {
 }
 _KEYWORDS = {
     "table": ("table_name", "source_table", "old_table_name"),
-    "name": ("column_name", "index_name", "constraint_name", "index_name"),
+    "name": ("column_name", "index_name", "constraint_name"),
     "new_name": ("new_table_name", "new_column_name"),
 }
 # Batch operations take no table argument: it comes from the ``with`` block.

@@ -422,8 +422,8 @@ def fix(
     from migdoc import doctor
     from migdoc.apply import ApplyInterrupted
     from migdoc.errors import UsageError
-    from migdoc.output import plan as shown
-    from migdoc.plan import FixOptions
+    from migdoc.model import FixOptions
+    from migdoc.output import fix as shown
     from migdoc.project import display_path
 
     project = _load(path, config, name, version_locations, is_read_only=not is_apply)

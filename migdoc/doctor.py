@@ -16,8 +16,7 @@ from pathlib import Path
 
 from migdoc.errors import ConfigError, UsageError
 from migdoc.graph import RevisionGraph, build_graph
-from migdoc.model import CheckResult, RevisionFile
-from migdoc.plan import FixOptions, Plan
+from migdoc.model import CheckResult, FixOptions, Plan, RevisionFile
 from migdoc.project import ProjectLayout, display_path, find_archived, find_layout, gc_paused, read_project_files
 from migdoc.rules import CheckContext, run_checks, selected_codes
 
@@ -135,7 +134,7 @@ def project_status(project: Project, database_url: str):
     """
     from migdoc.deployed import read_deployed_revisions
     from migdoc.gitref import find_lost_revisions
-    from migdoc.status import compute_status
+    from migdoc.upgrades import compute_status
 
     state = read_deployed_revisions(database_url)
     status = compute_status(project.graph, state.revisions)
@@ -196,7 +195,7 @@ def plan_fix(project: Project, options: FixOptions, database_url: str | None = N
     now, archive_dir = options.now, options.archive_dir
     if database_url:
         from migdoc.deployed import read_deployed_revisions
-        from migdoc.status import applied_revisions
+        from migdoc.upgrades import applied_revisions
 
         current = read_deployed_revisions(database_url).revisions  # read-only; raises before anything is planned
         config_file = project.layout.config_file

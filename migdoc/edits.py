@@ -13,8 +13,7 @@ import difflib
 import re
 from collections.abc import Sequence
 
-from migdoc.model import Assignment, RevisionFile
-from migdoc.plan import TextEdit
+from migdoc.model import Assignment, RevisionFile, TextEdit
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _REVISES_LINE = re.compile(r"^(\s*Revises\s*:[ \t]*)(.*?)(\s*)$")

@@ -1,4 +1,4 @@
-"""Graph + diagnostics -> :class:`~migdoc.plan.Plan`. Pure: no disk, no clock.
+"""Graph + diagnostics -> :class:`~migdoc.model.Plan`. Pure: no disk, no clock.
 
 Strategies (``../SPEC.md`` "Repairs"):
 
@@ -37,8 +37,19 @@ from pathlib import PurePosixPath
 from migdoc.edits import apply_edits, relink_edits
 from migdoc.errors import UsageError
 from migdoc.graph import RevisionGraph
-from migdoc.model import Diagnostic, RevisionFile, Severity
-from migdoc.plan import Action, CreateFile, EditText, FixOptions, MoveFile, Plan, Realign, RenameFile
+from migdoc.model import (
+    Action,
+    CreateFile,
+    Diagnostic,
+    EditText,
+    FixOptions,
+    MoveFile,
+    Plan,
+    Realign,
+    RenameFile,
+    RevisionFile,
+    Severity,
+)
 from migdoc.reader import read_revision
 from migdoc.replay import find_redundancies
 from migdoc.rules.naming import carries_revision, filename_revision, parse_create_date, template_regex

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from migdoc import apply as applying
 from migdoc import doctor
-from migdoc.plan import Plan
+from migdoc.model import Plan
 
 NOW = datetime(2025, 12, 20, 10, 0, 0)
 

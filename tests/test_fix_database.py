@@ -16,8 +16,8 @@ from golden import assert_golden
 
 from migdoc.cli import cli
 from migdoc.doctor import load_project
-from migdoc.plan import EditText, MoveFile
-from migdoc.status import applied_revisions
+from migdoc.model import EditText, MoveFile
+from migdoc.upgrades import applied_revisions
 
 ARCHIVE_DIR = "fix_story/migrations/archive/2025-12-20"
 STAMP_0025 = "alembic -c fix_story/alembic.ini stamp --purge 0025"

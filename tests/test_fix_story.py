@@ -12,8 +12,8 @@ from golden import assert_golden
 from migdoc.apply import undo_last
 from migdoc.cli import cli
 from migdoc.doctor import check_project, load_project
-from migdoc.output.plan import render_diff, render_plan, render_plan_json
-from migdoc.plan import CreateFile, EditText, MoveFile
+from migdoc.model import CreateFile, EditText, MoveFile
+from migdoc.output.fix import render_diff, render_plan, render_plan_json
 
 ARCHIVED = {
     "0024b_add_invoice_discount.py",

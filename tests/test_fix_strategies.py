@@ -12,8 +12,8 @@ from golden import assert_golden
 from migdoc.apply import ApplyError
 from migdoc.cli import cli
 from migdoc.doctor import check_project, load_project
-from migdoc.output.plan import render_diff, render_plan
-from migdoc.plan import CreateFile, RenameFile
+from migdoc.model import CreateFile, RenameFile
+from migdoc.output.fix import render_diff, render_plan
 
 
 def run(*args: str):

@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 CORE = ["migdoc.rules", "migdoc.graph", "migdoc.reader", "migdoc.model", "migdoc.replay", "migdoc.bodies"]
-CORE += ["migdoc.plan", "migdoc.planner", "migdoc.edits", "migdoc.status"]
+CORE += ["migdoc.planner", "migdoc.edits", "migdoc.upgrades"]
 OUTPUTS = ["migdoc.output.text", "migdoc.output.json_format", "migdoc.output.sarif", "migdoc.output.github"]
-OUTPUTS += ["migdoc.output.dot", "migdoc.output.mermaid", "migdoc.output.plan"]
+OUTPUTS += ["migdoc.output.dot", "migdoc.output.mermaid", "migdoc.output.fix"]
 FORBIDDEN = ("click", "psycopg", "sqlalchemy", "alembic")
 
 

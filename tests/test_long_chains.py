@@ -6,8 +6,7 @@ import sys
 from datetime import datetime
 
 from migdoc.graph import build_graph
-from migdoc.model import FunctionBody, Header, Operation, RevisionFile
-from migdoc.plan import FixOptions, MoveFile
+from migdoc.model import FixOptions, FunctionBody, Header, MoveFile, Operation, RevisionFile
 from migdoc.planner import PlanContext, plan_overview, plan_repairs
 from migdoc.rules import CheckContext, run_checks
 

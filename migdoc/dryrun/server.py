@@ -641,9 +641,6 @@ class PrivateServer:
             time.sleep(delay)
             delay = min(delay * 1.5, 0.02)
 
-    def is_running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def stop(self) -> None:
         """Immediate shutdown (SIGQUIT: the data is thrown away anyway), then remove everything."""
         process, self.process = self.process, None

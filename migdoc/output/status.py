@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from migdoc.graph import RevisionGraph
 from migdoc.output.text import printable
-from migdoc.status import DeploymentStatus
+from migdoc.upgrades import DeploymentStatus
 
 
 def _describe(graph: RevisionGraph, revision: str) -> tuple[str, str]:

@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping
 
 from migdoc.edits import unified_diff
+from migdoc.model import Action, CreateFile, EditText, MoveFile, Plan, Realign, RenameFile
 from migdoc.output.text import Styler, plain, printable
-from migdoc.plan import Action, CreateFile, EditText, MoveFile, Plan, Realign, RenameFile
 
 
 def _plural(count: int, word: str) -> str:
