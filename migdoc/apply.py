@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 from migdoc import owner
-from migdoc.errors import MigdocError
+from migdoc.errors import ApplyError, ApplyInterrupted, UndoError
 from migdoc.journal import (
     CLOSED,
     JOURNAL_DIR,
@@ -53,19 +53,9 @@ from migdoc.journal import (
 from migdoc.journal import project_folders as project_folders  # re-exported: the API of fix
 from migdoc.journal import unfinished_journal as unfinished_journal
 from migdoc.lock import LOCK_FILE as LOCK_FILE  # re-exported
-from migdoc.lock import LockedError as LockedError
 from migdoc.lock import project_lock
 from migdoc.model import CheckResult, CreateFile, EditText, MoveFile, Plan, RenameFile
 from migdoc.project import display_path
-
-
-class ApplyError(MigdocError):
-    """The plan cannot be applied safely; nothing on disk was changed."""
-
-
-class UndoError(MigdocError):
-    """The last journal cannot be undone safely."""
-
 
 # -- applying ----------------------------------------------------------------------
 
@@ -80,13 +70,10 @@ class ApplyResult:
     is_rolled_back: bool
 
 
-class ApplyInterrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM while the plan was being written; the roll-back has run."""
-
-    def __init__(self, signum: int, note: str) -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.note = note
+def __init__(self, signum: int, note: str) -> None:
+    super().__init__(signum)
+    self.signum = signum
+    self.note = note
 
 
 def _sha256(data: bytes) -> str:

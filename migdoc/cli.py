@@ -420,8 +420,7 @@ def fix(
 ):
     """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied."""
     from migdoc import doctor
-    from migdoc.apply import ApplyInterrupted
-    from migdoc.errors import UsageError
+    from migdoc.errors import ApplyInterrupted, UsageError
     from migdoc.model import FixOptions
     from migdoc.output import fix as shown
     from migdoc.project import display_path

@@ -13,15 +13,12 @@ import difflib
 import re
 from collections.abc import Sequence
 
+from migdoc.errors import EditError
 from migdoc.model import Assignment, RevisionFile, TextEdit
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _REVISES_LINE = re.compile(r"^(\s*Revises\s*:[ \t]*)(.*?)(\s*)$")
 _STRING_PREFIX = re.compile(r"^[rRuUbBfF]*(['\"])")
-
-
-class EditError(ValueError):
-    """The text does not hold what the edit expects at its position."""
 
 
 def split_lines(text: str) -> list[str]:

@@ -1,4 +1,8 @@
-"""Errors migdoc raises on purpose. The CLI turns each into one line and exit 2."""
+"""Every error class migdoc raises on purpose, each carrying its data.
+
+A :class:`MigdocError` becomes one line and exit 2 in the CLI; :class:`ApplyInterrupted`
+is a signal that arrived while a fix was written; :class:`EditError` is the planner's own
+(a text that does not hold what an edit expects), turned into a refusal where it is caught."""
 
 from __future__ import annotations
 
@@ -31,3 +35,34 @@ class DatabaseError(MigdocError):
     def __init__(self, message: str, url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
+
+
+class FixRefused(UsageError):
+    """A strategy cannot proceed without a decision only the user can make."""
+
+
+class LockedError(MigdocError):
+    """Another migdoc is writing this project; nothing was changed."""
+
+
+class ApplyError(MigdocError):
+    """The plan cannot be applied safely; nothing on disk was changed."""
+
+
+class UndoError(MigdocError):
+    """The last journal cannot be undone safely."""
+
+
+class ApplyInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM while the plan was being written; the roll-back has run.
+
+    ``note`` says what the roll-back restored (or that nothing was changed)."""
+
+    def __init__(self, signum: int, note: str) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.note = note
+
+
+class EditError(ValueError):
+    """The text does not hold what the edit expects at its position."""

@@ -11,14 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from migdoc import owner
-from migdoc.errors import MigdocError
+from migdoc.errors import LockedError, MigdocError
 from migdoc.project import display_path
 
 LOCK_FILE = Path(".migdoc") / "lock"
-
-
-class LockedError(MigdocError):
-    """Another migdoc is writing this project; nothing was changed."""
 
 
 @contextlib.contextmanager

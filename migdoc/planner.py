@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from migdoc.edits import apply_edits, relink_edits
-from migdoc.errors import UsageError
+from migdoc.errors import FixRefused, UsageError
 from migdoc.graph import RevisionGraph
 from migdoc.model import (
     Action,
@@ -90,10 +90,6 @@ def downgrade() -> None:
     ${downgrades if downgrades else "pass"}
 '''
 """Alembic's own ``generic`` template, for projects without a ``script.py.mako``."""
-
-
-class FixRefused(UsageError):
-    """A strategy cannot proceed without a decision only the user can make."""
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from migdoc import apply as applying
 from migdoc.doctor import check_project, load_project, read_plan_inputs
+from migdoc.errors import FixRefused
 from migdoc.model import CreateFile, FixOptions
-from migdoc.planner import FixRefused, plan_repairs
+from migdoc.planner import plan_repairs
 
 COLUMNS = ("a", "b", "c", "d")
 
