@@ -1,4 +1,4 @@
-"""The stable JSON shapes of ../SPEC.md (graph and check)."""
+"""The stable JSON shapes of `migdoc graph --format json` and `migdoc check --format json` (README, Output formats)."""
 
 from __future__ import annotations
 

@@ -2,64 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 from datetime import datetime
 
+from migdoc.naming import carries_revision, filename_revision, parse_create_date, template_regex
 from migdoc.rules.registry import CheckContext, Finding, rule
-
-_TEMPLATE_TOKEN = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[sdif]")
-
-
-@functools.lru_cache(maxsize=32)
-def template_regex(template: str) -> re.Pattern[str] | None:
-    """A regex for file stems written by ``file_template``; ``rev`` is a group."""
-    if "%(rev)" not in template:
-        return None
-    parts = []
-    position = 0
-    seen_rev = False
-    for match in _TEMPLATE_TOKEN.finditer(template):
-        parts.append(re.escape(template[position : match.start()]))
-        name = match.group(1)
-        if name == "rev" and not seen_rev:
-            parts.append(r"(?P<rev>.+?)")
-            seen_rev = True
-        elif name == "slug":
-            parts.append(r".*?")
-        else:
-            parts.append(r"\d+")
-        position = match.end()
-    parts.append(re.escape(template[position:]))
-    try:
-        return re.compile("^" + "".join(parts) + "$")
-    except re.error:
-        return None
-
-
-def carries_revision(stem: str, revision: str) -> bool:
-    """True when ``revision`` stands in ``stem`` as a whole token."""
-    if not revision:
-        return False
-    start = stem.find(revision)
-    while start != -1:
-        end = start + len(revision)
-        before_ok = start == 0 or not stem[start - 1].isalnum()
-        after_ok = end == len(stem) or not stem[end].isalnum()
-        if before_ok and after_ok:
-            return True
-        start = stem.find(revision, start + 1)
-    return False
-
-
-def filename_revision(stem: str, template: str | None) -> str | None:
-    """The revision a file name claims under ``template``, if it follows it."""
-    regex = template_regex(template) if template else None
-    if regex is None:
-        return None
-    match = regex.match(stem)
-    return match.group("rev") if match else None
 
 
 def _shape(token: str) -> tuple[int, str]:
@@ -172,19 +120,6 @@ def _header_ids(revises: tuple[str, ...]) -> set[str]:
     ``('a', 'b')`` (templates that print ``${down_revision}``) is its ids."""
     ids = {part.strip("()[]'\" ") for part in revises}
     return {i for i in ids if i and i != "None"}
-
-
-def parse_create_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    text = value.strip()
-    for candidate in (text, text.split(".")[0], text[:19]):
-        try:
-            parsed = datetime.fromisoformat(candidate)
-        except ValueError:
-            continue
-        return parsed.replace(tzinfo=None)
-    return None
 
 
 @rule(

@@ -1,0 +1,375 @@
+"""``--archive``: keep the main line (the ancestry, through ``down_revision`` and
+``depends_on``, of the main head) and archive the rest; the relinking is in ``relink``. Pure."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import PurePosixPath
+
+from migdoc.edits import apply_edits, relink_edits
+from migdoc.errors import FixRefused
+from migdoc.model import (
+    Action,
+    CreateFile,
+    EditText,
+    FixOptions,
+    MoveFile,
+    RevisionFile,
+    Severity,
+)
+from migdoc.naming import (
+    parse_create_date,
+)
+from migdoc.planner.context import (
+    PlanContext,
+    _codes_on,
+    _depends_ids,
+    _folder,
+    _name,
+    _Partial,
+    _State,
+)
+from migdoc.planner.lines import _Lines
+from migdoc.planner.relink import (
+    _branch_point,
+    _drop_implied,
+    _nearest_surviving,
+    _plan_realign,
+)
+from migdoc.replay import find_redundancies
+
+
+def _choose_main_head(context: PlanContext, lines: _Lines, options: FixOptions) -> int:
+    files = context.files
+    if options.head:
+        wanted = options.head
+        if wanted not in lines.declarations:
+            matches = [rev for rev in lines.declarations if rev.startswith(wanted)]
+            if len(matches) != 1:
+                raise FixRefused(f"--head {wanted}: no such revision")
+            wanted = matches[0]
+        return lines.choose_copy(wanted)
+    heads = lines.heads()
+    deepest = max(lines.depth(h) for h in heads)
+    tied = [h for h in heads if lines.depth(h) == deepest]
+    if len({files[h].revision for h in tied}) > 1:
+        dated = {h: parse_create_date(files[h].header.create_date) for h in tied}
+        if all(d is not None for d in dated.values()):
+            newest = max(d for d in dated.values() if d is not None)
+            tied = [h for h in tied if dated[h] == newest]
+    revisions = sorted({str(files[h].revision) for h in tied})
+    if len(revisions) > 1:
+        choices = " or ".join(f"--head {rev}" for rev in revisions)
+        raise FixRefused(
+            f"--archive cannot choose the main head: {', '.join(revisions)} are equally long "
+            f"({deepest + 1} revisions from a base) and equally new; choose with {choices}"
+        )
+    return lines.choose_copy(revisions[0])
+
+
+def _is_labelled_layout(context: PlanContext) -> bool:
+    # info (labelled branches) or warning (labels computed at import time): never merged or archived
+    return any(d.code == "MD003" and d.severity is not Severity.ERROR for d in context.diagnostics)
+
+
+def _repeats_ancestor(
+    context: PlanContext,
+    index: int,
+    ancestors: Callable[[], set[int]],
+    redundant: Mapping[int, list],
+    same_body: Mapping[str, list[int]],
+) -> tuple[str, tuple[str, ...]] | None:
+    """Why ``index``'s upgrade only repeats a main-line ancestor's, or None.
+
+    ``ancestors`` walks the main-line ancestry; it is called only when a
+    main-line file has the same body (``same_body``: fingerprint -> files) or a
+    redundancy names this file, so a long healthy chain is never walked per revision."""
+    rf = context.files[index]
+    body = rf.upgrade
+    if body is None or not body.does_work:
+        return None
+    if "MD011" not in rf.ignored_codes:
+        twins = [i for i in same_body.get(body.fingerprint, ()) if i != index]
+        if twins:
+            found = ancestors()
+            for ancestor in sorted(twins):
+                if ancestor in found:
+                    return (
+                        f"its upgrade() is the same as its ancestor {context.files[ancestor].revision}'s",
+                        ("MD011",),
+                    )
+    if "MD012" not in rf.ignored_codes and body.operations and redundant.get(index):
+        found = ancestors()
+        repeats = [r for r in redundant[index] if r.earlier in found]
+        repeated_ops = [r.operation for r in repeats]
+        if all(op in repeated_ops for op in body.operations):
+            earlier = sorted({str(context.files[r.earlier].revision) for r in repeats})
+            what = "; ".join(r.description for r in repeats)
+            return (f"every operation of its upgrade() repeats ancestor {', '.join(earlier)} ({what})", ("MD012",))
+    return None
+
+
+def plan_archive(context: PlanContext, options: FixOptions, state: _State | None = None) -> _Partial:
+    """Archive what is not on the main line, and main-line repeats; relink the rest."""
+    state = state or _State.initial(context)
+    files = context.files
+    graph = context.graph
+    if graph.cycles:
+        loops = "; ".join(" -> ".join(c) for c in graph.cycles)
+        return _Partial(
+            unresolved=(f"--archive: the chain has a loop ({loops}); break it by hand first (MD005)",), state=state
+        )
+    if _is_labelled_layout(context):
+        return _Partial(
+            notes=("--archive: the heads sit on their own labelled branches (a deliberate layout); nothing archived",),
+            state=state,
+        )
+    lines = _Lines(context, state.survivors)
+    if not lines.usable:
+        return _Partial(state=state)
+    head = _choose_main_head(context, lines, options)
+    main_line = lines.main_line(head)
+    head_rev = str(files[head].revision)
+    notes = [
+        f"main head: {head_rev} ({files[head].path}), {lines.depth(head) + 1} revisions from a base"
+        + ("" if options.head else "; --head REV chooses another")
+    ]
+
+    reasons: dict[int, tuple[str, tuple[str, ...]]] = {}
+    branch_points: dict[int, str | None] = {}
+    for index in lines.usable:
+        if index in main_line:
+            continue
+        rf = files[index]
+        codes = _codes_on(context, rf.path)
+        rev = str(rf.revision)
+        if len(lines.declarations[rev]) > 1 and any(c in main_line for c in lines.declarations[rev]):
+            keeper = next(c for c in lines.declarations[rev] if c in main_line)
+            why = f"a second file declaring revision {rev}; the main line keeps {files[keeper].path}"
+            codes |= {"MD001"}
+        else:
+            root = _branch_point(lines, index, main_line, branch_points)
+            why = f"dead branch: not an ancestor of the main head {head_rev}" + (
+                f" (branched off {root})" if root else ""
+            )
+            codes |= {"MD003"} & {d.code for d in context.diagnostics}
+            if len(lines.declarations[rev]) > 1:
+                codes |= {"MD001"}
+        reasons[index] = (why, tuple(sorted(codes)))
+
+    # Main-line revisions that only repeat an ancestor (MD011/MD012).
+    redundant: dict[int, list] = {}
+    for r in find_redundancies(graph):
+        redundant.setdefault(r.index, []).append(r)
+    depended = {d for i in main_line for d in _depends_ids(context, i)}
+    unresolved: list[str] = []
+    same_body: dict[str, list[int]] = {}
+    for index in main_line:
+        body = files[index].upgrade
+        if body is not None and body.does_work:
+            same_body.setdefault(body.fingerprint, []).append(index)
+    # ancestors first (a longest path from a base only grows along an edge)
+    for index in sorted(main_line, key=lambda i: (lines.depth(i), i)):
+        if index == head and len(main_line) == 1:
+            continue
+        repeat = _repeats_ancestor(context, index, functools.partial(lines.main_ancestors, index), redundant, same_body)
+        if repeat is None:
+            continue
+        rev = str(files[index].revision)
+        if rev in depended:
+            notes.append(f"{rev} only repeats an ancestor but another revision depends_on it; left in place")
+            continue
+        codes = set(repeat[1]) | _codes_on(context, files[index].path, (Severity.ERROR, Severity.WARNING))
+        reasons[index] = (f"on the main line, but {repeat[0]}", tuple(sorted(codes)))
+    for index in sorted(main_line):
+        if index in reasons:
+            continue
+        rf = files[index]
+        if "MD012" in _codes_on(context, rf.path, (Severity.ERROR,)):
+            unresolved.append(
+                f"{rf.path}: MD012 redundant operation in {rf.revision}, which also does other work; fix it by hand"
+            )
+        if "MD002" in _codes_on(context, rf.path, (Severity.ERROR,)):
+            unresolved.append(
+                f"{rf.path}: MD002 {rf.revision} names a revision no file declares; --archive cannot restore it"
+            )
+    for rf in files:
+        if rf.read_error is not None:
+            unresolved.append(f"{rf.path}: MD010 cannot be read ({rf.read_error}); fix it by hand")
+
+    if not reasons:
+        return _Partial(notes=(), unresolved=tuple(unresolved), main_head=head_rev, state=state)
+
+    archived = set(reasons)
+    survivors = tuple(i for i in state.survivors if i not in archived)
+    surviving_ids = {str(files[i].revision) for i in survivors}
+    archive_dir = options.archive_dir or f"{context.archive_root}/{options.now:%Y-%m-%d}"
+    _refuse_bad_archive_dir(context, archive_dir, [files[i] for i in archived])
+
+    actions: list[Action] = []
+    for index in sorted(archived, key=lambda i: files[i].path):
+        rf = files[index]
+        why, codes = reasons[index]
+        actions.append(
+            MoveFile(
+                source=rf.path,
+                target=f"{archive_dir}/{_name(rf.path)}",
+                sha256=rf.sha256,
+                reason=why,
+                answers=codes,
+                revision=rf.revision,
+                warnings=_archive_warnings(context, options, index, surviving_ids),
+            )
+        )
+
+    # Relink survivors whose parent left.
+    parents = dict(state.parents)
+    relinked: list[tuple[RevisionFile, tuple[str, ...], tuple[str, ...]]] = []
+    for index in survivors:
+        rf = files[index]
+        old = state.parents[index]
+        new = _nearest_surviving(lines, old, surviving_ids, main_line)
+        new = _drop_implied(lines, new, main_line)
+        parents[index] = new
+        if new == old:
+            continue
+        left = [p for p in old if p not in surviving_ids]
+        text = context.sources.get(rf.path)
+        if text is None:
+            unresolved.append(f"{rf.path}: its parent {', '.join(left)} was archived but its text is not available")
+            continue
+        edits = relink_edits(text, rf, new)
+        shown_new = ", ".join(new) or "None (a base)"
+        actions.append(
+            EditText(
+                path=rf.path,
+                old_sha256=rf.sha256,
+                edits=edits,
+                old_text=text,
+                new_text=apply_edits(text, edits),
+                reason=f"its parent {', '.join(left)} was archived; relinked to the nearest surviving ancestor {shown_new}",
+                answers=tuple(sorted({"MD007"} & _codes_on(context, rf.path))),
+                revision=rf.revision,
+                warnings=(
+                    (
+                        f"applied in the database: {rf.revision}; relinking edits only its down_revision "
+                        "(no migration runs, alembic_version keeps it)",
+                    )
+                    if rf.revision in options.applied_revisions
+                    else ()
+                ),
+            )
+        )
+        relinked.append((rf, old, new))
+    realign = _plan_realign(lines, options, surviving_ids, main_line)
+
+    actions.append(
+        CreateFile(
+            path=_readme_path(context, archive_dir),
+            content=_archive_readme(context, options, archive_dir, head, actions, relinked),
+            reason="why each file was archived, for the next person who looks",
+        )
+    )
+    return _Partial(
+        actions=tuple(actions),
+        notes=tuple(notes),
+        unresolved=tuple(unresolved),
+        main_head=head_rev,
+        state=_State(survivors, parents),
+        realign=realign,
+    )
+
+
+def _archive_warnings(context: PlanContext, options: FixOptions, index: int, surviving: set[str]) -> tuple[str, ...]:
+    """What archiving file ``index`` means for the database, when it has applied that revision."""
+    revision = str(context.files[index].revision)
+    if revision not in options.applied_revisions:
+        return ()
+    if revision in surviving:
+        kept = next(rf.path for i, rf in enumerate(context.files) if rf.revision == revision and i != index)
+        return (
+            f"applied in the database: {revision}; the id stays in the chain through {kept}, "
+            "so alembic_version needs no change",
+        )
+    if revision in options.database_current:
+        return (
+            f"applied in the database: {revision} is its current revision; archiving takes it out of the chain, "
+            "so the database must be stamped (below)",
+        )
+    return (
+        f"applied in the database: {revision}, an ancestor of its current {', '.join(options.database_current)}; "
+        "alembic_version does not name it",
+    )
+
+
+def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str, leaving: Sequence[RevisionFile]) -> None:
+    for location in context.version_dirs:
+        folder = PurePosixPath(archive_dir)
+        if folder == PurePosixPath(location) or PurePosixPath(location) in folder.parents:
+            raise FixRefused(
+                f"archive folder {archive_dir} is inside the version location {location}; "
+                "Alembic would still load the files; choose another with --archive-dir"
+            )
+    present = context.existing_names.get(archive_dir, frozenset())
+    names: dict[str, str] = {}
+    for rf in leaving:
+        name = _name(rf.path)
+        if name in present:
+            raise FixRefused(
+                f"archive folder {archive_dir} already holds a file named {name}; "
+                "move it away or choose another folder with --archive-dir"
+            )
+        if name in names:
+            raise FixRefused(
+                f"{names[name]} and {rf.path} would both be archived as {archive_dir}/{name}; "
+                "rename one first or archive in two steps with --archive-dir"
+            )
+        names[name] = rf.path
+
+
+def _readme_path(context: PlanContext, archive_dir: str) -> str:
+    present = context.existing_names.get(archive_dir, frozenset())
+    name = "README.md"
+    counter = 2
+    while name in present:
+        name = f"README-{counter}.md"
+        counter += 1
+    return f"{archive_dir}/{name}"
+
+
+def _archive_readme(
+    context: PlanContext,
+    options: FixOptions,
+    archive_dir: str,
+    head: int,
+    actions: Sequence[Action],
+    relinked: Sequence[tuple[RevisionFile, tuple[str, ...], tuple[str, ...]]],
+) -> str:
+    head_file = context.files[head]
+    lines = [
+        f"# Archived by `migdoc fix --archive` on {options.now:%Y-%m-%d}",
+        "",
+        "These revision files were moved out of the version folders; nothing was deleted.",
+        f"The main line is the ancestry of head {head_file.revision} ({_name(head_file.path)}).",
+        "",
+    ]
+    for action in actions:
+        if isinstance(action, MoveFile):
+            answers = f" [{', '.join(action.answers)}]" if action.answers else ""
+            lines.append(
+                f"- `{_name(action.source)}` (revision {action.revision}, from `{_folder(action.source)}/`): "
+                f"{action.reason}{answers}"
+            )
+    if relinked:
+        lines += ["", "Relinked to their nearest surviving ancestor:", ""]
+        for rf, old, new in relinked:
+            lines.append(
+                f"- `{_name(rf.path)}` ({rf.revision}): down_revision {', '.join(old)} -> {', '.join(new) or 'None'}"
+            )
+    lines += [
+        "",
+        "To put everything back: `migdoc fix --undo` (right after applying), or move the files back by hand.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""What the planner looks at (:class:`PlanContext`, read by the edges) and the project as
+a plan leaves it (:class:`_State`), shared by every strategy. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from migdoc.graph import RevisionGraph
+from migdoc.model import (
+    Action,
+    Diagnostic,
+    Realign,
+    RevisionFile,
+    Severity,
+)
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Everything the planner looks at, read by the edges beforehand."""
+
+    graph: RevisionGraph
+    diagnostics: tuple[Diagnostic, ...]
+    sources: Mapping[str, str]
+    """File path -> decoded text, for every file the planner may edit."""
+    version_dirs: tuple[str, ...]
+    archive_root: str
+    existing_names: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Folder -> names already in it (version folders and the archive folder)."""
+    file_template: str = "%(rev)s_%(slug)s"
+    is_template_explicit: bool = False
+    script_template: str | None = None
+    """The project's ``script.py.mako``, when it has one."""
+    archived: Mapping[str, str] = field(default_factory=dict)
+    """Revision id -> path of files already in the archive (ids a database may still hold)."""
+    truncate_slug_length: int = 40
+
+    @property
+    def files(self) -> tuple[RevisionFile, ...]:
+        return self.graph.files
+
+
+# -- the project as the plan leaves it ---------------------------------------
+
+
+@dataclass(frozen=True)
+class _State:
+    """Surviving files and their (possibly relinked) parents, by file index."""
+
+    survivors: tuple[int, ...]
+    parents: Mapping[int, tuple[str, ...]]
+    """File index -> down_revision ids after relinking."""
+
+    @staticmethod
+    def initial(context: PlanContext) -> _State:
+        usable = tuple(i for i, rf in enumerate(context.files) if rf.revision is not None and rf.read_error is None)
+        return _State(usable, {i: context.files[i].down_revisions for i in usable})
+
+    def heads(self, context: PlanContext) -> list[str]:
+        files = context.files
+        ids = {files[i].revision for i in self.survivors}
+        named = {p for i in self.survivors for p in self.parents[i]}
+        named |= {d for i in self.survivors for d in _depends_ids(context, i)}
+        return sorted(str(rev) for rev in ids if rev not in named)
+
+
+def _depends_ids(context: PlanContext, index: int) -> list[str]:
+    out = []
+    for name in context.files[index].depends_on:
+        target = context.graph.resolve_dependency(name)
+        out.append(context.files[target].revision if target is not None else name)  # type: ignore[misc]
+    return [str(x) for x in out]
+
+
+@dataclass(frozen=True)
+class _Partial:
+    actions: tuple[Action, ...] = ()
+    notes: tuple[str, ...] = ()
+    unresolved: tuple[str, ...] = ()
+    main_head: str | None = None
+    state: _State | None = None
+    realign: Realign | None = None
+
+
+def _codes_on(context: PlanContext, path: str, severities: tuple[Severity, ...] = tuple(Severity)) -> set[str]:
+    return {d.code for d in _diagnostics_by_file(context.diagnostics).get(path, ()) if d.severity in severities}
+
+
+_BY_FILE: list = [None, {}]  # the last diagnostics tuple (by identity) and its index
+
+
+def _diagnostics_by_file(diagnostics: tuple[Diagnostic, ...]) -> dict[str, list[Diagnostic]]:
+    """File -> its diagnostics, indexed once per plan: scanning them all for every file grew
+    with files x findings (seconds of a 20,000-revision plan). Keyed by identity, as
+    hashing the tuple would walk every finding again."""
+    if _BY_FILE[0] is not diagnostics:
+        found: dict[str, list[Diagnostic]] = {}
+        for d in diagnostics:
+            if d.file is not None:
+                found.setdefault(d.file, []).append(d)
+        _BY_FILE[:] = [diagnostics, found]
+    return _BY_FILE[1]
+
+
+def _name(path: str) -> str:
+    return PurePosixPath(path).name
+
+
+def _folder(path: str) -> str:
+    return str(PurePosixPath(path).parent)

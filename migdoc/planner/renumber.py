@@ -1,0 +1,155 @@
+"""``--renumber``: file names follow revision ids; ids never change. Pure."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from migdoc.model import (
+    Action,
+    FixOptions,
+    RenameFile,
+)
+from migdoc.naming import (
+    carries_revision,
+    filename_revision,
+    template_regex,
+)
+from migdoc.planner.context import (
+    PlanContext,
+    _codes_on,
+    _folder,
+    _name,
+    _Partial,
+    _State,
+)
+
+_DATE_TOKEN = re.compile(r"^(\d{8}|\d{10}|\d{12}|\d{14}|\d{4}-\d{2}-\d{2})$")
+_HEX12 = re.compile(r"^[0-9a-f]{12}$")
+
+
+# -- renumber ----------------------------------------------------------------
+
+
+def plan_renumber(context: PlanContext, options: FixOptions, state: _State | None = None) -> _Partial:
+    """Rename files whose name disagrees with their revision (MD006); ids never change."""
+    state = state or _State.initial(context)
+    files = context.files
+    template = context.file_template if context.is_template_explicit else None
+    ids = {str(files[i].revision) for i in state.survivors}
+    taken: dict[str, set[str]] = {}
+    for rf in files:
+        taken.setdefault(_folder(rf.path), set()).add(_name(rf.path))
+    for folder, names in context.existing_names.items():
+        taken.setdefault(folder, set()).update(names)
+    actions: list[Action] = []
+    unresolved: list[str] = []
+    for index in state.survivors:
+        rf = files[index]
+        if "MD006" not in _codes_on(context, rf.path):
+            continue
+        revision = str(rf.revision)
+        path = PurePosixPath(rf.path)
+        unsafe = unsafe_name_reason(revision)
+        if unsafe is not None:
+            # Never build a path from such an id: "../../x" would move the file out of the
+            # project, "sub/r4" into a folder Alembic does not read.
+            unresolved.append(
+                f"{rf.path}: --renumber will not make a file name of revision {revision!r}: {unsafe}; rename it by hand"
+            )
+            continue
+        stem = new_stem(path.stem, revision, template, ids)
+        if stem is None:
+            unresolved.append(f"{rf.path}: --renumber cannot work out a name that carries revision {revision}")
+            continue
+        target = f"{path.parent}/{stem}{path.suffix}"
+        folder = str(path.parent)
+        if PurePosixPath(target).parent != path.parent or "\\" in stem or stem in (".", ".."):
+            unresolved.append(f"{rf.path}: --renumber would rename it to {target!r}, outside its folder")
+            continue
+        if _name(target) in taken.get(folder, set()):
+            unresolved.append(f"{rf.path}: --renumber would rename it to {target}, which already exists")
+            continue
+        taken.setdefault(folder, set()).add(_name(target))
+        actions.append(
+            RenameFile(
+                source=rf.path,
+                target=target,
+                sha256=rf.sha256,
+                reason=f"the file holds revision {revision}; its name now says so",
+                answers=("MD006",),
+                revision=revision,
+            )
+        )
+    return _Partial(actions=tuple(actions), unresolved=tuple(unresolved), state=state)
+
+
+_MAX_NAME_BYTES = 200  # under every file system's limit of 255, with room for a slug and ".py"
+
+
+def unsafe_name_reason(word: str) -> str | None:
+    """Why ``word`` cannot be (part of) a file name in a versions folder, or None when it can."""
+    if not word:
+        return "it is empty"
+    if "/" in word or "\\" in word:
+        return "it holds a path separator"
+    if word in (".", "..") or word.startswith("."):
+        return "it starts with a dot"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in word):
+        return "it holds control characters"
+    if len(word.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES:
+        return f"it is longer than {_MAX_NAME_BYTES} bytes"
+    return None
+
+
+def new_stem(stem: str, revision: str, template: str | None, ids: set[str]) -> str | None:
+    """``stem`` with its revision token replaced by ``revision`` (date prefix and slug kept).
+
+    Returns None when no name can be found that MD006 would accept.
+    """
+    candidate = _replace_token(stem, revision, template, ids)
+    if candidate is None:
+        return None
+    if template is not None and template_regex(template) is not None:
+        claimed = filename_revision(candidate, template)
+        if claimed != revision:
+            return None
+    return candidate if carries_revision(candidate, revision) else None
+
+
+def _replace_token(stem: str, revision: str, template: str | None, ids: set[str]) -> str | None:
+    regex = template_regex(template) if template else None
+    if regex is not None:
+        match = regex.match(stem)
+        if match is not None:
+            if _looks_like_id(match.group("rev"), revision, ids):
+                return stem[: match.start("rev")] + revision + stem[match.end("rev") :]
+            # The template's rev slot holds a word of the slug: the id was left out.
+            return stem[: match.start("rev")] + revision + "_" + stem[match.start("rev") :]
+    tokens = re.split(r"([_\-.])", stem)
+    words = tokens[0::2]
+    position = 0
+    while position < len(words) and _DATE_TOKEN.match(words[position]) and not _same_shape(words[position], revision):
+        position += 1
+    for i in range(position, len(words)):
+        if _looks_like_id(words[i], revision, ids):
+            tokens[2 * i] = revision
+            return "".join(tokens)
+    prefix = "".join(tokens[: 2 * position])
+    rest = "".join(tokens[2 * position :])
+    return f"{prefix}{revision}_{rest}" if rest else f"{prefix}{revision}"
+
+
+def _same_shape(word: str, revision: str) -> bool:
+    if word.isdigit() and revision.isdigit():
+        return len(word) == len(revision)
+    return bool(_HEX12.match(word) and _HEX12.match(revision))
+
+
+def _looks_like_id(word: str, revision: str, ids: set[str]) -> bool:
+    if word in ids:
+        return True
+    lead = re.match(r"^\d+", revision)
+    if lead and re.fullmatch(r"\d+[a-z]?", word) and len(re.match(r"^\d+", word).group(0)) == len(lead.group(0)):  # type: ignore[union-attr]
+        return True
+    return _same_shape(word, revision)
