@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from migdoc.doctor import load_project
+from migdoc.dryrun.binaries import find_binaries
+from migdoc.dryrun.cluster import PrivateServer
 from migdoc.dryrun.runner import Stairway
-from migdoc.dryrun.server import PrivateServer, find_binaries
 
 ENV_PY = """\
 from alembic import context

@@ -30,7 +30,7 @@ def is_ci() -> bool:
 
 def require_pg_binaries():
     """The server binaries, or skip (fail under CI=true) when there are none."""
-    from migdoc.dryrun.server import find_binaries
+    from migdoc.dryrun.binaries import find_binaries
     from migdoc.errors import EnvironmentProblem
 
     try:
@@ -70,7 +70,7 @@ def pg_binaries():
 
 @pytest.fixture(scope="session")
 def pg_server(pg_binaries) -> Iterator[PgServerHandle]:
-    from migdoc.dryrun.server import PrivateServer
+    from migdoc.dryrun.cluster import PrivateServer
 
     server = PrivateServer(pg_binaries)
     server.start()

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from golden import assert_golden
 
 from migdoc.cli import cli
-from migdoc.dryrun.server import RUN_PREFIX, run_base_candidates
+from migdoc.dryrun.cluster import RUN_PREFIX, run_base_candidates
 
 pytestmark = pytest.mark.postgres
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from migdoc import owner
 from migdoc.cli import cli
-from migdoc.dryrun import server
+from migdoc.dryrun import cache, cluster
 
 PASSWORD = "pa%ss/w@rd:50%"  # '%' (and what forces percent-encoding) in a real role's password
 
@@ -89,7 +89,7 @@ def _stage(folder: Path, name: str, stamp: object | None, *, age: float = 0.0, e
     (path / "data").mkdir(parents=True)
     (path / "data" / "PG_VERSION").write_text("15\n")
     if stamp is not None:
-        (path / server.STAGING_OWNER).write_text(json.dumps(stamp))
+        (path / cache.STAGING_OWNER).write_text(json.dumps(stamp))
     if extra:
         (path / "someone-elses-file").write_text("keep me")
     if age:
@@ -116,7 +116,7 @@ def test_item16_staging_folders_of_dead_dryruns_are_swept_and_only_those(tmp_pat
         _stage(tmp_path, "pgdata-15-abc", dead),  # the cache itself
     ]
     (tmp_path / ".tmp-link").symlink_to(kept[0])
-    removed = server.sweep_stale_staging(tmp_path)
+    removed = cache.sweep_stale_staging(tmp_path)
     assert sorted(removed) == sorted(gone)
     assert not any(p.exists() for p in gone)
     assert all(p.exists() for p in kept) and (tmp_path / ".tmp-link").is_symlink()
@@ -124,9 +124,10 @@ def test_item16_staging_folders_of_dead_dryruns_are_swept_and_only_those(tmp_pat
 
 @pytest.mark.postgres
 def test_item16_next_cold_run_sweeps_a_killed_runs_staging_folder(pg_binaries, tmp_path, monkeypatch):
-    monkeypatch.setattr(server, "cache_root", lambda: tmp_path)
+    monkeypatch.setattr(cluster, "cache_root", lambda: tmp_path)
+    monkeypatch.setattr(cache, "cache_root", lambda: tmp_path)
     leftover = _stage(tmp_path, f".tmp-{dead_pid()}-x", {**owner.this_process(), "pid": dead_pid()})
-    with server.PrivateServer(pg_binaries):
+    with cluster.PrivateServer(pg_binaries):
         pass
     assert not leftover.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []

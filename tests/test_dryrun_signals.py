@@ -30,7 +30,7 @@ import pytest
 from golden import assert_golden
 from test_dryrun import normalised
 
-from migdoc.dryrun.server import RUN_PREFIX, run_base_candidates
+from migdoc.dryrun.cluster import RUN_PREFIX, run_base_candidates
 
 pytestmark = pytest.mark.postgres
 

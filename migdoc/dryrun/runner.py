@@ -756,13 +756,13 @@ def dryrun_project(
     """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up.
 
     ``load_check``: the project's static check on :data:`LOAD_CODES`, the gate."""
-    from migdoc.dryrun.server import database
+    from migdoc.dryrun.server import throwaway_database
 
     started = time.perf_counter()
     failure = static_failure(load_check)
     if failure is not None:
         return DryrunResult(None, failure=failure)
-    with database(server_url, pg_bindir) as throwaway:
+    with throwaway_database(server_url, pg_bindir) as throwaway:
         if on_database is not None:
             on_database(throwaway.description)
         result = Stairway(
