@@ -41,6 +41,7 @@ from pathlib import Path
 
 from migdoc import owner
 from migdoc.errors import ApplyError, ApplyInterrupted, UndoError
+from migdoc.filesystem import display_path
 from migdoc.journal import (
     CLOSED,
     JOURNAL_DIR,
@@ -55,7 +56,6 @@ from migdoc.journal import unfinished_journal as unfinished_journal
 from migdoc.lock import LOCK_FILE as LOCK_FILE  # re-exported
 from migdoc.lock import project_lock
 from migdoc.model import CheckResult, CreateFile, EditText, MoveFile, Plan, RenameFile
-from migdoc.project import display_path
 
 # -- applying ----------------------------------------------------------------------
 

@@ -421,9 +421,9 @@ def fix(
     """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied."""
     from migdoc import doctor
     from migdoc.errors import ApplyInterrupted, UsageError
+    from migdoc.filesystem import display_path
     from migdoc.model import FixOptions
     from migdoc.output import fix as shown
-    from migdoc.project import display_path
 
     project = _load(path, config, name, version_locations, is_read_only=not is_apply)
     if is_undo:

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+from migdoc.config import ProjectLayout, find_layout
 from migdoc.errors import ConfigError, UsageError
+from migdoc.filesystem import display_path
 from migdoc.graph import RevisionGraph, build_graph
 from migdoc.model import CheckResult, FixOptions, Plan, RevisionFile
-from migdoc.project import ProjectLayout, display_path, find_archived, find_layout, gc_paused, read_project_files
 from migdoc.rules import CheckContext, run_checks, selected_codes
+from migdoc.scan import find_archived, gc_paused, read_project_files
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 """The largest version or config file read: 30 times the largest version file seen in
@@ -69,3 +70,13 @@ def read_regular_file(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES)
 
 def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):g} MB"
+
+
+def display_path(path: Path, cwd: Path | None = None) -> str:
+    """Relative to the current directory when under it, else absolute."""
+    cwd = (cwd or Path.cwd()).resolve()
+    absolute = path.resolve() if not path.is_absolute() else path
+    try:
+        return absolute.relative_to(cwd).as_posix()
+    except ValueError:
+        return absolute.as_posix()

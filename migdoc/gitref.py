@@ -19,14 +19,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from migdoc.config import ProjectLayout
 from migdoc.errors import EnvironmentProblem, UsageError
+from migdoc.filesystem import display_path
 from migdoc.graph import build_graph
 from migdoc.model import RevisionFile
-from migdoc.project import ProjectLayout, display_path, list_version_files
 from migdoc.reader import read_revision
+from migdoc.scan import SOURCE_FILE, list_version_files
 
 OURS, THEIRS, COMMON = "ours", "theirs", "common"
-_SOURCE_FILE = re.compile(r"(?!\.#|__init__)(.*\.py)$")
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _tree_files(repo: Path, commit: str, layout: ProjectLayout) -> dict[str, str
             inside = PurePosixPath(path).relative_to(prefix) if prefix else PurePosixPath(path)
             if not layout.is_recursive and len(inside.parts) != 1:
                 continue
-            if "__pycache__" in inside.parts or not _SOURCE_FILE.match(inside.name):
+            if "__pycache__" in inside.parts or not SOURCE_FILE.match(inside.name):
                 continue
             found.setdefault(path, blob)
     return found

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migdoc.errors import MigdocError, UsageError
+from migdoc.filesystem import display_path
 from migdoc.lock import refuse_if_locked
-from migdoc.project import display_path
 
 JOURNAL_DIR = Path(".migdoc") / "journal"
 

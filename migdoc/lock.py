@@ -12,7 +12,7 @@ from pathlib import Path
 
 from migdoc import owner
 from migdoc.errors import LockedError, MigdocError
-from migdoc.project import display_path
+from migdoc.filesystem import display_path
 
 LOCK_FILE = Path(".migdoc") / "lock"
 

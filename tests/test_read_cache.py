@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from migdoc import project
-from migdoc.project import find_layout, read_project_files
+from migdoc import scan
+from migdoc.config import find_layout
+from migdoc.scan import read_project_files
 from tests.conftest import FIXTURES
 
 
@@ -61,8 +62,8 @@ def test_no_cache_environment_writes_nothing(demo, tmp_path, monkeypatch):
 def test_parallel_read_equals_serial_read(demo, monkeypatch, cores):
     layout = find_layout("demo")
     serial = read_project_files(layout, use_cache=False)
-    monkeypatch.setattr(project, "_PARALLEL_THRESHOLD", 1)
-    monkeypatch.setattr(project.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(scan, "_PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(scan.os, "cpu_count", lambda: cores)
     assert read_project_files(layout, use_cache=False) == serial
 
 

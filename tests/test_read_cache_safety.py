@@ -17,8 +17,9 @@ import pytest
 from conftest import FIXTURES
 
 from migdoc import read_cache
+from migdoc.config import find_layout
 from migdoc.doctor import check_project, load_project
-from migdoc.project import find_layout, read_project_files
+from migdoc.scan import read_project_files
 
 REPO = Path(__file__).resolve().parent.parent
 

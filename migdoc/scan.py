@@ -1,0 +1,195 @@
+"""Listing and reading a project's version files (in Alembic's load order, in parallel
+when there are many, through the read cache), and the archive's. Reads disk."""
+
+from __future__ import annotations
+
+import concurrent.futures.process  # eagerly: a signal during a lazy import must not leave BrokenProcessPool unresolvable
+import contextlib
+import gc
+import multiprocessing
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migdoc.filesystem import display_path, read_regular_file
+from migdoc.model import RevisionFile
+from migdoc.read_cache import ReadCache
+from migdoc.reader import read_revision
+
+if TYPE_CHECKING:
+    from migdoc.config import ProjectLayout
+
+SOURCE_FILE = re.compile(r"(?!\.#|__init__)(.*\.py)$")
+"""A file Alembic loads as a version file (not an editor's lock file, not ``__init__``)."""
+
+
+_DECLARES_REVISION = re.compile(rb"^(?:down_)?revision\s*(?::[^=\n]*)?=", re.MULTILINE)
+
+
+def declares_revision(path: str | Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return _DECLARES_REVISION.search(handle.read(65536)) is not None
+    except OSError:
+        return False
+
+
+def looks_like_versions_folder(path: Path) -> bool:
+    """True when a ``.py`` file directly in ``path`` assigns ``revision`` or
+    ``down_revision`` at module level: a package's source folder is not a versions folder."""
+    try:
+        candidates = sorted(e for e in path.iterdir() if SOURCE_FILE.match(e.name) and e.is_file())
+    except OSError:
+        return False
+    return any(declares_revision(entry) for entry in candidates[:200])
+
+
+def list_version_files(layout: ProjectLayout) -> list[Path]:
+    """Version files in Alembic's load order, each real path once."""
+    return [Path(folder, name) for folder, names in _version_folders(layout) for name in names]
+
+
+def _version_folders(layout: ProjectLayout) -> list[tuple[str, list[str]]]:
+    """Each folder holding version files, with their names, in Alembic's load order.
+
+    Plain strings, not Paths: a 20,000-file chain would spend a tenth of a
+    warm ``check`` building Path objects."""
+    found: list[tuple[str, list[str]]] = []
+    seen: set[str] = set()
+    for location in layout.version_locations:
+        if not location.is_dir():
+            continue
+        for root, dirs, files in os.walk(location, topdown=True):
+            if root.endswith("__pycache__"):
+                dirs[:] = []
+                continue
+            # Resolve the folder once, not every file: symlinked folders listed
+            # twice are caught, and a 20,000-file chain pays one realpath.
+            real_root = os.path.realpath(root)
+            names = []
+            for filename in sorted(files):
+                if not SOURCE_FILE.match(filename):
+                    continue
+                real = os.path.join(real_root, filename)
+                if real not in seen:
+                    seen.add(real)
+                    names.append(filename)
+            if names:
+                found.append((root, names))
+            if not layout.is_recursive:
+                break
+            dirs.sort()
+    return found
+
+
+def _version_files_shown(layout: ProjectLayout) -> list[tuple[str, str]]:
+    """(path to open, path to show) of every version file, resolving each folder once."""
+    cwd = Path.cwd().resolve()
+    files = []
+    for folder, names in _version_folders(layout):
+        prefix = display_path(Path(folder), cwd)
+        for name in names:
+            files.append((os.path.join(folder, name), name if prefix in ("", ".") else f"{prefix}/{name}"))
+    return files
+
+
+def _read_one(path: str, shown: str) -> RevisionFile:
+    try:
+        data = read_regular_file(path)
+    except OSError as exc:
+        return RevisionFile(path=shown, read_error=f"cannot be opened: {exc.strerror or exc}")
+    return read_revision(shown, data)
+
+
+def _read_chunk(chunk: list[tuple[str, str]]) -> list[RevisionFile]:
+    # Parsing makes and drops millions of AST nodes (freed by reference
+    # counting: they hold no cycles); the cyclic collector would otherwise
+    # rescan the growing list of records again and again.
+    with gc_paused():
+        return [_read_one(path, shown) for path, shown in chunk]
+
+
+# Below this many files a process pool costs more than it saves.
+_PARALLEL_THRESHOLD = 600
+
+
+def read_project_files(layout: ProjectLayout, use_cache: bool = True, write_cache: bool = True) -> list[RevisionFile]:
+    """Read every version file; unreadable ones become records with read_error.
+
+    What the reader made of a file is cached by the file's content hash (as
+    Python caches bytecode next to a module), so an unchanged file is not
+    parsed again; the cache lives in the user's cache folder, never in the
+    project. Files not in the cache are parsed, by a pool of worker processes
+    when there are many: parsing is CPU-bound and the GIL would serialise threads.
+    """
+    cache = ReadCache.open(layout.root) if use_cache else None
+    if cache is None:  # nothing to look up: the readers open each file themselves, once
+        return _parse_many(_version_files_shown(layout))
+    records: list[RevisionFile | None] = []
+    misses: list[tuple[int, str, str]] = []
+    for position, (path, display) in enumerate(_version_files_shown(layout)):
+        try:
+            data = read_regular_file(path)
+        except OSError as exc:
+            records.append(RevisionFile(path=display, read_error=f"cannot be opened: {exc.strerror or exc}"))
+            continue
+        hit = cache.get(data, display)
+        records.append(hit)
+        if hit is None:
+            misses.append((position, path, display))
+    for (position, _, _), record in zip(misses, _parse_many([(p, d) for _, p, d in misses]), strict=True):
+        records[position] = record
+    complete = [record for record in records if record is not None]
+    if write_cache and misses:
+        cache.save(complete)
+    return complete
+
+
+def _parse_many(jobs: list[tuple[str, str]]) -> list[RevisionFile]:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) < _PARALLEL_THRESHOLD or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _read_chunk(jobs)
+    size = -(-len(jobs) // workers)
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    context = multiprocessing.get_context("fork")
+    try:
+        with (
+            concurrent.futures.ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=context) as pool,
+            gc_paused(),
+        ):
+            # this process reads the first share itself rather than wait idle (and unpickle it)
+            others = pool.map(_read_chunk, chunks[1:])
+            return [*_read_chunk(chunks[0]), *(record for part in others for record in part)]
+    except (OSError, concurrent.futures.process.BrokenProcessPool):
+        return _read_chunk(jobs)  # no processes to be had here: read in this one
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Loading tens of thousands of small records makes the cyclic garbage
+    collector run over and over for nothing (none of them form cycles)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def find_archived(layout: ProjectLayout) -> dict[str, str]:
+    """Revision id -> path of files already moved to the archive folder."""
+    archive = layout.archive_root
+    if not archive.is_dir():
+        return {}
+    found: dict[str, str] = {}
+    for path in sorted(archive.rglob("*.py")):
+        try:
+            record = read_revision(display_path(path), read_regular_file(path))
+        except OSError:
+            continue
+        if record.revision is not None:
+            found[record.revision] = record.path
+    return found
