@@ -192,6 +192,7 @@ def _run_dryrun(project, fmt: str, options: dict, collect=None):
     )
     if progress is not None:
         progress.flush()
+    result = dryrun_text.displayed(result)
     if collect is not None:
         collect(result)
     else:

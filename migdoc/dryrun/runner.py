@@ -27,8 +27,13 @@ from pathlib import Path
 from migdoc.dryrun.guard import ConnectionGuard, ForeignConnection, RunIdentity
 from migdoc.dryrun.schema import SchemaChange, Snapshot, diff_snapshots, take_snapshot
 from migdoc.errors import DatabaseError, EnvironmentProblem, UsageError
+from migdoc.filesystem import display_path
+from migdoc.rules import code_named
 
-LOAD_CODES = ("MD001", "MD002", "MD005", "MD010")
+LOAD_CODES = tuple(
+    code_named(name) for name in ("duplicate-revision", "missing-revision", "cycle", "unreadable-revision")
+)
+"""The static findings that make a chain unrunnable: the dry-run stops before any database."""
 DEFAULT_STEP_TIMEOUT = 300.0  # seconds: far above any step of a real chain on an empty database
 
 
@@ -108,12 +113,18 @@ def static_failure(result) -> Failure | None:
     first = errors[0]
     return Failure(
         revision=first.revision,
-        file=first.file,
+        file=_absolute(Path(first.file)) if first.file else None,
         phase="load",
         error="; ".join(f"{d.code} {d.message}" for d in errors),
         line=first.line,
         findings=tuple(
-            {"code": d.code, "file": d.file, "line": d.line, "revision": d.revision, "message": d.message}
+            {
+                "code": d.code,
+                "file": _absolute(Path(d.file)) if d.file else None,
+                "line": d.line,
+                "revision": d.revision,
+                "message": d.message,
+            }
             for d in errors
         ),
     )
@@ -152,6 +163,8 @@ class Stairway:
         x_arguments: Sequence[str] = (),
     ) -> None:
         self.project = project
+        # the caller's folder, for the paths an error message names (records hold absolute ones)
+        self.caller_cwd = Path.cwd()
         self.url = url
         self.identity = identity
         self.step_timeout = step_timeout
@@ -221,7 +234,6 @@ class Stairway:
         }
         old_disable = logging.root.manager.disable
         old_file_config = logging.config.fileConfig
-        _CALLER_CWD.append(old_cwd)
         try:
             # env.py's fileConfig only sets up logging, which the run silences anyway; an ini
             # without the logging sections (KeyError 'formatters') must not stop the dry-run
@@ -236,7 +248,6 @@ class Stairway:
             yield
         finally:
             logging.config.fileConfig = old_file_config
-            _CALLER_CWD.pop()
             os.chdir(old_cwd)
             sys.path[:] = old_path
             _forget_relative_finders()
@@ -262,8 +273,15 @@ class Stairway:
 
     def _plan(self, script_dir) -> list:
         """Revisions in dependency order (down_revision and depends_on), base first."""
+        import networkx as nx
+
         revision_map = script_dir.revision_map
         scripts = {s.revision: s for s in script_dir.walk_revisions()}
+        chain = nx.DiGraph()
+        chain.add_nodes_from(scripts)
+        chain.add_edges_from(
+            (parent, rev) for rev, script in scripts.items() for parent in _parents(script) if parent in scripts
+        )
         wanted = set(scripts)
         if self.to is not None:
             from alembic.script.revision import RevisionError
@@ -276,29 +294,11 @@ class Stairway:
             if not targets:
                 raise UsageError(f"--to {self.to}: no such revision")
             wanted = set()
-            stack = [t.revision for t in targets if t is not None]
-            while stack:
-                rev = stack.pop()
-                if rev in wanted:
-                    continue
-                wanted.add(rev)
-                script = scripts[rev]
-                stack.extend(script._normalized_down_revisions)
-                stack.extend(script._resolved_dependencies)
-        parents = {
-            rev: set(scripts[rev]._normalized_down_revisions) | set(scripts[rev]._resolved_dependencies)
-            for rev in wanted
-        }
-        order: list = []
-        done: set[str] = set()
-        ready = sorted(rev for rev in wanted if not parents[rev] & wanted)
-        while ready:
-            rev = ready.pop(0)
-            order.append(scripts[rev])
-            done.add(rev)
-            newly = [r for r in wanted - done if r not in ready and parents[r] & wanted <= done]
-            ready = sorted(ready + newly)
-        return order
+            for target in targets:
+                if target is not None:
+                    wanted |= {target.revision} | nx.ancestors(chain, target.revision)
+        # base first; among revisions ready at once, the smallest id first (a stable order)
+        return [scripts[rev] for rev in nx.lexicographical_topological_sort(chain.subgraph(wanted))]
 
     # -- the generator that Alembic drives -------------------------------------
 
@@ -374,10 +374,10 @@ class Stairway:
             diffs = compare_metadata(context, metadata)
         except Exception as exc:  # noqa: BLE001 - the project's metadata or hooks failed: report it
             self.result.failure = Failure(
-                None, _relative(Path(head.path)), "models", f"comparing the models failed: {type(exc).__name__}: {exc}"
+                None, _absolute(Path(head.path)), "models", f"comparing the models failed: {type(exc).__name__}: {exc}"
             )
             return
-        self.result.drift = drift_of(diffs, _relative(Path(head.path)), head.revision)
+        self.result.drift = drift_of(diffs, _absolute(Path(head.path)), head.revision)
 
     # -- the step timer ----------------------------------------------------------
 
@@ -437,7 +437,7 @@ class Stairway:
                     self._run()
                 self._timeout_failure()
                 return self._done(started)
-            with ConnectionGuard(self.identity, self.project.layout.root) as guard:
+            with ConnectionGuard(self.identity, self.project.layout.root, self.caller_cwd) as guard:
                 try:
                     with self._timer():
                         self._run()
@@ -474,7 +474,7 @@ class Stairway:
             if not self._ran:
                 self.result.failure = Failure(
                     None,
-                    _relative(Path(script_dir.dir) / "env.py"),
+                    _absolute(Path(script_dir.dir) / "env.py"),
                     "load",
                     "env.py did not call context.run_migrations() in online mode",
                 )
@@ -498,7 +498,7 @@ class Stairway:
         running = "" if statement else " (no statement was running: Python code in the migration)"
         self.result.failure = Failure(
             script.revision,
-            _relative(Path(script.path)),
+            _absolute(Path(script.path)),
             phase,
             f"did not finish within {self.step_timeout:g} s (--step-timeout){running}",
             statement=statement,
@@ -509,8 +509,8 @@ class Stairway:
 
         if isinstance(exc, _SnapshotError):
             raise exc
-        _raise_if_missing_module(exc, self.project.layout.root)
-        _raise_if_no_app(exc, self.project.layout.root)
+        _raise_if_missing_module(exc, self.project.layout.root, self.caller_cwd)
+        _raise_if_no_app(exc, self.project.layout.root, self.caller_cwd)
         if self._current is None:
             if isinstance(exc, DBAPIError) and _is_connection_error(exc):
                 raise DatabaseError(f"cannot connect to the database: {_db_message(exc)}") from exc
@@ -518,7 +518,7 @@ class Stairway:
             return
         script, phase, _ = self._current
         self._finish(ok=False)
-        file = _relative(Path(script.path))
+        file = _absolute(Path(script.path))
         if isinstance(exc, _StepFailed):
             count = len(self._diff)
             noun = "difference" if count == 1 else "differences"
@@ -554,10 +554,16 @@ class Stairway:
         )
 
     def _load_failure(self, exc: BaseException, doing: str) -> Failure:
-        _raise_if_missing_module(exc, self.project.layout.root)
-        _raise_if_no_app(exc, self.project.layout.root)
+        _raise_if_missing_module(exc, self.project.layout.root, self.caller_cwd)
+        _raise_if_no_app(exc, self.project.layout.root, self.caller_cwd)
         file, line = _project_frame(exc, self.project.layout.root)
         return Failure(None, file, "load", f"{doing}: {type(exc).__name__}: {exc}", line=line)
+
+
+def _parents(script) -> set[str]:
+    """A revision's parents as Alembic resolved them: its down revisions and its
+    ``depends_on`` (branch labels resolved to revisions)."""
+    return set(script._normalized_down_revisions) | set(script._resolved_dependencies)
 
 
 def _host_of(url: str) -> str | None:
@@ -618,14 +624,10 @@ def _label(script) -> str:
     return f"{script.revision} {message}".strip()
 
 
-_CALLER_CWD: list[str] = []  # the user's folder while the stairway runs in the project's
-
-
-def _relative(path: Path) -> str:
-    base = Path(_CALLER_CWD[-1] if _CALLER_CWD else os.getcwd())
-    with contextlib.suppress(ValueError):
-        return str(path.resolve().relative_to(base.resolve()))
-    return str(path)
+def _absolute(path: Path) -> str:
+    """A path as records hold it: absolute, a relative one resolved against the project
+    (the stairway runs in the project's folder); output shows it relative to the caller."""
+    return str(path.resolve())
 
 
 def _forget_relative_finders() -> None:
@@ -644,12 +646,12 @@ def _tolerant_file_config(original):
     return file_config
 
 
-def _raise_if_no_app(exc: BaseException, root: Path) -> None:
+def _raise_if_no_app(exc: BaseException, root: Path, caller_cwd: Path) -> None:
     """Flask-Migrate's env.py reads ``current_app``, which exists only inside the app:
     an environment problem with a fix, not a failed migration."""
     if not (isinstance(exc, RuntimeError) and "outside of application context" in str(exc)):
         return
-    file, line = _project_frame(exc, root)
+    file, line = _shown(_project_frame(exc, root), caller_cwd)
     where = f"{file}:{line}: " if file and line else ""
     raise EnvironmentProblem(
         f"{where}env.py reads Flask's current_app (a Flask-Migrate env.py), which exists only inside your app; "
@@ -658,11 +660,11 @@ def _raise_if_no_app(exc: BaseException, root: Path) -> None:
     ) from exc
 
 
-def _raise_if_missing_module(exc: BaseException, root: Path) -> None:
+def _raise_if_missing_module(exc: BaseException, root: Path, caller_cwd: Path) -> None:
     """A module the project imports is not installed here: an environment problem, exit 2."""
     if not isinstance(exc, ImportError):
         return
-    file, line = _project_frame(exc, root)
+    file, line = _shown(_project_frame(exc, root), caller_cwd)
     where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
     fix = "add the folder that holds it to PYTHONPATH or to prepend_sys_path in the Alembic config"
     if isinstance(exc, ModuleNotFoundError) and exc.name:
@@ -676,6 +678,12 @@ def _raise_if_missing_module(exc: BaseException, root: Path) -> None:
         f"{where}importing the project failed in this Python ({sys.executable}): {exc}; "
         f"install the project and what it needs into this environment, or {fix}"
     ) from exc
+
+
+def _shown(place: tuple[str | None, int | None], caller_cwd: Path) -> tuple[str | None, int | None]:
+    """A (file, line) as an error message shows it: relative to the caller's folder."""
+    file, line = place
+    return (display_path(Path(file), caller_cwd) if file else None), line
 
 
 def _db_message(exc, hint: bool = False) -> str:
@@ -724,9 +732,9 @@ def _project_frame(exc: BaseException, root: Path) -> tuple[str | None, int | No
     root_text = str(root)
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename.startswith(root_text):
-            found = (_relative(Path(frame.filename)), frame.lineno)
+            found = (_absolute(Path(frame.filename)), frame.lineno)
     if found[0] is None and isinstance(exc, SyntaxError) and exc.filename:
-        found = (_relative(Path(exc.filename)), exc.lineno)
+        found = (_absolute(Path(exc.filename)), exc.lineno)
     return found
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
+from pathlib import Path
 
+from migdoc.filesystem import display_path
 from migdoc.output.text import printable
 
 Styler = Callable[[str, str], str]
@@ -74,6 +77,21 @@ def render_drift(drift, style: Styler = _plain) -> str:
     ]
     lines.extend(f"  {style(item.file or '?', 'path')}: {item.message}" for item in drift)
     return "\n".join(lines) + "\n"
+
+
+def displayed(result):
+    """The result with every path as the caller sees it (relative to the current directory
+    when under it): records hold absolute paths, resolved against the project."""
+
+    def shown(path: str | None) -> str | None:
+        return display_path(Path(path)) if path else path
+
+    failure = result.failure
+    if failure is not None:
+        findings = tuple({**finding, "file": shown(finding.get("file"))} for finding in failure.findings)
+        failure = dataclasses.replace(failure, file=shown(failure.file), findings=findings)
+    drift = [dataclasses.replace(item, file=shown(item.file)) for item in result.drift]
+    return dataclasses.replace(result, failure=failure, drift=drift)
 
 
 def render_json(result) -> str:
