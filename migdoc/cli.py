@@ -113,7 +113,7 @@ def _is_terminal() -> bool:
 
 def _dryrun_options(command: Callable) -> Callable:
     """The dry-run's options (of ``dryrun`` and of ``check --dryrun``)."""
-    from migdoc.dryrun.runner import DEFAULT_STEP_TIMEOUT
+    from migdoc.dryrun.results import DEFAULT_STEP_TIMEOUT
 
     options = [
         click.option(

@@ -309,10 +309,10 @@ def dryrun_project(
     """The dry-run: the static gate, a throwaway database, every step, the clean-up.
 
     The first SIGINT/SIGTERM unwinds through the clean-up; later ones wait for it."""
-    from migdoc.dryrun import runner
+    from migdoc.dryrun import results, runner
     from migdoc.dryrun.signals import first_signal_guarded
 
-    load_check = check_project(project, select=runner.LOAD_CODES)
+    load_check = check_project(project, select=results.LOAD_CODES)
     with first_signal_guarded():
         return runner.dryrun_project(
             project,
@@ -324,6 +324,6 @@ def dryrun_project(
             url_env=url_env,
             progress=progress,
             on_database=on_database,
-            step_timeout=runner.DEFAULT_STEP_TIMEOUT if step_timeout is None else step_timeout,
+            step_timeout=results.DEFAULT_STEP_TIMEOUT if step_timeout is None else step_timeout,
             x_arguments=x_arguments,
         )

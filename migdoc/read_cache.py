@@ -182,10 +182,10 @@ def decode_record(payload: bytes, path: str, sha256: str) -> RevisionFile:
 @functools.lru_cache(maxsize=1)
 def reader_fingerprint() -> str:
     """migdoc's version and the hash of the code that makes RevisionFiles (and of this codec)."""
-    from migdoc import __version__, bodies, model, reader
+    from migdoc import __version__, body_reader, model, reader, safe_values
 
     digest = hashlib.sha256(__version__.encode())
-    for file in (reader.__file__, bodies.__file__, model.__file__, __file__):
+    for file in (reader.__file__, body_reader.__file__, safe_values.__file__, model.__file__, __file__):
         with contextlib.suppress(OSError, TypeError):
             digest.update(Path(file).read_bytes())
     return digest.hexdigest()

@@ -12,7 +12,7 @@ import io
 import re
 import tokenize
 
-from migdoc.bodies import read_function_body, read_module_values
+from migdoc.body_reader import read_function_body, read_module_values
 from migdoc.model import Assignment, FunctionBody, Header, Operation, RevisionFile
 
 _IGNORE_COMMENT = re.compile(r"#\s*migdoc:\s*ignore\[([A-Za-z0-9_,\s]+)\]")

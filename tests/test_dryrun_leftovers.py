@@ -72,7 +72,7 @@ def test_item17_borrowed_server_password_with_percent(copy_fixture, pg_server, p
 
 
 def test_item17_escape_percent_changes_only_what_configparser_would_reject():
-    from migdoc.dryrun.runner import escape_percent
+    from migdoc.dryrun.alembic_env import escape_percent
 
     assert escape_percent("postgresql://u:p%25w@h/db?host=%2Ftmp") == "postgresql://u:p%%25w@h/db?host=%%2Ftmp"
     assert escape_percent("postgresql://u:p%%25w@h/db") == "postgresql://u:p%%25w@h/db"  # already escaped

@@ -43,6 +43,9 @@ EDGES = {
     "migdoc.dryrun.server",
     "migdoc.dryrun.guard",
     "migdoc.dryrun.runner",
+    "migdoc.dryrun.results",
+    "migdoc.dryrun.failures",
+    "migdoc.dryrun.alembic_env",
     "migdoc.dryrun.schema",
 }
 # Small helpers every room may use: safe file reading and path display, URL masking, the

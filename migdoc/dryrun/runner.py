@@ -6,6 +6,11 @@ one step at a time and runs each (with its version-table bookkeeping) before
 asking for the next, so between steps the generator takes its snapshots on the
 very connection ``env.py`` opened. Alembic's start-up (config, script
 directory, ``env.py``, engine) is paid once, not once per step.
+
+Over ~400 lines for a reason: :class:`Stairway` is one object whose state (the step
+running, its timer, the statement last sent, the snapshots) the generator Alembic drives,
+the signal handler of the step timer and the failure bookkeeping all share. Its records
+are in ``results``, what a failure means in ``failures``, Alembic's side in ``alembic_env``.
 """
 
 from __future__ import annotations
@@ -14,120 +19,44 @@ import contextlib
 import logging
 import logging.config
 import os
-import re
 import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from migdoc.dryrun.guard import ConnectionGuard, ForeignConnection, RunIdentity
-from migdoc.dryrun.schema import SchemaChange, Snapshot, diff_snapshots, take_snapshot
-from migdoc.errors import DatabaseError, EnvironmentProblem, UsageError
-from migdoc.filesystem import display_path
-from migdoc.rules import code_named
-
-LOAD_CODES = tuple(
-    code_named(name) for name in ("duplicate-revision", "missing-revision", "cycle", "unreadable-revision")
+from migdoc.dryrun.alembic_env import (
+    _dryrun_config_class,
+    _escaped,
+    _forget_relative_finders,
+    _has_tool_alembic,
+    _label,
+    _parents,
+    _tolerant_file_config,
 )
-"""The static findings that make a chain unrunnable: the dry-run stops before any database."""
-DEFAULT_STEP_TIMEOUT = 300.0  # seconds: far above any step of a real chain on an empty database
-
-
-@dataclass(frozen=True)
-class Step:
-    revision: str
-    phase: str
-    ok: bool
-    seconds: float
-
-    def to_dict(self) -> dict[str, object]:
-        return {"revision": self.revision, "phase": self.phase, "ok": self.ok, "seconds": round(self.seconds, 4)}
-
-
-@dataclass(frozen=True)
-class Failure:
-    revision: str | None
-    file: str | None
-    phase: str  # upgrade, downgrade, consistency, load, models
-    error: str
-    statement: str | None = None
-    schema_diff: tuple[SchemaChange, ...] = ()
-    findings: tuple[dict[str, object], ...] = ()
-    line: int | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        data: dict[str, object] = {
-            "revision": self.revision,
-            "file": self.file,
-            "phase": self.phase,
-            "error": self.error,
-            "statement": self.statement,
-            "schema_diff": [change.to_dict() for change in self.schema_diff],
-        }
-        if self.line is not None:
-            data["line"] = self.line
-        if self.findings:
-            data["findings"] = list(self.findings)
-        return data
-
-
-@dataclass
-class DryrunResult:
-    database: str | None
-    steps: list[Step] = field(default_factory=list)
-    failure: Failure | None = None
-    revisions: int = 0
-    seconds: float = 0.0
-    drift: list = field(default_factory=list)  # MD020 differences (``drift.Drift``)
-
-    @property
-    def ok(self) -> bool:
-        return self.failure is None and not self.drift
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "database": self.database,
-            "steps": [step.to_dict() for step in self.steps],
-            "failure": self.failure.to_dict() if self.failure else None,
-            "model_drift": [item.to_dict() for item in self.drift],
-        }
-
-
-ProgressFn = Callable[[str, Step], None]
-"""Called after each step with the revision's label (id and message) and the step."""
-
-
-def static_failure(result) -> Failure | None:
-    """A chain the static reader finds unrunnable fails with phase ``load``, before any database.
-
-    ``result``: the static check with at least :data:`LOAD_CODES` selected (the caller runs it,
-    so the dry-run never calls back up into the library)."""
-    errors = [d for d in result.diagnostics if d.code in LOAD_CODES and d.severity.value == "error"]
-    if not errors:
-        return None
-    first = errors[0]
-    return Failure(
-        revision=first.revision,
-        file=_absolute(Path(first.file)) if first.file else None,
-        phase="load",
-        error="; ".join(f"{d.code} {d.message}" for d in errors),
-        line=first.line,
-        findings=tuple(
-            {
-                "code": d.code,
-                "file": _absolute(Path(d.file)) if d.file else None,
-                "line": d.line,
-                "revision": d.revision,
-                "message": d.message,
-            }
-            for d in errors
-        ),
-    )
+from migdoc.dryrun.failures import (
+    _db_message,
+    _is_connection_error,
+    _is_server_error,
+    _line_in,
+    _project_frame,
+    _raise_if_missing_module,
+    _raise_if_no_app,
+    _statement,
+    record_path,
+)
+from migdoc.dryrun.guard import ConnectionGuard, ForeignConnection, RunIdentity
+from migdoc.dryrun.results import (
+    DEFAULT_STEP_TIMEOUT,
+    DryrunResult,
+    Failure,
+    ProgressFn,
+    Step,
+    static_failure,
+)
+from migdoc.dryrun.schema import SchemaChange, Snapshot, diff_snapshots, take_snapshot
+from migdoc.errors import DatabaseError, UsageError
 
 
 class _SnapshotError(RuntimeError):
@@ -374,10 +303,13 @@ class Stairway:
             diffs = compare_metadata(context, metadata)
         except Exception as exc:  # noqa: BLE001 - the project's metadata or hooks failed: report it
             self.result.failure = Failure(
-                None, _absolute(Path(head.path)), "models", f"comparing the models failed: {type(exc).__name__}: {exc}"
+                None,
+                record_path(Path(head.path)),
+                "models",
+                f"comparing the models failed: {type(exc).__name__}: {exc}",
             )
             return
-        self.result.drift = drift_of(diffs, _absolute(Path(head.path)), head.revision)
+        self.result.drift = drift_of(diffs, record_path(Path(head.path)), head.revision)
 
     # -- the step timer ----------------------------------------------------------
 
@@ -474,7 +406,7 @@ class Stairway:
             if not self._ran:
                 self.result.failure = Failure(
                     None,
-                    _absolute(Path(script_dir.dir) / "env.py"),
+                    record_path(Path(script_dir.dir) / "env.py"),
                     "load",
                     "env.py did not call context.run_migrations() in online mode",
                 )
@@ -498,7 +430,7 @@ class Stairway:
         running = "" if statement else " (no statement was running: Python code in the migration)"
         self.result.failure = Failure(
             script.revision,
-            _absolute(Path(script.path)),
+            record_path(Path(script.path)),
             phase,
             f"did not finish within {self.step_timeout:g} s (--step-timeout){running}",
             statement=statement,
@@ -518,7 +450,7 @@ class Stairway:
             return
         script, phase, _ = self._current
         self._finish(ok=False)
-        file = _absolute(Path(script.path))
+        file = record_path(Path(script.path))
         if isinstance(exc, _StepFailed):
             count = len(self._diff)
             noun = "difference" if count == 1 else "differences"
@@ -560,191 +492,12 @@ class Stairway:
         return Failure(None, file, "load", f"{doing}: {type(exc).__name__}: {exc}", line=line)
 
 
-def _parents(script) -> set[str]:
-    """A revision's parents as Alembic resolved them: its down revisions and its
-    ``depends_on`` (branch labels resolved to revisions)."""
-    return set(script._normalized_down_revisions) | set(script._resolved_dependencies)
-
-
 def _host_of(url: str) -> str | None:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
     host = parsed.query.get("host")
     return str(host) if isinstance(host, str) else parsed.host
-
-
-def _escaped(value: str) -> str:
-    """A value for ``set_main_option``, which interpolates ``%``."""
-    return value.replace("%", "%%")
-
-
-def _has_tool_alembic(path: Path) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data.get("tool"), dict) and "alembic" in data["tool"]
-
-
-_PERCENT = re.compile(r"%%|%\(|%")
-
-
-def escape_percent(value: str) -> str:
-    """``%`` -> ``%%`` as Alembic's documentation asks of values given to ``set_main_option``,
-    for every ``%`` that cannot be read as ConfigParser syntax (``%%`` or ``%(name)s``): a
-    value already escaped, or one meant to interpolate, is unchanged; only a value that
-    would have raised "invalid interpolation syntax" is changed."""
-    return _PERCENT.sub(lambda match: match.group() if len(match.group()) == 2 else "%%", value)
-
-
-def _dryrun_config_class():
-    from alembic.config import Config
-
-    class DryrunConfig(Config):
-        """The Config env.py sees during a dry-run. Many env.py files pass the application's
-        URL to ``config.set_main_option`` unescaped; the throwaway database's URL (a
-        percent-encoded password, a socket folder in ``?host=``) then fails to load. It is
-        escaped here on their behalf (see ``escape_percent``)."""
-
-        def set_section_option(self, section: str, name: str, value: str) -> None:
-            super().set_section_option(section, name, escape_percent(value) if isinstance(value, str) else value)
-
-    return DryrunConfig
-
-
-def _label(script) -> str:
-    message = (script.doc or "").strip().splitlines()[0] if script.doc else ""
-    return f"{script.revision} {message}".strip()
-
-
-def _absolute(path: Path) -> str:
-    """A path as records hold it: absolute, a relative one resolved against the project
-    (the stairway runs in the project's folder); output shows it relative to the caller."""
-    return str(path.resolve())
-
-
-def _forget_relative_finders() -> None:
-    """Alembic prepends ``prepend_sys_path`` as written (``.``), and Python caches the finder
-    of a relative entry with the folder that was current when it was made: without this an
-    earlier run's project would shadow this one's modules."""
-    for entry in [key for key in sys.path_importer_cache if not os.path.isabs(key)]:
-        sys.path_importer_cache.pop(entry, None)
-
-
-def _tolerant_file_config(original):
-    def file_config(*args, **kwargs):
-        with contextlib.suppress(Exception):
-            original(*args, **kwargs)
-
-    return file_config
-
-
-def _raise_if_no_app(exc: BaseException, root: Path, caller_cwd: Path) -> None:
-    """Flask-Migrate's env.py reads ``current_app``, which exists only inside the app:
-    an environment problem with a fix, not a failed migration."""
-    if not (isinstance(exc, RuntimeError) and "outside of application context" in str(exc)):
-        return
-    file, line = _shown(_project_frame(exc, root), caller_cwd)
-    where = f"{file}:{line}: " if file and line else ""
-    raise EnvironmentProblem(
-        f"{where}env.py reads Flask's current_app (a Flask-Migrate env.py), which exists only inside your app; "
-        "migdoc runs env.py without it: let env.py fall back when flask.has_app_context() is false "
-        '(URL from config.get_main_option("sqlalchemy.url") or DATABASE_URL, metadata from your models module)'
-    ) from exc
-
-
-def _raise_if_missing_module(exc: BaseException, root: Path, caller_cwd: Path) -> None:
-    """A module the project imports is not installed here: an environment problem, exit 2."""
-    if not isinstance(exc, ImportError):
-        return
-    file, line = _shown(_project_frame(exc, root), caller_cwd)
-    where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
-    fix = "add the folder that holds it to PYTHONPATH or to prepend_sys_path in the Alembic config"
-    if isinstance(exc, ModuleNotFoundError) and exc.name:
-        top = exc.name.split(".")[0]
-        raise EnvironmentProblem(
-            f"{where}the project imports {exc.name!r}, which this Python ({sys.executable}) cannot find; "
-            f"install the project (or the package that provides {top!r}) into this environment, or {fix}"
-        ) from exc
-    # an ImportError of the project's own making ("email-validator is not installed, run ...")
-    raise EnvironmentProblem(
-        f"{where}importing the project failed in this Python ({sys.executable}): {exc}; "
-        f"install the project and what it needs into this environment, or {fix}"
-    ) from exc
-
-
-def _shown(place: tuple[str | None, int | None], caller_cwd: Path) -> tuple[str | None, int | None]:
-    """A (file, line) as an error message shows it: relative to the caller's folder."""
-    file, line = place
-    return (display_path(Path(file), caller_cwd) if file else None), line
-
-
-def _db_message(exc, hint: bool = False) -> str:
-    orig = getattr(exc, "orig", None)
-    diag = getattr(orig, "diag", None)
-    primary = getattr(diag, "message_primary", None)
-    if primary:
-        extra = getattr(diag, "message_hint", None) if hint else None
-        return f"{primary} (hint: {extra})" if extra else str(primary)
-    text = str(orig if orig is not None else exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def _statement(exc) -> str | None:
-    statement = getattr(exc, "statement", None)
-    return " ".join(str(statement).split()) if statement else None
-
-
-def _sqlstate(exc) -> str:
-    orig = getattr(exc, "orig", None)
-    return str(getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None) or "")
-
-
-def _is_connection_error(exc) -> bool:
-    import psycopg
-
-    orig = getattr(exc, "orig", None)
-    state = _sqlstate(exc)
-    if state:  # the server said why: only connection errors and shutdowns lose the database
-        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
-    if isinstance(orig, psycopg.OperationalError) and not isinstance(orig, psycopg.errors.QueryCanceled):
-        connection = getattr(orig, "pgconn", None)
-        return connection is None or getattr(exc, "connection_invalidated", False) or "connect" in str(orig)
-    return False
-
-
-def _is_server_error(exc) -> bool:
-    """The server itself failed (out of memory or lock slots, disk full, an internal error):
-    not something the migration got wrong. SQLSTATE classes 53, 58 and XX."""
-    return _sqlstate(exc)[:2] in ("53", "58", "XX")
-
-
-def _project_frame(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
-    """The innermost traceback frame in the project's own files."""
-    found: tuple[str | None, int | None] = (None, None)
-    root_text = str(root)
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.startswith(root_text):
-            found = (_absolute(Path(frame.filename)), frame.lineno)
-    if found[0] is None and isinstance(exc, SyntaxError) and exc.filename:
-        found = (_absolute(Path(exc.filename)), exc.lineno)
-    return found
-
-
-def _line_in(exc: BaseException, file: str) -> int | None:
-    target = str(Path(file).resolve())
-    line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if str(Path(frame.filename).resolve()) == target:
-            line = frame.lineno
-    return line
 
 
 def dryrun_project(

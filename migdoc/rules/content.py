@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migdoc.bodies import is_data_only
+from migdoc.body_reader import is_data_only
 from migdoc.model import RevisionFile, Severity
 from migdoc.replay import find_redundancies
 from migdoc.rules.registry import CheckContext, Finding, rule

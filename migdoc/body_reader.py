@@ -1,4 +1,4 @@
-"""What an ``upgrade()`` / ``downgrade()`` body does, read from its AST.
+"""The reader of ``upgrade()`` / ``downgrade()`` bodies: what a body does, read from its AST.
 
 Three things are kept: a fingerprint (for duplicate content), the ``op.*``
 calls migdoc can follow (for the replay of MD012), and SQL built from
@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from migdoc.model import FunctionBody, Operation
+from migdoc.safe_values import CLASS_MARK, bound_names, is_built_from_values, is_safe, parameters, safe_names
 
 # Operations the replay understands, with the positional index of each field.
 _FOLLOWED = {
@@ -73,8 +74,8 @@ def read_module_values(module: ast.Module) -> ModuleValues:
     for stmt in module.body:
         if isinstance(stmt, ast.ClassDef):
             # its attributes (an Enum's members) are the file's constants; what its methods
-            # return (a model's query) is not: the marker tells _is_safe which names are classes
-            safe |= {stmt.name, _CLASS_MARK + stmt.name}
+            # return (a model's query) is not: the marker tells is_safe which names are classes
+            safe |= {stmt.name, CLASS_MARK + stmt.name}
             continue
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             safe.discard(stmt.name)  # calling it is an unknown call
@@ -87,16 +88,16 @@ def read_module_values(module: ast.Module) -> ModuleValues:
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [getattr(stmt, "target", None)]
         if value is None or not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             continue
-        is_safe = (
-            _is_safe(value, safe)
+        is_constant = (
+            is_safe(value, safe)
             and not isinstance(stmt, ast.AugAssign)
-            or (isinstance(stmt, ast.AugAssign) and _is_safe(value, safe) and _bound_names(stmt.target) <= safe)
+            or (isinstance(stmt, ast.AugAssign) and is_safe(value, safe) and bound_names(stmt.target) <= safe)
         )
         text = _normalised(value)
         for target in targets:
-            for name in _bound_names(target):
+            for name in bound_names(target):
                 sources[name] = text
-                if is_safe:
+                if is_constant:
                     safe.add(name)
                 else:
                     safe.discard(name)
@@ -128,10 +129,10 @@ def read_function_body(
         for node in ast.walk(func):
             if isinstance(node, ast.Name):
                 (local if isinstance(node.ctx, ast.Store) else loaded).add(node.id)
-        local |= _parameters(func)
+        local |= parameters(func)
         read = sorted(loaded & module.sources.keys() - local)
     fingerprint = _fingerprint(meaningful, lines, [f"{name}={module.sources[name]}" for name in read])
-    scanner = _OperationScanner(lambda: _safe_names(func, module.safe))
+    scanner = _OperationScanner(lambda: safe_names(func, module.safe))
     for stmt in body:
         scanner.visit(stmt)
     return FunctionBody(
@@ -366,7 +367,7 @@ class _OperationScanner(ast.NodeVisitor):
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name not in _SQL_SINKS or not node.args:
             return
-        if _is_built_from_values(node.args[0], self.safe):
+        if is_built_from_values(node.args[0], self.safe):
             self.unsafe_sql_lines.append(node.lineno)
 
     @property
@@ -466,150 +467,3 @@ def _column_name(node: ast.expr | None) -> str | None:
 
 def _is_none(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
-
-
-# Functions whose result is built only from their arguments (or, for ids and
-# clocks, from nothing outside the program): safe when their arguments are.
-_SAFE_FUNCTIONS = {
-    "str", "int", "float", "bool", "len", "range", "repr", "sorted", "reversed", "tuple", "list",
-    "dict", "set", "frozenset", "zip", "enumerate", "min", "max", "abs", "round", "format",
-    "uuid4", "uuid1", "utcnow", "now", "today", "dumps", "dedent", "quote", "text", "literal_column",
-}  # fmt: skip
-
-
-_CLASS_MARK = "class "
-"""Prefix (not a valid identifier) marking, in a set of safe names, a class defined in the file."""
-
-
-def _is_safe(node: ast.AST | None, safe: frozenset[str] | set[str]) -> bool:
-    """True when ``node``'s value comes only from the file's own constants: literals,
-    names in ``safe``, and what pure operations and known functions make of them.
-    Query results, the environment, parameters and unknown calls are not."""
-    if node is None or isinstance(node, ast.Constant):
-        return True
-    if isinstance(node, ast.Name):
-        return node.id in safe
-    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-        return all(_is_safe(e, safe) for e in node.elts)
-    if isinstance(node, ast.Dict):
-        return all(_is_safe(k, safe) for k in node.keys) and all(_is_safe(v, safe) for v in node.values)
-    if isinstance(node, ast.Starred):
-        return _is_safe(node.value, safe)
-    if isinstance(node, ast.Attribute):
-        return _is_safe(node.value, safe)
-    if isinstance(node, ast.Subscript):
-        return _is_safe(node.value, safe) and _is_safe(node.slice, safe)
-    if isinstance(node, ast.Slice):
-        return all(_is_safe(p, safe) for p in (node.lower, node.upper, node.step))
-    if isinstance(node, ast.BinOp):
-        return _is_safe(node.left, safe) and _is_safe(node.right, safe)
-    if isinstance(node, ast.UnaryOp):
-        return _is_safe(node.operand, safe)
-    if isinstance(node, ast.BoolOp):
-        return all(_is_safe(v, safe) for v in node.values)
-    if isinstance(node, ast.Compare):
-        return _is_safe(node.left, safe) and all(_is_safe(c, safe) for c in node.comparators)
-    if isinstance(node, ast.IfExp):
-        return all(_is_safe(p, safe) for p in (node.test, node.body, node.orelse))
-    if isinstance(node, ast.JoinedStr):
-        return all(_is_safe(v, safe) for v in node.values)
-    if isinstance(node, ast.FormattedValue):
-        return _is_safe(node.value, safe) and _is_safe(node.format_spec, safe)
-    if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-        inner = set(safe)
-        for generator in node.generators:
-            if not _is_safe(generator.iter, inner):
-                return False
-            inner |= _bound_names(generator.target)
-        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-        return all(_is_safe(p, inner) for p in parts)
-    if isinstance(node, ast.Call):
-        func = node.func
-        arguments = [*node.args, *(k.value for k in node.keywords)]
-        if not all(_is_safe(a, safe) for a in arguments):
-            return False
-        if isinstance(func, ast.Name):
-            return func.id in _SAFE_FUNCTIONS or func.id in safe  # a class of the file: its constructor
-        if isinstance(func, ast.Attribute):
-            root = func.value
-            while isinstance(root, (ast.Attribute, ast.Subscript, ast.Call)):
-                root = root.func if isinstance(root, ast.Call) else root.value
-            if isinstance(root, ast.Name) and _CLASS_MARK + root.id in safe:
-                return False  # User.query.all(): a method of a class runs queries, not constants
-            # a method of a safe value ("".join, name.upper(), MAPPING.items()), or a known function
-            return _is_safe(func.value, safe) or func.attr in _SAFE_FUNCTIONS
-    return False
-
-
-def _bound_names(target: ast.AST | None) -> set[str]:
-    if isinstance(target, ast.Name):
-        return {target.id}
-    if isinstance(target, (ast.Tuple, ast.List)):
-        return set().union(*(_bound_names(e) for e in target.elts)) if target.elts else set()
-    if isinstance(target, ast.Starred):
-        return _bound_names(target.value)
-    return set()
-
-
-def _parameters(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    names = {a.arg for a in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)}
-    for extra in (func.args.vararg, func.args.kwarg):
-        if extra is not None:
-            names.add(extra.arg)
-    return names
-
-
-def _safe_names(func: ast.FunctionDef | ast.AsyncFunctionDef, module_safe: frozenset[str]) -> frozenset[str]:
-    """The module's safe names, plus local names every binding of which is safe:
-    assigned from constants, or looping over them (``for table in ("a", "b")``).
-    Parameters, ``with ... as``, ``except ... as`` and imports are never safe."""
-    bindings: dict[str, list[ast.AST | None]] = {}
-    never: set[str] = _parameters(func)
-    stored: set[str] = set()
-    for node in ast.walk(func):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            stored.add(node.id)
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                for name in _bound_names(target):
-                    bindings.setdefault(name, []).append(node.value)
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
-            for name in _bound_names(node.target):
-                bindings.setdefault(name, []).append(node.value)
-        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
-            for name in _bound_names(node.target):
-                bindings.setdefault(name, []).append(node.iter)
-        elif isinstance(node, (ast.With, ast.AsyncWith)):
-            for item in node.items:
-                never |= _bound_names(item.optional_vars)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            never.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            never |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    safe = set(module_safe) - stored - never  # a module value re-bound here is judged by its bindings
-    changed = True
-    while changed:  # a name is safe once every value bound to it is; grows to a fixed point
-        changed = False
-        for name, values in bindings.items():
-            if name in safe or name in never:
-                continue
-            if all(v is not None and _is_safe(v, safe) for v in values):
-                safe.add(name)
-                changed = True
-    return frozenset(safe - never)
-
-
-def _is_built_from_values(node: ast.expr, safe: frozenset[str] = frozenset()) -> bool:
-    """True for SQL assembled by f-string, %, .format or + from values that do not
-    come from the file's own constants (see ``_is_safe``)."""
-    if isinstance(node, ast.Call):
-        func = node.func
-        if isinstance(func, ast.Attribute) and func.attr == "format":
-            return not _is_safe(node, safe)
-        # sa.text(f"...") inside op.execute(): the inner call is checked itself.
-        return False
-    if isinstance(node, ast.JoinedStr):
-        return not _is_safe(node, safe)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
-        return not _is_safe(node, safe)
-    return False

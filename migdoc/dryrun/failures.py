@@ -1,0 +1,114 @@
+"""What a failure of the project's code means: a database error's message, statement and
+SQLSTATE, a lost connection or server, the project's own frame (file and line), and the
+environment problems (a missing module, a Flask app context) that are not a failed step."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+from migdoc.dryrun.results import record_path
+from migdoc.errors import EnvironmentProblem
+from migdoc.filesystem import display_path
+
+
+def _raise_if_no_app(exc: BaseException, root: Path, caller_cwd: Path) -> None:
+    """Flask-Migrate's env.py reads ``current_app``, which exists only inside the app:
+    an environment problem with a fix, not a failed migration."""
+    if not (isinstance(exc, RuntimeError) and "outside of application context" in str(exc)):
+        return
+    file, line = _shown(_project_frame(exc, root), caller_cwd)
+    where = f"{file}:{line}: " if file and line else ""
+    raise EnvironmentProblem(
+        f"{where}env.py reads Flask's current_app (a Flask-Migrate env.py), which exists only inside your app; "
+        "migdoc runs env.py without it: let env.py fall back when flask.has_app_context() is false "
+        '(URL from config.get_main_option("sqlalchemy.url") or DATABASE_URL, metadata from your models module)'
+    ) from exc
+
+
+def _raise_if_missing_module(exc: BaseException, root: Path, caller_cwd: Path) -> None:
+    """A module the project imports is not installed here: an environment problem, exit 2."""
+    if not isinstance(exc, ImportError):
+        return
+    file, line = _shown(_project_frame(exc, root), caller_cwd)
+    where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+    fix = "add the folder that holds it to PYTHONPATH or to prepend_sys_path in the Alembic config"
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        top = exc.name.split(".")[0]
+        raise EnvironmentProblem(
+            f"{where}the project imports {exc.name!r}, which this Python ({sys.executable}) cannot find; "
+            f"install the project (or the package that provides {top!r}) into this environment, or {fix}"
+        ) from exc
+    # an ImportError of the project's own making ("email-validator is not installed, run ...")
+    raise EnvironmentProblem(
+        f"{where}importing the project failed in this Python ({sys.executable}): {exc}; "
+        f"install the project and what it needs into this environment, or {fix}"
+    ) from exc
+
+
+def _shown(place: tuple[str | None, int | None], caller_cwd: Path) -> tuple[str | None, int | None]:
+    """A (file, line) as an error message shows it: relative to the caller's folder."""
+    file, line = place
+    return (display_path(Path(file), caller_cwd) if file else None), line
+
+
+def _db_message(exc, hint: bool = False) -> str:
+    orig = getattr(exc, "orig", None)
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if primary:
+        extra = getattr(diag, "message_hint", None) if hint else None
+        return f"{primary} (hint: {extra})" if extra else str(primary)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _statement(exc) -> str | None:
+    statement = getattr(exc, "statement", None)
+    return " ".join(str(statement).split()) if statement else None
+
+
+def _sqlstate(exc) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None) or "")
+
+
+def _is_connection_error(exc) -> bool:
+    import psycopg
+
+    orig = getattr(exc, "orig", None)
+    state = _sqlstate(exc)
+    if state:  # the server said why: only connection errors and shutdowns lose the database
+        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+    if isinstance(orig, psycopg.OperationalError) and not isinstance(orig, psycopg.errors.QueryCanceled):
+        connection = getattr(orig, "pgconn", None)
+        return connection is None or getattr(exc, "connection_invalidated", False) or "connect" in str(orig)
+    return False
+
+
+def _is_server_error(exc) -> bool:
+    """The server itself failed (out of memory or lock slots, disk full, an internal error):
+    not something the migration got wrong. SQLSTATE classes 53, 58 and XX."""
+    return _sqlstate(exc)[:2] in ("53", "58", "XX")
+
+
+def _project_frame(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
+    """The innermost traceback frame in the project's own files."""
+    found: tuple[str | None, int | None] = (None, None)
+    root_text = str(root)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith(root_text):
+            found = (record_path(Path(frame.filename)), frame.lineno)
+    if found[0] is None and isinstance(exc, SyntaxError) and exc.filename:
+        found = (record_path(Path(exc.filename)), exc.lineno)
+    return found
+
+
+def _line_in(exc: BaseException, file: str) -> int | None:
+    target = str(Path(file).resolve())
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if str(Path(frame.filename).resolve()) == target:
+            line = frame.lineno
+    return line

@@ -1,0 +1,116 @@
+"""A dry-run's records: the steps run, the first failure, the result; and the static gate
+(a chain the reader finds unrunnable fails before any database). Pure data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from migdoc.dryrun.schema import SchemaChange
+from migdoc.rules import code_named
+
+LOAD_CODES = tuple(
+    code_named(name) for name in ("duplicate-revision", "missing-revision", "cycle", "unreadable-revision")
+)
+"""The static findings that make a chain unrunnable: the dry-run stops before any database."""
+DEFAULT_STEP_TIMEOUT = 300.0  # seconds: far above any step of a real chain on an empty database
+
+
+@dataclass(frozen=True)
+class Step:
+    revision: str
+    phase: str
+    ok: bool
+    seconds: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"revision": self.revision, "phase": self.phase, "ok": self.ok, "seconds": round(self.seconds, 4)}
+
+
+@dataclass(frozen=True)
+class Failure:
+    revision: str | None
+    file: str | None
+    phase: str  # upgrade, downgrade, consistency, load, models
+    error: str
+    statement: str | None = None
+    schema_diff: tuple[SchemaChange, ...] = ()
+    findings: tuple[dict[str, object], ...] = ()
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "revision": self.revision,
+            "file": self.file,
+            "phase": self.phase,
+            "error": self.error,
+            "statement": self.statement,
+            "schema_diff": [change.to_dict() for change in self.schema_diff],
+        }
+        if self.line is not None:
+            data["line"] = self.line
+        if self.findings:
+            data["findings"] = list(self.findings)
+        return data
+
+
+@dataclass
+class DryrunResult:
+    database: str | None
+    steps: list[Step] = field(default_factory=list)
+    failure: Failure | None = None
+    revisions: int = 0
+    seconds: float = 0.0
+    drift: list = field(default_factory=list)  # MD020 differences (``drift.Drift``)
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and not self.drift
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "database": self.database,
+            "steps": [step.to_dict() for step in self.steps],
+            "failure": self.failure.to_dict() if self.failure else None,
+            "model_drift": [item.to_dict() for item in self.drift],
+        }
+
+
+ProgressFn = Callable[[str, Step], None]
+"""Called after each step with the revision's label (id and message) and the step."""
+
+
+def record_path(path: Path) -> str:
+    """A path as records hold it: absolute, a relative one resolved against the project
+    (the stairway runs in the project's folder); output shows it relative to the caller."""
+    return str(path.resolve())
+
+
+def static_failure(result) -> Failure | None:
+    """A chain the static reader finds unrunnable fails with phase ``load``, before any database.
+
+    ``result``: the static check with at least :data:`LOAD_CODES` selected (the caller runs it,
+    so the dry-run never calls back up into the library)."""
+    errors = [d for d in result.diagnostics if d.code in LOAD_CODES and d.severity.value == "error"]
+    if not errors:
+        return None
+    first = errors[0]
+    return Failure(
+        revision=first.revision,
+        file=record_path(Path(first.file)) if first.file else None,
+        phase="load",
+        error="; ".join(f"{d.code} {d.message}" for d in errors),
+        line=first.line,
+        findings=tuple(
+            {
+                "code": d.code,
+                "file": record_path(Path(d.file)) if d.file else None,
+                "line": d.line,
+                "revision": d.revision,
+                "message": d.message,
+            }
+            for d in errors
+        ),
+    )
