@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migdoc.errors import ConfigError
+from migdoc.errors import ConfigError, one_line
 from migdoc.filesystem import read_regular_file
 
 if sys.version_info >= (3, 11):
@@ -31,17 +31,13 @@ class MigdocSettings:
     severity: dict[str, str] = field(default_factory=dict)
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
 def read_ini(path: Path, section: str) -> dict[str, str]:
     here = str(path.parent.resolve())
     parser = configparser.ConfigParser(defaults={"here": here})
     try:
         parser.read_string(read_regular_file(path).decode("utf-8"), source=str(path))
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-        raise ConfigError(f"{path}: cannot read config: {_one_line(exc)}", str(path)) from exc
+        raise ConfigError(f"{path}: cannot read config: {one_line(exc)}", str(path)) from exc
     if not parser.has_section(section):
         # Sections that configure an environment, for several environments in one ini.
         candidates = [s for s in parser.sections() if parser.has_option(s, "script_location")]
@@ -57,7 +53,7 @@ def read_ini(path: Path, section: str) -> dict[str, str]:
     try:
         return {key: parser.get(section, key) for key in parser.options(section) if key != "here"}
     except configparser.Error as exc:
-        raise ConfigError(f"{path}: cannot read config: {_one_line(exc)}", str(path)) from exc
+        raise ConfigError(f"{path}: cannot read config: {one_line(exc)}", str(path)) from exc
 
 
 def read_toml(path: Path) -> dict[str, object]:
@@ -66,7 +62,7 @@ def read_toml(path: Path) -> dict[str, object]:
     except RecursionError:  # arrays nested thousands deep: tomllib parses them recursively
         raise ConfigError(f"{path}: cannot read: values nested too deeply", str(path)) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {_one_line(exc)}", str(path)) from exc
+        raise ConfigError(f"{path}: cannot read: {one_line(exc)}", str(path)) from exc
 
 
 def tool_table(path: Path, name: str) -> dict[str, object] | None:
@@ -126,7 +122,7 @@ def read_toml_alembic(path: Path) -> dict[str, object] | None:
             elif isinstance(value, list):
                 value = [v % here if isinstance(v, str) else v for v in value]
         except (KeyError, ValueError, TypeError) as exc:
-            raise ConfigError(f"{path}: [tool.alembic] {key}: {_one_line(exc)}", str(path)) from exc
+            raise ConfigError(f"{path}: [tool.alembic] {key}: {one_line(exc)}", str(path)) from exc
         result[key] = value
     return result
 

@@ -21,7 +21,7 @@ import os
 import threading
 from dataclasses import dataclass
 
-from migdoc.errors import DatabaseError, EnvironmentProblem, UsageError
+from migdoc.errors import DatabaseError, EnvironmentProblem, UsageError, one_line
 from migdoc.masking import mask_secrets, mask_url
 
 __all__ = ["DeployedState", "read_deployed_revisions"]
@@ -77,10 +77,10 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
         raise DatabaseError(f"{shown}: unknown database dialect {parsed.drivername!r}", shown) from None
     except ImportError as exc:
         raise EnvironmentProblem(
-            mask_secrets(f"{shown}: the database driver is not installed ({_one_line(exc)})")
+            mask_secrets(f"{shown}: the database driver is not installed ({one_line(exc)})")
         ) from None
     except (ArgumentError, TypeError, ValueError) as exc:
-        raise DatabaseError(mask_secrets(f"{shown}: invalid database URL: {_one_line(exc)}"), shown) from None
+        raise DatabaseError(mask_secrets(f"{shown}: invalid database URL: {one_line(exc)}"), shown) from None
 
     table = f"{schema}.{version_table}" if schema else version_table
 
@@ -108,7 +108,7 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
         raise DatabaseError(f"{shown}: {_describe(exc, timeout, table)}", shown) from None
     except ImportError as exc:
         raise EnvironmentProblem(
-            mask_secrets(f"{shown}: the database driver is not installed ({_one_line(exc)})")
+            mask_secrets(f"{shown}: the database driver is not installed ({one_line(exc)})")
         ) from None
     finally:
         engine.dispose()
@@ -255,8 +255,4 @@ def _describe(exc: BaseException, timeout: float = DEFAULT_TIMEOUT, table: str =
         for s in ("connection refused", "no such file or directory", "could not translate", "resolve host", "timeout")
     ):
         first = f"cannot reach the database server ({first})"
-    return mask_secrets(_one_line(first))
-
-
-def _one_line(value: object) -> str:
-    return " ".join(str(value).split())
+    return mask_secrets(one_line(first))

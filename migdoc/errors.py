@@ -7,6 +7,19 @@ is a signal that arrived while a fix was written; :class:`EditError` is the plan
 from __future__ import annotations
 
 
+def one_line(value: object) -> str:
+    """``value`` as text on one line (any run of whitespace, newlines included, is one space)."""
+    return " ".join(str(value).split())
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error (of the driver's own error when SQLAlchemy wraps one),
+    or the error's type when it says nothing."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return lines[0] if lines else type(orig).__name__
+
+
 class MigdocError(Exception):
     """Base class: a problem with the input or the environment, not a bug."""
 

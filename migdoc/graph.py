@@ -219,7 +219,7 @@ class RevisionGraph:
     @cached_property
     def _topological_order(self) -> tuple[NodeKey, ...]:
         """Every node, oldest first, ties broken by file order (missing revisions last). Acyclic only."""
-        return tuple(nx.lexicographical_topological_sort(self.graph, key=_node_sort_key))
+        return tuple(nx.lexicographical_topological_sort(self.graph, key=node_sort_key))
 
     @cached_property
     def _topological_position(self) -> dict[str, int]:
@@ -266,7 +266,8 @@ class RevisionGraph:
         )
 
 
-def _node_sort_key(node: NodeKey) -> tuple[int, int, str]:
+def node_sort_key(node: NodeKey) -> tuple[int, int, str]:
+    """Files in the order they were read, then missing revisions by id."""
     kind, _, rest = node.partition(":")
     if kind == "f":
         return (0, int(rest), "")

@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from migdoc.errors import MigdocError, UsageError
+from migdoc.errors import MigdocError, UsageError, one_line
 from migdoc.filesystem import display_path
 from migdoc.lock import refuse_if_locked
 
@@ -147,7 +147,7 @@ def read_journals(root: Path, folders: tuple[Path, ...], error: type[MigdocError
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(getattr(exc, "strerror", None) or exc).split())[:200]
+    return one_line(getattr(exc, "strerror", None) or exc)[:200]
 
 
 def unfinished_journal(root: Path, folders: tuple[Path, ...]) -> str | None:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 
 from migdoc import owner
-from migdoc.errors import DatabaseError
+from migdoc.errors import DatabaseError, first_line
 from migdoc.masking import mask_url
 
 # --- a borrowed server -----------------------------------------------------------
@@ -55,7 +55,7 @@ def borrowed_database(url: str, token: str | None = None) -> Iterator[str]:
             _stamp_database(connection, name, token)
     except SQLAlchemyError as exc:
         admin.dispose()
-        raise DatabaseError(f"cannot use {mask_url(url)}: {_first_line(exc)}", mask_url(url)) from exc
+        raise DatabaseError(f"cannot use {mask_url(url)}: {first_line(exc)}", mask_url(url)) from exc
     try:
         yield parsed.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -63,7 +63,7 @@ def borrowed_database(url: str, token: str | None = None) -> Iterator[str]:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         except SQLAlchemyError as exc:
-            print(f"migdoc: warning: could not drop database {name}: {_first_line(exc)}", file=sys.stderr)
+            print(f"migdoc: warning: could not drop database {name}: {first_line(exc)}", file=sys.stderr)
         finally:
             admin.dispose()
 
@@ -129,9 +129,3 @@ def _null_pool():
     from sqlalchemy.pool import NullPool
 
     return NullPool
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return text[0] if text else type(orig).__name__

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from migdoc.errors import first_line
 from migdoc.masking import mask_secrets, mask_url
 
 TOKEN_SETTING = "migdoc.run_token"
@@ -141,7 +142,7 @@ class ConnectionGuard:
                 raise
             self.stop(
                 f"tried to connect to {target}, not to the dry-run's throwaway database "
-                f"(and that failed: {_first_line(exc)})"
+                f"(and that failed: {_masked_first_line(exc)})"
             )
         finally:
             self._pending.target = None
@@ -262,12 +263,6 @@ class ConnectionGuard:
                 self._patch(psycopg2, "connect", connect2)
 
 
-def _first_line(exc: BaseException) -> str:
-
-    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return mask_secrets(lines[0]) if lines else type(exc).__name__
-
-
 def _importable(name: str) -> bool:
     import importlib.util
 
@@ -329,3 +324,7 @@ def _server_side_target(row) -> str:
 def guarded(identity: RunIdentity, project_root: Path) -> Iterator[ConnectionGuard]:
     with ConnectionGuard(identity, project_root) as guard:
         yield guard
+
+
+def _masked_first_line(exc: BaseException) -> str:
+    return mask_secrets(first_line(exc))

@@ -8,18 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from migdoc.filesystem import display_path
-from migdoc.output.text import printable
-
-Styler = Callable[[str, str], str]
+from migdoc.output.text import Styler, plain, printable
 
 _PHASE_WORDS = {"upgrade": "up", "downgrade": "down", "consistency": "same"}
 
 
-def _plain(text: str, role: str) -> str:
-    return text
-
-
-def render_progress(label: str, steps: list, style: Styler = _plain) -> str:
+def render_progress(label: str, steps: list, style: Styler = plain) -> str:
     """One line per revision once its steps are done: ``  ok  0001 create customers  up 12ms ...``."""
     failed = any(not step.ok for step in steps)
     mark = style("FAIL", "error") if failed else style(" ok ", "head")
@@ -30,7 +24,7 @@ def render_progress(label: str, steps: list, style: Styler = _plain) -> str:
     return f"{mark} {printable(label)}  {style(' '.join(parts), 'dim')}\n"
 
 
-def render_text(result, style: Styler = _plain) -> str:
+def render_text(result, style: Styler = plain) -> str:
     """The final report: one summary line when it passed; the first failure in full when not."""
     failure = result.failure
     database = result.database or "no database (the chain cannot be loaded)"
@@ -66,7 +60,7 @@ def render_text(result, style: Styler = _plain) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_drift(drift, style: Styler = _plain) -> str:
+def render_drift(drift, style: Styler = plain) -> str:
     """MD020: the models differ from the schema the migrations build at the heads."""
     if not drift:
         return ""
@@ -105,7 +99,7 @@ class ProgressPrinter:
     Writing it then, not when the next revision starts, keeps the screen current
     while a slow migration runs."""
 
-    def __init__(self, echo: Callable[[str], None], style: Styler = _plain, *, is_downgrade: bool = True) -> None:
+    def __init__(self, echo: Callable[[str], None], style: Styler = plain, *, is_downgrade: bool = True) -> None:
         self.echo = echo
         self.style = style
         self.is_downgrade = is_downgrade

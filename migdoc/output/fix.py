@@ -7,11 +7,7 @@ from collections.abc import Mapping
 
 from migdoc.edits import unified_diff
 from migdoc.model import Action, CreateFile, EditText, MoveFile, Plan, Realign, RenameFile
-from migdoc.output.text import Styler, plain, printable
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+from migdoc.output.text import Styler, plain, plural, printable
 
 
 def _describe(action: Action) -> str:
@@ -27,7 +23,7 @@ def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -
     lines = []
     flags = " ".join(f"--{s}" for s in plan.strategies)
     if heading is None:
-        heading = f"migdoc fix {flags}: " + (_plural(len(plan.actions), "action") if plan.actions else "nothing to do")
+        heading = f"migdoc fix {flags}: " + (plural(len(plan.actions), "action") if plan.actions else "nothing to do")
     lines.append(style(heading, "path"))
     for note in plan.notes:
         lines.append(style(f"  note: {printable(note)}", "dim"))
@@ -56,7 +52,7 @@ def render_overview(proposals: Mapping[str, Plan], style: Styler = plain) -> str
         return "migdoc fix: nothing to do\n"
     parts = ["migdoc fix: no strategy chosen; here is what each would do (nothing is written)\n"]
     for name, plan in proposals.items():
-        count = _plural(len(plan.actions), "action") if plan.actions else "nothing"
+        count = plural(len(plan.actions), "action") if plan.actions else "nothing"
         parts.append(render_plan(plan, style, heading=f"--{name} would do {count}:"))
     parts.append(
         "Choose with --archive, --merge, --renumber (combinable); --diff shows the changes; --apply writes them.\n"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import networkx as nx
 
-from migdoc.graph import RevisionGraph
+from migdoc.graph import RevisionGraph, node_sort_key
 from migdoc.model import CheckResult, Diagnostic
 
 Styler = Callable[[str, str], str]
@@ -44,7 +44,7 @@ def printable_path(path: str) -> str:
     return f"./{shown}" if shown.startswith("::") else shown
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
@@ -66,10 +66,10 @@ def render_check(result: CheckResult, style: Styler = plain) -> str:
     verdict = (
         "no problems"
         if not result.diagnostics
-        else (f"{_plural(s.errors, 'error')}, {_plural(s.warnings, 'warning')}, {s.info} info")
+        else (f"{plural(s.errors, 'error')}, {plural(s.warnings, 'warning')}, {s.info} info")
     )
     lines.append(
-        f"{verdict} in {_plural(s.files, 'file')} ({_plural(s.revisions, 'revision')}, {_plural(s.heads, 'head')})"
+        f"{verdict} in {plural(s.files, 'file')} ({plural(s.revisions, 'revision')}, {plural(s.heads, 'head')})"
     )
     return "\n".join(lines) + "\n"
 
@@ -84,17 +84,12 @@ def _node_order(graph: RevisionGraph) -> list[str]:
         groups.setdefault(component, []).append(node)
 
     def key(component: int) -> tuple:
-        return min(_sort_key(n) for n in groups[component])
+        return min(node_sort_key(n) for n in groups[component])
 
     order = []
     for component in nx.lexicographical_topological_sort(condensed, key=key):
-        order.extend(sorted(groups[component], key=_sort_key))
+        order.extend(sorted(groups[component], key=node_sort_key))
     return list(reversed(order))
-
-
-def _sort_key(node: str) -> tuple:
-    kind, _, rest = node.partition(":")
-    return (0, int(rest), "") if kind == "f" else (1, 0, rest)
 
 
 def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = None, style: Styler = plain) -> str:
@@ -117,7 +112,7 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
             column = lanes.index(node)
         marks = {column: "*" if graph.index_of(node) is not None else "?"}
         lines.append(_lane_row(len(lanes), marks) + "  " + _label(graph, node, heads, bases, merges, problems, style))
-        parents = sorted((p for p in g.predecessors(node)), key=_sort_key, reverse=True)
+        parents = sorted((p for p in g.predecessors(node)), key=node_sort_key, reverse=True)
         if not parents and len(lines) and node != order[-1]:
             # The chain ends here (a base or a missing revision): a gap keeps
             # the next, unrelated revision in this lane from reading as its parent.

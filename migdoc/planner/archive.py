@@ -22,6 +22,12 @@ from migdoc.naming import (
     parse_create_date,
 )
 from migdoc.planner.context import (
+    DUPLICATE_CONTENT,
+    DUPLICATE_REVISION,
+    HEADER_MISMATCH,
+    MISSING_REVISION,
+    MULTIPLE_HEADS,
+    REDUNDANT_OPERATION,
     PlanContext,
     _codes_on,
     _depends_ids,
@@ -70,7 +76,7 @@ def _choose_main_head(context: PlanContext, lines: _Lines, options: FixOptions) 
 
 def _is_labelled_layout(context: PlanContext) -> bool:
     # info (labelled branches) or warning (labels computed at import time): never merged or archived
-    return any(d.code == "MD003" and d.severity is not Severity.ERROR for d in context.diagnostics)
+    return any(d.code == MULTIPLE_HEADS and d.severity is not Severity.ERROR for d in context.diagnostics)
 
 
 def _repeats_ancestor(
@@ -89,7 +95,7 @@ def _repeats_ancestor(
     body = rf.upgrade
     if body is None or not body.does_work:
         return None
-    if "MD011" not in rf.ignored_codes:
+    if DUPLICATE_CONTENT not in rf.ignored_codes:
         twins = [i for i in same_body.get(body.fingerprint, ()) if i != index]
         if twins:
             found = ancestors()
@@ -97,16 +103,19 @@ def _repeats_ancestor(
                 if ancestor in found:
                     return (
                         f"its upgrade() is the same as its ancestor {context.files[ancestor].revision}'s",
-                        ("MD011",),
+                        (DUPLICATE_CONTENT,),
                     )
-    if "MD012" not in rf.ignored_codes and body.operations and redundant.get(index):
+    if REDUNDANT_OPERATION not in rf.ignored_codes and body.operations and redundant.get(index):
         found = ancestors()
         repeats = [r for r in redundant[index] if r.earlier in found]
         repeated_ops = [r.operation for r in repeats]
         if all(op in repeated_ops for op in body.operations):
             earlier = sorted({str(context.files[r.earlier].revision) for r in repeats})
             what = "; ".join(r.description for r in repeats)
-            return (f"every operation of its upgrade() repeats ancestor {', '.join(earlier)} ({what})", ("MD012",))
+            return (
+                f"every operation of its upgrade() repeats ancestor {', '.join(earlier)} ({what})",
+                (REDUNDANT_OPERATION,),
+            )
     return None
 
 
@@ -147,15 +156,15 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
         if len(lines.declarations[rev]) > 1 and any(c in main_line for c in lines.declarations[rev]):
             keeper = next(c for c in lines.declarations[rev] if c in main_line)
             why = f"a second file declaring revision {rev}; the main line keeps {files[keeper].path}"
-            codes |= {"MD001"}
+            codes |= {DUPLICATE_REVISION}
         else:
             root = _branch_point(lines, index, main_line, branch_points)
             why = f"dead branch: not an ancestor of the main head {head_rev}" + (
                 f" (branched off {root})" if root else ""
             )
-            codes |= {"MD003"} & {d.code for d in context.diagnostics}
+            codes |= {MULTIPLE_HEADS} & {d.code for d in context.diagnostics}
             if len(lines.declarations[rev]) > 1:
-                codes |= {"MD001"}
+                codes |= {DUPLICATE_REVISION}
         reasons[index] = (why, tuple(sorted(codes)))
 
     # Main-line revisions that only repeat an ancestor (MD011/MD012).
@@ -186,11 +195,11 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
         if index in reasons:
             continue
         rf = files[index]
-        if "MD012" in _codes_on(context, rf.path, (Severity.ERROR,)):
+        if REDUNDANT_OPERATION in _codes_on(context, rf.path, (Severity.ERROR,)):
             unresolved.append(
                 f"{rf.path}: MD012 redundant operation in {rf.revision}, which also does other work; fix it by hand"
             )
-        if "MD002" in _codes_on(context, rf.path, (Severity.ERROR,)):
+        if MISSING_REVISION in _codes_on(context, rf.path, (Severity.ERROR,)):
             unresolved.append(
                 f"{rf.path}: MD002 {rf.revision} names a revision no file declares; --archive cannot restore it"
             )
@@ -249,7 +258,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
                 old_text=text,
                 new_text=apply_edits(text, edits),
                 reason=f"its parent {', '.join(left)} was archived; relinked to the nearest surviving ancestor {shown_new}",
-                answers=tuple(sorted({"MD007"} & _codes_on(context, rf.path))),
+                answers=tuple(sorted({HEADER_MISMATCH} & _codes_on(context, rf.path))),
                 revision=rf.revision,
                 warnings=(
                     (

@@ -15,6 +15,17 @@ from migdoc.model import (
     RevisionFile,
     Severity,
 )
+from migdoc.rules import code_named
+
+# The codes the planner answers, named through the registry (a renumbered rule fails loudly).
+DUPLICATE_REVISION = code_named("duplicate-revision")  # MD001
+MISSING_REVISION = code_named("missing-revision")  # MD002
+MULTIPLE_HEADS = code_named("multiple-heads")  # MD003
+FILENAME_MISMATCH = code_named("filename-mismatch")  # MD006
+HEADER_MISMATCH = code_named("header-mismatch")  # MD007
+DUPLICATE_CONTENT = code_named("duplicate-content")  # MD011
+REDUNDANT_OPERATION = code_named("redundant-operation")  # MD012
+HEAD_CONFLICT = code_named("head-conflict")  # MD017
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from migdoc.planner.archive import (
     _is_labelled_layout,
 )
 from migdoc.planner.context import (
+    HEAD_CONFLICT,
+    MULTIPLE_HEADS,
     PlanContext,
     _folder,
     _name,
@@ -57,7 +59,7 @@ def plan_merge(context: PlanContext, options: FixOptions, state: _State | None =
     check = read_revision(path, content.encode("utf-8"))
     if check.revision != revision or set(check.down_revisions) != set(heads):
         content = render_merge_script(None, revision, tuple(heads), options)
-    merged_codes = tuple(sorted({"MD003", "MD017"} & {d.code for d in context.diagnostics}))
+    merged_codes = tuple(sorted({MULTIPLE_HEADS, HEAD_CONFLICT} & {d.code for d in context.diagnostics}))
     action = CreateFile(
         path=path,
         content=content,

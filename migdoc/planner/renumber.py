@@ -16,6 +16,7 @@ from migdoc.naming import (
     template_regex,
 )
 from migdoc.planner.context import (
+    FILENAME_MISMATCH,
     PlanContext,
     _codes_on,
     _folder,
@@ -46,7 +47,7 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: _State | Non
     unresolved: list[str] = []
     for index in state.survivors:
         rf = files[index]
-        if "MD006" not in _codes_on(context, rf.path):
+        if FILENAME_MISMATCH not in _codes_on(context, rf.path):
             continue
         revision = str(rf.revision)
         path = PurePosixPath(rf.path)
@@ -77,7 +78,7 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: _State | Non
                 target=target,
                 sha256=rf.sha256,
                 reason=f"the file holds revision {revision}; its name now says so",
-                answers=("MD006",),
+                answers=(FILENAME_MISMATCH,),
                 revision=revision,
             )
         )
