@@ -17,6 +17,10 @@ Invariants:
 - nothing is deleted except files this run created, when it rolls back.
 
 This module is the only part of ``fix`` that writes to the disk.
+
+Over ~400 lines for a reason: the checks before writing, the writes, the roll-back and
+the undo share one journal format and one set of invariants, and are read together when
+any of them changes; the lock and the journal's reading are in ``lock`` and ``journal``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Command line: parse arguments, call the library, print, map errors to exit codes.
+"""Command line: parse arguments, call the library (:mod:`migdoc.doctor`), print, map errors
+to exit codes. Each command is parse -> one library call -> print -> exit code.
+
+Over ~400 lines for a reason: most of it is click's declarations of the five commands'
+options and their help texts, which belong where the commands are.
 
 Exit codes: 0 clean, 1 findings / failed dry-run / unapplied plan, 2 usage,
 config or environment error, 3 a bug in migdoc.
