@@ -12,7 +12,7 @@ symlinks, hostile ``alembic.ini`` and ``pyproject.toml``. Every case runs
 its time limit, and with nothing outside the project touched.
 
 ``MIGDOC_FUZZ_SCALE`` multiplies the number of examples (1 in CI: about
-2,000 runs in well under a minute on two cores). The examples are the same on
+3,500 runs in well under a minute on two cores). The examples are the same on
 every run, so CI stays reproducible; ``MIGDOC_FUZZ_RANDOM=1`` draws new ones
 (hypothesis prints how to reproduce any failure it finds).
 """
@@ -315,7 +315,7 @@ COMMANDS = [
 ]
 
 
-@fuzz_settings(350)
+@fuzz_settings(600)
 @given(project=mutated_chain(), commands=st.lists(st.sampled_from(COMMANDS), min_size=3, max_size=6, unique=True))
 def test_fuzz_check_graph_and_fix_on_mutated_chains(sandbox, project, commands):
     write_chain(sandbox.reset(), project)
@@ -324,7 +324,7 @@ def test_fuzz_check_graph_and_fix_on_mutated_chains(sandbox, project, commands):
     sandbox.assert_outside_untouched()
 
 
-@fuzz_settings(50)
+@fuzz_settings(80)
 @given(project=mutated_chain(), strategy=st.sampled_from(["--archive", "--merge", "--renumber"]))
 def test_fuzz_fix_apply_and_undo_stay_inside_the_project(sandbox, project, strategy):
     write_chain(sandbox.reset(), project)
@@ -395,7 +395,7 @@ def hostile_config(draw) -> dict:
     }
 
 
-@fuzz_settings(200)
+@fuzz_settings(300)
 @given(config=hostile_config(), command=st.sampled_from(COMMANDS[:1] + COMMANDS[4:5] + COMMANDS[8:10]))
 def test_fuzz_hostile_config_files(sandbox, config, command):
     root = sandbox.reset()
