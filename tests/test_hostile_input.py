@@ -267,6 +267,8 @@ def test_control_characters_in_revision_ids_are_escaped_in_every_human_facing_fo
     outputs = {
         "check": run("check", "p"),
         "graph": run("graph", "p"),
+        "graph dot": run("graph", "p", "--format", "dot"),
+        "graph mermaid": run("graph", "p", "--format", "mermaid"),
         "fix": run("fix", "p"),
         "fix --archive": run("fix", "p", "--archive"),
         "fix --merge": run("fix", "p", "--merge"),
