@@ -120,6 +120,19 @@ def test_fifo_version_file_and_fifo_config_do_not_hang(tmp_path):
     assert result.returncode == 2 and "FIFO" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_fifo_version_file_does_not_hang_check_with_base_ref(tmp_path):
+    from gitutil import git
+
+    write_project(tmp_path / "p")
+    git(tmp_path / "p", "init", "-q", "-b", "main")
+    git(tmp_path / "p", "add", "-A")
+    git(tmp_path / "p", "commit", "-q", "-m", "chain")
+    os.mkfifo(tmp_path / "p" / "migrations" / "versions" / "r9_pipe.py")
+    result = run_migdoc("check", "p", "--base-ref", "main", cwd=tmp_path, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "FIFO (named pipe), not a regular file" in result.stdout
+
+
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
 def test_version_file_symlinked_to_a_device_is_md010_not_an_endless_read(in_tmp, device):
     versions = write_project(in_tmp / "p")
