@@ -74,6 +74,30 @@ def test_early_sigint_and_sigterm_exit_130_143_with_one_line(project, entry, sig
         assert (process.returncode, err.decode().strip()) == (code, line), (delay, err.decode())
 
 
+SWALLOWED = """
+import signal, sys, time
+from migdoc import interrupts
+interrupts.install()
+class Collected:
+    def __del__(self):  # Python cannot raise from here: it prints "Exception ignored" and goes on
+        interrupts._on_signal(signal.SIGTERM, None)  # as if the signal had landed in it
+try:
+    Collected()
+    for _ in range(1000):
+        time.sleep(0.01)
+    print("the signal was lost")
+except KeyboardInterrupt as exc:
+    sys.exit(interrupts.report(exc))
+"""
+
+
+def test_a_signal_that_lands_where_python_cannot_raise_is_delivered_again():
+    # the import system runs weakref callbacks; a signal handled inside one was printed as
+    # "Exception ignored" and the run finished with exit 0
+    result = subprocess.run([sys.executable, "-c", SWALLOWED], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr.strip(), result.stdout) == (143, "migdoc: terminated (SIGTERM)", "")
+
+
 def test_the_console_script_starts_at_the_signal_handling_entry_point():
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert 'migdoc = "migdoc.__main__:main"' in pyproject
