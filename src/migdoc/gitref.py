@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from migdoc.errors import EnvironmentProblem, UsageError
+from migdoc.filesystem import read_regular_file
 from migdoc.graph import build_graph
 from migdoc.model import RevisionFile
 from migdoc.project import ProjectLayout, display_path, list_version_files
@@ -205,7 +206,7 @@ def merge_with_ref(layout: ProjectLayout, worktree: Sequence[RevisionFile], ref:
 
 def _read_worktree(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return read_regular_file(path)  # a FIFO or a device in the versions folder must not hang
     except OSError:
         return None
 
