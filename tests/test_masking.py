@@ -172,5 +172,7 @@ def test_a_password_never_reaches_the_dry_run_report(copy_fixture, pg_server):
         assert result.exit_code == 0, result.output
         assert_hidden(result.output, SECRET)
         assert "postgres:***@" in result.output
-    result = run("check", "dryrun_clean", "--dryrun", "--dryrun-database-url", server)
-    assert_hidden(result.output, SECRET)
+    for fmt in ("text", "json", "sarif", "github"):
+        result = run("check", "dryrun_clean", "--dryrun", "--server", server, "--format", fmt)
+        assert result.exit_code == 0, result.output
+        assert_hidden(result.output, SECRET)
