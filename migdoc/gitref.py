@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from migdoc.config import ProjectLayout
 from migdoc.errors import EnvironmentProblem, UsageError
-from migdoc.filesystem import display_path
+from migdoc.filesystem import display_path, read_regular_file
 from migdoc.graph import build_graph
 from migdoc.model import RevisionFile
 from migdoc.reader import read_revision
@@ -206,7 +206,7 @@ def merge_with_ref(layout: ProjectLayout, worktree: Sequence[RevisionFile], ref:
 
 def _read_worktree(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return read_regular_file(path)  # a FIFO or a device in the versions folder must not hang
     except OSError:
         return None
 

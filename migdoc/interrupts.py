@@ -11,8 +11,11 @@ before any heavy import, so the first signal becomes :class:`Interrupted`, a
 
 from __future__ import annotations
 
+import _thread
+import os
 import signal
 import sys
+import time
 
 WATCHED = (signal.SIGINT, signal.SIGTERM)
 
@@ -43,6 +46,32 @@ def install() -> None:
     for signum in WATCHED:
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _on_signal)
+    if sys.unraisablehook is not _on_unraisable:
+        _previous_hook[:] = [sys.unraisablehook]
+        sys.unraisablehook = _on_unraisable
+
+
+_previous_hook: list = []
+
+
+def _on_unraisable(unraisable) -> None:
+    """A signal handled inside a weakref callback or a ``__del__`` (the import system
+    runs such callbacks) raises where Python cannot propagate it: it would print
+    "Exception ignored" and the run would go on, the signal lost. Deliver it again
+    instead, from another thread a moment later, when the main thread is back in
+    ordinary code."""
+    exc = unraisable.exc_value
+    if not isinstance(exc, Interrupted):
+        (_previous_hook[0] if _previous_hook else sys.__unraisablehook__)(unraisable)
+        return
+    _first.clear()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
+    _thread.start_new_thread(_deliver_later, (exc.signum,))
+
+
+def _deliver_later(signum: int) -> None:
+    time.sleep(0.005)
+    os.kill(os.getpid(), signum)
 
 
 def report(exc: BaseException) -> int:

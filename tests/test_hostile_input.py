@@ -120,6 +120,19 @@ def test_fifo_version_file_and_fifo_config_do_not_hang(tmp_path):
     assert result.returncode == 2 and "FIFO" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_fifo_version_file_does_not_hang_check_with_base_ref(tmp_path):
+    from gitutil import git
+
+    write_project(tmp_path / "p")
+    git(tmp_path / "p", "init", "-q", "-b", "main")
+    git(tmp_path / "p", "add", "-A")
+    git(tmp_path / "p", "commit", "-q", "-m", "chain")
+    os.mkfifo(tmp_path / "p" / "migrations" / "versions" / "r9_pipe.py")
+    result = run_migdoc("check", "p", "--base-ref", "main", cwd=tmp_path, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "FIFO (named pipe), not a regular file" in result.stdout
+
+
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
 def test_version_file_symlinked_to_a_device_is_md010_not_an_endless_read(in_tmp, device):
     versions = write_project(in_tmp / "p")
@@ -267,6 +280,8 @@ def test_control_characters_in_revision_ids_are_escaped_in_every_human_facing_fo
     outputs = {
         "check": run("check", "p"),
         "graph": run("graph", "p"),
+        "graph dot": run("graph", "p", "--format", "dot"),
+        "graph mermaid": run("graph", "p", "--format", "mermaid"),
         "fix": run("fix", "p"),
         "fix --archive": run("fix", "p", "--archive"),
         "fix --merge": run("fix", "p", "--merge"),

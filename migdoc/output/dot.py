@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from migdoc.graph import RevisionGraph
+from migdoc.output.text import printable
 
 
 def _quote(text: str) -> str:
@@ -15,25 +16,27 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
     lines = ["digraph migrations {", "  rankdir=BT;", "  node [shape=box, fontname=monospace];"]
     for node, data in sorted(graph.graph.nodes(data=True)):
         index = data["index"]
-        revision = data["revision"]
+        revision = printable(data["revision"])  # control characters from files, shown as escapes
         if index is None:
-            lines.append(f"  {_quote(node)} [label={_quote(revision + ' (missing)')}, style=dashed, color=red];")
+            lines.append(
+                f"  {_quote(printable(node))} [label={_quote(revision + ' (missing)')}, style=dashed, color=red];"
+            )
             continue
         rf = graph.files[index]
-        label = revision + (f"\\n{rf.message}" if rf.message else "")
-        attributes = [f"label={_quote(label)}", f"tooltip={_quote(rf.path)}"]
+        label = revision + (f"\\n{printable(rf.message)}" if rf.message else "")
+        attributes = [f"label={_quote(label)}", f"tooltip={_quote(printable(rf.path))}"]
         if graph.is_shadowed(index):
             attributes.append("style=dotted")
-        if revision in heads and not graph.is_shadowed(index):
+        if rf.revision in heads and not graph.is_shadowed(index):
             attributes.append("peripheries=2")
-        if revision in bases:
+        if rf.revision in bases:
             attributes.append("shape=house")
         if rf.path in problems:
             attributes.append("color=red")
             attributes[0] = f"label={_quote(label + chr(10) + ' '.join(sorted(set(problems[rf.path]))))}"
-        lines.append(f"  {_quote(node)} [{', '.join(attributes)}];")
+        lines.append(f"  {_quote(printable(node))} [{', '.join(attributes)}];")
     for parent, child, data in sorted(graph.graph.edges(data=True)):
         style = ' [style=dashed, label="depends_on"]' if data["kind"] == "depends" else ""
-        lines.append(f"  {_quote(child)} -> {_quote(parent)}{style};")
+        lines.append(f"  {_quote(printable(child))} -> {_quote(printable(parent))}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from migdoc.graph import RevisionGraph
+from migdoc.output.text import printable
 
 
 def _node_id(node: str) -> str:
@@ -12,7 +13,8 @@ def _node_id(node: str) -> str:
 
 
 def _text(text: str) -> str:
-    return text.replace('"', "#quot;")
+    # a newline or an escape sequence in an id would break the chart, or a CI log
+    return printable(text).replace('"', "#quot;")
 
 
 def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = None) -> str:
