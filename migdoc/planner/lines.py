@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import networkx as nx
+
 from migdoc.planner.context import (
     PlanContext,
     _depends_ids,
 )
-
-# -- archive -----------------------------------------------------------------
 
 
 class _Lines:
@@ -27,6 +27,7 @@ class _Lines:
             i: list(dict.fromkeys([*context.files[i].down_revisions, *_depends_ids(context, i)])) for i in self.usable
         }
         self._depth: dict[int, int] = {}
+        self._chosen_graph: nx.DiGraph | None = None
 
     def parent_copies(self, index: int) -> list[int]:
         """Every file declaring one of ``index``'s parents (each copy of a duplicated id)."""
@@ -80,27 +81,22 @@ class _Lines:
 
     def main_line(self, head: int) -> set[int]:
         """The main head and its ancestors, one chosen copy per duplicated id."""
-        self.main_parents: dict[int, list[int]] = {}
-        found = {head}
-        frontier = [head]
-        while frontier:
-            index = frontier.pop()
-            chosen = [self.choose_copy(p) for p in self.parent_ids[index] if p in self.declarations]
-            self.main_parents[index] = [c for c in dict.fromkeys(chosen) if c != index]
-            for copy in self.main_parents[index]:
-                if copy not in found:
-                    found.add(copy)
-                    frontier.append(copy)
-        return found
+        return {head} | nx.ancestors(self._chosen(), head)
 
     def main_ancestors(self, index: int) -> set[int]:
-        """``index``'s main-line ancestors, walked on demand: keeping every revision's
+        """``index``'s main-line ancestors (for a main-line ``index``: the chosen copies'
+        ancestors are the main line's), found on demand: keeping every revision's
         ancestor set at once costs memory quadratic in the chain's length."""
-        found: set[int] = set()
-        frontier = [index]
-        while frontier:
-            for copy in self.main_parents.get(frontier.pop(), ()):
-                if copy not in found and copy != index:
-                    found.add(copy)
-                    frontier.append(copy)
-        return found
+        return nx.ancestors(self._chosen(), index) - {index}
+
+    def _chosen(self) -> nx.DiGraph:
+        """Every file linked to the chosen copy of each of its parents (networkx walks it)."""
+        if self._chosen_graph is None:
+            graph = nx.DiGraph()
+            graph.add_nodes_from(self.usable)
+            for index in self.usable:
+                for parent in self.parent_ids[index]:
+                    if parent in self.declarations and (copy := self.choose_copy(parent)) != index:
+                        graph.add_edge(copy, index)
+            self._chosen_graph = graph
+        return self._chosen_graph
