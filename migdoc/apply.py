@@ -99,24 +99,34 @@ def _preflight(plan: Plan, folders: tuple[Path, ...]) -> None:
     for action in plan.actions:
         for path in _paths_of(action):
             if not is_inside(os.path.abspath(path), folders):
-                raise ApplyError(f"{path} lies outside the project; migdoc writes only inside it; nothing changed")
+                raise ApplyError(
+                    f"{path} lies outside the project; migdoc writes only inside it; nothing changed", path
+                )
         if isinstance(action, (MoveFile, RenameFile)):
             source = Path(action.source)
             try:
                 data = source.read_bytes()
             except OSError as exc:
-                raise ApplyError(f"{action.source}: cannot be read ({exc.strerror or exc}); nothing changed") from exc
+                raise ApplyError(
+                    f"{action.source}: cannot be read ({exc.strerror or exc}); nothing changed", action.source
+                ) from exc
             if _sha256(data) != action.sha256:
-                raise ApplyError(f"{action.source} changed on disk since the plan was made; run `migdoc fix` again")
+                raise ApplyError(
+                    f"{action.source} changed on disk since the plan was made; run `migdoc fix` again", action.source
+                )
             _refuse_taken(action.target, written)
             checked |= {source.parent, _existing_ancestor(Path(action.target).parent)}
         elif isinstance(action, EditText):
             try:
                 data = Path(action.path).read_bytes()
             except OSError as exc:
-                raise ApplyError(f"{action.path}: cannot be read ({exc.strerror or exc}); nothing changed") from exc
+                raise ApplyError(
+                    f"{action.path}: cannot be read ({exc.strerror or exc}); nothing changed", action.path
+                ) from exc
             if _sha256(data) != action.old_sha256:
-                raise ApplyError(f"{action.path} changed on disk since the plan was made; run `migdoc fix` again")
+                raise ApplyError(
+                    f"{action.path} changed on disk since the plan was made; run `migdoc fix` again", action.path
+                )
             checked.add(Path(action.path).parent)
         elif isinstance(action, CreateFile):
             _refuse_taken(action.path, written)
@@ -133,7 +143,7 @@ def _paths_of(action) -> tuple[str, ...]:
 
 def _refuse_taken(target: str, written: set[str]) -> None:
     if os.path.lexists(target) or target in written:
-        raise ApplyError(f"{target} already exists; migdoc never overwrites a file; nothing changed")
+        raise ApplyError(f"{target} already exists; migdoc never overwrites a file; nothing changed", target)
     written.add(target)
 
 
@@ -518,7 +528,7 @@ def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> tuple[Path
             _save_journal(path, journal)
         except OSError as exc:
             raise UndoError(
-                f"cannot update the journal {display_path(path)}: {exc.strerror or exc}; nothing changed"
+                f"cannot update the journal {display_path(path)}: {exc.strerror or exc}; nothing changed", str(path)
             ) from exc
         problems = _restore(journal)
         journal["status"] = "undone" if not problems else "partly undone"

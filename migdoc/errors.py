@@ -55,15 +55,34 @@ class FixRefused(UsageError):
 
 
 class LockedError(MigdocError):
-    """Another migdoc is writing this project; nothing was changed."""
+    """Another migdoc is writing this project; nothing was changed.
+
+    ``lock``: the lock file; ``holder``: who holds it (pid, host, start), as it wrote itself down."""
+
+    def __init__(self, message: str, lock: str | None = None, holder: dict | None = None) -> None:
+        super().__init__(message)
+        self.lock = lock
+        self.holder = holder
 
 
 class ApplyError(MigdocError):
-    """The plan cannot be applied safely; nothing on disk was changed."""
+    """The plan cannot be applied safely (or could not be, and was rolled back).
+
+    ``path``: the file the refusal is about, when it is about one."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class UndoError(MigdocError):
-    """The last journal cannot be undone safely."""
+    """The last journal cannot be undone safely.
+
+    ``journal``: the journal file concerned, when there is one."""
+
+    def __init__(self, message: str, journal: str | None = None) -> None:
+        super().__init__(message)
+        self.journal = journal
 
 
 class ApplyInterrupted(KeyboardInterrupt):

@@ -56,7 +56,9 @@ def _acquire(path: Path, error: type[MigdocError]) -> int:
             os.close(handle)
             raise LockedError(
                 f"another migdoc is writing this project ({owner.describe(holder)}; lock "
-                f"{display_path(path)}); nothing changed; run it again when that one has finished"
+                f"{display_path(path)}); nothing changed; run it again when that one has finished",
+                str(path),
+                holder,
             ) from None
         except OSError as exc:
             os.close(handle)
@@ -88,9 +90,12 @@ def refuse_if_locked(root: Path) -> None:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = _read_lock_owner(handle)
             raise LockedError(
-                f"another migdoc is writing this project ({owner.describe(_read_lock_owner(handle))}; lock "
-                f"{display_path(path)}); run it again when that one has finished"
+                f"another migdoc is writing this project ({owner.describe(holder)}; lock "
+                f"{display_path(path)}); run it again when that one has finished",
+                str(path),
+                holder,
             ) from None
         except OSError:
             return
