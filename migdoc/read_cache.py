@@ -171,11 +171,6 @@ def encode_record(record: RevisionFile) -> bytes:
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
-def decode_record(payload: bytes, path: str, sha256: str) -> RevisionFile:
-    """Raises ValueError for anything that is not exactly a stored record."""
-    return _decode_revision_file(json.loads(payload), path, sha256)
-
-
 # -- the cache file ----------------------------------------------------------------------
 
 

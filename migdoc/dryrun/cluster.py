@@ -163,9 +163,6 @@ class PrivateServer:
         """A superuser URL through the unix socket (serves sync and async SQLAlchemy)."""
         return f"postgresql+psycopg://{SUPERUSER}@/postgres?host={self.socket_dir}"
 
-    def url_for(self, database: str) -> str:
-        return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.socket_dir}"
-
     @property
     def description(self) -> str:
         return f"private PostgreSQL {self.binaries.version} ({self.binaries.source}: {self.binaries.bindir})"

@@ -31,7 +31,6 @@ import inspect
 import json
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,12 +317,6 @@ def _server_side_target(row) -> str:
     if row is None:
         return "a database that is not the run's (it cannot answer the proof query)"
     return f"database {row[1]!r} (not the run's)"
-
-
-@contextlib.contextmanager
-def guarded(identity: RunIdentity, project_root: Path) -> Iterator[ConnectionGuard]:
-    with ConnectionGuard(identity, project_root) as guard:
-        yield guard
 
 
 def _masked_first_line(exc: BaseException) -> str:
