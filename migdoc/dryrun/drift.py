@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from migdoc.rules import code_named
+
 _MODIFIED = {
     "modify_type": "type",
     "modify_nullable": "nullable",
@@ -25,7 +27,7 @@ class Drift:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "code": "MD020",
+            "code": code_named("model-drift"),
             "file": self.file,
             "line": self.line,
             "revision": self.revision,

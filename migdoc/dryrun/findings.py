@@ -4,6 +4,9 @@ so that ``check --dryrun`` reports it in every format. Pure."""
 from __future__ import annotations
 
 from migdoc.model import CheckResult, Diagnostic, Severity, Summary
+from migdoc.rules import code_named
+
+DRYRUN_FAILED, MODEL_DRIFT = code_named("dryrun-failed"), code_named("model-drift")
 
 
 def dryrun_diagnostics(result) -> list[Diagnostic]:
@@ -23,12 +26,20 @@ def dryrun_diagnostics(result) -> list[Diagnostic]:
             )
         found.append(
             Diagnostic(
-                "MD021", "dryrun-failed", Severity.ERROR, message, failure.file, failure.line or 1, failure.revision
+                DRYRUN_FAILED,
+                "dryrun-failed",
+                Severity.ERROR,
+                message,
+                failure.file,
+                failure.line or 1,
+                failure.revision,
             )
         )
     for drift in getattr(result, "drift", ()):
         found.append(
-            Diagnostic("MD020", "model-drift", Severity.ERROR, drift.message, drift.file, drift.line, drift.revision)
+            Diagnostic(
+                MODEL_DRIFT, "model-drift", Severity.ERROR, drift.message, drift.file, drift.line, drift.revision
+            )
         )
     return found
 
