@@ -1,26 +1,32 @@
-"""Deliberate mutations that once went unnoticed (issue 10), and the test that now
-kills each. Each was made by hand in the source, the suite run, and the mutation
-reverted; keep this table current when a test is renamed or moved.
+"""Deliberate mutations that once went unnoticed (issue 10), and the tests that now
+kill each. Each was made by hand in a copy of the source, the suite run, and the
+copy thrown away; keep this table current when a test is renamed or moved.
+("before": whether the suite caught it before these tests were written.)
 
-=================================================  ==================================================================
-mutation                                           killed by
-=================================================  ==================================================================
-MD009 checks only the first merge parent           test_rules_naming.py::test_md009_merge_checks_every_parent
-                                                   [second-parent]
-MD018 without its cycle guard                      test_rules_structure.py::test_md018_stays_silent_on_a_graph_with_a_cycle
-                                                   (and test_fuzz / test_fixtures md005_cycle, which crash)
-GitHub annotations no longer escape ``,`` in       test_mutations_caught.py::test_github_properties_escape_comma_and_colon
-the ``file`` / ``title`` properties
-apply: no-clobber (preflight refuses a taken       test_fix_strategies.py::test_refuse_archive_folder_holding_same_name
-target)                                            test_mutations_caught.py::test_apply_never_overwrites_a_taken_target
-apply: no-clobber (the move itself refuses a       test_apply_interrupted.py::
-target that appeared after the check)              test_move_no_clobber_never_replaces_a_target_that_appears_after_the_check
-undo over later edits (a file edited after the     test_mutations_caught.py::test_undo_leaves_a_file_edited_after_the_fix
-fix is reverted anyway)
-hash re-check during apply (edit)                  test_mutations_caught.py::test_apply_rechecks_an_edited_file_just_before_its_step
-hash re-check during apply (move)                  test_apply_interrupted.py::test_item9_file_changed_after_the_check_is_not_moved
-rollback of a changed created file                 test_mutations_caught.py::test_undo_keeps_a_created_file_someone_changed
-=================================================  ==================================================================
+====================================  ======  ==========================================================
+mutation                              before  killed by
+====================================  ======  ==========================================================
+MD009 checks only the first merge     no      test_rules_naming.py::
+parent                                        test_md009_merge_checks_every_parent[first-parent]
+MD018 without its cycle guard         no      test_rules_structure.py::
+                                              test_md018_stays_silent_on_a_graph_with_a_cycle
+GitHub annotations no longer escape   no      test_mutations_caught.py::
+``,`` in the file/title properties            test_github_properties_escape_comma_and_colon
+no-clobber, preflight (a planned      no      test_mutations_caught.py::test_apply_never_overwrites_a_taken_target
+target that already exists)
+no-clobber, the move itself (a        yes     test_mutations_caught.py::
+target that appears after the                 test_apply_never_overwrites_a_target_that_appears_after_the_check;
+check; os.replace instead)                    test_apply_interrupted.py::
+                                              test_move_no_clobber_never_replaces_a_target_that_appears_after_the_check
+                                              (and five more there)
+undo over later edits (a conflicting  yes     test_mutations_caught.py::test_undo_leaves_a_file_edited_after_the_fix;
+step reverted anyway)                         test_apply_interrupted.py::test_rollback_that_cannot_restore_a_file_says_so
+hash re-check during apply, edit      no      test_mutations_caught.py::
+                                              test_apply_rechecks_an_edited_file_just_before_its_step
+hash re-check during apply, move      yes     test_apply_interrupted.py::test_item9_file_changed_after_the_check_is_not_moved
+rollback of a changed created file    no      test_mutations_caught.py::test_undo_keeps_a_created_file_someone_changed;
+(removed although changed)                    test_apply_never_overwrites_a_target_that_appears_after_the_check
+====================================  ======  ==========================================================
 """
 
 from __future__ import annotations

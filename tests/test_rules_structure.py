@@ -144,6 +144,16 @@ def test_md003_expand_contract_sharing_one_base_is_info():
     assert_mentions(found[0], "expand@head", "contract@head")
 
 
+def test_md003_unlabelled_main_line_and_a_labelled_branch_each_with_its_own_base_is_info():
+    """Alembic's "multiple bases" recipe (healthy_two_version_locations): the main line
+    needs no label when every head starts from a base of its own."""
+    files = [*chain("0001", "0002"), revision("a1", None, labels=("audit",)), revision("a2", "a1", depends_on="0001")]
+    found = findings("MD003", files)
+    assert where(found) == [("0002", INFO), ("a2", INFO)]
+    assert_mentions(found[0], "unlabelled main line", "audit")
+    assert findings("MD004", files) == []
+
+
 def test_md003_labels_computed_at_import_time_are_a_warning_not_an_error():
     files = [
         revision("base", None),
