@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,16 +34,30 @@ def handles_sigterm(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    # long enough (without the read cache) that the delays below land inside the run
+    # past the parallel-parse threshold, so that the early delays land in imports and the parse pool
     root = tmp_path_factory.mktemp("signals") / "p"
-    write_project(root, 3000)
+    write_project(root, 1500)
     return root
 
 
-def start(command: list[str], project: Path) -> subprocess.Popen:
-    env = {**os.environ, "MIGDOC_NO_CACHE": "1"}
+@pytest.fixture(scope="module")
+def silent_database() -> Iterator[str]:
+    """A listener that accepts and never answers: after reading the project, the run waits on
+    it (up to the timeout below), so however fast this machine is at the moment, every delay
+    lands inside the run. A run that ended before its signal would prove nothing."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"postgresql+psycopg://deploy:pw@127.0.0.1:{listener.getsockname()[1]}/shop"
+
+
+def start(command: list[str], project: Path, database_url: str) -> subprocess.Popen:
+    env = {**os.environ, "MIGDOC_NO_CACHE": "1", "MIGDOC_DATABASE_TIMEOUT": "120"}
     process = subprocess.Popen(
-        [*command, "check", str(project)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+        [*command, "check", str(project), "--database-url", database_url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     deadline = time.monotonic() + 10
     while not handles_sigterm(process.pid) and time.monotonic() < deadline:
@@ -51,23 +67,17 @@ def start(command: list[str], project: Path) -> subprocess.Popen:
 
 @pytest.mark.parametrize("entry", ["console script", "python -m"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_early_sigint_and_sigterm_exit_130_143_with_one_line(project, entry, signum):
+def test_early_sigint_and_sigterm_exit_130_143_with_one_line(project, silent_database, entry, signum):
     script = Path(sys.executable).parent / "migdoc"
     command = [str(script)] if entry == "console script" else [sys.executable, "-m", "migdoc"]
     if entry == "console script" and (not script.exists() or "migdoc.__main__" not in script.read_text()):
         # an install made before the entry point moved: `pip install -e .` renews it
         pytest.skip("the migdoc console script here is missing or stale")
     code, line = EXPECTED[signum]
-    # how long a run lasts here, so that every signal below lands inside one
-    baseline = start(command, project)
-    started = time.monotonic()
-    baseline.communicate(timeout=120)
-    lasts = time.monotonic() - started
-    delays = [d for d in (0.0, 0.01, 0.05, 0.15, 0.3, 0.7) if d < lasts / 2]
-    assert len(delays) >= 4, f"a run lasts only {lasts:.2f} s here"
-    for delay in delays:
-        process = start(command, project)
+    for delay in (0.0, 0.01, 0.05, 0.15, 0.3, 0.7):
+        process = start(command, project, silent_database)
         time.sleep(delay)
+        assert process.poll() is None, (delay, process.communicate()[1].decode())  # still running
         process.send_signal(signum)
         _, err = process.communicate(timeout=60)
         assert (process.returncode, err.decode().strip()) == (code, line), (delay, err.decode())
@@ -100,3 +110,26 @@ def test_a_signal_that_lands_where_python_cannot_raise_is_delivered_again():
 def test_the_console_script_starts_at_the_signal_handling_entry_point():
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert 'migdoc = "migdoc.__main__:main"' in pyproject
+
+
+HANDLED_BEFORE_CLICK = """
+import signal, sys
+
+class Watch:
+    # records how SIGTERM is handled at the moment click is first imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "click" and not hasattr(self, "seen"):
+            self.seen = signal.getsignal(signal.SIGTERM)
+            print("SIGTERM handled when click loads:", self.seen not in (signal.SIG_DFL, None))
+        return None
+
+sys.meta_path.insert(0, Watch())
+from migdoc.__main__ import main
+main(["--version"])
+"""
+
+
+def test_the_handlers_are_installed_before_click_and_migdoc_load():
+    # the window that matters: a signal during the heavy imports, which used to die with -15
+    result = subprocess.run([sys.executable, "-c", HANDLED_BEFORE_CLICK], capture_output=True, text=True, timeout=60)
+    assert "SIGTERM handled when click loads: True" in result.stdout, result.stdout + result.stderr

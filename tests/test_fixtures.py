@@ -3,6 +3,10 @@
 Each ``fixtures/<name>`` is copied into ``tmp_path`` and run with the current
 directory there, so paths in the output are the same on every machine.
 ``MIGDOC_UPDATE_GOLDENS=1`` rewrites the golden files.
+
+The golden files pin the renderings (formats); which codes fire, and so the
+exit code, is pinned separately by ``EXPECTED_CODES``, which rewriting the
+goldens does not touch.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from click.testing import CliRunner
 from golden import assert_golden
 
 from migdoc.cli import cli
+from migdoc.model import Severity
 from migdoc.rules import RULES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -34,6 +39,57 @@ LAYOUT_NOTES = {
     "layout_unread_subfolders": "2 more revision files lie in subfolders that are not read",
 }
 """Fixtures whose layout migdoc explains in one info line on stderr (stdout stays the report)."""
+
+ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+EXPECTED_CODES: dict[str, set[tuple[str, Severity]]] = {
+    "demo": {("MD003", ERROR), ("MD006", WARNING), ("MD011", WARNING), ("MD012", ERROR), ("MD013", WARNING)},
+    "healthy_dated_file_template": set(),
+    "healthy_dated_no_slug": set(),
+    "healthy_expand_contract": {("MD003", INFO)},
+    "healthy_labelled_branches": {("MD003", INFO)},
+    "healthy_messy_names": {("MD006", WARNING)},
+    "healthy_messy_values": {("MD007", WARNING), ("MD018", WARNING)},
+    "healthy_named_sections": set(),
+    "healthy_numbered_merge": set(),
+    "healthy_pyproject_only": set(),
+    "healthy_raw_sql_and_helpers": set(),
+    "healthy_recursive_date_folders": set(),
+    "healthy_schemas_and_data": set(),
+    "healthy_two_version_locations": {("MD003", INFO)},
+    "healthy_typed_template": set(),
+    "layout_dialect_subfolders": set(),
+    "layout_flask_migrate": set(),
+    "layout_package_colons": set(),
+    "layout_script_folder": set(),
+    "layout_unread_subfolders": set(),
+    "md001_duplicate_revision": {("MD001", ERROR)},
+    "md002_missing_revision": {("MD002", ERROR), ("MD003", ERROR)},
+    "md003_computed_labels": {("MD003", WARNING), ("MD019", WARNING)},
+    "md003_multiple_heads": {("MD003", ERROR)},
+    "md004_multiple_bases": {("MD004", WARNING)},
+    "md005_cycle": {("MD005", ERROR), ("MD007", WARNING), ("MD009", INFO)},
+    "md005_depends_on_empty_string": {("MD005", ERROR)},
+    "md006_filename_mismatch": {("MD006", WARNING)},
+    "md007_header_mismatch": {("MD007", WARNING)},
+    "md008_branch_label_conflict": {("MD008", ERROR)},
+    "md009_date_order": {("MD009", INFO)},
+    "md010_unreadable_revision": {("MD010", ERROR)},
+    "md011_duplicate_content": {("MD011", WARNING)},
+    "md012_redundant_operation": {("MD012", ERROR)},
+    "md013_irreversible": {("MD013", INFO), ("MD013", WARNING)},
+    "md014_stray_file": {("MD014", ERROR)},
+    "md015_unsafe_sql": {("MD015", WARNING)},
+    "md018_redundant_merge_parent": {("MD018", WARNING)},
+    "md019_unresolved_value": {("MD003", WARNING), ("MD019", WARNING)},
+}
+"""What each fixture must report, as (code, severity), written down here rather than read
+from migdoc's output, so a rule that stops (or starts) firing fails the behaviour test
+even when its golden files are rewritten. The exit code follows: 1 with any error.
+``test_expected_codes_follow_the_fixture_names`` holds this table to the names and
+fixtures/README.md (healthy_*: no error; mdNNN_*: MDNNN, at its default severity unless
+README says otherwise)."""
+SEVERITY_AS_README_SAYS = {"md003_computed_labels": {"MD003": WARNING}}
+"""mdNNN_* fixtures whose own code the README gives another severity than the rule's default."""
 
 CHECK_FORMATS = ("text", "json", "sarif", "github")
 GRAPH_FORMATS = ("text", "dot", "mermaid", "json")
@@ -69,10 +125,36 @@ def test_check_output_matches_golden(name, fmt, tmp_path, monkeypatch):
     result = run_in_copy(name, tmp_path, monkeypatch, "check", "--format", fmt)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert_layout_note(name, result.stderr)
-    payload = check_json(name, tmp_path, monkeypatch)
-    assert result.exit_code == (1 if payload["summary"]["errors"] else 0)
+    # The exit code comes from the fixture's expectation, never from this same run's report.
+    assert result.exit_code == expected_exit_code(name)
     output = stable_sarif(result.stdout) if fmt == "sarif" else result.stdout
     assert_golden(f"check/{name}.{fmt}", output)
+
+
+def expected_exit_code(name: str) -> int:
+    return 1 if any(severity is ERROR for _, severity in EXPECTED_CODES[name]) else 0
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_fixture_reports_exactly_its_expected_codes(name, tmp_path, monkeypatch):
+    """Behaviour, apart from the renderings: which codes fire, at which severity."""
+    payload = check_json(name, tmp_path, monkeypatch)
+    reported = {(d["code"], Severity(d["severity"])) for d in payload["diagnostics"]}
+    assert reported == EXPECTED_CODES[name]
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_expected_codes_follow_the_fixture_names(name):
+    assert name in EXPECTED_CODES, f"fixtures/{name}: add what it must report to EXPECTED_CODES"
+    expected = EXPECTED_CODES[name]
+    errors = {code for code, severity in expected if severity is ERROR}
+    if name.startswith(("healthy_", "layout_")):
+        assert errors == set(), "healthy and layout fixtures report no error (fixtures/README.md)"
+    match = re.match(r"md(\d{3})_", name)
+    if match:
+        code = f"MD{match.group(1)}"
+        severity = SEVERITY_AS_README_SAYS.get(name, {}).get(code, RULES[code].severity)
+        assert (code, severity) in expected, f"{name} must report {code} as {severity.value}"
 
 
 def assert_layout_note(name: str, stderr: str) -> None:

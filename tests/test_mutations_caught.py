@@ -1,0 +1,165 @@
+"""Deliberate mutations that once went unnoticed (issue 10), and the tests that now
+kill each. Each was made by hand in a copy of the source, the suite run, and the
+copy thrown away; keep this table current when a test is renamed or moved.
+("before": whether the suite caught it before these tests were written.)
+
+====================================  ======  ==========================================================
+mutation                              before  killed by
+====================================  ======  ==========================================================
+MD009 checks only the first merge     no      test_rules_naming.py::
+parent                                        test_md009_merge_checks_every_parent[first-parent]
+MD018 without its cycle guard         no      test_rules_structure.py::
+                                              test_md018_stays_silent_on_a_graph_with_a_cycle
+GitHub annotations no longer escape   no      test_mutations_caught.py::
+``,`` in the file/title properties            test_github_properties_escape_comma_and_colon
+no-clobber, preflight (a planned      no      test_mutations_caught.py::test_apply_never_overwrites_a_taken_target
+target that already exists)
+no-clobber, the move itself (a        yes     test_mutations_caught.py::
+target that appears after the                 test_apply_never_overwrites_a_target_that_appears_after_the_check;
+check; os.replace instead)                    test_apply_interrupted.py::
+                                              test_move_no_clobber_never_replaces_a_target_that_appears_after_the_check
+                                              (and five more there)
+undo over later edits (a conflicting  yes     test_mutations_caught.py::test_undo_leaves_a_file_edited_after_the_fix;
+step reverted anyway)                         test_apply_interrupted.py::test_rollback_that_cannot_restore_a_file_says_so
+hash re-check during apply, edit      no      test_mutations_caught.py::
+                                              test_apply_rechecks_an_edited_file_just_before_its_step
+hash re-check during apply, move      yes     test_apply_interrupted.py::test_item9_file_changed_after_the_check_is_not_moved
+rollback of a changed created file    no      test_mutations_caught.py::test_undo_keeps_a_created_file_someone_changed;
+(removed although changed)                    test_apply_never_overwrites_a_target_that_appears_after_the_check
+====================================  ======  ==========================================================
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from fixhelp import apply_for, plan_for, snapshot
+from migdoc import apply as applying
+from migdoc.api import load_project
+from migdoc.model import CheckResult, Diagnostic, Severity, Summary
+from migdoc.output.github import render_check
+
+
+def annotation(file: str, message: str = "m") -> str:
+    diagnostic = Diagnostic("MD006", "filename-mismatch", Severity.WARNING, message, file, 3, "0001")
+    result = CheckResult((diagnostic,), Summary(1, 1, 1, 0, 1, 0))
+    (line,) = render_check(result).splitlines()
+    return line
+
+
+def test_github_properties_escape_comma_and_colon():
+    """The workflow-command spec: in properties, ``,`` separates them and ``:`` ends them,
+    so both are escaped (``%2C``, ``%3A``); in the message only ``%``, CR and LF are."""
+    line = annotation("versions/0001_a,b:c.py", message="a, b: c")
+    match = re.fullmatch(r"::warning (?P<props>[^:]*)::(?P<data>.*)", line)
+    assert match, line
+    properties = dict(part.split("=", 1) for part in match["props"].split(","))
+    assert properties == {"file": "versions/0001_a%2Cb%3Ac.py", "line": "3", "title": "MD006 filename-mismatch"}
+    assert match["data"] == "a, b: c"
+
+
+def test_github_escapes_percent_first_so_escapes_are_not_doubled_or_forged():
+    line = annotation("versions/100%2C.py", message="50%\nnext")
+    assert "file=versions/100%252C.py," in line
+    assert line.endswith("::50%25%0Anext")
+
+
+# -- apply's safety checks -------------------------------------------------------------
+
+
+def created_path(plan) -> Path:
+    (action,) = [a for a in plan.actions if a.kind == "create" and a.path.endswith(".py")]
+    return Path(action.path)
+
+
+def edited_path(plan) -> Path:
+    (action,) = [a for a in plan.actions if a.kind == "edit"]
+    return Path(action.path)
+
+
+def no_journal(root: Path) -> bool:
+    folder = root / applying.JOURNAL_DIR
+    return not folder.exists() or not any(folder.glob("*.json"))
+
+
+def test_apply_never_overwrites_a_taken_target(copy_fixture):
+    """No-clobber, checked before anything is written: a file already at a planned
+    target stops the whole apply with nothing changed (not a half-apply rolled back)."""
+    root = copy_fixture("fix_merge")
+    plan = plan_for("fix_merge", is_merge=True)
+    target = created_path(plan)
+    target.write_text("# someone else's migration\n")
+    before = snapshot(root)
+    with pytest.raises(applying.ApplyError, match="already exists; migdoc never overwrites a file; nothing changed"):
+        apply_for("fix_merge", plan)
+    assert snapshot(root) == before
+    assert no_journal(root)
+
+
+def test_apply_never_overwrites_a_target_that_appears_after_the_check(copy_fixture, monkeypatch):
+    """No-clobber at the write itself: a file that appears between the preflight and
+    the step survives, whatever the rollback does afterwards."""
+    copy_fixture("fix_merge")
+    plan = plan_for("fix_merge", is_merge=True)
+    target = created_path(plan)
+    real_preflight = applying._preflight
+
+    def preflight_then_race(plan, folders):
+        real_preflight(plan, folders)
+        target.write_text("# written by someone else meanwhile\n")
+
+    monkeypatch.setattr(applying, "_preflight", preflight_then_race)
+    with pytest.raises(applying.ApplyError):
+        apply_for("fix_merge", plan)
+    assert target.read_text() == "# written by someone else meanwhile\n"
+
+
+def test_apply_rechecks_an_edited_file_just_before_its_step(copy_fixture, monkeypatch):
+    """The hash re-check during apply, for an edit: a file changed after the preflight
+    is not overwritten with an edit computed from its old text."""
+    root = copy_fixture("fix_story")
+    plan = plan_for("fix_story", is_archive=True)
+    victim = edited_path(plan)
+    real_preflight = applying._preflight
+
+    def preflight_then_edit(plan, folders):
+        real_preflight(plan, folders)
+        victim.write_text(victim.read_text() + "\n# edited while migdoc was applying\n")
+
+    monkeypatch.setattr(applying, "_preflight", preflight_then_edit)
+    before = snapshot(root / "migrations")
+    with pytest.raises(applying.ApplyError, match="changed on disk during apply"):
+        apply_for("fix_story", plan)
+    assert victim.read_text().endswith("# edited while migdoc was applying\n")
+    after = snapshot(root / "migrations")
+    key = f"versions/{victim.name}"
+    assert after.pop(key) != before.pop(key)
+    assert after == before  # every other step was put back
+
+
+def test_undo_leaves_a_file_edited_after_the_fix(copy_fixture):
+    """Undo never reverts over later work: a file edited since the fix keeps that
+    edit, and the undo says which file it left."""
+    copy_fixture("fix_story")
+    plan = plan_for("fix_story", is_archive=True)
+    edited = edited_path(plan)
+    assert not apply_for("fix_story", plan).is_rolled_back
+    edited.write_text(edited.read_text() + "\n# a later change by hand\n")
+    _, problems = applying.undo_last(load_project("fix_story").layout.root)
+    assert edited.read_text().endswith("# a later change by hand\n")
+    assert any(edited.name in p and "changed since it was fixed" in p for p in problems), problems
+
+
+def test_undo_keeps_a_created_file_someone_changed(copy_fixture):
+    """Rollback of a created file only removes it while it is what migdoc wrote."""
+    copy_fixture("fix_merge")
+    plan = plan_for("fix_merge", is_merge=True)
+    created = created_path(plan)
+    assert not apply_for("fix_merge", plan).is_rolled_back
+    created.write_text(created.read_text() + "\n# filled in by hand\n")
+    _, problems = applying.undo_last(load_project("fix_merge").layout.root)
+    assert created.exists() and created.read_text().endswith("# filled in by hand\n")
+    assert any(created.name in p and "changed since it was created" in p for p in problems), problems
