@@ -17,7 +17,6 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-
 from pg import is_ci
 
 SYSTEM_BINARIES = Path("/usr/lib/postgresql")

@@ -35,10 +35,10 @@ import re
 from pathlib import Path
 
 import pytest
-
 from fixhelp import apply_for, plan_for, snapshot
+
 from migdoc import apply as applying
-from migdoc.api import load_project
+from migdoc.doctor import load_project
 from migdoc.model import CheckResult, Diagnostic, Severity, Summary
 from migdoc.output.github import render_check
 

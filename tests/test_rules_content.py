@@ -8,9 +8,9 @@ Variants from ``fixtures/README.md`` (``md011_*`` ... ``md015_*``,
 from __future__ import annotations
 
 import pytest
+from rulekit import UNSET, assert_mentions, chain, default_severity, findings, revision
 
 from migdoc.model import Severity
-from rulekit import UNSET, assert_mentions, chain, default_severity, findings, revision
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 BACKFILL = "op.execute(\"UPDATE customers SET tier = 'basic' WHERE tier IS NULL\")"

@@ -9,10 +9,10 @@ their findings come from a dry-run's result (tests/test_dryrun*.py)."""
 from __future__ import annotations
 
 import pytest
+from rulekit import assert_mentions, chain, findings, revision
 
 from migdoc.gitref import MergedView
 from migdoc.model import Severity
-from rulekit import assert_mentions, chain, findings, revision
 
 ERROR = Severity.ERROR
 

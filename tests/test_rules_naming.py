@@ -7,9 +7,9 @@ Variants from ``fixtures/README.md`` (``md006_*``, ``md007_*``, ``md009_*``,
 from __future__ import annotations
 
 import pytest
+from rulekit import assert_mentions, chain, default_severity, findings, revision
 
 from migdoc.model import Severity
-from rulekit import assert_mentions, chain, default_severity, findings, revision
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 DATED = "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d-%%(rev)s_%%(slug)s".replace("%%", "%")

@@ -10,9 +10,9 @@ fixture promises is a case here, plus what must stay silent.
 from __future__ import annotations
 
 import pytest
+from rulekit import assert_mentions, chain, default_severity, findings, from_source, revision, source, where
 
 from migdoc.model import Severity
-from rulekit import assert_mentions, chain, default_severity, findings, from_source, revision, source, where
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
