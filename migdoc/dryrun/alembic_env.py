@@ -11,18 +11,18 @@ import sys
 from pathlib import Path
 
 
-def _parents(script) -> set[str]:
+def script_parents(script) -> set[str]:
     """A revision's parents as Alembic resolved them: its down revisions and its
     ``depends_on`` (branch labels resolved to revisions)."""
     return set(script._normalized_down_revisions) | set(script._resolved_dependencies)
 
 
-def _escaped(value: str) -> str:
+def ini_escaped(value: str) -> str:
     """A value for ``set_main_option``, which interpolates ``%``."""
     return value.replace("%", "%%")
 
 
-def _has_tool_alembic(path: Path) -> bool:
+def has_tool_alembic(path: Path) -> bool:
     if not path.is_file():
         return False
     try:
@@ -47,7 +47,7 @@ def escape_percent(value: str) -> str:
     return _PERCENT.sub(lambda match: match.group() if len(match.group()) == 2 else "%%", value)
 
 
-def _dryrun_config_class():
+def dryrun_config_class():
     from alembic.config import Config
 
     class DryrunConfig(Config):
@@ -62,12 +62,12 @@ def _dryrun_config_class():
     return DryrunConfig
 
 
-def _label(script) -> str:
+def script_label(script) -> str:
     message = (script.doc or "").strip().splitlines()[0] if script.doc else ""
     return f"{script.revision} {message}".strip()
 
 
-def _forget_relative_finders() -> None:
+def forget_relative_finders() -> None:
     """Alembic prepends ``prepend_sys_path`` as written (``.``), and Python caches the finder
     of a relative entry with the folder that was current when it was made: without this an
     earlier run's project would shadow this one's modules."""
@@ -75,7 +75,7 @@ def _forget_relative_finders() -> None:
         sys.path_importer_cache.pop(entry, None)
 
 
-def _tolerant_file_config(original):
+def tolerant_file_config(original):
     def file_config(*args, **kwargs):
         with contextlib.suppress(Exception):
             original(*args, **kwargs)

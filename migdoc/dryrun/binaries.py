@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from migdoc.dryrun.users import _c_locale_env
+from migdoc.dryrun.users import c_locale_env
 from migdoc.errors import EnvironmentProblem
 
 
@@ -126,7 +126,7 @@ def server_version(bindir: Path) -> str:
             text=True,
             timeout=20,
             check=False,
-            env=_c_locale_env(),
+            env=c_locale_env(),
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise EnvironmentProblem(f"{bindir / 'postgres'}: cannot run it: {exc}") from exc

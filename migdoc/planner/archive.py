@@ -28,25 +28,25 @@ from migdoc.planner.context import (
     MISSING_REVISION,
     MULTIPLE_HEADS,
     REDUNDANT_OPERATION,
+    PartialPlan,
     PlanContext,
-    _codes_on,
-    _depends_ids,
-    _folder,
-    _name,
-    _Partial,
-    _State,
+    PlanState,
+    codes_on,
+    depends_ids,
+    folder_of,
+    name_of,
 )
-from migdoc.planner.lines import _Lines
+from migdoc.planner.lines import DescentLines
 from migdoc.planner.relink import (
-    _branch_point,
-    _drop_implied,
-    _nearest_surviving,
-    _plan_realign,
+    branch_point,
+    drop_implied,
+    nearest_surviving,
+    plan_realign,
 )
 from migdoc.replay import find_redundancies
 
 
-def _choose_main_head(context: PlanContext, lines: _Lines, options: FixOptions) -> int:
+def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOptions) -> int:
     files = context.files
     if options.head:
         wanted = options.head
@@ -74,7 +74,7 @@ def _choose_main_head(context: PlanContext, lines: _Lines, options: FixOptions) 
     return lines.choose_copy(revisions[0])
 
 
-def _is_labelled_layout(context: PlanContext) -> bool:
+def is_labelled_layout(context: PlanContext) -> bool:
     # info (labelled branches) or warning (labels computed at import time): never merged or archived
     return any(d.code == MULTIPLE_HEADS and d.severity is not Severity.ERROR for d in context.diagnostics)
 
@@ -119,24 +119,24 @@ def _repeats_ancestor(
     return None
 
 
-def plan_archive(context: PlanContext, options: FixOptions, state: _State | None = None) -> _Partial:
+def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | None = None) -> PartialPlan:
     """Archive what is not on the main line, and main-line repeats; relink the rest."""
-    state = state or _State.initial(context)
+    state = state or PlanState.initial(context)
     files = context.files
     graph = context.graph
     if graph.cycles:
         loops = "; ".join(" -> ".join(c) for c in graph.cycles)
-        return _Partial(
+        return PartialPlan(
             unresolved=(f"--archive: the chain has a loop ({loops}); break it by hand first (MD005)",), state=state
         )
-    if _is_labelled_layout(context):
-        return _Partial(
+    if is_labelled_layout(context):
+        return PartialPlan(
             notes=("--archive: the heads sit on their own labelled branches (a deliberate layout); nothing archived",),
             state=state,
         )
-    lines = _Lines(context, state.survivors)
+    lines = DescentLines(context, state.survivors)
     if not lines.usable:
-        return _Partial(state=state)
+        return PartialPlan(state=state)
     head = _choose_main_head(context, lines, options)
     main_line = lines.main_line(head)
     head_rev = str(files[head].revision)
@@ -151,14 +151,14 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
         if index in main_line:
             continue
         rf = files[index]
-        codes = _codes_on(context, rf.path)
+        codes = codes_on(context, rf.path)
         rev = str(rf.revision)
         if len(lines.declarations[rev]) > 1 and any(c in main_line for c in lines.declarations[rev]):
             keeper = next(c for c in lines.declarations[rev] if c in main_line)
             why = f"a second file declaring revision {rev}; the main line keeps {files[keeper].path}"
             codes |= {DUPLICATE_REVISION}
         else:
-            root = _branch_point(lines, index, main_line, branch_points)
+            root = branch_point(lines, index, main_line, branch_points)
             why = f"dead branch: not an ancestor of the main head {head_rev}" + (
                 f" (branched off {root})" if root else ""
             )
@@ -171,7 +171,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
     redundant: dict[int, list] = {}
     for r in find_redundancies(graph):
         redundant.setdefault(r.index, []).append(r)
-    depended = {d for i in main_line for d in _depends_ids(context, i)}
+    depended = {d for i in main_line for d in depends_ids(context, i)}
     unresolved: list[str] = []
     same_body: dict[str, list[int]] = {}
     for index in main_line:
@@ -189,17 +189,17 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
         if rev in depended:
             notes.append(f"{rev} only repeats an ancestor but another revision depends_on it; left in place")
             continue
-        codes = set(repeat[1]) | _codes_on(context, files[index].path, (Severity.ERROR, Severity.WARNING))
+        codes = set(repeat[1]) | codes_on(context, files[index].path, (Severity.ERROR, Severity.WARNING))
         reasons[index] = (f"on the main line, but {repeat[0]}", tuple(sorted(codes)))
     for index in sorted(main_line):
         if index in reasons:
             continue
         rf = files[index]
-        if REDUNDANT_OPERATION in _codes_on(context, rf.path, (Severity.ERROR,)):
+        if REDUNDANT_OPERATION in codes_on(context, rf.path, (Severity.ERROR,)):
             unresolved.append(
                 f"{rf.path}: MD012 redundant operation in {rf.revision}, which also does other work; fix it by hand"
             )
-        if MISSING_REVISION in _codes_on(context, rf.path, (Severity.ERROR,)):
+        if MISSING_REVISION in codes_on(context, rf.path, (Severity.ERROR,)):
             unresolved.append(
                 f"{rf.path}: MD002 {rf.revision} names a revision no file declares; --archive cannot restore it"
             )
@@ -208,7 +208,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
             unresolved.append(f"{rf.path}: MD010 cannot be read ({rf.read_error}); fix it by hand")
 
     if not reasons:
-        return _Partial(notes=(), unresolved=tuple(unresolved), main_head=head_rev, state=state)
+        return PartialPlan(notes=(), unresolved=tuple(unresolved), main_head=head_rev, state=state)
 
     archived = set(reasons)
     survivors = tuple(i for i in state.survivors if i not in archived)
@@ -223,7 +223,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
         actions.append(
             MoveFile(
                 source=rf.path,
-                target=f"{archive_dir}/{_name(rf.path)}",
+                target=f"{archive_dir}/{name_of(rf.path)}",
                 sha256=rf.sha256,
                 reason=why,
                 answers=codes,
@@ -238,8 +238,8 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
     for index in survivors:
         rf = files[index]
         old = state.parents[index]
-        new = _nearest_surviving(lines, old, surviving_ids, main_line)
-        new = _drop_implied(lines, new, main_line)
+        new = nearest_surviving(lines, old, surviving_ids, main_line)
+        new = drop_implied(lines, new, main_line)
         parents[index] = new
         if new == old:
             continue
@@ -258,7 +258,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
                 old_text=text,
                 new_text=apply_edits(text, edits),
                 reason=f"its parent {', '.join(left)} was archived; relinked to the nearest surviving ancestor {shown_new}",
-                answers=tuple(sorted({HEADER_MISMATCH} & _codes_on(context, rf.path))),
+                answers=tuple(sorted({HEADER_MISMATCH} & codes_on(context, rf.path))),
                 revision=rf.revision,
                 warnings=(
                     (
@@ -271,7 +271,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
             )
         )
         relinked.append((rf, old, new))
-    realign = _plan_realign(lines, options, surviving_ids, main_line)
+    realign = plan_realign(lines, options, surviving_ids, main_line)
 
     actions.append(
         CreateFile(
@@ -280,12 +280,12 @@ def plan_archive(context: PlanContext, options: FixOptions, state: _State | None
             reason="why each file was archived, for the next person who looks",
         )
     )
-    return _Partial(
+    return PartialPlan(
         actions=tuple(actions),
         notes=tuple(notes),
         unresolved=tuple(unresolved),
         main_head=head_rev,
-        state=_State(survivors, parents),
+        state=PlanState(survivors, parents),
         realign=realign,
     )
 
@@ -323,7 +323,7 @@ def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str, leaving: Seq
     present = context.existing_names.get(archive_dir, frozenset())
     names: dict[str, str] = {}
     for rf in leaving:
-        name = _name(rf.path)
+        name = name_of(rf.path)
         if name in present:
             raise FixRefused(
                 f"archive folder {archive_dir} already holds a file named {name}; "
@@ -360,21 +360,21 @@ def _archive_readme(
         f"# Archived by `migdoc fix --archive` on {options.now:%Y-%m-%d}",
         "",
         "These revision files were moved out of the version folders; nothing was deleted.",
-        f"The main line is the ancestry of head {head_file.revision} ({_name(head_file.path)}).",
+        f"The main line is the ancestry of head {head_file.revision} ({name_of(head_file.path)}).",
         "",
     ]
     for action in actions:
         if isinstance(action, MoveFile):
             answers = f" [{', '.join(action.answers)}]" if action.answers else ""
             lines.append(
-                f"- `{_name(action.source)}` (revision {action.revision}, from `{_folder(action.source)}/`): "
+                f"- `{name_of(action.source)}` (revision {action.revision}, from `{folder_of(action.source)}/`): "
                 f"{action.reason}{answers}"
             )
     if relinked:
         lines += ["", "Relinked to their nearest surviving ancestor:", ""]
         for rf, old, new in relinked:
             lines.append(
-                f"- `{_name(rf.path)}` ({rf.revision}): down_revision {', '.join(old)} -> {', '.join(new) or 'None'}"
+                f"- `{name_of(rf.path)}` ({rf.revision}): down_revision {', '.join(old)} -> {', '.join(new) or 'None'}"
             )
     lines += [
         "",

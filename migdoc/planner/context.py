@@ -1,5 +1,5 @@
 """What the planner looks at (:class:`PlanContext`, read by the edges) and the project as
-a plan leaves it (:class:`_State`), shared by every strategy. Pure."""
+a plan leaves it (:class:`PlanState`), shared by every strategy. Pure."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class PlanContext:
 
 
 @dataclass(frozen=True)
-class _State:
+class PlanState:
     """Surviving files and their (possibly relinked) parents, by file index."""
 
     survivors: tuple[int, ...]
@@ -65,19 +65,19 @@ class _State:
     """File index -> down_revision ids after relinking."""
 
     @staticmethod
-    def initial(context: PlanContext) -> _State:
+    def initial(context: PlanContext) -> PlanState:
         usable = tuple(i for i, rf in enumerate(context.files) if rf.revision is not None and rf.read_error is None)
-        return _State(usable, {i: context.files[i].down_revisions for i in usable})
+        return PlanState(usable, {i: context.files[i].down_revisions for i in usable})
 
     def heads(self, context: PlanContext) -> list[str]:
         files = context.files
         ids = {files[i].revision for i in self.survivors}
         named = {p for i in self.survivors for p in self.parents[i]}
-        named |= {d for i in self.survivors for d in _depends_ids(context, i)}
+        named |= {d for i in self.survivors for d in depends_ids(context, i)}
         return sorted(str(rev) for rev in ids if rev not in named)
 
 
-def _depends_ids(context: PlanContext, index: int) -> list[str]:
+def depends_ids(context: PlanContext, index: int) -> list[str]:
     out = []
     for name in context.files[index].depends_on:
         target = context.graph.resolve_dependency(name)
@@ -86,16 +86,16 @@ def _depends_ids(context: PlanContext, index: int) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Partial:
+class PartialPlan:
     actions: tuple[Action, ...] = ()
     notes: tuple[str, ...] = ()
     unresolved: tuple[str, ...] = ()
     main_head: str | None = None
-    state: _State | None = None
+    state: PlanState | None = None
     realign: Realign | None = None
 
 
-def _codes_on(context: PlanContext, path: str, severities: tuple[Severity, ...] = tuple(Severity)) -> set[str]:
+def codes_on(context: PlanContext, path: str, severities: tuple[Severity, ...] = tuple(Severity)) -> set[str]:
     return {d.code for d in _diagnostics_by_file(context.diagnostics).get(path, ()) if d.severity in severities}
 
 
@@ -115,9 +115,9 @@ def _diagnostics_by_file(diagnostics: tuple[Diagnostic, ...]) -> dict[str, list[
     return _BY_FILE[1]
 
 
-def _name(path: str) -> str:
+def name_of(path: str) -> str:
     return PurePosixPath(path).name
 
 
-def _folder(path: str) -> str:
+def folder_of(path: str) -> str:
     return str(PurePosixPath(path).parent)

@@ -9,11 +9,11 @@ import networkx as nx
 
 from migdoc.planner.context import (
     PlanContext,
-    _depends_ids,
+    depends_ids,
 )
 
 
-class _Lines:
+class DescentLines:
     """The file-level graph the archive strategy reasons on: every copy of a
     duplicated id is its own node, so the main line can pick one."""
 
@@ -24,7 +24,7 @@ class _Lines:
         for i in self.usable:
             self.declarations.setdefault(str(context.files[i].revision), []).append(i)
         self.parent_ids: dict[int, list[str]] = {
-            i: list(dict.fromkeys([*context.files[i].down_revisions, *_depends_ids(context, i)])) for i in self.usable
+            i: list(dict.fromkeys([*context.files[i].down_revisions, *depends_ids(context, i)])) for i in self.usable
         }
         self._depth: dict[int, int] = {}
         self._chosen_graph: nx.DiGraph | None = None

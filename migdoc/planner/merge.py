@@ -13,16 +13,16 @@ from migdoc.naming import (
     render_file_template,
 )
 from migdoc.planner.archive import (
-    _is_labelled_layout,
+    is_labelled_layout,
 )
 from migdoc.planner.context import (
     HEAD_CONFLICT,
     MULTIPLE_HEADS,
+    PartialPlan,
     PlanContext,
-    _folder,
-    _name,
-    _Partial,
-    _State,
+    PlanState,
+    folder_of,
+    name_of,
 )
 from migdoc.reader import read_revision
 
@@ -32,29 +32,31 @@ MERGE_MESSAGE = "merge heads"
 # -- merge -------------------------------------------------------------------
 
 
-def plan_merge(context: PlanContext, options: FixOptions, state: _State | None = None) -> _Partial:
+def plan_merge(context: PlanContext, options: FixOptions, state: PlanState | None = None) -> PartialPlan:
     """A merge revision for the open heads, as ``alembic merge heads`` writes it."""
-    state = state or _State.initial(context)
+    state = state or PlanState.initial(context)
     if context.graph.cycles:
-        return _Partial(unresolved=("--merge: the chain has a loop; break it by hand first (MD005)",), state=state)
-    if _is_labelled_layout(context):
-        return _Partial(
+        return PartialPlan(unresolved=("--merge: the chain has a loop; break it by hand first (MD005)",), state=state)
+    if is_labelled_layout(context):
+        return PartialPlan(
             notes=("--merge: the heads sit on their own labelled branches (a deliberate layout); nothing merged",),
             state=state,
         )
     heads = state.heads(context)
     if len(heads) < 2:
-        return _Partial(state=state)
+        return PartialPlan(state=state)
     files = context.files
     known = {str(files[i].revision) for i in state.survivors} | set(context.archived) | set(context.graph.declarations)
     revision = _new_revision_id(known, heads, options)
     head_files = [i for i in state.survivors if files[i].revision in heads]
-    folders = {_folder(files[i].path) for i in head_files}
+    folders = {folder_of(files[i].path) for i in head_files}
     folder = folders.pop() if len(folders) == 1 else context.version_dirs[0]
     stem = render_file_template(context.file_template, revision, MERGE_MESSAGE, options, context.truncate_slug_length)
     path = f"{folder}/{stem}.py"
-    if _name(path) in context.existing_names.get(folder, frozenset()):
-        return _Partial(unresolved=(f"--merge: {path} already exists; cannot write the merge revision",), state=state)
+    if name_of(path) in context.existing_names.get(folder, frozenset()):
+        return PartialPlan(
+            unresolved=(f"--merge: {path} already exists; cannot write the merge revision",), state=state
+        )
     content = render_merge_script(context.script_template, revision, tuple(heads), options)
     check = read_revision(path, content.encode("utf-8"))
     if check.revision != revision or set(check.down_revisions) != set(heads):
@@ -68,7 +70,7 @@ def plan_merge(context: PlanContext, options: FixOptions, state: _State | None =
         revision=revision,
     )
     # The merge file is new: the surviving files and their parents stay as they are.
-    return _Partial(actions=(action,), state=state)
+    return PartialPlan(actions=(action,), state=state)
 
 
 def _new_revision_id(known: set[str], heads: Sequence[str], options: FixOptions) -> str:

@@ -17,7 +17,7 @@ from migdoc.planner.archive import (
 )
 from migdoc.planner.context import (
     PlanContext,
-    _State,
+    PlanState,
 )
 from migdoc.planner.merge import plan_merge
 from migdoc.planner.renumber import (
@@ -30,7 +30,7 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
     archive, merge, renumber (each sees the project as the previous left it)."""
     if not options.strategies:
         raise UsageError("choose a strategy: --archive, --merge or --renumber (or none, to see what each would do)")
-    state = _State.initial(context)
+    state = PlanState.initial(context)
     notes: list[str] = list(_database_notes(context, options))
     unresolved: list[str] = []
     actions: list[Action] = []

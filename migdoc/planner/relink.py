@@ -10,10 +10,10 @@ from migdoc.model import (
     FixOptions,
     Realign,
 )
-from migdoc.planner.lines import _Lines
+from migdoc.planner.lines import DescentLines
 
 
-def _plan_realign(lines: _Lines, options: FixOptions, surviving: set[str], main_line: set[int]) -> Realign | None:
+def plan_realign(lines: DescentLines, options: FixOptions, surviving: set[str], main_line: set[int]) -> Realign | None:
     """The ``alembic stamp --purge`` that realigns a database whose current revision the plan archives.
 
     ``--purge`` because Alembic cannot stamp *from* a revision it cannot find;
@@ -29,8 +29,8 @@ def _plan_realign(lines: _Lines, options: FixOptions, surviving: set[str], main_
         if rev in surviving or rev not in lines.declarations:
             targets.append(rev)
         else:
-            targets += _nearest_surviving(lines, (rev,), surviving, main_line)
-    revisions = _drop_implied(lines, tuple(dict.fromkeys(targets)), main_line)
+            targets += nearest_surviving(lines, (rev,), surviving, main_line)
+    revisions = drop_implied(lines, tuple(dict.fromkeys(targets)), main_line)
     command = ["alembic"]
     if options.alembic_config:
         command += ["-c", options.alembic_config]
@@ -45,8 +45,8 @@ def _plan_realign(lines: _Lines, options: FixOptions, surviving: set[str], main_
     return Realign(current=current, revisions=revisions, command=shlex.join(command), reason=reason)
 
 
-def _branch_point(
-    lines: _Lines, index: int, main_line: set[int], known: dict[int, str | None] | None = None
+def branch_point(
+    lines: DescentLines, index: int, main_line: set[int], known: dict[int, str | None] | None = None
 ) -> str | None:
     """The main-line revision a dead branch grew from, when there is one.
 
@@ -68,7 +68,7 @@ def _branch_point(
     return known[index]
 
 
-def _search_branch_point(lines: _Lines, index: int, main_line: set[int]) -> str | None:
+def _search_branch_point(lines: DescentLines, index: int, main_line: set[int]) -> str | None:
     seen = {index}
     frontier = [index]
     while frontier:
@@ -83,8 +83,8 @@ def _search_branch_point(lines: _Lines, index: int, main_line: set[int]) -> str 
     return None
 
 
-def _nearest_surviving(
-    lines: _Lines, parents: Sequence[str], surviving: set[str], main_line: set[int]
+def nearest_surviving(
+    lines: DescentLines, parents: Sequence[str], surviving: set[str], main_line: set[int]
 ) -> tuple[str, ...]:
     """Replace each archived parent by its nearest surviving ancestors, keeping order."""
     out: list[str] = []
@@ -107,14 +107,14 @@ def _nearest_surviving(
     return tuple(dict.fromkeys(out))
 
 
-def _drop_implied(lines: _Lines, parents: tuple[str, ...], main_line: set[int]) -> tuple[str, ...]:
+def drop_implied(lines: DescentLines, parents: tuple[str, ...], main_line: set[int]) -> tuple[str, ...]:
     """A relinked merge must not list a parent that is an ancestor of another (MD018)."""
     if len(parents) < 2:
         return parents
     return tuple(p for p in parents if not any(_is_named_above(lines, p, o) for o in parents if o != p))
 
 
-def _is_named_above(lines: _Lines, wanted: str, start: str) -> bool:
+def _is_named_above(lines: DescentLines, wanted: str, start: str) -> bool:
     """True when some ancestor of ``start`` (or ``start`` itself) names ``wanted`` as a parent.
 
     Every revision that names ``wanted`` is deeper than each file declaring it (depth

@@ -17,12 +17,12 @@ from migdoc.naming import (
 )
 from migdoc.planner.context import (
     FILENAME_MISMATCH,
+    PartialPlan,
     PlanContext,
-    _codes_on,
-    _folder,
-    _name,
-    _Partial,
-    _State,
+    PlanState,
+    codes_on,
+    folder_of,
+    name_of,
 )
 
 _DATE_TOKEN = re.compile(r"^(\d{8}|\d{10}|\d{12}|\d{14}|\d{4}-\d{2}-\d{2})$")
@@ -32,22 +32,22 @@ _HEX12 = re.compile(r"^[0-9a-f]{12}$")
 # -- renumber ----------------------------------------------------------------
 
 
-def plan_renumber(context: PlanContext, options: FixOptions, state: _State | None = None) -> _Partial:
+def plan_renumber(context: PlanContext, options: FixOptions, state: PlanState | None = None) -> PartialPlan:
     """Rename files whose name disagrees with their revision (MD006); ids never change."""
-    state = state or _State.initial(context)
+    state = state or PlanState.initial(context)
     files = context.files
     template = context.file_template if context.is_template_explicit else None
     ids = {str(files[i].revision) for i in state.survivors}
     taken: dict[str, set[str]] = {}
     for rf in files:
-        taken.setdefault(_folder(rf.path), set()).add(_name(rf.path))
+        taken.setdefault(folder_of(rf.path), set()).add(name_of(rf.path))
     for folder, names in context.existing_names.items():
         taken.setdefault(folder, set()).update(names)
     actions: list[Action] = []
     unresolved: list[str] = []
     for index in state.survivors:
         rf = files[index]
-        if FILENAME_MISMATCH not in _codes_on(context, rf.path):
+        if FILENAME_MISMATCH not in codes_on(context, rf.path):
             continue
         revision = str(rf.revision)
         path = PurePosixPath(rf.path)
@@ -68,10 +68,10 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: _State | Non
         if PurePosixPath(target).parent != path.parent or "\\" in stem or stem in (".", ".."):
             unresolved.append(f"{rf.path}: --renumber would rename it to {target!r}, outside its folder")
             continue
-        if _name(target) in taken.get(folder, set()):
+        if name_of(target) in taken.get(folder, set()):
             unresolved.append(f"{rf.path}: --renumber would rename it to {target}, which already exists")
             continue
-        taken.setdefault(folder, set()).add(_name(target))
+        taken.setdefault(folder, set()).add(name_of(target))
         actions.append(
             RenameFile(
                 source=rf.path,
@@ -82,7 +82,7 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: _State | Non
                 revision=revision,
             )
         )
-    return _Partial(actions=tuple(actions), unresolved=tuple(unresolved), state=state)
+    return PartialPlan(actions=tuple(actions), unresolved=tuple(unresolved), state=state)
 
 
 _MAX_NAME_BYTES = 200  # under every file system's limit of 255, with room for a slug and ".py"
