@@ -30,12 +30,7 @@ SCRIPT_FOLDER_ONLY = {"layout_script_folder"}
 FLASK_MIGRATE = {"layout_flask_migrate"}
 """Flask-Migrate: alembic.ini without script_location; the folder is passed in code."""
 
-KNOWN_DISAGREEMENTS = {
-    "md005_depends_on_empty_string": (
-        "Alembic 1.20.1 turns depends_on = '' into no dependency and builds the map; "
-        "migdoc follows the SPEC, which says Alembic 1.20 reports a dependency cycle"
-    ),
-}
+KNOWN_DISAGREEMENTS: dict[str, str] = {}
 """Fixtures where migdoc reports a failure Alembic (the installed version) does not raise."""
 
 

@@ -235,15 +235,29 @@ def test_md005_depends_on_loop_counts_too():
     assert_mentions(found, "0003 -> 0004 -> 0003")
 
 
-def test_md005_depends_on_empty_string_on_a_revision_with_a_child():
-    files = [*chain("0001"), revision("0002", "0001", depends_literal='""'), revision("0003", "0002")]
+def test_md005_depends_on_empty_string_on_a_base_with_a_child():
+    files = [revision("0001", None, depends_literal='""'), revision("0002", "0001")]
     (found,) = findings("MD005", files)
-    assert (found.revision, found.severity) == ("0002", ERROR)
-    assert_mentions(found, 'depends_on = ""', "depends_on = None")
+    assert (found.revision, found.severity) == ("0001", ERROR)
+    assert_mentions(found, 'depends_on = ""', "base", "depends_on = None")
 
 
-def test_md005_depends_on_empty_string_on_the_head_is_silent():
-    files = [*chain("0001"), revision("0002", "0001", depends_literal='""')]
+def test_md005_depends_on_empty_string_on_a_lone_base():
+    (found,) = findings("MD005", [revision("0001", None, depends_literal='""')])
+    assert found.revision == "0001"
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        # Alembic builds these maps: "" on a revision with a down_revision is no dependency
+        pytest.param(
+            [*chain("0001"), revision("0002", "0001", depends_literal='""'), revision("0003", "0002")], id="mid-chain"
+        ),
+        pytest.param([*chain("0001"), revision("0002", "0001", depends_literal='""')], id="head"),
+    ],
+)
+def test_md005_depends_on_empty_string_below_a_parent_is_silent(files):
     assert findings("MD005", files) == []
 
 

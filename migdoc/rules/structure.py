@@ -317,7 +317,7 @@ def _describe_loop(context: CheckContext, loop: tuple[str, ...]) -> str:
     "error",
     summary=(
         'A loop through down_revision/depends_on, naming every revision in it; also `depends_on = ""` on '
-        "a revision with descendants, which Alembic 1.20 reports as a dependency cycle."
+        "a base revision, which Alembic (1.20) reports as a dependency cycle."
     ),
     why='Alembic cannot order a loop: every command stops with "Dependency cycle is detected".',
     example="""
@@ -344,13 +344,16 @@ def cycle(context: CheckContext) -> Iterator[Finding]:
         )
     for index in graph.kept_indexes:
         rf = graph.files[index]
-        if rf.is_depends_on_empty_string and graph.children(index, kinds=("down", "depends")):
+        # Measured with Alembic 1.20.1's RevisionMap: "" is no dependency on a revision that has a
+        # down_revision, but on a base it becomes a loop ("Dependency cycle is detected"), with or
+        # without descendants.
+        if rf.is_depends_on_empty_string and not rf.down_revisions:
             at = rf.line_of("depends_on")
             yield Finding(
                 rf,
                 at,
-                'depends_on = "" is not "no dependency": Alembic 1.20 reports a dependency cycle for a '
-                "revision that has descendants; write `depends_on = None`",
+                'depends_on = "" on a base revision is not "no dependency": Alembic reports a dependency '
+                "cycle for it and every command stops; write `depends_on = None`",
                 rf.revision,
             )
 
