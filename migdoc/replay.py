@@ -52,19 +52,70 @@ class Redundancy:
 
 
 class _Facts(dict):
-    """Facts by key, remembering which keys were written since it was made."""
+    """Facts by key, remembering which keys were written since it was made.
 
-    def __init__(self, *args: object) -> None:
-        super().__init__(*args)
+    Two indexes keep every rule step proportional to what it touches, not to
+    the whole schema: ``by_table`` (table name -> keys that may belong to that
+    table) and ``by_word`` (lower-cased name -> keys a raw SQL word may
+    name). They hold candidates: a key stays listed after its fact moved or
+    went, so every reader checks the fact itself. A copy shares the index sets
+    with its source and copies one only when it first adds to it (both sides
+    give up ownership at the copy), so a fork costs one shallow dict copy.
+    """
+
+    def __init__(self, source: _Facts | None = None) -> None:
+        super().__init__(source or {})
         self.changed: set[tuple[str, ...]] = set()
+        if source is None:
+            self.by_table: dict[str, set[tuple]] = {}
+            self.by_word: dict[str, set[tuple]] = {}
+        else:
+            self.by_table = dict(source.by_table)
+            self.by_word = dict(source.by_word)
+            source._owned.clear()
+        self._owned: set[tuple[int, str]] = set()
+        """(which index, name) whose set this instance may change in place."""
+
+    def _index(self, which: int, index: dict[str, set[tuple]], name: str, key: tuple) -> None:
+        listed = index.get(name)
+        if listed is not None and key in listed:
+            return
+        if (which, name) not in self._owned:
+            listed = set(listed or ())
+            index[name] = listed
+            self._owned.add((which, name))
+        assert listed is not None
+        listed.add(key)
 
     def __setitem__(self, key: tuple[str, ...], value: Fact) -> None:
         self.changed.add(key)
         super().__setitem__(key, value)
+        names = {value.table} if value.table else set()
+        if key[0] in ("column", "constraint", "table"):
+            names.add(key[2])
+        for name in names:
+            self._index(0, self.by_table, name, key)
+            self._index(1, self.by_word, name.lower(), key)
+        self._index(1, self.by_word, key[-1].lower(), key)
 
     def __delitem__(self, key: tuple[str, ...]) -> None:
         self.changed.add(key)
         super().__delitem__(key)
+
+    def of_table(self, table: str) -> list[tuple]:
+        """Keys that may belong to ``table`` (any schema), in a stable order; callers check the fact."""
+        return sorted((k for k in self.by_table.get(table, ()) if k in self), key=_key_order)
+
+    def named(self, words: set[str]) -> list[tuple]:
+        """Keys whose name or table may be one of the lower-cased ``words``."""
+        found: set[tuple] = set()
+        for word in words:
+            found.update(k for k in self.by_word.get(word, ()) if k in self)
+        return sorted(found, key=_key_order)
+
+
+def _key_order(key: tuple) -> tuple:
+    return tuple("" if part is None else part for part in key)
 
 
 class _State:
@@ -139,14 +190,16 @@ class _State:
 
     def make_words_uncertain(self, sql: str, by: int) -> None:
         words = {w.lower() for w in _WORD.findall(sql)}
-        for key, fact in list(self.facts.items()):
+        for key in self.facts.named(words):
+            fact = self.facts[key]
             if key[-1].lower() in words or (fact.table and fact.table.lower() in words):
                 self.facts[key] = Fact(UNCERTAIN, by, fact.table, fact.schema)
         self.complete_tables -= {t for t in self.complete_tables if t[1].lower() in words}
 
     def make_table_uncertain(self, table: str, by: int) -> None:
         """Every schema's table of that name: which one a run-time schema meant is unknown."""
-        for key, fact in list(self.facts.items()):
+        for key in self.facts.of_table(table):
+            fact = self.facts[key]
             if fact.table == table or (key[0] == "table" and key[-1] == table):
                 self.facts[key] = Fact(UNCERTAIN, by, fact.table, fact.schema)
         self.complete_tables -= {t for t in self.complete_tables if t[1] == table}
@@ -245,7 +298,8 @@ def _constraint_fact(state: _State, schema: str | None, table: str, name: str) -
     fact = state.get(("constraint", schema, table, name))
     if fact is not None:
         return fact
-    for key, other in state.facts.items():
+    for key in state.facts.of_table(table):
+        other = state.facts[key]
         if key[0] == "constraint" and key[1:3] == (schema, table):
             if _is_convention_name(key[3], name) or _is_convention_name(name, key[3]):
                 return Fact(UNCERTAIN, other.by, table, schema)
@@ -271,21 +325,23 @@ def _apply_certain(state: _State, index: int, op: Operation) -> Iterator[Redunda
             state.get(("table", schema, table)), PRESENT, f"creates table {where!r}, which already exists"
         )
         state.facts[("table", schema, table)] = fact(PRESENT)
-        for key in [k for k, f in state.facts.items() if k[0] == "column" and k[1:3] == (schema, table)]:
+        for key in [k for k in state.facts.of_table(table) if k[0] == "column" and k[1:3] == (schema, table)]:
             del state.facts[key]
         for column in op.columns:
             state.facts[("column", schema, table, column)] = fact(PRESENT)
         state.complete_tables.add((schema, table))
     elif kind == "drop_table":
         yield from report(state.get(("table", schema, table)), ABSENT, f"drops table {where!r}, which is not there")
-        for key, known in list(state.facts.items()):
+        for key in state.facts.of_table(table):
+            known = state.facts[key]
             if known.table == table and known.schema == schema and key[0] != "table":
                 state.facts[key] = fact(ABSENT)
         state.facts[("table", schema, table)] = fact(ABSENT)
         state.complete_tables.discard((schema, table))
     elif kind == "rename_table" and op.new_name:
         new_name = op.new_name
-        for key, known in list(state.facts.items()):
+        for key in state.facts.of_table(table):
+            known = state.facts[key]
             if known.table == table and known.schema == schema:
                 del state.facts[key]
                 if key[0] in ("column", "constraint"):
@@ -336,7 +392,7 @@ def _apply_certain(state: _State, index: int, op: Operation) -> Iterator[Redunda
         yield from report(known, ABSENT, f"drops constraint {op.name!r} on {where}, which is not there")
         if known is not None and known.state == UNCERTAIN:
             # dropped under its convention-made name: the short name's state is no longer known
-            for key in [k for k in state.facts if k[0] == "constraint" and k[1:3] == (schema, table)]:
+            for key in [k for k in state.facts.of_table(table) if k[0] == "constraint" and k[1:3] == (schema, table)]:
                 if _is_convention_name(key[3], op.name) or _is_convention_name(op.name, key[3]):
                     state.facts[key] = fact(UNCERTAIN)
         state.facts[("constraint", schema, table, op.name)] = fact(ABSENT)
