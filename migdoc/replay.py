@@ -51,67 +51,149 @@ class Redundancy:
     """File index of the revision that already did it, when known."""
 
 
-class _Facts(dict):
+_GONE = object()
+"""A key deleted in a layer whose base still holds it."""
+
+
+class _Facts:
     """Facts by key, remembering which keys were written since it was made.
 
-    Two indexes keep every rule step proportional to what it touches, not to
-    the whole schema: ``by_table`` (table name -> keys that may belong to that
-    table) and ``by_word`` (lower-cased name -> keys a raw SQL word may
-    name). They hold candidates: a key stays listed after its fact moved or
-    went, so every reader checks the fact itself. A copy shares the index sets
-    with its source and copies one only when it first adds to it (both sides
-    give up ownership at the copy), so a fork costs one shallow dict copy.
+    A fork does not copy the schema: each branch gets a layer of its own writes
+    over the state it forked from (``base``, read-only while layers stand on
+    it), and once a single layer is left on a base, that layer folds its writes
+    into it (:meth:`compact`): the cost of a fork is what its branches change,
+    not the size of the schema (a full copy per fork made a 50,000-revision
+    chain quadratic).
+
+    Two indexes per layer keep every step proportional to what it touches:
+    ``by_table`` (table name -> keys that may belong to that table) and
+    ``by_word`` (lower-cased name -> keys a raw SQL word may name). They hold
+    candidates: a key stays listed after its fact moved or went, so every
+    reader checks the fact itself.
     """
 
-    def __init__(self, source: _Facts | None = None) -> None:
-        super().__init__(source or {})
-        self.changed: set[tuple[str, ...]] = set()
-        if source is None:
-            self.by_table: dict[str, set[tuple]] = {}
-            self.by_word: dict[str, set[tuple]] = {}
-        else:
-            self.by_table = dict(source.by_table)
-            self.by_word = dict(source.by_word)
-            source._owned.clear()
-        self._owned: set[tuple[int, str]] = set()
-        """(which index, name) whose set this instance may change in place."""
+    def __init__(self, base: _Facts | None = None, changed: set | None = None) -> None:
+        self.own: dict[tuple, object] = {}
+        self.base = base
+        self.layers_on_me = 0
+        self.held = True
+        """A state still writes here directly (so no layer may fold into it)."""
+        if base is not None:
+            base.layers_on_me += 1
+        self.changed: set[tuple[str, ...]] = changed if changed is not None else set()
+        self.by_table: dict[str, set[tuple]] = {}
+        self.by_word: dict[str, set[tuple]] = {}
 
-    def _index(self, which: int, index: dict[str, set[tuple]], name: str, key: tuple) -> None:
-        listed = index.get(name)
-        if listed is not None and key in listed:
-            return
-        if (which, name) not in self._owned:
-            listed = set(listed or ())
-            index[name] = listed
-            self._owned.add((which, name))
-        assert listed is not None
-        listed.add(key)
+    def layer(self, keep_changed: bool = False) -> _Facts:
+        """A writable view over this one (which stays as it is while the view stands).
+        ``keep_changed``: the view replaces this one as its state's facts."""
+        if keep_changed:
+            self.held = False
+        return _Facts(self, self.changed if keep_changed else None)
+
+    def release(self) -> None:
+        """This view is dropped: its base may be folded into by the layer left on it."""
+        self.held = False
+        if self.base is not None and not self.layers_on_me:
+            self.base.layers_on_me -= 1
+            self.base = None
+
+    def compact(self) -> None:
+        """Fold this layer into bases that no other layer stands on."""
+        while self.base is not None and self.base.layers_on_me == 1 and not self.base.held and self.layers_on_me == 0:
+            base = self.base
+            for key, value in self.own.items():
+                if value is _GONE and base.base is None:
+                    base.own.pop(key, None)
+                else:
+                    base.own[key] = value
+            for mine, theirs in ((self.by_table, base.by_table), (self.by_word, base.by_word)):
+                for name, keys in mine.items():
+                    theirs.setdefault(name, set()).update(keys)
+            self.own, self.by_table, self.by_word = base.own, base.by_table, base.by_word
+            self.base = base.base  # the base's own count of layers on its base passes to this one
+            base.base = None
+            base.layers_on_me = 0
+
+    def _lookup(self, key: tuple) -> object:
+        layer: _Facts | None = self
+        while layer is not None:
+            value = layer.own.get(key, None)
+            if value is not None:
+                return value
+            layer = layer.base
+        return None
+
+    def get(self, key: tuple, default: Fact | None = None) -> Fact | None:
+        value = self._lookup(key)
+        return default if value is None or value is _GONE else value  # type: ignore[return-value]
+
+    def __getitem__(self, key: tuple) -> Fact:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None  # type: ignore[arg-type]
+
+    def items(self) -> list[tuple[tuple, Fact]]:
+        seen: dict[tuple, object] = {}
+        layers = []
+        layer: _Facts | None = self
+        while layer is not None:
+            layers.append(layer)
+            layer = layer.base
+        for layer in reversed(layers):  # oldest first: a base's keys keep their order
+            seen.update(layer.own)
+        return [(k, v) for k, v in seen.items() if v is not _GONE]  # type: ignore[misc]
+
+    def keys(self) -> list[tuple]:
+        return [k for k, _ in self.items()]
+
+    def __iter__(self) -> Iterator[tuple]:
+        return iter(self.keys())
+
+    def _index(self, index: dict[str, set[tuple]], name: str, key: tuple) -> None:
+        index.setdefault(name, set()).add(key)
 
     def __setitem__(self, key: tuple[str, ...], value: Fact) -> None:
         self.changed.add(key)
-        super().__setitem__(key, value)
+        self.own[key] = value
         names = {value.table} if value.table else set()
         if key[0] in ("column", "constraint", "table"):
             names.add(key[2])
         for name in names:
-            self._index(0, self.by_table, name, key)
-            self._index(1, self.by_word, name.lower(), key)
-        self._index(1, self.by_word, key[-1].lower(), key)
+            self._index(self.by_table, name, key)
+            self._index(self.by_word, name.lower(), key)
+        self._index(self.by_word, key[-1].lower(), key)
 
     def __delitem__(self, key: tuple[str, ...]) -> None:
+        if key not in self:
+            raise KeyError(key)
         self.changed.add(key)
-        super().__delitem__(key)
+        if self.base is None:
+            del self.own[key]
+        else:
+            self.own[key] = _GONE
+
+    def _candidates(self, which: str, names) -> set[tuple]:
+        found: set[tuple] = set()
+        layer: _Facts | None = self
+        while layer is not None:
+            index = layer.by_table if which == "table" else layer.by_word
+            for name in names:
+                found.update(index.get(name, ()))
+            layer = layer.base
+        return {k for k in found if k in self}
 
     def of_table(self, table: str) -> list[tuple]:
         """Keys that may belong to ``table`` (any schema), in a stable order; callers check the fact."""
-        return sorted((k for k in self.by_table.get(table, ()) if k in self), key=_key_order)
+        return sorted(self._candidates("table", (table,)), key=_key_order)
 
     def named(self, words: set[str]) -> list[tuple]:
         """Keys whose name or table may be one of the lower-cased ``words``."""
-        found: set[tuple] = set()
-        for word in words:
-            found.update(k for k in self.by_word.get(word, ()) if k in self)
-        return sorted(found, key=_key_order)
+        return sorted(self._candidates("word", words), key=_key_order)
 
 
 def _key_order(key: tuple) -> tuple:
@@ -135,7 +217,7 @@ class _State:
         self.is_all_uncertain = False
 
     def copy(self, origin: int) -> _State:
-        clone = _State(origin, _Facts(self.facts))
+        clone = _State(origin, self.facts.layer())
         clone.complete_tables = set(self.complete_tables)
         clone.is_all_uncertain = self.is_all_uncertain
         return clone
@@ -225,6 +307,8 @@ def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
         first = parents[0] if parents else -1
         if parents and waiting[first] == 0:
             state = states.pop(first)  # last child to need it: take it over, no copy
+            if state.facts.layers_on_me:  # a sibling's layer still reads it: write in a layer of its own
+                state.facts = state.facts.layer(keep_changed=True)
         elif parents:
             state = states[first].copy(origin=first)
         else:
@@ -239,14 +323,17 @@ def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
                 is_since_fork=origin >= 0 and _is_in_history(graph, first, origin),
             )
             if waiting[other] == 0:
-                del states[other]
+                states.pop(other).facts.release()
         if any(graph.index_of(n) is None for n in g.predecessors(node)):
             state.make_everything_uncertain(index)  # a missing parent hides what came before
+        state.facts.compact()
         body = graph.files[index].upgrade
         if body is not None:
             yield from _apply(state, index, body.operations)
         if waiting[index]:
             states[index] = state
+        else:
+            state.facts.release()  # a head: nothing reads it again
 
 
 def _is_in_history(graph: RevisionGraph, parent: int, setter: int) -> bool:
