@@ -99,8 +99,10 @@ class _Suggestions:
         return None if found is None else self.order[found]
 
 
-def _did_you_mean(context: CheckContext, missing: str, suggestions: _Suggestions) -> str:
-    index = suggestions.first(missing)
+def _did_you_mean(context: CheckContext, missing: str, suggestions: dict[str, _Suggestions]) -> str:
+    if not suggestions:  # built on the first missing id only: most checks have none
+        suggestions["index"] = _Suggestions(context)
+    index = suggestions["index"].first(missing)
     if index is not None:
         rf = context.graph.files[index]
         return f"; did you mean {rf.revision!r} ({rf.path})?"
@@ -164,7 +166,7 @@ versions/0007_add_index.py   revision = "0007"
 )
 def missing_revision(context: CheckContext) -> Iterator[Finding]:
     graph = context.graph
-    suggestions = _Suggestions(context)
+    suggestions: dict[str, _Suggestions] = {}
     broken = {i for i in graph.kept_indexes if any(p not in graph.kept for p in graph.files[i].down_revisions)}
     above = _descendant_counts(context, broken)
     for index in graph.kept_indexes:
