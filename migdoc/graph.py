@@ -225,6 +225,11 @@ class RevisionGraph:
     def _topological_position(self) -> dict[str, int]:
         return {node: position for position, node in enumerate(self._topological_order)}
 
+    @property
+    def topological_position(self) -> dict[NodeKey, int]:
+        """Each node's place in the topological order, oldest first. Acyclic only."""
+        return self._topological_position
+
     def is_ancestor(self, ancestor: int, index: int) -> bool:
         """True when ``ancestor`` is reachable from ``index`` going down. Acyclic only.
 

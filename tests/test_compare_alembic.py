@@ -254,7 +254,7 @@ def test_table_of_git_commits_reads_each_commit_as_it_was(tmp_path):
     assert rows["svc one"]["alembic"]["revisions"] == ["0001"]
     assert rows["svc two"]["alembic_says"] == "2 heads"
     assert rows["svc two"]["agree"] is True
-    assert rows["svc two"]["migdoc"]["errors"] == {"MD003": 2}
+    assert rows["svc two"]["migdoc"]["errors"] == {"MD003": 1}  # one finding names both heads
 
 
 def test_compare_lists_every_difference():
