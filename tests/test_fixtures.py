@@ -91,7 +91,7 @@ README says otherwise)."""
 SEVERITY_AS_README_SAYS = {"md003_computed_labels": {"MD003": WARNING}}
 """mdNNN_* fixtures whose own code the README gives another severity than the rule's default."""
 
-CHECK_FORMATS = ("text", "json", "sarif", "github")
+CHECK_FORMATS = ("text", "concise", "json", "sarif", "github")
 GRAPH_FORMATS = ("text", "dot", "mermaid", "json")
 
 

@@ -69,3 +69,9 @@ def check_to_dict(result: CheckResult) -> dict:
 
 def render_check(result: CheckResult) -> str:
     return json.dumps(check_to_dict(result), indent=2) + "\n"
+
+
+def render_checks(paths: tuple[str, ...], results: list[CheckResult]) -> str:
+    """Several environments in one run: a list, one ``check`` object per PATH (with its
+    ``path``); one PATH keeps the single object of the stable shape."""
+    return json.dumps([{"path": p} | check_to_dict(r) for p, r in zip(paths, results, strict=True)], indent=2) + "\n"

@@ -69,4 +69,12 @@ def check_to_sarif(result: CheckResult) -> dict:
 
 
 def render_check(result: CheckResult) -> str:
-    return json.dumps(check_to_sarif(result), indent=2) + "\n"
+    return render_checks([result])
+
+
+def render_checks(results: list[CheckResult]) -> str:
+    """One SARIF log; one run per environment checked (several PATHs in one run)."""
+    logs = [check_to_sarif(result) for result in results]
+    log = logs[0]
+    log["runs"] = [run for each in logs for run in each["runs"]]
+    return json.dumps(log, indent=2) + "\n"

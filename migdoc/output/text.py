@@ -48,7 +48,7 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def render_check(result: CheckResult, style: Styler = plain) -> str:
+def render_check(result: CheckResult, style: Styler = plain, is_summary: bool = True) -> str:
     lines: list[str] = []
     by_file: dict[str, list[Diagnostic]] = {}
     for d in result.diagnostics:
@@ -62,6 +62,8 @@ def render_check(result: CheckResult, style: Styler = plain) -> str:
             if d.related:
                 lines.append(style(f"              related: {printable(', '.join(d.related))}", "dim"))
         lines.append("")
+    if not is_summary:  # -q: the findings alone
+        return "\n".join(lines) + "\n" if lines else ""
     s = result.summary
     verdict = (
         "no problems"
