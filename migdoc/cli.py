@@ -295,27 +295,76 @@ def cli(config, name) -> None:
     """A doctor for Alembic migration chains: reads version files without importing them."""
 
 
-@cli.command()
+@cli.command(
+    epilog="""\b
+Example:
+  migdoc graph migrations --last 30
+  migdoc graph --format html -o chain.html && xdg-open chain.html"""
+)
 @_project_options
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "dot", "mermaid", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="html: one self-contained page, the chain drawn in lanes, findings on each node.",
 )
-def graph(path, config, name, version_locations, fmt):
+@click.option("--around", metavar="REV", default=None, help="Only the revisions within --depth steps of REV.")
+@click.option("--depth", type=click.IntRange(min=0), default=None, metavar="N", help="For --around (default 3).")
+@click.option("--since", metavar="REV", default=None, help="Only REV and the revisions after it.")
+@click.option("--last", type=click.IntRange(min=1), default=None, metavar="N", help="Only the newest N revisions.")
+@click.option(
+    "--paths",
+    "path_mode",
+    type=click.Choice(["short", "name", "full"]),
+    default="short",
+    show_default=True,
+    help="text: file paths relative to the versions folder, the file name only, or in full.",
+)
+@click.option(
+    "-o", "--output-file", "output_file", metavar="FILE", default=None, help="Write the graph to FILE (atomically)."
+)
+def graph(path, config, name, version_locations, fmt, around, depth, since, last, path_mode, output_file):
     """Draw the revision graph (exit 0 even when the chain is broken)."""
-    from migdoc.doctor import graph_problems
-    from migdoc.output import dot, json_format, mermaid, text
+    import shutil
 
+    from migdoc.doctor import graph_findings, graph_paths, graph_problems
+    from migdoc.errors import UsageError
+    from migdoc.output import dot, json_format, mermaid, text
+    from migdoc.window import Window, cut_graph
+
+    if depth is not None and around is None:
+        raise UsageError("--depth goes with --around REV")
     project = _load(path, config, name, version_locations)
+    whole = Window(around=around, depth=depth, since=since, last=last)
+    shown = cut_graph(project.graph, whole)
     if fmt == "json":
-        click.echo(json_format.render_graph(project.graph), nl=False)
+        _emit(json_format.render_graph(shown), output_file, False)
         return
     problems = graph_problems(project)
     if fmt == "dot":
-        click.echo(dot.render_graph(project.graph, problems), nl=False)
+        report = dot.render_graph(shown, problems)
     elif fmt == "mermaid":
-        click.echo(mermaid.render_graph(project.graph, problems), nl=False)
+        report = mermaid.render_graph(shown, problems)
+        edges = shown.graph.number_of_edges()
+        if edges > mermaid.DEFAULT_MAX_EDGES:
+            click.echo(
+                f"migdoc: warning: {edges} edges, above Mermaid's default maxEdges of {mermaid.DEFAULT_MAX_EDGES}: "
+                "GitHub and most viewers will refuse to draw it; cut it with --last N, --since REV or --around REV",
+                err=True,
+            )
+    elif fmt == "html":
+        from migdoc.output import html
+
+        report = html.render_graph(
+            shown, problems, graph_findings(project), title=f"migdoc graph: {project.layout.root.name}"
+        )
     else:
-        click.echo(text.render_graph(project.graph, problems, _styler(_is_terminal())), nl=False)
+        is_terminal = output_file is None and _is_terminal()
+        width = shutil.get_terminal_size().columns if output_file is None and sys.stdout.isatty() else None
+        report = text.render_graph(shown, problems, _styler(is_terminal), graph_paths(project, path_mode), width)
+    _emit(report, output_file, fmt == "text" and output_file is None and _is_terminal())
 
 
 @cli.command(

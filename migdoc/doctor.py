@@ -163,6 +163,35 @@ def graph_problems(project: Project) -> dict[str, list[str]]:
     return problems
 
 
+def graph_findings(project: Project) -> dict[str, list[tuple[str, str, str]]]:
+    """File -> its findings as (code, severity, message), for the html graph's details."""
+    findings: dict[str, list[tuple[str, str, str]]] = {}
+    for d in check_project(project).diagnostics:
+        if d.file:
+            findings.setdefault(d.file, []).append((d.code, d.severity.value, d.message))
+    return findings
+
+
+def graph_paths(project: Project, mode: str = "short") -> dict[str, str]:
+    """File -> how the graph shows it: ``short`` relative to its versions folder (the part
+    that tells revisions apart), ``name`` the file name alone, ``full`` as in findings."""
+    if mode == "full":
+        return {}
+    from migdoc.filesystem import display_path
+
+    folders = sorted((display_path(folder) for folder in project.layout.version_locations), key=len, reverse=True)
+    shown = {}
+    for rf in project.files:
+        if mode == "name":
+            shown[rf.path] = rf.path.rsplit("/", 1)[-1]
+            continue
+        for folder in folders:
+            if rf.path.startswith(folder.rstrip("/") + "/"):
+                shown[rf.path] = rf.path[len(folder.rstrip("/")) + 1 :]
+                break
+    return shown
+
+
 # -- fix -------------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from migdoc.graph import RevisionGraph
+from migdoc.graph import RevisionGraph, file_node
 from migdoc.model import CheckResult, Diagnostic
 
 
@@ -12,8 +12,8 @@ def graph_to_dict(graph: RevisionGraph) -> dict:
     heads = set(graph.heads)
     bases = set(graph.bases)
     revisions = []
-    for rf in graph.files:
-        if rf.revision is None:
+    for index, rf in enumerate(graph.files):
+        if rf.revision is None or file_node(index) not in graph.graph:  # outside a --last/--since window
             continue
         revisions.append(
             {
@@ -29,7 +29,12 @@ def graph_to_dict(graph: RevisionGraph) -> dict:
                 "is_merge": len(rf.down_revisions) > 1,
             }
         )
-    return {"revisions": revisions, "heads": list(graph.heads), "bases": list(graph.bases)}
+    shown = {r["revision"] for r in revisions}
+    return {
+        "revisions": revisions,
+        "heads": [h for h in graph.heads if h in shown],
+        "bases": [b for b in graph.bases if b in shown],
+    }
 
 
 def render_graph(graph: RevisionGraph) -> str:
