@@ -427,7 +427,9 @@ def check(
 
     Several PATHs (a monorepo's environments) are read and reported one by one; the
     exit code is the worst of them."""
-    from migdoc.doctor import check_project
+    from pathlib import Path
+
+    from migdoc.doctor import check_project, repository_root
     from migdoc.output import concise, github, json_format, sarif, text
 
     is_colour = _wants_colour(colour, is_file=output_file is not None)
@@ -435,7 +437,7 @@ def check(
     # the dry-run's live progress only when the report goes straight to a terminal
     is_live_dryrun = dryrun_options is not None and fmt == "text" and output_file is None and not is_statistics
     parts: list[str] = []
-    results = []
+    results, roots = [], []
     code = EXIT_OK
     for path in paths:
         project = _load(path, config, name, version_locations, is_quiet=is_quiet)
@@ -450,6 +452,7 @@ def check(
             if fmt != "text":
                 result = with_dryrun(result, dryrun_results[0])
         results.append(result)
+        roots.append(repository_root(project))
         code = max(code, EXIT_FINDINGS if result.has_errors else EXIT_OK)
         if is_statistics:
             continue
@@ -474,7 +477,7 @@ def check(
     elif fmt == "json":
         parts = [json_format.render_check(results[0]) if len(paths) == 1 else json_format.render_checks(paths, results)]
     elif fmt == "sarif":
-        parts = [sarif.render_checks(results)]
+        parts = [sarif.render_checks(results, roots, Path.cwd())]
     _emit("".join(parts), output_file, is_colour)
     sys.exit(EXIT_OK if is_exit_zero and code == EXIT_FINDINGS else code)
 

@@ -163,6 +163,16 @@ def graph_problems(project: Project) -> dict[str, list[str]]:
     return problems
 
 
+def repository_root(project: Project) -> Path:
+    """The folder SARIF paths are relative to: the repository holding the project (the
+    nearest folder upward with ``.git``), else the project's own folder."""
+    root = project.layout.root.resolve()
+    for folder in (root, *root.parents):
+        if (folder / ".git").exists():
+            return folder
+    return root
+
+
 def graph_findings(project: Project) -> dict[str, list[tuple[str, str, str]]]:
     """File -> its findings as (code, severity, message), for the html graph's details."""
     findings: dict[str, list[tuple[str, str, str]]] = {}

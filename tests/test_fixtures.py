@@ -172,6 +172,10 @@ def stable_sarif(text: str) -> str:
     instead of being frozen."""
     sarif = json.loads(text)
     run = sarif["runs"][0]
+    # the repository root is where the copy lies (tmp_path): pinned apart, in test_sarif_schema.py
+    base = run["originalUriBaseIds"]["SRCROOT"]
+    assert base["uri"].startswith("file:///") and base["uri"].endswith("/")
+    base["uri"] = "file:///<project>/"
     rules = run["tool"]["driver"]["rules"]
     used = {r["ruleId"] for r in run["results"]}
     for result in run["results"]:
