@@ -289,8 +289,8 @@ class _MigdocGroup(click.Group):
 
 @click.group(cls=_MigdocGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="migdoc")
-@click.option("-c", "--config", "config", default=None, help="Alembic config file, for every command.")
-@click.option("-n", "--name", default=None, help="Section of the ini file, for every command.")
+@click.option("-c", "--config", "config", default=None, metavar="FILE", help="Alembic config file, for every command.")
+@click.option("-n", "--name", default=None, metavar="SECTION", help="Section of the ini file, for every command.")
 def cli(config, name) -> None:
     """A doctor for Alembic migration chains: reads version files without importing them."""
 
@@ -512,7 +512,12 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
-@cli.command()
+@cli.command(
+    short_help="The database's revision(s), the heads, what `upgrade heads` would run.",
+    epilog="""\b
+Example:
+  migdoc status --database-url postgresql://app@db.internal/app""",
+)
 @_project_options
 @_database_url_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -530,7 +535,12 @@ def status(path, config, name, version_locations, database_url, fmt):
     click.echo(render(state.url, project.graph, deployment, whereabouts), nl=False)
 
 
-@cli.command()
+@cli.command(
+    epilog="""\b
+Example:
+  migdoc explain MD001
+  migdoc explain missing-revision"""
+)
 @click.argument("code", required=False)
 def explain(code):
     """Print a rule's documentation (all codes when CODE is omitted)."""
@@ -538,8 +548,14 @@ def explain(code):
     from migdoc.rules import RULES
 
     if code is None:
-        for rule_ in RULES.values():
-            click.echo(f"{rule_.code}  {rule_.name:<24} {rule_.severity.value:<8} {rule_.summary}")
+        # sorted by code, columns as wide as their longest entry; the summary's first sentence
+        # (`migdoc explain CODE` has the rest)
+        rules = sorted(RULES.values(), key=lambda r: r.code)
+        name_width = max(len(r.name) for r in rules)
+        severity_width = max(len(r.severity.value) for r in rules)
+        for rule_ in rules:
+            summary = rule_.summary.split(". ", 1)[0].rstrip(".") + "."
+            click.echo(f"{rule_.code}  {rule_.name:<{name_width}}  {rule_.severity.value:<{severity_width}}  {summary}")
         return
     wanted = code.strip().upper()
     matches = [r for r in RULES.values() if r.code == wanted or r.name == code.strip().lower()]
@@ -548,7 +564,13 @@ def explain(code):
     click.echo(matches[0].documentation(), nl=False)
 
 
-@cli.command()
+@cli.command(
+    short_help="Plan repairs and show them; --apply writes them.",
+    epilog="""\b
+Example:
+  migdoc fix --merge --diff
+  migdoc fix --archive --apply && migdoc check""",
+)
 @_project_options
 @click.option(
     "--archive", "is_archive", is_flag=True, help="Keep the main line; archive dead branches, stray copies and repeats."
@@ -649,7 +671,13 @@ def fix(
     sys.exit(EXIT_FINDINGS if plan.unresolved else EXIT_OK)
 
 
-@cli.command()
+@cli.command(
+    short_help="Prove every upgrade and downgrade on a throwaway PostgreSQL.",
+    epilog="""\b
+Example:
+  migdoc dryrun migrations --no-downgrade
+  migdoc dryrun --server postgresql://postgres@localhost:5432/postgres""",
+)
 @_project_options
 @_dryrun_options
 @click.option("--database-url", "deployed_url", hidden=True, default=None)
