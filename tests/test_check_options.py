@@ -101,8 +101,15 @@ def test_output_file_is_never_half_written(copies, monkeypatch):
 
 def test_write_atomically_replaces_whole(tmp_path):
     target = tmp_path / "r.txt"
-    filesystem.write_atomically(target, "one\n")
+    umask = os.umask(0o022)
+    try:
+        filesystem.write_atomically(target, "one\n")
+    finally:
+        os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o644  # as open() makes it, not mkstemp's 0600
+    target.chmod(0o640)
     filesystem.write_atomically(target, "two\n")
+    assert target.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
     assert target.read_text() == "two\n" and [p.name for p in tmp_path.iterdir()] == ["r.txt"]
 
 
