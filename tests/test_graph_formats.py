@@ -200,7 +200,7 @@ needs_browser = pytest.mark.skipif(
 )
 
 
-def render_in_browser(page: Path, tmp_path: Path, screenshot: Path | None = None) -> str:
+def render_in_browser(page: Path, tmp_path: Path, screenshot: Path | None = None, fragment: str = "") -> str:
     """The DOM after the page's script ran, from a real headless Chromium."""
     assert CHROMIUM, "chromium is not installed (apt-get install chromium)"
     args = [
@@ -216,7 +216,13 @@ def render_in_browser(page: Path, tmp_path: Path, screenshot: Path | None = None
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ]
     args += [f"--screenshot={screenshot}", "--window-size=900,330"] if screenshot else ["--dump-dom"]
-    done = subprocess.run([*args, page.resolve().as_uri()], capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run(
+        [*args, page.resolve().as_uri() + (f"#{fragment}" if fragment else "")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
@@ -285,3 +291,16 @@ def test_html_at_5000_revisions_is_small_enough_and_renders(tmp_path):
     data = body_data(dom)
     assert (int(data["drawn"]), int(data["problems"])) == (5000, len(problems))
     assert set(re.findall(r'data-rev="(r\d{5})"', dom)) == {rf.revision for rf in files}
+
+
+@needs_browser
+def test_html_details_show_file_message_date_and_findings(demo, tmp_path):
+    """The panel a click opens, here through a link to one revision (page.html#REV)."""
+    page = tmp_path / "graph.html"
+    run("graph", "demo", "--format", "html", "-o", str(page))
+    dom = render_in_browser(page, tmp_path, fragment="0006b")
+    details = re.search(r'<div id="details"[^>]*>(.*?)</div>\s*<svg', dom, re.S).group(1)
+    assert "demo/migrations/versions/0006_add_invoices.py" in details
+    assert "add invoices" in details and "MD006 warning: file name says revision" in details
+    assert "MD003 error" in details
+    assert re.search(r'<g class="node[^"]*\bfound\b[^"]*"[^>]*data-rev="0006b"', dom)

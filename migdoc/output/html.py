@@ -75,6 +75,9 @@ document.getElementById('search').addEventListener('input',function(e){
   document.getElementById('search-result').textContent=text?(g?'':'no revision '+text):'';
   if(g){g.classList.add('found');g.scrollIntoView({block:'center'});show(g);}
 });
+// a link to one revision: page.html#<revision> opens its details
+var wanted=decodeURIComponent(location.hash.slice(1));
+if(wanted&&byRev[wanted]){byRev[wanted].classList.add('found');found=byRev[wanted];show(byRev[wanted]);}
 var body=document.body;
 body.dataset.drawn=nodes.length;
 body.dataset.problems=document.querySelectorAll('g.node.problem').length;
