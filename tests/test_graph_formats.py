@@ -304,3 +304,32 @@ def test_html_details_show_file_message_date_and_findings(demo, tmp_path):
     assert "add invoices" in details and "MD006 warning: file name says revision" in details
     assert "MD003 error" in details
     assert re.search(r'<g class="node[^"]*\bfound\b[^"]*"[^>]*data-rev="0006b"', dom)
+
+
+@needs_browser
+@pytest.mark.parametrize("typed", ["r00120", "r0499", "zzz"])
+def test_html_search_box_finds_a_revision_by_id_or_prefix(tmp_path, typed):
+    files = long_chain(5000)
+    # an exact id, else the newest revision whose id starts with the text (the page is newest first)
+    expected = max((rf.revision for rf in files if rf.revision.startswith(typed)), default=None)
+    page_text = html.render_graph(build_graph(files))
+    # what a person does: type into the search box (the page's own listener does the rest)
+    typing = (
+        "<script>var box=document.getElementById('search');"
+        f"box.value={json.dumps(typed)};box.dispatchEvent(new Event('input'));</script></body>"
+    )
+    page = tmp_path / "search.html"
+    page.write_text(page_text.replace("</body>", typing), encoding="utf-8")
+    dom = render_in_browser(page, tmp_path)
+    assert script_errors(dom) == ""
+    found = re.findall(r'<g class="node[^"]*\bfound\b[^"]*"[^>]*data-rev="([^"]+)"', dom)
+    result = re.search(r'<span id="search-result">([^<]*)</span>', dom).group(1)
+    if expected is None:
+        assert found == [] and result == f"no revision {typed}"
+    else:
+        assert found == [expected] and result == ""
+
+
+def test_ci_installs_the_browser_the_html_test_needs():
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert "apt-get install" in ci and "chromium" in ci
