@@ -333,3 +333,20 @@ def test_html_search_box_finds_a_revision_by_id_or_prefix(tmp_path, typed):
 def test_ci_installs_the_browser_the_html_test_needs():
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert "apt-get install" in ci and "chromium" in ci
+
+
+@pytest.mark.parametrize(
+    "name", ["demo", "healthy_numbered_merge", "healthy_expand_contract", "md005_cycle", "md002_missing_revision"]
+)
+def test_html_lanes_are_the_text_trees_lanes(name, monkeypatch):
+    """The html page places each revision in the lane the text tree draws it in."""
+    from migdoc.doctor import load_project
+
+    monkeypatch.chdir(FIXTURES)
+    graph = load_project(name, is_read_only=True).graph
+    tree = text.render_graph(graph).splitlines()
+    lanes = [line.split("  ", 1)[0] for line in tree]  # "| *" before the label: the lane marks
+    marked = [row for row in lanes if re.fullmatch(r"[|/\\ ]*[*?][|/\\ ]*", row)]
+    text_columns = [re.search(r"[*?]", row).start() // 2 for row in marked]
+    assert text_columns == [column for _, column in text.lane_columns(graph)]
+    assert len(marked) == graph.graph.number_of_nodes()
