@@ -350,3 +350,12 @@ def test_html_lanes_are_the_text_trees_lanes(name, monkeypatch):
     text_columns = [re.search(r"[*?]", row).start() // 2 for row in marked]
     assert text_columns == [column for _, column in text.lane_columns(graph)]
     assert len(marked) == graph.graph.number_of_nodes()
+
+
+def test_html_shows_markup_from_files_as_text():
+    files = [revision(0, (), '</title><script>alert(1)</script><img src=x onerror=alert(2)> "q" & \x1b[2J')]
+    page = html.render_graph(build_graph(files), findings={files[0].path: [("MD006", "warning", "<b>x</b>")]})
+    assert page.count("<script") == 1  # the page's own
+    assert "<img" not in page and "<b>x</b>" not in page
+    assert "&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "\x1b" not in page and "\\x1b[2J" in page
