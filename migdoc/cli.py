@@ -25,12 +25,21 @@ from migdoc.errors import MigdocError
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 
 
-def _project_options(command: Callable) -> Callable:
-    """PATH, -c/--config, -n/--name, --version-location: as in Alembic."""
+def _project_options(command: Callable, is_many: bool = False) -> Callable:
+    """PATH (several with ``is_many``), -c/--config, -n/--name, --version-location: as in Alembic.
 
-    @click.argument("path", default=".", type=click.Path(file_okay=True, dir_okay=True))
+    -c and -n may also come before the command (``migdoc -c x check``), where Alembic users
+    put them; given in both places, the command's own wins."""
+
+    @click.argument(
+        "paths" if is_many else "path",
+        nargs=-1 if is_many else 1,
+        default=None if is_many else ".",
+        required=False,
+        type=click.Path(file_okay=True, dir_okay=True),
+    )
     @click.option("-c", "--config", "config", default=None, help="Alembic config file (default PATH/alembic.ini).")
-    @click.option("-n", "--name", default="alembic", show_default=True, help="Section of the ini file.")
+    @click.option("-n", "--name", default=None, help="Section of the ini file.  [default: alembic]")
     @click.option(
         "--version-location",
         "version_locations",
@@ -39,8 +48,13 @@ def _project_options(command: Callable) -> Callable:
         help="A versions folder, for projects that set version_locations in code (repeatable).",
     )
     @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        return command(*args, **kwargs)
+    def wrapper(*args, config=None, name=None, **kwargs):
+        before = click.get_current_context().find_root().params
+        if is_many:
+            kwargs["paths"] = kwargs.get("paths") or (".",)
+        return command(
+            *args, config=config or before.get("config"), name=name or before.get("name") or "alembic", **kwargs
+        )
 
     return wrapper
 
@@ -68,14 +82,21 @@ def _database_url_option(command: Callable) -> Callable:
     )(command)
 
 
-def _load(path: str, config: str | None, name: str, version_locations: tuple[str, ...], is_read_only: bool = False):
+def _load(
+    path: str,
+    config: str | None,
+    name: str,
+    version_locations: tuple[str, ...],
+    is_read_only: bool = False,
+    is_quiet: bool = False,
+):
     from migdoc.doctor import load_project
 
     project = load_project(
         path, config=config, name=name, version_locations=version_locations, is_read_only=is_read_only
     )
     # How the layout was found goes to stderr: stdout stays the report (json, sarif...).
-    for note in project.layout.notes:
+    for note in () if is_quiet else project.layout.notes:
         click.echo(f"migdoc: info: {note}", err=True)
     return project
 
@@ -268,41 +289,98 @@ class _MigdocGroup(click.Group):
 
 @click.group(cls=_MigdocGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="migdoc")
-def cli() -> None:
+@click.option("-c", "--config", "config", default=None, metavar="FILE", help="Alembic config file, for every command.")
+@click.option("-n", "--name", default=None, metavar="SECTION", help="Section of the ini file, for every command.")
+def cli(config, name) -> None:
     """A doctor for Alembic migration chains: reads version files without importing them."""
 
 
-@cli.command()
-@_project_options
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "json"]), default="text", show_default=True
+@cli.command(
+    epilog="""\b
+Example:
+  migdoc graph migrations --last 30
+  migdoc graph --format html -o chain.html && xdg-open chain.html"""
 )
-def graph(path, config, name, version_locations, fmt):
-    """Draw the revision graph (exit 0 even when the chain is broken)."""
-    from migdoc.doctor import graph_problems
-    from migdoc.output import dot, json_format, mermaid, text
-
-    project = _load(path, config, name, version_locations)
-    if fmt == "json":
-        click.echo(json_format.render_graph(project.graph), nl=False)
-        return
-    problems = graph_problems(project)
-    if fmt == "dot":
-        click.echo(dot.render_graph(project.graph, problems), nl=False)
-    elif fmt == "mermaid":
-        click.echo(mermaid.render_graph(project.graph, problems), nl=False)
-    else:
-        click.echo(text.render_graph(project.graph, problems, _styler(_is_terminal())), nl=False)
-
-
-@cli.command()
 @_project_options
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "sarif", "github"]),
+    type=click.Choice(["text", "dot", "mermaid", "json", "html"]),
     default="text",
     show_default=True,
+    help="html: one self-contained page, the chain drawn in lanes, findings on each node.",
+)
+@click.option("--around", metavar="REV", default=None, help="Only the revisions within --depth steps of REV.")
+@click.option("--depth", type=click.IntRange(min=0), default=None, metavar="N", help="For --around (default 3).")
+@click.option("--since", metavar="REV", default=None, help="Only REV and the revisions after it.")
+@click.option("--last", type=click.IntRange(min=1), default=None, metavar="N", help="Only the newest N revisions.")
+@click.option(
+    "--paths",
+    "path_mode",
+    type=click.Choice(["short", "name", "full"]),
+    default="short",
+    show_default=True,
+    help="text: file paths relative to the versions folder, the file name only, or in full.",
+)
+@click.option(
+    "-o", "--output-file", "output_file", metavar="FILE", default=None, help="Write the graph to FILE (atomically)."
+)
+def graph(path, config, name, version_locations, fmt, around, depth, since, last, path_mode, output_file):
+    """Draw the revision graph (exit 0 even when the chain is broken)."""
+    import shutil
+
+    from migdoc.doctor import graph_findings, graph_paths, graph_problems
+    from migdoc.errors import UsageError
+    from migdoc.output import dot, json_format, mermaid, text
+    from migdoc.window import Window, cut_graph
+
+    if depth is not None and around is None:
+        raise UsageError("--depth goes with --around REV")
+    project = _load(path, config, name, version_locations)
+    whole = Window(around=around, depth=depth, since=since, last=last)
+    shown = cut_graph(project.graph, whole)
+    if fmt == "json":
+        _emit(json_format.render_graph(shown), output_file, False)
+        return
+    problems = graph_problems(project)
+    if fmt == "dot":
+        report = dot.render_graph(shown, problems)
+    elif fmt == "mermaid":
+        report = mermaid.render_graph(shown, problems)
+        edges = shown.graph.number_of_edges()
+        if edges > mermaid.DEFAULT_MAX_EDGES:
+            click.echo(
+                f"migdoc: warning: {edges} edges, above Mermaid's default maxEdges of {mermaid.DEFAULT_MAX_EDGES}: "
+                "GitHub and most viewers will refuse to draw it; cut it with --last N, --since REV or --around REV",
+                err=True,
+            )
+    elif fmt == "html":
+        from migdoc.output import html
+
+        report = html.render_graph(
+            shown, problems, graph_findings(project), title=f"migdoc graph: {project.layout.root.name}"
+        )
+    else:
+        is_terminal = output_file is None and _is_terminal()
+        width = shutil.get_terminal_size().columns if output_file is None and sys.stdout.isatty() else None
+        report = text.render_graph(shown, problems, _styler(is_terminal), graph_paths(project, path_mode), width)
+    _emit(report, output_file, fmt == "text" and output_file is None and _is_terminal())
+
+
+@cli.command(
+    epilog="""\b
+Example:
+  migdoc check migrations --format concise --statistics
+  migdoc -c alembic.ini check --format sarif -o migdoc.sarif --exit-zero"""
+)
+@functools.partial(_project_options, is_many=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "concise", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="concise: path:line:col: CODE [revision] message, one line each.",
 )
 @click.option("--select", multiple=True, metavar="CODES", help="Only these codes (comma-separated, repeatable).")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Skip these codes (comma-separated, repeatable).")
@@ -313,44 +391,133 @@ def graph(path, config, name, version_locations, fmt):
     default=None,
     help="A git ref (origin/main): report MD017 when merging into it would leave two heads or a colliding id.",
 )
+@click.option("--statistics", "is_statistics", is_flag=True, help="Only a count of findings per code, most first.")
+@click.option("--exit-zero", "is_exit_zero", is_flag=True, help="Exit 0 even with error-level findings.")
+@click.option(
+    "-o", "--output-file", "output_file", metavar="FILE", default=None, help="Write the report to FILE (atomically)."
+)
+@click.option(
+    "--color",
+    "colour",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="auto: on a terminal, unless NO_COLOR is set; FORCE_COLOR turns it on.",
+)
+@click.option("-q", "--quiet", "is_quiet", is_flag=True, help="Findings only: no summary line, no layout notes.")
 @_with_dryrun
-def check(path, config, name, version_locations, fmt, select, ignore, database_url, base_ref, dryrun_options=None):
-    """Diagnose the chain. Exit 1 when any error-level finding remains."""
-    from migdoc.doctor import check_project
-    from migdoc.output import github, json_format, sarif, text
+def check(
+    paths,
+    config,
+    name,
+    version_locations,
+    fmt,
+    select,
+    ignore,
+    database_url,
+    base_ref,
+    is_statistics,
+    is_exit_zero,
+    output_file,
+    colour,
+    is_quiet,
+    dryrun_options=None,
+):
+    """Diagnose the chain. Exit 1 when any error-level finding remains.
 
-    project = _load(path, config, name, version_locations)
-    result = check_project(
-        project, select=_split(select), ignore=_split(ignore), database_url=database_url, base_ref=base_ref
-    )
-    is_text_dryrun = dryrun_options is not None and fmt == "text"
-    if dryrun_options is not None and not is_text_dryrun:  # one report in the check's format
-        from migdoc.dryrun.findings import with_dryrun
+    Several PATHs (a monorepo's environments) are read and reported one by one; the
+    exit code is the worst of them."""
+    from pathlib import Path
 
-        results = []
-        _run_dryrun(project, fmt, dryrun_options, collect=results.append)
-        result = with_dryrun(result, results[0])
-    renderers = {
-        "json": json_format.render_check,
-        "sarif": sarif.render_check,
-        "github": github.render_check,
-    }
-    if fmt == "text":
-        click.echo(text.render_check(result, _styler(_is_terminal())), nl=False)
-    else:
-        click.echo(renderers[fmt](result), nl=False)
-    code = EXIT_FINDINGS if result.has_errors else EXIT_OK
-    if is_text_dryrun:  # the dry-run's own report follows the check's
-        click.echo("")
-        code = max(code, _run_dryrun(project, "text", dryrun_options))
-    sys.exit(code)
+    from migdoc.doctor import check_project, repository_root
+    from migdoc.output import concise, github, json_format, sarif, text
+
+    is_colour = _wants_colour(colour, is_file=output_file is not None)
+    style = _styler(is_colour)
+    # the dry-run's live progress only when the report goes straight to a terminal
+    is_live_dryrun = dryrun_options is not None and fmt == "text" and output_file is None and not is_statistics
+    parts: list[str] = []
+    results, roots = [], []
+    code = EXIT_OK
+    for path in paths:
+        project = _load(path, config, name, version_locations, is_quiet=is_quiet)
+        result = check_project(
+            project, select=_split(select), ignore=_split(ignore), database_url=database_url, base_ref=base_ref
+        )
+        dryrun_results = []
+        if dryrun_options is not None and not is_live_dryrun:  # one report in the check's format
+            from migdoc.dryrun.findings import with_dryrun
+
+            code = max(code, _run_dryrun(project, fmt, dryrun_options, collect=dryrun_results.append))
+            if fmt != "text":
+                result = with_dryrun(result, dryrun_results[0])
+        results.append(result)
+        roots.append(repository_root(project))
+        code = max(code, EXIT_FINDINGS if result.has_errors else EXIT_OK)
+        if is_statistics:
+            continue
+        heading = f"{text.printable_path(path)}:\n" if len(paths) > 1 and fmt in ("text",) else ""
+        if fmt == "text":
+            parts.append(heading + text.render_check(result, style, is_summary=not is_quiet))
+            if dryrun_results:
+                from migdoc.output import dryrun_text
+
+                parts.append("\n" + _masked(dryrun_text.render_text(dryrun_results[0], style)))
+        elif fmt == "concise":
+            parts.append(concise.render_check(result, style))
+        elif fmt == "github":
+            parts.append(github.render_check(result))
+        if is_live_dryrun:
+            _emit("".join(parts), None, is_colour)
+            parts.clear()
+            click.echo("")
+            code = max(code, _run_dryrun(project, "text", dryrun_options))
+    if is_statistics:
+        parts = [concise.render_statistics(results, style)]
+    elif fmt == "json":
+        parts = [json_format.render_check(results[0]) if len(paths) == 1 else json_format.render_checks(paths, results)]
+    elif fmt == "sarif":
+        parts = [sarif.render_checks(results, roots, Path.cwd())]
+    _emit("".join(parts), output_file, is_colour)
+    sys.exit(EXIT_OK if is_exit_zero and code == EXIT_FINDINGS else code)
+
+
+def _emit(report: str, output_file: str | None, is_colour: bool) -> None:
+    """The report to stdout, or to ``output_file`` whole (a reader never sees half of it)."""
+    if output_file is None:
+        click.echo(report, nl=False, color=is_colour or None)
+        return
+    from migdoc.errors import UsageError
+    from migdoc.filesystem import write_atomically
+
+    try:
+        write_atomically(output_file, report)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output_file}: {exc.strerror or exc}") from exc
+
+
+def _wants_colour(choice: str, is_file: bool = False) -> bool:
+    """--color always/never decide; auto: FORCE_COLOR on, NO_COLOR off (https://no-color.org,
+    https://force-color.org), else colour only on a terminal and never into a file."""
+    if choice != "auto":
+        return choice == "always"
+    if is_file:
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return _is_terminal()
 
 
 def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
-@cli.command()
+@cli.command(
+    short_help="The database's revision(s), the heads, what `upgrade heads` would run.",
+    epilog="""\b
+Example:
+  migdoc status --database-url postgresql://app@db.internal/app""",
+)
 @_project_options
 @_database_url_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -368,7 +535,12 @@ def status(path, config, name, version_locations, database_url, fmt):
     click.echo(render(state.url, project.graph, deployment, whereabouts), nl=False)
 
 
-@cli.command()
+@cli.command(
+    epilog="""\b
+Example:
+  migdoc explain MD001
+  migdoc explain missing-revision"""
+)
 @click.argument("code", required=False)
 def explain(code):
     """Print a rule's documentation (all codes when CODE is omitted)."""
@@ -376,8 +548,14 @@ def explain(code):
     from migdoc.rules import RULES
 
     if code is None:
-        for rule_ in RULES.values():
-            click.echo(f"{rule_.code}  {rule_.name:<24} {rule_.severity.value:<8} {rule_.summary}")
+        # sorted by code, columns as wide as their longest entry; the summary's first sentence
+        # (`migdoc explain CODE` has the rest)
+        rules = sorted(RULES.values(), key=lambda r: r.code)
+        name_width = max(len(r.name) for r in rules)
+        severity_width = max(len(r.severity.value) for r in rules)
+        for rule_ in rules:
+            summary = rule_.summary.split(". ", 1)[0].rstrip(".") + "."
+            click.echo(f"{rule_.code}  {rule_.name:<{name_width}}  {rule_.severity.value:<{severity_width}}  {summary}")
         return
     wanted = code.strip().upper()
     matches = [r for r in RULES.values() if r.code == wanted or r.name == code.strip().lower()]
@@ -386,7 +564,13 @@ def explain(code):
     click.echo(matches[0].documentation(), nl=False)
 
 
-@cli.command()
+@cli.command(
+    short_help="Plan repairs and show them; --apply writes them.",
+    epilog="""\b
+Example:
+  migdoc fix --merge --diff
+  migdoc fix --archive --apply && migdoc check""",
+)
 @_project_options
 @click.option(
     "--archive", "is_archive", is_flag=True, help="Keep the main line; archive dead branches, stray copies and repeats."
@@ -487,7 +671,13 @@ def fix(
     sys.exit(EXIT_FINDINGS if plan.unresolved else EXIT_OK)
 
 
-@cli.command()
+@cli.command(
+    short_help="Prove every upgrade and downgrade on a throwaway PostgreSQL.",
+    epilog="""\b
+Example:
+  migdoc dryrun migrations --no-downgrade
+  migdoc dryrun --server postgresql://postgres@localhost:5432/postgres""",
+)
 @_project_options
 @_dryrun_options
 @click.option("--database-url", "deployed_url", hidden=True, default=None)

@@ -149,18 +149,58 @@ def project_status(project: Project, database_url: str):
 def graph_problems(project: Project) -> dict[str, list[str]]:
     """File -> the codes of its warnings and errors, for the graph's problem flags.
 
-    A loop (MD005) flags every file in it, not only the one it is reported on."""
+    A finding that names many revisions once flags each of them, not only the file it is
+    reported on: every file in a loop (MD005), every head of a multiple-heads finding (MD003)."""
     from migdoc.rules import code_named
 
-    loop = code_named("cycle")
+    naming_many = {code_named("cycle"), code_named("multiple-heads")}
     problems: dict[str, list[str]] = {}
     for d in check_project(project).diagnostics:
         if d.file and d.severity.value != "info":
             problems.setdefault(d.file, []).append(d.code)
-            if d.code == loop:  # every file in the loop is part of the problem
+            if d.code in naming_many:
                 for path in d.related:
                     problems.setdefault(path, []).append(d.code)
     return problems
+
+
+def repository_root(project: Project) -> Path:
+    """The folder SARIF paths are relative to: the repository holding the project (the
+    nearest folder upward with ``.git``), else the project's own folder."""
+    root = project.layout.root.resolve()
+    for folder in (root, *root.parents):
+        if (folder / ".git").exists():
+            return folder
+    return root
+
+
+def graph_findings(project: Project) -> dict[str, list[tuple[str, str, str]]]:
+    """File -> its findings as (code, severity, message), for the html graph's details."""
+    findings: dict[str, list[tuple[str, str, str]]] = {}
+    for d in check_project(project).diagnostics:
+        if d.file:
+            findings.setdefault(d.file, []).append((d.code, d.severity.value, d.message))
+    return findings
+
+
+def graph_paths(project: Project, mode: str = "short") -> dict[str, str]:
+    """File -> how the graph shows it: ``short`` relative to its versions folder (the part
+    that tells revisions apart), ``name`` the file name alone, ``full`` as in findings."""
+    if mode == "full":
+        return {}
+    from migdoc.filesystem import display_path
+
+    folders = sorted((display_path(folder) for folder in project.layout.version_locations), key=len, reverse=True)
+    shown = {}
+    for rf in project.files:
+        if mode == "name":
+            shown[rf.path] = rf.path.rsplit("/", 1)[-1]
+            continue
+        for folder in folders:
+            if rf.path.startswith(folder.rstrip("/") + "/"):
+                shown[rf.path] = rf.path[len(folder.rstrip("/")) + 1 :]
+                break
+    return shown
 
 
 # -- fix -------------------------------------------------------------------------------

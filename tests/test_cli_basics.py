@@ -41,3 +41,36 @@ def test_explain_every_rule_and_unknown_code():
 
 def test_unknown_option_is_usage_error():
     assert run("check", "--bogus").exit_code == 2
+
+
+def test_every_command_help_shows_a_real_example():
+    """As sqlite-utils does: each --help ends with a command line to copy."""
+    from migdoc.cli import cli as group
+
+    for name in group.commands:
+        result = run(name, "--help")
+        assert result.exit_code == 0
+        example = result.output.split("Example:", 1)
+        assert len(example) == 2, f"{name} --help has no example"
+        first = example[1].strip().splitlines()[0].strip()
+        assert first.startswith(f"migdoc {name}") or first.startswith("migdoc -c "), first
+
+
+def test_top_level_help_keeps_every_summary_whole():
+    output = run("--help").output
+    commands = output.split("Commands:", 1)[1]
+    assert "..." not in commands
+    assert "the heads, what `upgrade heads` would run." in " ".join(commands.split())
+
+
+def test_explain_lists_codes_sorted_and_aligned():
+    from migdoc.rules import RULES
+
+    lines = run("explain").output.splitlines()
+    assert [line.split()[0] for line in lines] == sorted(RULES)
+    # the name, the severity and the summary start in the same column on every line
+    import re
+
+    matches = [re.match(r"^(MD\d{3})  (\S+) +(error|warning|info) +(\S.*)$", line) for line in lines]
+    assert all(matches), lines
+    assert len({(m.start(2), m.start(3), m.start(4)) for m in matches}) == 1

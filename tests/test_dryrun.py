@@ -313,7 +313,11 @@ def test_check_dryrun_in_json_sarif_and_github_carries_the_dry_run(copy_fixture)
     assert not list(jsonschema.Draft4Validator(schema).iter_errors(sarif))
     [result] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "MD021"]
     location = result["locations"][0]["physicalLocation"]
-    assert location["artifactLocation"]["uri"] == failure["file"]
+    # SARIF's paths are relative to the repository root, here the project folder (no .git)
+    assert location["artifactLocation"] == {
+        "uri": failure["file"].removeprefix("dryrun_failing_downgrade/"),
+        "uriBaseId": "SRCROOT",
+    }
     assert location["region"]["startLine"] == failure["line"]
     assert result["level"] == "error"
 

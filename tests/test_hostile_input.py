@@ -282,6 +282,8 @@ def test_control_characters_in_revision_ids_are_escaped_in_every_human_facing_fo
         "graph": run("graph", "p"),
         "graph dot": run("graph", "p", "--format", "dot"),
         "graph mermaid": run("graph", "p", "--format", "mermaid"),
+        "graph html": run("graph", "p", "--format", "html"),
+        "check concise": run("check", "p", "--format", "concise"),
         "fix": run("fix", "p"),
         "fix --archive": run("fix", "p", "--archive"),
         "fix --merge": run("fix", "p", "--merge"),
@@ -296,6 +298,8 @@ def test_control_characters_in_revision_ids_are_escaped_in_every_human_facing_fo
     assert "r4\\n::error" in outputs["check"].output  # shown, escaped, not hidden
     assert "r4\\n::error" in outputs["graph"].output and "\\x1b[31mred" in outputs["graph"].output
     assert "r4\\n::error" in outputs["status"].output
+    assert "r4\\n::error" in outputs["check concise"].output
+    assert "r4\\n::error" in outputs["graph html"].output
     assert crafted.exists()
 
     # the github format has its own escaping: one annotation line per finding, none injected

@@ -44,3 +44,34 @@ def test_validator_rejects_a_broken_document(validator):
     # The check above is only worth something if the schema can say no.
     broken = {"version": "2.1.0", "runs": [{"tool": {"driver": {}}, "results": [{"level": "fatal"}]}]}
     assert list(validator.iter_errors(broken))
+
+
+def test_locations_are_relative_to_the_repository_root_from_any_folder(copy_fixture, validator, tmp_path, monkeypatch):
+    """Code scanning resolves ``uriBaseId`` against the checkout: the same URIs whether
+    migdoc runs at the root, in a subfolder, or outside the repository."""
+    project = copy_fixture("demo")
+    repository = project.parent
+    (repository / ".git").mkdir()
+    seen = []
+    for cwd, target in ((repository, "demo"), (project / "migrations", ".."), (repository.parent, str(project))):
+        monkeypatch.chdir(cwd)
+        result = CliRunner().invoke(cli, ["check", target, "--format", "sarif"])
+        document = json.loads(result.stdout)
+        assert not list(validator.iter_errors(document))
+        run = document["runs"][0]
+        assert run["originalUriBaseIds"] == {"SRCROOT": {"uri": repository.resolve().as_uri() + "/"}}
+        locations = [r["locations"][0]["physicalLocation"]["artifactLocation"] for r in run["results"]]
+        assert all(loc["uriBaseId"] == "SRCROOT" for loc in locations)
+        seen.append(sorted(loc["uri"] for loc in locations))
+    assert seen[0] == seen[1] == seen[2]
+    assert "demo/migrations/versions/0007_backfill_scores.py" in seen[0]
+
+
+def test_without_a_repository_the_project_folder_is_the_root(copy_fixture, monkeypatch):
+    project = copy_fixture("demo")
+    monkeypatch.chdir(project.parent)
+    document = json.loads(CliRunner().invoke(cli, ["check", "demo", "--format", "sarif"]).stdout)
+    run = document["runs"][0]
+    assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == project.resolve().as_uri() + "/"
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]}
+    assert "migrations/versions/0007_backfill_scores.py" in uris

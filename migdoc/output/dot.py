@@ -6,8 +6,18 @@ from migdoc.graph import RevisionGraph
 from migdoc.output.text import printable
 
 
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + _escape(text) + '"'
+
+
+def _label(*lines: str) -> str:
+    """A multi-line label: each line escaped on its own, then joined with DOT's own line
+    break (``\\n`` in the file), which escaping the joined text would turn into a literal."""
+    return '"' + "\\n".join(_escape(line) for line in lines if line) + '"'
 
 
 def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = None) -> str:
@@ -23,8 +33,8 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
             )
             continue
         rf = graph.files[index]
-        label = revision + (f"\\n{printable(rf.message)}" if rf.message else "")
-        attributes = [f"label={_quote(label)}", f"tooltip={_quote(printable(rf.path))}"]
+        label_lines = [revision, printable(rf.message) if rf.message else ""]
+        attributes = [f"label={_label(*label_lines)}", f"tooltip={_quote(printable(rf.path))}"]
         if graph.is_shadowed(index):
             attributes.append("style=dotted")
         if rf.revision in heads and not graph.is_shadowed(index):
@@ -33,7 +43,7 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
             attributes.append("shape=house")
         if rf.path in problems:
             attributes.append("color=red")
-            attributes[0] = f"label={_quote(label + chr(10) + ' '.join(sorted(set(problems[rf.path]))))}"
+            attributes[0] = f"label={_label(*label_lines, ' '.join(sorted(set(problems[rf.path]))))}"
         lines.append(f"  {_quote(printable(node))} [{', '.join(attributes)}];")
     for parent, child, data in sorted(graph.graph.edges(data=True)):
         style = ' [style=dashed, label="depends_on"]' if data["kind"] == "depends" else ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from migdoc.graph import RevisionGraph
+from migdoc.graph import RevisionGraph, file_node
 from migdoc.model import CheckResult, Diagnostic
 
 
@@ -12,8 +12,8 @@ def graph_to_dict(graph: RevisionGraph) -> dict:
     heads = set(graph.heads)
     bases = set(graph.bases)
     revisions = []
-    for rf in graph.files:
-        if rf.revision is None:
+    for index, rf in enumerate(graph.files):
+        if rf.revision is None or file_node(index) not in graph.graph:  # outside a --last/--since window
             continue
         revisions.append(
             {
@@ -29,7 +29,12 @@ def graph_to_dict(graph: RevisionGraph) -> dict:
                 "is_merge": len(rf.down_revisions) > 1,
             }
         )
-    return {"revisions": revisions, "heads": list(graph.heads), "bases": list(graph.bases)}
+    shown = {r["revision"] for r in revisions}
+    return {
+        "revisions": revisions,
+        "heads": [h for h in graph.heads if h in shown],
+        "bases": [b for b in graph.bases if b in shown],
+    }
 
 
 def render_graph(graph: RevisionGraph) -> str:
@@ -69,3 +74,9 @@ def check_to_dict(result: CheckResult) -> dict:
 
 def render_check(result: CheckResult) -> str:
     return json.dumps(check_to_dict(result), indent=2) + "\n"
+
+
+def render_checks(paths: tuple[str, ...], results: list[CheckResult]) -> str:
+    """Several environments in one run: a list, one ``check`` object per PATH (with its
+    ``path``); one PATH keeps the single object of the stable shape."""
+    return json.dumps([{"path": p} | check_to_dict(r) for p, r in zip(paths, results, strict=True)], indent=2) + "\n"

@@ -7,6 +7,9 @@ import re
 from migdoc.graph import RevisionGraph
 from migdoc.output.text import printable
 
+DEFAULT_MAX_EDGES = 500
+"""Mermaid refuses a chart with more edges than its ``maxEdges`` setting, 500 by default."""
+
 
 def _node_id(node: str) -> str:
     return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", node)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import posixpath
+from pathlib import PurePath
 
 from migdoc import __version__
 from migdoc.model import CheckResult, Severity
@@ -12,7 +14,25 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-def check_to_sarif(result: CheckResult) -> dict:
+BASE_ID = "SRCROOT"
+"""The ``uriBaseId`` of every location: the repository root, given in ``originalUriBaseIds``."""
+
+
+def _artifact(path: str, root: PurePath | None, cwd: PurePath | None) -> dict:
+    """A location relative to the repository root (code scanning places it the same from
+    any folder migdoc ran in); a file outside the root keeps its absolute URI."""
+    if root is None or cwd is None:
+        return {"uri": path}
+    absolute = posixpath.normpath(posixpath.join(cwd.as_posix(), path))
+    relative = posixpath.relpath(absolute, root.as_posix())
+    if relative == ".." or relative.startswith("../"):
+        return {"uri": PurePath(absolute).as_uri()}
+    return {"uri": relative, "uriBaseId": BASE_ID}
+
+
+def check_to_sarif(result: CheckResult, root: PurePath | None = None, cwd: PurePath | None = None) -> dict:
+    """``root``: the repository root (absolute); ``cwd``: the folder the findings' paths
+    are relative to. Without them, paths are written as the findings hold them."""
     codes = sorted(RULES)
     rules = [
         {
@@ -37,14 +57,15 @@ def check_to_sarif(result: CheckResult) -> dict:
             entry["locations"] = [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": d.file},
+                        "artifactLocation": _artifact(d.file, root, cwd),
                         "region": {"startLine": max(d.line, 1)},
                     }
                 }
             ]
         if d.related:
             entry["relatedLocations"] = [
-                {"id": i, "physicalLocation": {"artifactLocation": {"uri": path}}} for i, path in enumerate(d.related)
+                {"id": i, "physicalLocation": {"artifactLocation": _artifact(path, root, cwd)}}
+                for i, path in enumerate(d.related)
             ]
         if d.revision:
             entry["properties"] = {"revision": d.revision}
@@ -63,10 +84,19 @@ def check_to_sarif(result: CheckResult) -> dict:
                     }
                 },
                 "results": results,
+                **({"originalUriBaseIds": {BASE_ID: {"uri": root.as_uri() + "/"}}} if root is not None else {}),
             }
         ],
     }
 
 
-def render_check(result: CheckResult) -> str:
-    return json.dumps(check_to_sarif(result), indent=2) + "\n"
+def render_check(result: CheckResult, root: PurePath | None = None, cwd: PurePath | None = None) -> str:
+    return render_checks([result], [root], cwd)
+
+
+def render_checks(results: list[CheckResult], roots: list[PurePath | None], cwd: PurePath | None = None) -> str:
+    """One SARIF log; one run per environment checked (several PATHs in one run)."""
+    logs = [check_to_sarif(result, root, cwd) for result, root in zip(results, roots, strict=True)]
+    log = logs[0]
+    log["runs"] = [run for each in logs for run in each["runs"]]
+    return json.dumps(log, indent=2) + "\n"

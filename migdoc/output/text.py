@@ -48,7 +48,7 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def render_check(result: CheckResult, style: Styler = plain) -> str:
+def render_check(result: CheckResult, style: Styler = plain, is_summary: bool = True) -> str:
     lines: list[str] = []
     by_file: dict[str, list[Diagnostic]] = {}
     for d in result.diagnostics:
@@ -62,6 +62,8 @@ def render_check(result: CheckResult, style: Styler = plain) -> str:
             if d.related:
                 lines.append(style(f"              related: {printable(', '.join(d.related))}", "dim"))
         lines.append("")
+    if not is_summary:  # -q: the findings alone
+        return "\n".join(lines) + "\n" if lines else ""
     s = result.summary
     verdict = (
         "no problems"
@@ -92,9 +94,18 @@ def _node_order(graph: RevisionGraph) -> list[str]:
     return list(reversed(order))
 
 
-def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = None, style: Styler = plain) -> str:
-    """A git-log-like tree, newest at the top. ``problems`` maps file -> codes."""
+def render_graph(
+    graph: RevisionGraph,
+    problems: dict[str, list[str]] | None = None,
+    style: Styler = plain,
+    shown_paths: dict[str, str] | None = None,
+    width: int | None = None,
+) -> str:
+    """A git-log-like tree, newest at the top. ``problems`` maps file -> codes;
+    ``shown_paths`` file -> how to show it (default: as it is); ``width``: cut each line
+    to this many visible characters (a terminal's width)."""
     problems = problems or {}
+    shown_paths = shown_paths or {}
     g = graph.graph
     heads, bases, merges = set(graph.heads), set(graph.bases), set(graph.merges)
     lanes: list[str] = []
@@ -111,7 +122,8 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
             lanes = [lane for i, lane in enumerate(lanes) if i not in duplicates]
             column = lanes.index(node)
         marks = {column: "*" if graph.index_of(node) is not None else "?"}
-        lines.append(_lane_row(len(lanes), marks) + "  " + _label(graph, node, heads, bases, merges, problems, style))
+        label = _label(graph, node, heads, bases, merges, problems, style, shown_paths)
+        lines.append(_lane_row(len(lanes), marks) + "  " + label)
         parents = sorted((p for p in g.predecessors(node)), key=node_sort_key, reverse=True)
         if not parents and len(lines) and node != order[-1]:
             # The chain ends here (a base or a missing revision): a gap keeps
@@ -120,14 +132,39 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
         lanes[column : column + 1] = parents
         if len(parents) > 1:
             lines.append(_lane_row(len(lanes), {column: "|", **{column + i: "\\" for i in range(1, len(parents))}}))
+    if width is not None:
+        lines = [fit(line, width) for line in lines]
     return "\n".join(lines) + "\n"
+
+
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def fit(line: str, width: int) -> str:
+    """``line`` cut to ``width`` visible characters, ending in an ellipsis where cut; colour
+    codes (which take no room) are kept whole and closed."""
+    visible = _ESCAPE_SEQUENCE.sub("", line)
+    if len(visible) <= width:
+        return line
+    out, count, position = [], 0, 0
+    while position < len(line) and count < width - 1:
+        match = _ESCAPE_SEQUENCE.match(line, position)
+        if match:
+            out.append(match.group())
+            position = match.end()
+            continue
+        out.append(line[position])
+        count += 1
+        position += 1
+    is_styled = "\x1b[" in line
+    return "".join(out) + ("\x1b[0m" if is_styled else "") + "…"
 
 
 def _lane_row(width: int, marks: dict[int, str]) -> str:
     return " ".join(marks.get(i, "|") for i in range(width))
 
 
-def _label(graph, node, heads, bases, merges, problems, style: Styler) -> str:
+def _label(graph, node, heads, bases, merges, problems, style: Styler, shown_paths: dict[str, str]) -> str:
     index = graph.index_of(node)
     revision = printable(graph.revision_of(node))
     if index is None:
@@ -151,8 +188,25 @@ def _label(graph, node, heads, bases, merges, problems, style: Styler) -> str:
         text += f" ({', '.join(tags)})"
     if rf.message:
         text += f" {printable(rf.message)}"
-    text += style(f"  {printable(rf.path)}", "dim")
+    text += style(f"  {printable(shown_paths.get(rf.path, rf.path))}", "dim")
     codes = problems.get(rf.path)
     if codes:
         text += " " + style(f"!! {' '.join(sorted(set(codes)))}", "error")
     return text
+
+
+def lane_columns(graph: RevisionGraph) -> list[tuple[str, int]]:
+    """(node, lane) newest first: the lanes of :func:`render_graph`'s tree (a revision takes
+    the lane of its newest child; its parents take its lane and the ones to its right), for
+    drawings that place revisions themselves (the html graph)."""
+    g = graph.graph
+    lanes: list[str] = []
+    placed = []
+    for node in _node_order(graph):
+        if node not in lanes:
+            lanes.append(node)
+        column = lanes.index(node)
+        lanes = [lane for i, lane in enumerate(lanes) if lane != node or i == column]
+        placed.append((node, column))
+        lanes[column : column + 1] = sorted(g.predecessors(node), key=node_sort_key, reverse=True)
+    return placed
