@@ -395,7 +395,13 @@ def explain(code):
     "--merge", "is_merge", is_flag=True, help="Write a merge revision for the open heads, as `alembic merge`."
 )
 @click.option("--renumber", "is_renumber", is_flag=True, help="Rename files so their names carry their revision ids.")
-@click.option("--head", metavar="REV", default=None, help="The main head for --archive (default: the longest line).")
+@click.option("--head", metavar="REV", default=None, help="The main head for --archive (default: chosen by evidence).")
+@click.option(
+    "--keep",
+    metavar="FILE",
+    multiple=True,
+    help="For a revision id declared by several files: the file --archive keeps (repeatable).",
+)
 @click.option(
     "--archive-dir",
     metavar="DIR",
@@ -416,6 +422,7 @@ def fix(
     is_merge,
     is_renumber,
     head,
+    keep,
     archive_dir,
     show_diff,
     is_apply,
@@ -438,7 +445,12 @@ def fix(
             click.echo(f"migdoc: not restored: {problem}", err=True)
         sys.exit(EXIT_FINDINGS if problems else EXIT_OK)
     options = FixOptions(
-        is_renumber=is_renumber, is_archive=is_archive, is_merge=is_merge, head=head, archive_dir=archive_dir
+        is_renumber=is_renumber,
+        is_archive=is_archive,
+        is_merge=is_merge,
+        head=head,
+        archive_dir=archive_dir,
+        keep=tuple(keep),
     )
     proposal = doctor.plan_fix(project, options, database_url)
     if proposal.plan is None:

@@ -287,7 +287,24 @@ def read_plan_inputs(project: Project, diagnostics, archive_dir: str | None = No
         is_template_explicit=layout.has_explicit_file_template,
         script_template=script,
         archived=dict(project.archived),
+        added=_git_added(project),
     )
+
+
+def _git_added(project: Project) -> dict[str, tuple[int, str]]:
+    """When git added each file of a duplicated id (the evidence ``--archive`` weighs);
+    nothing is asked of git when no id is duplicated."""
+    copies = [
+        rf.path
+        for rev, indexes in project.graph.declarations.items()
+        if len(indexes) > 1
+        for rf in (project.files[i] for i in indexes)
+    ]
+    if not copies:
+        return {}
+    from migdoc.gitref import first_added
+
+    return first_added(project.layout, copies)
 
 
 # -- dry-run -----------------------------------------------------------------------------

@@ -297,6 +297,8 @@ class FixOptions:
     is_archive: bool = False
     is_merge: bool = False
     head: str | None = None
+    keep: tuple[str, ...] = ()
+    """``--keep FILE``: of the files declaring one id, the one the main line keeps."""
     now: datetime = datetime(2000, 1, 1)
     """The clock, read by the CLI: archive folder date and merge Create Date."""
     archive_dir: str | None = None

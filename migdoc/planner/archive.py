@@ -36,6 +36,7 @@ from migdoc.planner.context import (
     folder_of,
     name_of,
 )
+from migdoc.planner.evidence import choose_head_by_evidence, choose_original
 from migdoc.planner.lines import DescentLines
 from migdoc.planner.relink import (
     branch_point,
@@ -46,8 +47,13 @@ from migdoc.planner.relink import (
 from migdoc.replay import find_redundancies
 
 
-def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOptions) -> int:
+def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOptions, evidence: list[str]) -> int:
     files = context.files
+    if not options.head:
+        chosen, said = choose_head_by_evidence(context, options, lines.heads(), lines.main_line)
+        if chosen is not None:
+            evidence += said
+            return chosen
     if options.head:
         wanted = options.head
         if wanted not in lines.declarations:
@@ -72,6 +78,22 @@ def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOpt
             f"({deepest + 1} revisions from a base) and equally new; choose with {choices}"
         )
     return lines.choose_copy(revisions[0])
+
+
+def _error_region(context: PlanContext) -> Callable[[int], bool]:
+    """Whether file ``index`` lies in the part of the chain an error-level finding concerns:
+    the finding is on it, names it, or is on (or names) a file declaring one of its parents."""
+    troubled = set()
+    for d in context.diagnostics:
+        if d.severity is Severity.ERROR:
+            troubled |= {d.file, *d.related} - {None}
+    troubled_ids = {str(rf.revision) for rf in context.files if rf.path in troubled}
+
+    def concerned(index: int) -> bool:
+        rf = context.files[index]
+        return rf.path in troubled or any(p in troubled_ids for p in rf.down_revisions)
+
+    return concerned
 
 
 def is_labelled_layout(context: PlanContext) -> bool:
@@ -134,16 +156,25 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
             notes=("--archive: the heads sit on their own labelled branches (a deliberate layout); nothing archived",),
             state=state,
         )
+    if not any(d.severity is Severity.ERROR for d in context.diagnostics):
+        return PartialPlan(notes=("--archive: no error-level finding; nothing to archive",), state=state)
     lines = DescentLines(context, state.survivors)
     if not lines.usable:
         return PartialPlan(state=state)
-    head = _choose_main_head(context, lines, options)
+    evidence: list[str] = []
+    for rev, copies in sorted(lines.declarations.items()):
+        if len(copies) > 1:
+            lines.preferred[rev], said = choose_original(context, options, copies, rev)
+            evidence += said
+    head = _choose_main_head(context, lines, options, evidence)
     main_line = lines.main_line(head)
     head_rev = str(files[head].revision)
     notes = [
         f"main head: {head_rev} ({files[head].path}), {lines.depth(head) + 1} revisions from a base"
-        + ("" if options.head else "; --head REV chooses another")
+        + ("" if options.head else "; --head REV chooses another"),
+        *evidence,
     ]
+    in_trouble = _error_region(context)
 
     reasons: dict[int, tuple[str, tuple[str, ...]]] = {}
     branch_points: dict[int, str | None] = {}
@@ -155,7 +186,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
         rev = str(rf.revision)
         if len(lines.declarations[rev]) > 1 and any(c in main_line for c in lines.declarations[rev]):
             keeper = next(c for c in lines.declarations[rev] if c in main_line)
-            why = f"a second file declaring revision {rev}; the main line keeps {files[keeper].path}"
+            why = f"a second file declaring revision {rev}; the main line keeps {files[keeper].path} (evidence above)"
             codes |= {DUPLICATE_REVISION}
         else:
             root = branch_point(lines, index, main_line, branch_points)
@@ -186,6 +217,9 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
         if repeat is None:
             continue
         rev = str(files[index].revision)
+        if not in_trouble(index):
+            # a healthy stretch of chain: a deployed data migration may repeat an ancestor's text
+            continue
         if rev in depended:
             notes.append(f"{rev} only repeats an ancestor but another revision depends_on it; left in place")
             continue

@@ -27,6 +27,8 @@ class DescentLines:
             i: list(dict.fromkeys([*context.files[i].down_revisions, *depends_ids(context, i)])) for i in self.usable
         }
         self._depth: dict[int, int] = {}
+        self.preferred: dict[str, int] = {}
+        """Duplicated id -> the copy the evidence chose (:mod:`.evidence`); set before the main line is walked."""
         self._chosen_graph: nx.DiGraph | None = None
 
     def parent_copies(self, index: int) -> list[int]:
@@ -74,6 +76,8 @@ class DescentLines:
         copies = self.declarations[revision]
         if len(copies) == 1:
             return copies[0]
+        if revision in self.preferred:
+            return self.preferred[revision]
         deepest = max(self.depth(c) for c in copies)
         tied = [c for c in copies if self.depth(c) == deepest]
         kept = self.context.graph.kept.get(revision)
