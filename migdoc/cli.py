@@ -403,6 +403,12 @@ def explain(code):
     help="For a revision id declared by several files: the file --archive keeps (repeatable).",
 )
 @click.option(
+    "--file-template",
+    metavar="TEMPLATE",
+    default=None,
+    help="For --renumber: the file name pattern, as Alembic's file_template (default: learned from the names).",
+)
+@click.option(
     "--archive-dir",
     metavar="DIR",
     default=None,
@@ -423,6 +429,7 @@ def fix(
     is_renumber,
     head,
     keep,
+    file_template,
     archive_dir,
     show_diff,
     is_apply,
@@ -451,6 +458,7 @@ def fix(
         head=head,
         archive_dir=archive_dir,
         keep=tuple(keep),
+        file_template=file_template,
     )
     proposal = doctor.plan_fix(project, options, database_url)
     if proposal.plan is None:

@@ -299,6 +299,8 @@ class FixOptions:
     head: str | None = None
     keep: tuple[str, ...] = ()
     """``--keep FILE``: of the files declaring one id, the one the main line keeps."""
+    file_template: str | None = None
+    """``--file-template``: the name pattern ``--renumber`` follows (else the project's, else learned)."""
     now: datetime = datetime(2000, 1, 1)
     """The clock, read by the CLI: archive folder date and merge Create Date."""
     archive_dir: str | None = None
