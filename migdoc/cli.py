@@ -402,6 +402,8 @@ def explain(code):
     multiple=True,
     help="For a revision id declared by several files: the file --archive keeps (repeatable).",
 )
+@click.option("-m", "--message", default=None, help='For --merge: the message, as `alembic merge -m` ("merge heads").')
+@click.option("--rev-id", default=None, help="For --merge: the new revision's id, as `alembic merge --rev-id`.")
 @click.option(
     "--file-template",
     metavar="TEMPLATE",
@@ -429,6 +431,8 @@ def fix(
     is_renumber,
     head,
     keep,
+    message,
+    rev_id,
     file_template,
     archive_dir,
     show_diff,
@@ -459,6 +463,8 @@ def fix(
         archive_dir=archive_dir,
         keep=tuple(keep),
         file_template=file_template,
+        message=message,
+        rev_id=rev_id,
     )
     proposal = doctor.plan_fix(project, options, database_url)
     if proposal.plan is None:

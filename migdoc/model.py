@@ -299,6 +299,10 @@ class FixOptions:
     head: str | None = None
     keep: tuple[str, ...] = ()
     """``--keep FILE``: of the files declaring one id, the one the main line keeps."""
+    message: str | None = None
+    """``--merge -m/--message``: the merge revision's message (default "merge heads"), as ``alembic merge -m``."""
+    rev_id: str | None = None
+    """``--merge --rev-id``: the merge revision's id, as ``alembic merge --rev-id``."""
     file_template: str | None = None
     """``--file-template``: the name pattern ``--renumber`` follows (else the project's, else learned)."""
     now: datetime = datetime(2000, 1, 1)

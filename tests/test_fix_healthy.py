@@ -66,3 +66,21 @@ def test_an_exact_repeat_on_a_healthy_chain_is_left_alone(tmp_path, monkeypatch)
     result = CliRunner().invoke(cli, ["fix", "--archive", "."])
     assert "no error-level finding; nothing to archive" in result.output
     assert result.exit_code == 0, result.output
+
+
+def test_merge_takes_message_and_rev_id_as_alembic_merge_does(copy_fixture):
+    from fixhelp import alembic_heads, apply_for, plan_for
+
+    from migdoc.model import CreateFile
+
+    root = copy_fixture("fix_merge")
+    plan = plan_for("fix_merge", is_merge=True, message="join billing and audit", rev_id="0005")
+    (created,) = [a for a in plan.actions if isinstance(a, CreateFile)]
+    assert created.path.endswith("/0005_join_billing_and_audit.py")
+    assert "join billing and audit" in created.content and "revision: str = '0005'" in created.content
+    taken = CliRunner().invoke(cli, ["fix", "--merge", "--rev-id", "0002", "fix_merge"])
+    assert taken.exit_code == 2 and "--rev-id 0002: a revision with that id already exists" in taken.output
+    bad = CliRunner().invoke(cli, ["fix", "--merge", "--rev-id", "../x", "fix_merge"])
+    assert bad.exit_code == 2 and "holds a path separator" in bad.output
+    apply_for("fix_merge", plan)
+    assert alembic_heads(root) == ["0005"]

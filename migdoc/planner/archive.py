@@ -248,7 +248,8 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
     survivors = tuple(i for i in state.survivors if i not in archived)
     surviving_ids = {str(files[i].revision) for i in survivors}
     archive_dir = options.archive_dir or f"{context.archive_root}/{options.now:%Y-%m-%d}"
-    _refuse_bad_archive_dir(context, archive_dir, [files[i] for i in archived])
+    _refuse_bad_archive_dir(context, archive_dir)
+    archived_as = _archived_names(context, archive_dir, sorted(archived))
 
     actions: list[Action] = []
     for index in sorted(archived, key=lambda i: files[i].path):
@@ -257,7 +258,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
         actions.append(
             MoveFile(
                 source=rf.path,
-                target=f"{archive_dir}/{name_of(rf.path)}",
+                target=f"{archive_dir}/{archived_as[index]}",
                 sha256=rf.sha256,
                 reason=why,
                 answers=codes,
@@ -346,7 +347,7 @@ def _archive_warnings(context: PlanContext, options: FixOptions, index: int, sur
     )
 
 
-def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str, leaving: Sequence[RevisionFile]) -> None:
+def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str) -> None:
     for location in context.version_dirs:
         folder = PurePosixPath(archive_dir)
         if folder == PurePosixPath(location) or PurePosixPath(location) in folder.parents:
@@ -354,21 +355,25 @@ def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str, leaving: Seq
                 f"archive folder {archive_dir} is inside the version location {location}; "
                 "Alembic would still load the files; choose another with --archive-dir"
             )
-    present = context.existing_names.get(archive_dir, frozenset())
-    names: dict[str, str] = {}
-    for rf in leaving:
-        name = name_of(rf.path)
-        if name in present:
-            raise FixRefused(
-                f"archive folder {archive_dir} already holds a file named {name}; "
-                "move it away or choose another folder with --archive-dir"
-            )
-        if name in names:
-            raise FixRefused(
-                f"{names[name]} and {rf.path} would both be archived as {archive_dir}/{name}; "
-                "rename one first or archive in two steps with --archive-dir"
-            )
-        names[name] = rf.path
+
+
+def _archived_names(context: PlanContext, archive_dir: str, leaving: Sequence[int]) -> dict[int, str]:
+    """File index -> its name in the archive folder. A name already there (an earlier fix), or
+    taken by another file archived now (two ``0025_x.py`` from two version folders), gets a
+    distinct one (``0025_x-2.py``): the journal and the archive README record it."""
+    taken = set(context.existing_names.get(archive_dir, frozenset()))
+    names: dict[int, str] = {}
+    for index in sorted(leaving, key=lambda i: context.files[i].path):
+        name = name_of(context.files[index].path)
+        stem, dot, suffix = name.rpartition(".")
+        stem, suffix = (stem, f".{suffix}") if dot else (name, "")
+        counter = 2
+        while name in taken:
+            name = f"{stem}-{counter}{suffix}"
+            counter += 1
+        taken.add(name)
+        names[index] = name
+    return names
 
 
 def _readme_path(context: PlanContext, archive_dir: str) -> str:
@@ -400,8 +405,11 @@ def _archive_readme(
     for action in actions:
         if isinstance(action, MoveFile):
             answers = f" [{', '.join(action.answers)}]" if action.answers else ""
+            renamed = name_of(action.target) != name_of(action.source)
             lines.append(
-                f"- `{name_of(action.source)}` (revision {action.revision}, from `{folder_of(action.source)}/`): "
+                f"- `{name_of(action.source)}` (revision {action.revision}, from `{folder_of(action.source)}/`"
+                + (f", archived as `{name_of(action.target)}`, as the name was taken" if renamed else "")
+                + "): "
                 f"{action.reason}{answers}"
             )
     if relinked:
