@@ -394,6 +394,12 @@ def explain(code):
 @click.option(
     "--merge", "is_merge", is_flag=True, help="Write a merge revision for the open heads, as `alembic merge`."
 )
+@click.option(
+    "--relink",
+    "is_relink",
+    is_flag=True,
+    help="Re-point a revision whose parent is missing (a cherry-pick) at the branch's current head.",
+)
 @click.option("--renumber", "is_renumber", is_flag=True, help="Rename files so their names carry their revision ids.")
 @click.option("--head", metavar="REV", default=None, help="The main head for --archive (default: chosen by evidence).")
 @click.option(
@@ -429,6 +435,7 @@ def fix(
     is_archive,
     is_merge,
     is_renumber,
+    is_relink,
     head,
     keep,
     message,
@@ -459,6 +466,7 @@ def fix(
         is_renumber=is_renumber,
         is_archive=is_archive,
         is_merge=is_merge,
+        is_relink=is_relink,
         head=head,
         archive_dir=archive_dir,
         keep=tuple(keep),

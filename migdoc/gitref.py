@@ -292,7 +292,7 @@ def first_added(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tuple[
         "--diff-filter=A",
         "--name-only",
         "--date=short",
-        "--format=%x01%ct%x00%h%x00%ad",
+        "--format=%x01%ct%x00%h%x00%cd",
         "--",
         *specs,
         check=False,

@@ -296,6 +296,7 @@ class FixOptions:
     is_renumber: bool = False
     is_archive: bool = False
     is_merge: bool = False
+    is_relink: bool = False
     head: str | None = None
     keep: tuple[str, ...] = ()
     """``--keep FILE``: of the files declaring one id, the one the main line keeps."""
@@ -321,6 +322,8 @@ class FixOptions:
     @property
     def strategies(self) -> tuple[str, ...]:
         chosen = []
+        if self.is_relink:
+            chosen.append("relink")
         if self.is_archive:
             chosen.append("archive")
         if self.is_merge:
