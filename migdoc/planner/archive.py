@@ -158,7 +158,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
         )
     if not any(d.severity is Severity.ERROR for d in context.diagnostics):
         return PartialPlan(notes=("--archive: no error-level finding; nothing to archive",), state=state)
-    lines = DescentLines(context, state.survivors)
+    lines = DescentLines(context, state.survivors, state.parents)
     if not lines.usable:
         return PartialPlan(state=state)
     evidence: list[str] = []
@@ -233,7 +233,9 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
             unresolved.append(
                 f"{rf.path}: MD012 redundant operation in {rf.revision}, which also does other work; fix it by hand"
             )
-        if MISSING_REVISION in codes_on(context, rf.path, (Severity.ERROR,)):
+        if MISSING_REVISION in codes_on(context, rf.path, (Severity.ERROR,)) and state.parents[index] == (
+            rf.down_revisions
+        ):
             unresolved.append(
                 f"{rf.path}: MD002 {rf.revision} names a revision no file declares; --archive cannot restore it"
             )

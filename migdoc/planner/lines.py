@@ -3,7 +3,7 @@ from a base, the main line of a head. Pure; iterative (chains of 20,000 revision
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 
@@ -17,14 +17,18 @@ class DescentLines:
     """The file-level graph the archive strategy reasons on: every copy of a
     duplicated id is its own node, so the main line can pick one."""
 
-    def __init__(self, context: PlanContext, usable: Sequence[int]) -> None:
+    def __init__(
+        self, context: PlanContext, usable: Sequence[int], parents: Mapping[int, tuple[str, ...]] | None = None
+    ) -> None:
         self.context = context
         self.usable = tuple(usable)
         self.declarations: dict[str, list[int]] = {}
         for i in self.usable:
             self.declarations.setdefault(str(context.files[i].revision), []).append(i)
         self.parent_ids: dict[int, list[str]] = {
-            i: list(dict.fromkeys([*context.files[i].down_revisions, *depends_ids(context, i)])) for i in self.usable
+            # ``parents``: as an earlier strategy (--relink) left them
+            i: list(dict.fromkeys([*(parents or {}).get(i, context.files[i].down_revisions), *depends_ids(context, i)]))
+            for i in self.usable
         }
         self._depth: dict[int, int] = {}
         self.preferred: dict[str, int] = {}

@@ -49,6 +49,9 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
         archive = plan_archive(context, options, state)
         main_head = archive.main_head
         realign = archive.realign
+        # a file --relink edited and --archive then moves needs no edit: it leaves the chain
+        leaving = {a.source for a in archive.actions if a.kind == "move"}
+        actions = [a for a in actions if not (a.kind == "edit" and getattr(a, "path", None) in leaving)]
         actions += archive.actions
         notes += archive.notes
         unresolved += archive.unresolved
