@@ -128,3 +128,30 @@ def test_no_evidence_refuses_and_names_keep_which_then_decides(copy_fixture):
     assert "keeps 0025_add_channel_mtproto_settings.py by --keep" in kept.output
     plan = plan_for("fix_seed", is_archive=True, keep=("0025_add_channel_mtproto_settings.py",))
     assert "0025_add_mtproto_audit_log.py" in moved(plan) and "0024_add_mtproto_sessions.py" not in moved(plan)
+
+
+def test_the_deployed_database_outweighs_git_and_the_name_and_archiving_applied_files_is_said(copy_fixture):
+    # what plan_fix derives from --database-url when the database ran 0024b's line up to 0025
+    from fixhelp import NOW
+
+    from migdoc.doctor import read_plan_inputs
+    from migdoc.model import FixOptions
+    from migdoc.planner import plan_repairs
+
+    copy_fixture("fix_seed")
+    project = load_project("fix_seed")
+    context = read_plan_inputs(project, check_project(project).diagnostics, now=NOW)
+    options = FixOptions(
+        now=NOW,
+        is_archive=True,
+        applied_revisions=frozenset({"0001", "0013", "0023", "0024b", "0025"}),
+        database_current=("0025",),
+        alembic_config="fix_seed/alembic.ini",
+    )
+    plan = plan_repairs(context, options)
+    notes = "\n".join(plan.notes)
+    assert "evidence for 0025: keeps 0025b_add_mtproto_audit_log.py by database" in notes
+    assert "overruled by the stronger database" in notes
+    moves = {a.source.rsplit("/", 1)[1]: a for a in plan.actions if isinstance(a, MoveFile)}
+    assert "0024_add_mtproto_sessions.py" in moves and "0024b_add_mtproto_sessions.py" not in moves
+    assert moves["0025_add_channel_mtproto_settings.py"].warnings  # same id, applied: said
