@@ -409,6 +409,12 @@ def explain(code):
     help="For a revision id declared by several files: the file --archive keeps (repeatable).",
 )
 @click.option("-m", "--message", default=None, help='For --merge: the message, as `alembic merge -m` ("merge heads").')
+@click.option(
+    "--base-ref",
+    metavar="REF",
+    default=None,
+    help="With --relink: re-point this branch's new revision onto REF's head (the MD017 rebase).",
+)
 @click.option("--rev-id", default=None, help="For --merge: the new revision's id, as `alembic merge --rev-id`.")
 @click.option(
     "--file-template",
@@ -438,6 +444,7 @@ def fix(
     is_relink,
     head,
     keep,
+    base_ref,
     message,
     rev_id,
     file_template,
@@ -474,7 +481,7 @@ def fix(
         message=message,
         rev_id=rev_id,
     )
-    proposal = doctor.plan_fix(project, options, database_url)
+    proposal = doctor.plan_fix(project, options, database_url, base_ref=base_ref)
     if proposal.plan is None:
         if is_apply:
             raise UsageError("--apply needs a strategy: --archive, --merge or --renumber")

@@ -12,7 +12,7 @@ import difflib
 
 from migdoc.edits import apply_edits, relink_edits
 from migdoc.model import Action, EditText, FixOptions, Severity
-from migdoc.planner.context import MISSING_REVISION, PartialPlan, PlanContext, PlanState, codes_on
+from migdoc.planner.context import HEAD_CONFLICT, MISSING_REVISION, PartialPlan, PlanContext, PlanState, codes_on
 
 
 def plan_relink(context: PlanContext, options: FixOptions, state: PlanState | None = None) -> PartialPlan:
@@ -76,12 +76,65 @@ def plan_relink(context: PlanContext, options: FixOptions, state: PlanState | No
             )
         )
         parents[index] = new
+    if options.base_ref is not None:
+        rebased = _onto_ref_head(context, options, state, parents)
+        if isinstance(rebased, str):
+            unresolved.append(rebased)
+        elif rebased is not None:
+            index, head, action = rebased
+            actions.append(action)
+            parents[index] = (head,)
     return PartialPlan(
         actions=tuple(actions),
         notes=tuple(notes),
         unresolved=tuple(unresolved),
         state=PlanState(state.survivors, parents),
     )
+
+
+def _onto_ref_head(context: PlanContext, options: FixOptions, state: PlanState, parents: dict):
+    """MD017's "rebase your migration": this branch's first new revision re-pointed onto
+    REF's head. (index, head, action), a reason it cannot (str), or None when nothing is to do."""
+    files = context.files
+    ref = options.base_ref
+    ours = [i for i in state.survivors if files[i].path in options.ours_paths]
+    our_ids = {str(files[i].revision) for i in ours}
+    roots = [i for i in ours if not any(p in our_ids for p in parents[i])]
+    heads = [h for h in options.base_ref_heads if h not in our_ids]
+    if not roots:
+        return None
+    if len(heads) != 1:
+        return f"--relink --base-ref {ref}: {ref} has {len(heads)} heads ({', '.join(heads)}); merge them there first"
+    if len(roots) != 1:
+        listed = ", ".join(str(files[i].revision) for i in roots)
+        return f"--relink --base-ref {ref}: this branch adds {len(roots)} new lines ({listed}); re-point them by hand"
+    index, head = roots[0], heads[0]
+    rf = files[index]
+    if parents[index] == (head,):
+        return None
+    if head not in {str(files[i].revision) for i in state.survivors}:
+        return (
+            f"{rf.path}: --relink --base-ref {ref}: {ref}'s head {head} is not in this working tree; "
+            f"merge {ref} into this branch first (git), then run this again"
+        )
+    text = context.sources.get(rf.path)
+    if text is None:
+        return f"{rf.path}: --relink: its text is not available"
+    edits = relink_edits(text, rf, (head,))
+    action = EditText(
+        path=rf.path,
+        old_sha256=rf.sha256,
+        edits=edits,
+        old_text=text,
+        new_text=apply_edits(text, edits),
+        reason=(
+            f"this branch's first new revision; {ref} moved on to {head}, so it is re-pointed onto {head} "
+            f"(was {', '.join(parents[index]) or 'a base'}), as rebasing a migration by hand does"
+        ),
+        answers=(HEAD_CONFLICT,),
+        revision=rf.revision,
+    )
+    return index, head, action
 
 
 def _near_misses(missing: str, ids: set[str]) -> list[str]:
