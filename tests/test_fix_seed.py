@@ -155,3 +155,11 @@ def test_the_deployed_database_outweighs_git_and_the_name_and_archiving_applied_
     moves = {a.source.rsplit("/", 1)[1]: a for a in plan.actions if isinstance(a, MoveFile)}
     assert "0024_add_mtproto_sessions.py" in moves and "0024b_add_mtproto_sessions.py" not in moves
     assert moves["0025_add_channel_mtproto_settings.py"].warnings  # same id, applied: said
+
+
+def test_keep_naming_no_copy_is_one_clear_line(copy_fixture):
+    copy_fixture("fix_seed")
+    result = run("fix", "--archive", "--keep", "0099_nothing.py", "fix_seed")
+    assert result.exit_code == 2
+    assert "--keep 0099_nothing.py: no file of a duplicated revision id has that name" in result.output
+    assert "Traceback" not in result.output

@@ -36,7 +36,7 @@ from migdoc.planner.context import (
     folder_of,
     name_of,
 )
-from migdoc.planner.evidence import choose_head_by_evidence, choose_original
+from migdoc.planner.evidence import choose_head_by_evidence, choose_original, names_file
 from migdoc.planner.lines import DescentLines
 from migdoc.planner.relink import (
     branch_point,
@@ -162,6 +162,10 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
     if not lines.usable:
         return PartialPlan(state=state)
     evidence: list[str] = []
+    copies_of_ids = [files[c].path for copies in lines.declarations.values() if len(copies) > 1 for c in copies]
+    for wanted in options.keep:
+        if not any(names_file(path, wanted) for path in copies_of_ids):
+            raise FixRefused(f"--keep {wanted}: no file of a duplicated revision id has that name")
     for rev, copies in sorted(lines.declarations.items()):
         if len(copies) > 1:
             lines.preferred[rev], said = choose_original(context, options, copies, rev)

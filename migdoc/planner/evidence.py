@@ -28,13 +28,13 @@ Verdict = tuple[int | None, str]
 
 
 def _by_keep(context: PlanContext, options: FixOptions, copies: Sequence[int], rev: str) -> Verdict:
-    chosen = [c for c in copies if any(_names(context.files[c].path, k) for k in options.keep)]
+    chosen = [c for c in copies if any(names_file(context.files[c].path, k) for k in options.keep)]
     if len(chosen) == 1:
         return chosen[0], f"--keep {context.files[chosen[0]].path}"
     return None, ""
 
 
-def _names(path: str, wanted: str) -> bool:
+def names_file(path: str, wanted: str) -> bool:
     wanted = wanted.replace("\\", "/").removeprefix("./")
     return path == wanted or path.endswith("/" + wanted) or name_of(path) == wanted
 
