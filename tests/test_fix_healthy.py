@@ -49,10 +49,11 @@ def test_repeated_data_migrations_plan_nothing_under_every_strategy(tmp_path, mo
     write(versions, "0003_folder_b", "0002_folder_a", 3, INSERT, 'FOLDER_ID = 2\nNAME = "emails"\n')
     write(versions, "0004_folder_c", "0003_folder_b", 4, INSERT, 'FOLDER_ID = 3\nNAME = "texts"\n')
     monkeypatch.chdir(tmp_path)
-    for strategy in ("--archive", "--merge", "--renumber"):
+    for strategy in ("--archive", "--merge", "--renumber", "--relink"):
         result = CliRunner().invoke(cli, ["fix", strategy, "."])
         assert result.exit_code == 0, result.output
         assert "nothing to do" in result.output and "move" not in result.output
+        assert "note: " in result.output  # and says why
 
 
 def test_an_exact_repeat_on_a_healthy_chain_is_left_alone(tmp_path, monkeypatch):

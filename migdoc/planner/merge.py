@@ -46,7 +46,7 @@ def plan_merge(context: PlanContext, options: FixOptions, state: PlanState | Non
         )
     heads = state.heads(context)
     if len(heads) < 2:
-        return PartialPlan(state=state)
+        return PartialPlan(notes=(f"--merge: {len(heads)} head; nothing to merge",), state=state)
     files = context.files
     known = {str(files[i].revision) for i in state.survivors} | set(context.archived) | set(context.graph.declarations)
     if options.rev_id is not None:

@@ -104,7 +104,8 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: PlanState | 
                 revision=revision,
             )
         )
-    return PartialPlan(actions=tuple(actions), unresolved=tuple(unresolved), state=state)
+    notes = () if actions or unresolved else ("--renumber: every file name carries its revision id; nothing to rename",)
+    return PartialPlan(actions=tuple(actions), notes=notes, unresolved=tuple(unresolved), state=state)
 
 
 _MAX_NAME_BYTES = 200  # under every file system's limit of 255, with room for a slug and ".py"

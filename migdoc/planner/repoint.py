@@ -84,6 +84,8 @@ def plan_relink(context: PlanContext, options: FixOptions, state: PlanState | No
             index, head, action = rebased
             actions.append(action)
             parents[index] = (head,)
+    if not actions and not unresolved:
+        notes.append("--relink: no revision names a parent this branch lacks; nothing to re-point")
     return PartialPlan(
         actions=tuple(actions),
         notes=tuple(notes),
