@@ -130,8 +130,8 @@ def test_no_evidence_refuses_and_names_keep_which_then_decides(copy_fixture):
     assert "0025_add_mtproto_audit_log.py" in moved(plan) and "0024_add_mtproto_sessions.py" not in moved(plan)
 
 
-def test_the_deployed_database_outweighs_git_and_the_name_and_archiving_applied_files_is_said(copy_fixture):
-    # what plan_fix derives from --database-url when the database ran 0024b's line up to 0025
+def test_the_deployed_database_outweighs_the_name_and_a_database_past_the_id_says_nothing(copy_fixture):
+    # what plan_fix derives from --database-url (tests/test_fix_database.py reads a real one)
     from fixhelp import NOW
 
     from migdoc.doctor import read_plan_inputs
@@ -141,20 +141,20 @@ def test_the_deployed_database_outweighs_git_and_the_name_and_archiving_applied_
     copy_fixture("fix_seed")
     project = load_project("fix_seed")
     context = read_plan_inputs(project, check_project(project).diagnostics, now=NOW)
-    options = FixOptions(
-        now=NOW,
-        is_archive=True,
-        applied_revisions=frozenset({"0001", "0013", "0023", "0024b", "0025"}),
-        database_current=("0025",),
-        alembic_config="fix_seed/alembic.ini",
-    )
-    plan = plan_repairs(context, options)
+
+    def plan_at(current: str):
+        return plan_repairs(context, FixOptions(now=NOW, is_archive=True, database_current=(current,)))
+
+    # a database that stopped on 0024b's line ran that line: 0025b is the original for it
+    plan = plan_at("0024b")
     notes = "\n".join(plan.notes)
     assert "evidence for 0025: keeps 0025b_add_mtproto_audit_log.py by database" in notes
+    assert "applied 0024b (parent of 0025b_add_mtproto_audit_log.py), not 0024" in notes
     assert "overruled by the stronger database" in notes
-    moves = {a.source.rsplit("/", 1)[1]: a for a in plan.actions if isinstance(a, MoveFile)}
-    assert "0024_add_mtproto_sessions.py" in moves and "0024b_add_mtproto_sessions.py" not in moves
-    assert moves["0025_add_channel_mtproto_settings.py"].warnings  # same id, applied: said
+    assert "0024_add_mtproto_sessions.py" in moved(plan) and "0024b_add_mtproto_sessions.py" not in moved(plan)
+    # alembic_version at 0027 does not say which 0025 ran: the file name decides, as without a database
+    past = plan_at("0027")
+    assert "by database" not in "\n".join(past.notes) and moved(past) == HAND_REPAIR
 
 
 def test_keep_naming_no_copy_is_one_clear_line(copy_fixture):

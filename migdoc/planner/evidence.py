@@ -40,10 +40,24 @@ def names_file(path: str, wanted: str) -> bool:
 
 
 def _by_database(context: PlanContext, options: FixOptions, copies: Sequence[int], rev: str) -> Verdict:
-    applied = options.applied_revisions
-    if not applied:
+    """The copy whose parents the database applied. What it applied is walked from its
+    current revisions through the parents of *every* copy of an id (not only the copy
+    Alembic keeps): ``alembic_version`` does not say which copy ran, so a database past
+    the duplicated id says nothing here; one that stopped on one copy's line does."""
+    if not options.database_current:
         return None, ""
     files = context.files
+    parents_of: dict[str, set[str]] = {}
+    for rf in files:
+        if rf.revision is not None:
+            parents_of.setdefault(str(rf.revision), set()).update(rf.down_revisions)
+    applied: set[str] = set()
+    todo = list(options.database_current)
+    while todo:
+        current = todo.pop()
+        if current not in applied:
+            applied.add(current)
+            todo += parents_of.get(current, ())
     ran = [c for c in copies if all(p in applied for p in files[c].down_revisions)]
     if len(ran) != 1:
         return None, ""
@@ -51,8 +65,8 @@ def _by_database(context: PlanContext, options: FixOptions, copies: Sequence[int
     missing = sorted({p for c in others for p in files[c].down_revisions if p not in applied})
     kept = files[ran[0]]
     return ran[0], (
-        f"the deployed database applied {', '.join(kept.down_revisions) or 'the base'} "
-        f"(parent of {name_of(kept.path)}), not {', '.join(missing)}"
+        f"the deployed database (at {', '.join(options.database_current)}) applied "
+        f"{', '.join(kept.down_revisions) or 'the base'} (parent of {name_of(kept.path)}), not {', '.join(missing)}"
     )
 
 
