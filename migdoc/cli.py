@@ -578,8 +578,34 @@ Example:
 @click.option(
     "--merge", "is_merge", is_flag=True, help="Write a merge revision for the open heads, as `alembic merge`."
 )
+@click.option(
+    "--relink",
+    "is_relink",
+    is_flag=True,
+    help="Re-point a revision whose parent is missing (a cherry-pick) at the branch's current head.",
+)
 @click.option("--renumber", "is_renumber", is_flag=True, help="Rename files so their names carry their revision ids.")
-@click.option("--head", metavar="REV", default=None, help="The main head for --archive (default: the longest line).")
+@click.option("--head", metavar="REV", default=None, help="The main head for --archive (default: chosen by evidence).")
+@click.option(
+    "--keep",
+    metavar="FILE",
+    multiple=True,
+    help="For a revision id declared by several files: the file --archive keeps (repeatable).",
+)
+@click.option("-m", "--message", default=None, help='For --merge: the message, as `alembic merge -m` ("merge heads").')
+@click.option(
+    "--base-ref",
+    metavar="REF",
+    default=None,
+    help="With --relink: re-point this branch's new revision onto REF's head (the MD017 rebase).",
+)
+@click.option("--rev-id", default=None, help="For --merge: the new revision's id, as `alembic merge --rev-id`.")
+@click.option(
+    "--file-template",
+    metavar="TEMPLATE",
+    default=None,
+    help="For --renumber: the file name pattern, as Alembic's file_template (default: learned from the names).",
+)
 @click.option(
     "--archive-dir",
     metavar="DIR",
@@ -599,7 +625,13 @@ def fix(
     is_archive,
     is_merge,
     is_renumber,
+    is_relink,
     head,
+    keep,
+    base_ref,
+    message,
+    rev_id,
+    file_template,
     archive_dir,
     show_diff,
     is_apply,
@@ -622,9 +654,18 @@ def fix(
             click.echo(f"migdoc: not restored: {problem}", err=True)
         sys.exit(EXIT_FINDINGS if problems else EXIT_OK)
     options = FixOptions(
-        is_renumber=is_renumber, is_archive=is_archive, is_merge=is_merge, head=head, archive_dir=archive_dir
+        is_renumber=is_renumber,
+        is_archive=is_archive,
+        is_merge=is_merge,
+        is_relink=is_relink,
+        head=head,
+        archive_dir=archive_dir,
+        keep=tuple(keep),
+        file_template=file_template,
+        message=message,
+        rev_id=rev_id,
     )
-    proposal = doctor.plan_fix(project, options, database_url)
+    proposal = doctor.plan_fix(project, options, database_url, base_ref=base_ref)
     if proposal.plan is None:
         if is_apply:
             raise UsageError("--apply needs a strategy: --archive, --merge or --renumber")

@@ -217,7 +217,9 @@ class FixProposal:
     plan: Plan | None = None
 
 
-def plan_fix(project: Project, options: FixOptions, database_url: str | None = None) -> FixProposal:
+def plan_fix(
+    project: Project, options: FixOptions, database_url: str | None = None, base_ref: str | None = None
+) -> FixProposal:
     """Plan repairs with ``options`` (nothing is written). Refuses to plan on top of a
     half-applied fix. ``options.now`` at its default means: the clock now.
 
@@ -248,6 +250,16 @@ def plan_fix(project: Project, options: FixOptions, database_url: str | None = N
             alembic_config=display_path(config_file) if config_file is not None else None,
             # -n names an ini section; a pyproject.toml config has none
             alembic_section=project.layout.ini_section if config_file and config_file.suffix == ".ini" else "alembic",
+        )
+    if base_ref is not None:
+        from migdoc.gitref import OURS, merge_with_ref
+
+        merged = merge_with_ref(project.layout, project.files, base_ref)  # read-only git plumbing
+        options = replace(
+            options,
+            base_ref=base_ref,
+            base_ref_heads=merged.ref_heads,
+            ours_paths=frozenset(path for path, origin in merged.origins.items() if origin == OURS),
         )
     before = check_project(project)
     context = read_plan_inputs(project, before.diagnostics, archive_dir=archive_dir, now=now)
@@ -327,7 +339,24 @@ def read_plan_inputs(project: Project, diagnostics, archive_dir: str | None = No
         is_template_explicit=layout.has_explicit_file_template,
         script_template=script,
         archived=dict(project.archived),
+        added=_git_added(project),
     )
+
+
+def _git_added(project: Project) -> dict[str, tuple[int, str]]:
+    """When git added each file of a duplicated id (the evidence ``--archive`` weighs);
+    nothing is asked of git when no id is duplicated."""
+    copies = [
+        rf.path
+        for rev, indexes in project.graph.declarations.items()
+        if len(indexes) > 1
+        for rf in (project.files[i] for i in indexes)
+    ]
+    if not copies:
+        return {}
+    from migdoc.gitref import first_added
+
+    return first_added(project.layout, copies)
 
 
 # -- dry-run -----------------------------------------------------------------------------

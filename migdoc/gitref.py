@@ -267,3 +267,45 @@ def find_lost_revisions(layout: ProjectLayout, revisions: Iterable[str]) -> dict
             short, date, subject = (line.split("\x00") + ["", ""])[:3]
             found[revision] = f'git history: its id was last changed in commit {short} ({date}, "{subject}")'
     return found
+
+
+def first_added(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Path (as given) -> (commit time, "commit <short> (<date>)") of the commit that added it.
+
+    One ``git log --diff-filter=A`` over the version folders, oldest commit last; renames
+    count as additions (``--no-renames``), so a file copied under a new name is "added"
+    when the copy was made. Files git has never seen are left out, as is everything
+    outside a repository: history is evidence here, not a requirement.
+    """
+    wanted = {str(Path(p).resolve()): p for p in paths}
+    if not wanted:
+        return {}
+    try:
+        repo = find_repository(layout.root)
+        specs = [_relative(repo, p) or "." for p in layout.version_locations]
+    except EnvironmentProblem:
+        return {}
+    log = _git(
+        repo,
+        "log",
+        "--no-renames",
+        "--diff-filter=A",
+        "--name-only",
+        "--date=short",
+        "--format=%x01%ct%x00%h%x00%cd",
+        "--",
+        *specs,
+        check=False,
+    )
+    found: dict[str, tuple[int, str]] = {}
+    for chunk in log.stdout.decode("utf-8", "replace").split("\x01"):
+        if not chunk.strip():
+            continue
+        header, _, names = chunk.partition("\n")
+        stamp, short, date = (header.split("\x00") + ["", ""])[:3]
+        for name in names.split("\n"):
+            path = wanted.get(str((repo / name.strip()).resolve())) if name.strip() else None
+            if path is not None and stamp.isdigit():
+                # log runs newest first: the last addition seen is the first one made
+                found[path] = (int(stamp), f"commit {short} ({date})")
+    return found

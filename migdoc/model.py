@@ -64,6 +64,12 @@ class Header:
     revises: tuple[str, ...] | None = None
     revises_line: int = 0
     create_date: str | None = None
+    base_ref: str | None = None
+    """``--base-ref REF`` (with ``--relink``): the branch this one merges into."""
+    base_ref_heads: tuple[str, ...] = ()
+    """The heads at REF alone, read from git by the edge."""
+    ours_paths: frozenset[str] = frozenset()
+    """Version files added or changed on this branch (not at REF), read from git by the edge."""
     message: str | None = None
 
 
@@ -296,7 +302,22 @@ class FixOptions:
     is_renumber: bool = False
     is_archive: bool = False
     is_merge: bool = False
+    is_relink: bool = False
     head: str | None = None
+    keep: tuple[str, ...] = ()
+    """``--keep FILE``: of the files declaring one id, the one the main line keeps."""
+    base_ref: str | None = None
+    """``--base-ref REF`` (with ``--relink``): the branch this one merges into."""
+    base_ref_heads: tuple[str, ...] = ()
+    """The heads at REF alone, read from git by the edge."""
+    ours_paths: frozenset[str] = frozenset()
+    """Version files added or changed on this branch (not at REF), read from git by the edge."""
+    message: str | None = None
+    """``--merge -m/--message``: the merge revision's message (default "merge heads"), as ``alembic merge -m``."""
+    rev_id: str | None = None
+    """``--merge --rev-id``: the merge revision's id, as ``alembic merge --rev-id``."""
+    file_template: str | None = None
+    """``--file-template``: the name pattern ``--renumber`` follows (else the project's, else learned)."""
     now: datetime = datetime(2000, 1, 1)
     """The clock, read by the CLI: archive folder date and merge Create Date."""
     archive_dir: str | None = None
@@ -313,6 +334,8 @@ class FixOptions:
     @property
     def strategies(self) -> tuple[str, ...]:
         chosen = []
+        if self.is_relink:
+            chosen.append("relink")
         if self.is_archive:
             chosen.append("archive")
         if self.is_merge:

@@ -1,4 +1,6 @@
-"""Property: applying any plan to a random broken chain never loses a file and never makes it worse."""
+"""Property: applying any plan (--archive, --merge, --renumber, --relink; copies that differ
+in parent and name, cherry-picked revisions whose parent is missing) to a random chain never
+loses a file, never makes it worse, and never moves a file of a chain without errors."""
 
 from __future__ import annotations
 
@@ -29,15 +31,30 @@ def chains(draw):
         column = draw(st.sampled_from(COLUMNS))
         revisions.append((f"{i + 1:04d}", None if parent is None else f"{parent + 1:04d}", column))
     duplicates = draw(st.lists(st.integers(0, count - 1), max_size=2, unique=True))
+    # a suffixed copy (0025b_x.py declaring 0025) with a parent of its own, as in the seed story
+    suffixed = draw(st.one_of(st.none(), st.tuples(st.integers(1, count - 1), st.integers(0, count - 1))))
+    if suffixed is not None and suffixed[1] >= suffixed[0]:
+        suffixed = None
+    # a cherry-pick: its parent is not on this branch
+    if count > 2 and draw(st.booleans()):
+        rev, _down, column = revisions[-1]
+        revisions[-1] = (rev, "0999", column)
     flags = draw(
-        st.fixed_dictionaries({"is_archive": st.booleans(), "is_merge": st.booleans(), "is_renumber": st.booleans()})
+        st.fixed_dictionaries(
+            {
+                "is_archive": st.booleans(),
+                "is_merge": st.booleans(),
+                "is_renumber": st.booleans(),
+                "is_relink": st.booleans(),
+            }
+        )
     )
     if not any(flags.values()):
         flags["is_archive"] = True
-    return revisions, duplicates, flags
+    return revisions, duplicates, suffixed, flags
 
 
-def write(root: Path, revisions, duplicates) -> None:
+def write(root: Path, revisions, duplicates, suffixed=None) -> None:
     versions = root / "migrations" / "versions"
     versions.mkdir(parents=True)
     (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
@@ -56,6 +73,12 @@ def write(root: Path, revisions, duplicates) -> None:
         (versions / name).write_text(text)
         if position in duplicates:
             (versions / f"{rev}_step_copy.py").write_text(text.replace("step ", "copied step "))
+        if suffixed is not None and position == suffixed[0]:
+            other = revisions[suffixed[1]][0]
+            copy = text.replace(f"down_revision = {repr(down)}", f"down_revision = {other!r}").replace(
+                "step ", "suffixed step "
+            )
+            (versions / f"{rev}b_step.py").write_text(copy)
 
 
 def contents(root: Path, skip: set[str]) -> collections.Counter:
@@ -72,13 +95,13 @@ def contents(root: Path, skip: set[str]) -> collections.Counter:
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chains())
 def test_apply_never_loses_a_file_nor_makes_things_worse(chain):
-    revisions, duplicates, flags = chain
+    revisions, duplicates, suffixed, flags = chain
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)
         try:
             root = Path(tmp) / "p"
-            write(root, revisions, duplicates)
+            write(root, revisions, duplicates, suffixed)
             before_files = contents(root, set())
             project = load_project("p")
             before = check_project(project)
@@ -87,6 +110,9 @@ def test_apply_never_loses_a_file_nor_makes_things_worse(chain):
                 plan = plan_repairs(context, FixOptions(now=NOW, **flags))
             except FixRefused:
                 return
+            if before.summary.errors == 0:
+                # a chain without an error is never acted on by --archive/--merge/--relink
+                assert not any(a.kind in ("move", "edit", "create") for a in plan.actions), plan.actions
             if plan.is_empty:
                 return
             result = applying.apply_plan(

@@ -81,14 +81,22 @@ def test_refuse_ambiguous_head_says_which_flag_decides(copy_fixture):
     assert alembic_heads(root) == ["0002"]
 
 
-def test_refuse_archive_folder_holding_same_name(copy_fixture):
+def test_archive_folder_holding_same_name_gets_a_distinct_name(copy_fixture):
+    # issue 12, item 6: a name collision in the archive is resolved, not refused
     root = copy_fixture("fix_refuse_archive_taken")
-    before = snapshot(root)
+    earlier = root / "migrations" / "archive" / "earlier"
+    before = (earlier / "0002b_create_carts.py").read_bytes()
     archive = "fix_refuse_archive_taken/migrations/archive/earlier"
     result = run("fix", "--archive", "--archive-dir", archive, "--apply", "fix_refuse_archive_taken")
-    assert result.exit_code == 2
-    assert "already holds a file named 0002b_create_carts.py" in result.output
-    assert snapshot(root) == before
+    assert result.exit_code == 0, result.output
+    assert (earlier / "0002b_create_carts.py").read_bytes() == before  # the earlier file is untouched
+    assert (earlier / "0002b_create_carts-2.py").is_file()
+    readme = next(earlier.glob("README*.md")).read_text()
+    assert (
+        "`0002b_create_carts.py` (revision 0002b, from" in readme and "archived as `0002b_create_carts-2.py`" in readme
+    )
+    journal = next((root / ".migdoc").rglob("*.json")).read_text()
+    assert "0002b_create_carts-2.py" in journal
 
 
 def test_refuse_file_changed_between_plan_and_apply(copy_fixture):

@@ -36,6 +36,7 @@ from migdoc.planner.context import (
     folder_of,
     name_of,
 )
+from migdoc.planner.evidence import choose_head_by_evidence, choose_original, names_file
 from migdoc.planner.lines import DescentLines
 from migdoc.planner.relink import (
     branch_point,
@@ -46,8 +47,13 @@ from migdoc.planner.relink import (
 from migdoc.replay import find_redundancies
 
 
-def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOptions) -> int:
+def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOptions, evidence: list[str]) -> int:
     files = context.files
+    if not options.head:
+        chosen, said = choose_head_by_evidence(context, options, lines.heads(), lines.main_line)
+        if chosen is not None:
+            evidence += said
+            return chosen
     if options.head:
         wanted = options.head
         if wanted not in lines.declarations:
@@ -72,6 +78,22 @@ def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOpt
             f"({deepest + 1} revisions from a base) and equally new; choose with {choices}"
         )
     return lines.choose_copy(revisions[0])
+
+
+def _error_region(context: PlanContext) -> Callable[[int], bool]:
+    """Whether file ``index`` lies in the part of the chain an error-level finding concerns:
+    the finding is on it, names it, or is on (or names) a file declaring one of its parents."""
+    troubled = set()
+    for d in context.diagnostics:
+        if d.severity is Severity.ERROR:
+            troubled |= {d.file, *d.related} - {None}
+    troubled_ids = {str(rf.revision) for rf in context.files if rf.path in troubled}
+
+    def concerned(index: int) -> bool:
+        rf = context.files[index]
+        return rf.path in troubled or any(p in troubled_ids for p in rf.down_revisions)
+
+    return concerned
 
 
 def is_labelled_layout(context: PlanContext) -> bool:
@@ -134,16 +156,29 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
             notes=("--archive: the heads sit on their own labelled branches (a deliberate layout); nothing archived",),
             state=state,
         )
-    lines = DescentLines(context, state.survivors)
+    if not any(d.severity is Severity.ERROR for d in context.diagnostics):
+        return PartialPlan(notes=("--archive: no error-level finding; nothing to archive",), state=state)
+    lines = DescentLines(context, state.survivors, state.parents)
     if not lines.usable:
         return PartialPlan(state=state)
-    head = _choose_main_head(context, lines, options)
+    evidence: list[str] = []
+    copies_of_ids = [files[c].path for copies in lines.declarations.values() if len(copies) > 1 for c in copies]
+    for wanted in options.keep:
+        if not any(names_file(path, wanted) for path in copies_of_ids):
+            raise FixRefused(f"--keep {wanted}: no file of a duplicated revision id has that name")
+    for rev, copies in sorted(lines.declarations.items()):
+        if len(copies) > 1:
+            lines.preferred[rev], said = choose_original(context, options, copies, rev)
+            evidence += said
+    head = _choose_main_head(context, lines, options, evidence)
     main_line = lines.main_line(head)
     head_rev = str(files[head].revision)
     notes = [
         f"main head: {head_rev} ({files[head].path}), {lines.depth(head) + 1} revisions from a base"
-        + ("" if options.head else "; --head REV chooses another")
+        + ("" if options.head else "; --head REV chooses another"),
+        *evidence,
     ]
+    in_trouble = _error_region(context)
 
     reasons: dict[int, tuple[str, tuple[str, ...]]] = {}
     branch_points: dict[int, str | None] = {}
@@ -155,7 +190,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
         rev = str(rf.revision)
         if len(lines.declarations[rev]) > 1 and any(c in main_line for c in lines.declarations[rev]):
             keeper = next(c for c in lines.declarations[rev] if c in main_line)
-            why = f"a second file declaring revision {rev}; the main line keeps {files[keeper].path}"
+            why = f"a second file declaring revision {rev}; the main line keeps {files[keeper].path} (evidence above)"
             codes |= {DUPLICATE_REVISION}
         else:
             root = branch_point(lines, index, main_line, branch_points)
@@ -186,6 +221,9 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
         if repeat is None:
             continue
         rev = str(files[index].revision)
+        if not in_trouble(index):
+            # a healthy stretch of chain: a deployed data migration may repeat an ancestor's text
+            continue
         if rev in depended:
             notes.append(f"{rev} only repeats an ancestor but another revision depends_on it; left in place")
             continue
@@ -199,7 +237,9 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
             unresolved.append(
                 f"{rf.path}: MD012 redundant operation in {rf.revision}, which also does other work; fix it by hand"
             )
-        if MISSING_REVISION in codes_on(context, rf.path, (Severity.ERROR,)):
+        if MISSING_REVISION in codes_on(context, rf.path, (Severity.ERROR,)) and state.parents[index] == (
+            rf.down_revisions
+        ):
             unresolved.append(
                 f"{rf.path}: MD002 {rf.revision} names a revision no file declares; --archive cannot restore it"
             )
@@ -214,7 +254,8 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
     survivors = tuple(i for i in state.survivors if i not in archived)
     surviving_ids = {str(files[i].revision) for i in survivors}
     archive_dir = options.archive_dir or f"{context.archive_root}/{options.now:%Y-%m-%d}"
-    _refuse_bad_archive_dir(context, archive_dir, [files[i] for i in archived])
+    _refuse_bad_archive_dir(context, archive_dir)
+    archived_as = _archived_names(context, archive_dir, sorted(archived))
 
     actions: list[Action] = []
     for index in sorted(archived, key=lambda i: files[i].path):
@@ -223,7 +264,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
         actions.append(
             MoveFile(
                 source=rf.path,
-                target=f"{archive_dir}/{name_of(rf.path)}",
+                target=f"{archive_dir}/{archived_as[index]}",
                 sha256=rf.sha256,
                 reason=why,
                 answers=codes,
@@ -312,7 +353,7 @@ def _archive_warnings(context: PlanContext, options: FixOptions, index: int, sur
     )
 
 
-def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str, leaving: Sequence[RevisionFile]) -> None:
+def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str) -> None:
     for location in context.version_dirs:
         folder = PurePosixPath(archive_dir)
         if folder == PurePosixPath(location) or PurePosixPath(location) in folder.parents:
@@ -320,21 +361,25 @@ def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str, leaving: Seq
                 f"archive folder {archive_dir} is inside the version location {location}; "
                 "Alembic would still load the files; choose another with --archive-dir"
             )
-    present = context.existing_names.get(archive_dir, frozenset())
-    names: dict[str, str] = {}
-    for rf in leaving:
-        name = name_of(rf.path)
-        if name in present:
-            raise FixRefused(
-                f"archive folder {archive_dir} already holds a file named {name}; "
-                "move it away or choose another folder with --archive-dir"
-            )
-        if name in names:
-            raise FixRefused(
-                f"{names[name]} and {rf.path} would both be archived as {archive_dir}/{name}; "
-                "rename one first or archive in two steps with --archive-dir"
-            )
-        names[name] = rf.path
+
+
+def _archived_names(context: PlanContext, archive_dir: str, leaving: Sequence[int]) -> dict[int, str]:
+    """File index -> its name in the archive folder. A name already there (an earlier fix), or
+    taken by another file archived now (two ``0025_x.py`` from two version folders), gets a
+    distinct one (``0025_x-2.py``): the journal and the archive README record it."""
+    taken = set(context.existing_names.get(archive_dir, frozenset()))
+    names: dict[int, str] = {}
+    for index in sorted(leaving, key=lambda i: context.files[i].path):
+        name = name_of(context.files[index].path)
+        stem, dot, suffix = name.rpartition(".")
+        stem, suffix = (stem, f".{suffix}") if dot else (name, "")
+        counter = 2
+        while name in taken:
+            name = f"{stem}-{counter}{suffix}"
+            counter += 1
+        taken.add(name)
+        names[index] = name
+    return names
 
 
 def _readme_path(context: PlanContext, archive_dir: str) -> str:
@@ -366,8 +411,11 @@ def _archive_readme(
     for action in actions:
         if isinstance(action, MoveFile):
             answers = f" [{', '.join(action.answers)}]" if action.answers else ""
+            renamed = name_of(action.target) != name_of(action.source)
             lines.append(
-                f"- `{name_of(action.source)}` (revision {action.revision}, from `{folder_of(action.source)}/`): "
+                f"- `{name_of(action.source)}` (revision {action.revision}, from `{folder_of(action.source)}/`"
+                + (f", archived as `{name_of(action.target)}`, as the name was taken" if renamed else "")
+                + "): "
                 f"{action.reason}{answers}"
             )
     if relinked:

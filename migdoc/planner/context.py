@@ -47,6 +47,9 @@ class PlanContext:
     archived: Mapping[str, str] = field(default_factory=dict)
     """Revision id -> path of files already in the archive (ids a database may still hold)."""
     truncate_slug_length: int = 40
+    added: Mapping[str, tuple[int, str]] = field(default_factory=dict)
+    """File path -> (commit time, "commit <short> (<date>)") of the commit that added it, from
+    git history; empty outside a repository. Files git never saw are absent (the newest)."""
 
     @property
     def files(self) -> tuple[RevisionFile, ...]:

@@ -3,7 +3,7 @@ from a base, the main line of a head. Pure; iterative (chains of 20,000 revision
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 
@@ -17,16 +17,22 @@ class DescentLines:
     """The file-level graph the archive strategy reasons on: every copy of a
     duplicated id is its own node, so the main line can pick one."""
 
-    def __init__(self, context: PlanContext, usable: Sequence[int]) -> None:
+    def __init__(
+        self, context: PlanContext, usable: Sequence[int], parents: Mapping[int, tuple[str, ...]] | None = None
+    ) -> None:
         self.context = context
         self.usable = tuple(usable)
         self.declarations: dict[str, list[int]] = {}
         for i in self.usable:
             self.declarations.setdefault(str(context.files[i].revision), []).append(i)
         self.parent_ids: dict[int, list[str]] = {
-            i: list(dict.fromkeys([*context.files[i].down_revisions, *depends_ids(context, i)])) for i in self.usable
+            # ``parents``: as an earlier strategy (--relink) left them
+            i: list(dict.fromkeys([*(parents or {}).get(i, context.files[i].down_revisions), *depends_ids(context, i)]))
+            for i in self.usable
         }
         self._depth: dict[int, int] = {}
+        self.preferred: dict[str, int] = {}
+        """Duplicated id -> the copy the evidence chose (:mod:`.evidence`); set before the main line is walked."""
         self._chosen_graph: nx.DiGraph | None = None
 
     def parent_copies(self, index: int) -> list[int]:
@@ -74,6 +80,8 @@ class DescentLines:
         copies = self.declarations[revision]
         if len(copies) == 1:
             return copies[0]
+        if revision in self.preferred:
+            return self.preferred[revision]
         deepest = max(self.depth(c) for c in copies)
         tied = [c for c in copies if self.depth(c) == deepest]
         kept = self.context.graph.kept.get(revision)

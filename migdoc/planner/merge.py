@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from migdoc.errors import FixRefused
 from migdoc.model import (
     CreateFile,
     FixOptions,
@@ -24,6 +25,7 @@ from migdoc.planner.context import (
     folder_of,
     name_of,
 )
+from migdoc.planner.renumber import unsafe_name_reason
 from migdoc.reader import read_revision
 
 MERGE_MESSAGE = "merge heads"
@@ -44,14 +46,21 @@ def plan_merge(context: PlanContext, options: FixOptions, state: PlanState | Non
         )
     heads = state.heads(context)
     if len(heads) < 2:
-        return PartialPlan(state=state)
+        return PartialPlan(notes=(f"--merge: {len(heads)} head; nothing to merge",), state=state)
     files = context.files
     known = {str(files[i].revision) for i in state.survivors} | set(context.archived) | set(context.graph.declarations)
-    revision = _new_revision_id(known, heads, options)
+    if options.rev_id is not None:
+        unsafe = unsafe_name_reason(options.rev_id)
+        if unsafe is not None:
+            raise FixRefused(f"--rev-id {options.rev_id!r} cannot be a revision id: {unsafe}")
+        if options.rev_id in known:
+            raise FixRefused(f"--rev-id {options.rev_id}: a revision with that id already exists")
+    revision = options.rev_id or _new_revision_id(known, heads, options)
+    message = options.message or MERGE_MESSAGE
     head_files = [i for i in state.survivors if files[i].revision in heads]
     folders = {folder_of(files[i].path) for i in head_files}
     folder = folders.pop() if len(folders) == 1 else context.version_dirs[0]
-    stem = render_file_template(context.file_template, revision, MERGE_MESSAGE, options, context.truncate_slug_length)
+    stem = render_file_template(context.file_template, revision, message, options, context.truncate_slug_length)
     path = f"{folder}/{stem}.py"
     if name_of(path) in context.existing_names.get(folder, frozenset()):
         return PartialPlan(
@@ -110,7 +119,7 @@ def render_merge_script(template: str | None, revision: str, heads: tuple[str, .
         depends_on=None,
         create_date=options.now,
         comma=_comma,
-        message=MERGE_MESSAGE,
+        message=options.message or MERGE_MESSAGE,
         upgrades=None,
         downgrades=None,
         imports=None,

@@ -23,23 +23,35 @@ from migdoc.planner.merge import plan_merge
 from migdoc.planner.renumber import (
     plan_renumber,
 )
+from migdoc.planner.repoint import plan_relink
 
 
 def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
     """The plan for the strategies ``options`` chooses, combined in the order
     archive, merge, renumber (each sees the project as the previous left it)."""
     if not options.strategies:
-        raise UsageError("choose a strategy: --archive, --merge or --renumber (or none, to see what each would do)")
+        raise UsageError(
+            "choose a strategy: --archive, --merge, --renumber or --relink (or none, to see what each would do)"
+        )
     state = PlanState.initial(context)
     notes: list[str] = list(_database_notes(context, options))
     unresolved: list[str] = []
     actions: list[Action] = []
     main_head = None
     realign = None
+    if options.is_relink:
+        relink = plan_relink(context, options, state)
+        actions += relink.actions
+        notes += relink.notes
+        unresolved += relink.unresolved
+        state = relink.state
     if options.is_archive:
         archive = plan_archive(context, options, state)
         main_head = archive.main_head
         realign = archive.realign
+        # a file --relink edited and --archive then moves needs no edit: it leaves the chain
+        leaving = {a.source for a in archive.actions if a.kind == "move"}
+        actions = [a for a in actions if not (a.kind == "edit" and getattr(a, "path", None) in leaving)]
         actions += archive.actions
         notes += archive.notes
         unresolved += archive.unresolved
@@ -84,7 +96,12 @@ def plan_overview(context: PlanContext, options: FixOptions) -> dict[str, Plan]:
     Only strategies that would do something (or have something to say) appear.
     """
     proposals: dict[str, Plan] = {}
-    for name, flag in (("archive", "is_archive"), ("merge", "is_merge"), ("renumber", "is_renumber")):
+    for name, flag in (
+        ("archive", "is_archive"),
+        ("merge", "is_merge"),
+        ("renumber", "is_renumber"),
+        ("relink", "is_relink"),
+    ):
         chosen = FixOptions(**{**_options_dict(options), flag: True})
         try:
             plan = plan_repairs(context, chosen)
@@ -98,7 +115,7 @@ def plan_overview(context: PlanContext, options: FixOptions) -> dict[str, Plan]:
 def _options_dict(options: FixOptions) -> dict:
     """Every field of ``options`` but the strategy flags (a new field is carried over, not dropped)."""
     fields = dataclasses.asdict(options)
-    for flag in ("is_archive", "is_merge", "is_renumber"):
+    for flag in ("is_archive", "is_merge", "is_renumber", "is_relink"):
         del fields[flag]
     return fields
 

@@ -36,7 +36,7 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: PlanState | 
     """Rename files whose name disagrees with their revision (MD006); ids never change."""
     state = state or PlanState.initial(context)
     files = context.files
-    template = context.file_template if context.is_template_explicit else None
+    template = options.file_template or (context.file_template if context.is_template_explicit else None)
     ids = {str(files[i].revision) for i in state.survivors}
     taken: dict[str, set[str]] = {}
     for rf in files:
@@ -45,6 +45,12 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: PlanState | 
         taken.setdefault(folder, set()).update(names)
     actions: list[Action] = []
     unresolved: list[str] = []
+    carrying = [
+        (name_of(files[i].path).removesuffix(".py"), str(files[i].revision))
+        for i in state.survivors
+        if FILENAME_MISMATCH not in codes_on(context, files[i].path)
+    ]
+    learned = infer_pattern(carrying) if template is None else None
     for index in state.survivors:
         rf = files[index]
         if FILENAME_MISMATCH not in codes_on(context, rf.path):
@@ -59,7 +65,23 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: PlanState | 
                 f"{rf.path}: --renumber will not make a file name of revision {revision!r}: {unsafe}; rename it by hand"
             )
             continue
-        stem = new_stem(path.stem, revision, template, ids)
+        if template is None:
+            if learned is None:
+                unresolved.append(
+                    f"{rf.path}: --renumber cannot learn where the id sits in this project's file names "
+                    "(no clear pattern among the names that carry their ids); set file_template "
+                    "(alembic.ini) or pass --file-template, or rename it by hand"
+                )
+                continue
+            stem = rename_by_pattern(path.stem, revision, learned, ids)
+            if stem is None:
+                unresolved.append(
+                    f"{rf.path}: --renumber cannot tell which part of its name is the id "
+                    f"(the project's pattern: {describe_pattern(learned)}); rename it by hand"
+                )
+                continue
+        else:
+            stem = new_stem(path.stem, revision, template, ids)
         if stem is None:
             unresolved.append(f"{rf.path}: --renumber cannot work out a name that carries revision {revision}")
             continue
@@ -82,7 +104,8 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: PlanState | 
                 revision=revision,
             )
         )
-    return PartialPlan(actions=tuple(actions), unresolved=tuple(unresolved), state=state)
+    notes = () if actions or unresolved else ("--renumber: every file name carries its revision id; nothing to rename",)
+    return PartialPlan(actions=tuple(actions), notes=notes, unresolved=tuple(unresolved), state=state)
 
 
 _MAX_NAME_BYTES = 200  # under every file system's limit of 255, with room for a slug and ".py"
@@ -154,3 +177,57 @@ def _looks_like_id(word: str, revision: str, ids: set[str]) -> bool:
     if lead and re.fullmatch(r"\d+[a-z]?", word) and len(re.match(r"^\d+", word).group(0)) == len(lead.group(0)):  # type: ignore[union-attr]
         return True
     return _same_shape(word, revision)
+
+
+# -- the project's pattern, learned from the names that carry their ids --------------
+
+Pattern = tuple[str, int]
+"""("whole", 0): the stem is the id; ("at", k): the id follows k ``_``-separated words."""
+
+
+def _pattern_of(stem: str, revision: str) -> Pattern | None:
+    if stem == revision:
+        return ("whole", 0)
+    words = stem.split("_")
+    width = revision.count("_") + 1
+    for k in range(len(words) - width + 1):
+        if "_".join(words[k : k + width]) == revision:
+            return ("at", k)
+    return None
+
+
+def infer_pattern(carrying: list[tuple[str, str]]) -> Pattern | None:
+    """The pattern at least three quarters of the names that carry their ids follow, or None
+    (unclear: too few names, or no pattern dominates)."""
+    counts: dict[Pattern, int] = {}
+    for stem, revision in carrying:
+        found = _pattern_of(stem, revision)
+        if found is not None:
+            counts[found] = counts.get(found, 0) + 1
+    if not counts:
+        return None
+    best = max(counts, key=lambda p: counts[p])
+    return best if counts[best] * 4 >= 3 * sum(counts.values()) else None
+
+
+def describe_pattern(pattern: Pattern) -> str:
+    return "the name is the id" if pattern[0] == "whole" else f"the id after {pattern[1]} words of the name"
+
+
+def rename_by_pattern(stem: str, revision: str, pattern: Pattern, ids: set[str]) -> str | None:
+    """``stem`` with only its id part changed to ``revision`` under ``pattern``, or None
+    when which part is the id cannot be told."""
+    words = stem.split("_")
+    if pattern[0] == "whole":
+        # the whole stem is the id: rename only when the old name is plainly this id
+        # misspelt (same leading number), never a different id with a slug of its own
+        lead, old_lead = revision.split("_")[0], words[0]
+        return revision if lead.isdigit() and lead == old_lead else None
+    k = pattern[1]
+    if len(words) <= k or not all(w.isdigit() for w in words[:k]):
+        return None
+    if _looks_like_id(words[k], revision, ids) or words[k] in ids:
+        words[k] = revision
+    else:  # the id was left out of the name: put it where the project's names carry it
+        words.insert(k, revision)
+    return "_".join(words)

@@ -1,0 +1,87 @@
+"""Issue 12, item 2: a healthy chain is never acted on, even when data migrations repeat an
+ancestor's upgrade() text with different module-level data (modelled on a public chain)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from migdoc.cli import cli
+
+TEMPLATE = '''"""{rev}
+
+Revision ID: {rev}
+Revises: {parent}
+Create Date: 2024-01-{day:02d} 10:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "{rev}"
+down_revision = {down}
+{data}
+
+def upgrade():
+{body}
+
+
+def downgrade():
+    pass
+'''
+
+INSERT = """    op.execute(
+        sa.text("INSERT INTO template_folders (id, name) VALUES (:id, :name)").bindparams(id=FOLDER_ID, name=NAME)
+    )"""
+
+
+def write(versions, rev, parent, day, body, data=""):
+    down = repr(parent) if parent else "None"
+    (versions / f"{rev}.py").write_text(
+        TEMPLATE.format(rev=rev, parent=parent or "", down=down, day=day, body=body, data=data)
+    )
+
+
+def test_repeated_data_migrations_plan_nothing_under_every_strategy(tmp_path, monkeypatch):
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    write(versions, "0001_folders", None, 1, '    op.create_table("template_folders", sa.Column("id", sa.Integer()))')
+    write(versions, "0002_folder_a", "0001_folders", 2, INSERT, 'FOLDER_ID = 1\nNAME = "letters"\n')
+    write(versions, "0003_folder_b", "0002_folder_a", 3, INSERT, 'FOLDER_ID = 2\nNAME = "emails"\n')
+    write(versions, "0004_folder_c", "0003_folder_b", 4, INSERT, 'FOLDER_ID = 3\nNAME = "texts"\n')
+    monkeypatch.chdir(tmp_path)
+    for strategy in ("--archive", "--merge", "--renumber", "--relink"):
+        result = CliRunner().invoke(cli, ["fix", strategy, "."])
+        assert result.exit_code == 0, result.output
+        assert "nothing to do" in result.output and "move" not in result.output
+        assert "note: " in result.output  # and says why
+
+
+def test_an_exact_repeat_on_a_healthy_chain_is_left_alone(tmp_path, monkeypatch):
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    write(versions, "0001_folders", None, 1, '    op.create_table("template_folders", sa.Column("id", sa.Integer()))')
+    write(versions, "0002_folder_a", "0001_folders", 2, INSERT, 'FOLDER_ID = 1\nNAME = "letters"\n')
+    write(versions, "0003_folder_a_again", "0002_folder_a", 3, INSERT, 'FOLDER_ID = 1\nNAME = "letters"\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["fix", "--archive", "."])
+    assert "no error-level finding; nothing to archive" in result.output
+    assert result.exit_code == 0, result.output
+
+
+def test_merge_takes_message_and_rev_id_as_alembic_merge_does(copy_fixture):
+    from fixhelp import alembic_heads, apply_for, plan_for
+
+    from migdoc.model import CreateFile
+
+    root = copy_fixture("fix_merge")
+    plan = plan_for("fix_merge", is_merge=True, message="join billing and audit", rev_id="0005")
+    (created,) = [a for a in plan.actions if isinstance(a, CreateFile)]
+    assert created.path.endswith("/0005_join_billing_and_audit.py")
+    assert "join billing and audit" in created.content and "revision: str = '0005'" in created.content
+    taken = CliRunner().invoke(cli, ["fix", "--merge", "--rev-id", "0002", "fix_merge"])
+    assert taken.exit_code == 2 and "--rev-id 0002: a revision with that id already exists" in taken.output
+    bad = CliRunner().invoke(cli, ["fix", "--merge", "--rev-id", "../x", "fix_merge"])
+    assert bad.exit_code == 2 and "holds a path separator" in bad.output
+    apply_for("fix_merge", plan)
+    assert alembic_heads(root) == ["0005"]
