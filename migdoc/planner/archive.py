@@ -7,12 +7,10 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 
-from migdoc.edits import apply_edits, relink_edits
 from migdoc.errors import FixRefused
 from migdoc.model import (
     Action,
     CreateFile,
-    EditText,
     FixOptions,
     MoveFile,
     RevisionFile,
@@ -35,6 +33,7 @@ from migdoc.planner.context import (
     depends_ids,
     folder_of,
     name_of,
+    repoint_edit,
 )
 from migdoc.planner.evidence import choose_head_by_evidence, choose_original, names_file
 from migdoc.planner.lines import DescentLines
@@ -289,18 +288,14 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
         if text is None:
             unresolved.append(f"{rf.path}: its parent {', '.join(left)} was archived but its text is not available")
             continue
-        edits = relink_edits(text, rf, new)
         shown_new = ", ".join(new) or "None (a base)"
         actions.append(
-            EditText(
-                path=rf.path,
-                old_sha256=rf.sha256,
-                edits=edits,
-                old_text=text,
-                new_text=apply_edits(text, edits),
+            repoint_edit(
+                rf,
+                text,
+                new,
                 reason=f"its parent {', '.join(left)} was archived; relinked to the nearest surviving ancestor {shown_new}",
                 answers=tuple(sorted({HEADER_MISMATCH} & codes_on(context, rf.path))),
-                revision=rf.revision,
                 warnings=(
                     (
                         f"applied in the database: {rf.revision}; relinking edits only its down_revision "

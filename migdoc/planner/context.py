@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from migdoc.edits import apply_edits, relink_edits
 from migdoc.graph import RevisionGraph
 from migdoc.model import (
     Action,
     Diagnostic,
+    EditText,
     Realign,
     RevisionFile,
     Severity,
@@ -124,3 +126,27 @@ def name_of(path: str) -> str:
 
 def folder_of(path: str) -> str:
     return str(PurePosixPath(path).parent)
+
+
+def repoint_edit(
+    rf: RevisionFile,
+    text: str,
+    new_parents: tuple[str, ...],
+    reason: str,
+    answers: tuple[str, ...],
+    warnings: tuple[str, ...] = (),
+) -> EditText:
+    """The edit that points ``rf``'s ``down_revision`` (variable and ``Revises:`` header) at
+    ``new_parents``: the one way archive and relink both rewrite a parent."""
+    edits = relink_edits(text, rf, new_parents)
+    return EditText(
+        path=rf.path,
+        old_sha256=rf.sha256,
+        edits=edits,
+        old_text=text,
+        new_text=apply_edits(text, edits),
+        reason=reason,
+        answers=answers,
+        revision=rf.revision,
+        warnings=warnings,
+    )

@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import difflib
 
-from migdoc.edits import apply_edits, relink_edits
-from migdoc.model import Action, EditText, FixOptions, Severity
-from migdoc.planner.context import HEAD_CONFLICT, MISSING_REVISION, PartialPlan, PlanContext, PlanState, codes_on
+from migdoc.model import Action, FixOptions, Severity
+from migdoc.planner.context import (
+    HEAD_CONFLICT,
+    MISSING_REVISION,
+    PartialPlan,
+    PlanContext,
+    PlanState,
+    codes_on,
+    repoint_edit,
+)
 
 
 def plan_relink(context: PlanContext, options: FixOptions, state: PlanState | None = None) -> PartialPlan:
@@ -59,20 +66,16 @@ def plan_relink(context: PlanContext, options: FixOptions, state: PlanState | No
         if text is None:
             unresolved.append(f"{rf.path}: --relink: its text is not available")
             continue
-        edits = relink_edits(text, rf, new)
         actions.append(
-            EditText(
-                path=rf.path,
-                old_sha256=rf.sha256,
-                edits=edits,
-                old_text=text,
-                new_text=apply_edits(text, edits),
+            repoint_edit(
+                rf,
+                text,
+                new,
                 reason=(
                     f"its parent {', '.join(missing)} is not on this branch (a cherry-picked migration); "
                     f"re-pointed at the branch's current head {others[0]}"
                 ),
                 answers=(MISSING_REVISION,),
-                revision=rf.revision,
             )
         )
         parents[index] = new
@@ -122,19 +125,15 @@ def _onto_ref_head(context: PlanContext, options: FixOptions, state: PlanState, 
     text = context.sources.get(rf.path)
     if text is None:
         return f"{rf.path}: --relink: its text is not available"
-    edits = relink_edits(text, rf, (head,))
-    action = EditText(
-        path=rf.path,
-        old_sha256=rf.sha256,
-        edits=edits,
-        old_text=text,
-        new_text=apply_edits(text, edits),
+    action = repoint_edit(
+        rf,
+        text,
+        (head,),
         reason=(
             f"this branch's first new revision; {ref} moved on to {head}, so it is re-pointed onto {head} "
             f"(was {', '.join(parents[index]) or 'a base'}), as rebasing a migration by hand does"
         ),
         answers=(HEAD_CONFLICT,),
-        revision=rf.revision,
     )
     return index, head, action
 
