@@ -53,7 +53,7 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
         from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
         from sqlalchemy.pool import NullPool
     except ImportError as exc:  # pragma: no cover - sqlalchemy is a dependency
-        raise EnvironmentProblem(f"reading a database needs SQLAlchemy: {exc}") from None
+        raise EnvironmentProblem(f"reading a database needs SQLAlchemy: {exc}", needs="sqlalchemy") from None
 
     try:
         parsed = make_url(url)
@@ -77,7 +77,8 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
         raise DatabaseError(f"{shown}: unknown database dialect {parsed.drivername!r}", shown) from None
     except ImportError as exc:
         raise EnvironmentProblem(
-            mask_secrets(f"{shown}: the database driver is not installed ({one_line(exc)})")
+            mask_secrets(f"{shown}: the database driver is not installed ({one_line(exc)})"),
+            needs=getattr(exc, "name", None) or "the database driver",
         ) from None
     except (ArgumentError, TypeError, ValueError) as exc:
         raise DatabaseError(mask_secrets(f"{shown}: invalid database URL: {one_line(exc)}"), shown) from None
@@ -108,7 +109,8 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
         raise DatabaseError(f"{shown}: {_describe(exc, timeout, table)}", shown) from None
     except ImportError as exc:
         raise EnvironmentProblem(
-            mask_secrets(f"{shown}: the database driver is not installed ({one_line(exc)})")
+            mask_secrets(f"{shown}: the database driver is not installed ({one_line(exc)})"),
+            needs=getattr(exc, "name", None) or "the database driver",
         ) from None
     finally:
         engine.dispose()
@@ -130,7 +132,11 @@ def database_timeout() -> float:
     except ValueError:
         value = 0.0
     if not 0 < value < 86_400:
-        raise UsageError(f"MIGDOC_DATABASE_TIMEOUT={raw!r}: expected a number of seconds above 0")
+        raise UsageError(
+            f"MIGDOC_DATABASE_TIMEOUT={raw!r}: expected a number of seconds above 0",
+            option="MIGDOC_DATABASE_TIMEOUT",
+            value=raw,
+        )
     return value
 
 

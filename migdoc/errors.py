@@ -35,11 +35,27 @@ class ConfigError(MigdocError):
 
 
 class UsageError(MigdocError):
-    """The command line asks for something that cannot be done."""
+    """The command line (or ``[tool.migdoc]``) asks for something that cannot be done.
+
+    ``option``: the option or setting at fault (``--base-ref``, ``--to``, ``[tool.migdoc] severity``);
+    ``value``: what was given for it, when the refusal is about a value."""
+
+    def __init__(self, message: str, *, option: str | None = None, value: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+        self.value = value
 
 
 class EnvironmentProblem(MigdocError):
-    """The machine lacks something migdoc needs (a database, git...)."""
+    """The machine lacks something migdoc needs (a database, git, a module...).
+
+    ``needs``: what is missing or failed (``git``, ``initdb``, a module name, a data directory);
+    ``remedy``: what makes it available, when migdoc knows (a command or an option)."""
+
+    def __init__(self, message: str, *, needs: str | None = None, remedy: str | None = None) -> None:
+        super().__init__(message)
+        self.needs = needs
+        self.remedy = remedy
 
 
 class DatabaseError(MigdocError):

@@ -56,10 +56,14 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None, check: bool = True)
             env=env,
         )
     except FileNotFoundError:
-        raise EnvironmentProblem("git is not installed (needed for --base-ref and git history)") from None
+        raise EnvironmentProblem(
+            "git is not installed (needed for --base-ref and git history)", needs="git", remedy="install git"
+        ) from None
     if check and done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise EnvironmentProblem(f"git {args[0]} failed: {message[-1] if message else done.returncode}")
+        raise EnvironmentProblem(
+            f"git {args[0]} failed: {message[-1] if message else done.returncode}", needs=f"git {args[0]}"
+        )
     return done
 
 
@@ -68,18 +72,23 @@ def find_repository(path: Path) -> Path:
     start = path if path.is_dir() else path.parent
     done = _git(start, "rev-parse", "--show-toplevel", check=False)
     if done.returncode != 0:
-        raise EnvironmentProblem(f"{start}: not a git repository (--base-ref reads the versions folder from git)")
+        raise EnvironmentProblem(
+            f"{start}: not a git repository (--base-ref reads the versions folder from git)",
+            needs="a git repository",
+        )
     return Path(done.stdout.decode().strip()).resolve()
 
 
 def resolve_ref(repo: Path, ref: str) -> str:
     """The commit ``ref`` names. A missing ref is a UsageError naming the fetch that fixes it."""
     if ref.startswith("-") or not ref.strip():
-        raise UsageError(f"--base-ref {ref!r} is not a git ref")
+        raise UsageError(f"--base-ref {ref!r} is not a git ref", option="--base-ref", value=ref)
     done = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
     if done.returncode == 0:
         return done.stdout.decode().strip()
-    raise UsageError(f"git ref {ref!r} does not exist in {repo}; {_fetch_hint(repo, ref)}")
+    raise UsageError(
+        f"git ref {ref!r} does not exist in {repo}; {_fetch_hint(repo, ref)}", option="--base-ref", value=ref
+    )
 
 
 def _fetch_hint(repo: Path, ref: str) -> str:
@@ -101,7 +110,9 @@ def _relative(repo: Path, path: Path) -> str:
     try:
         return path.resolve().relative_to(repo).as_posix()
     except ValueError:
-        raise EnvironmentProblem(f"{path}: outside the git repository {repo}") from None
+        raise EnvironmentProblem(
+            f"{path}: outside the git repository {repo}", needs="a path inside the git repository"
+        ) from None
 
 
 def _tree_files(repo: Path, commit: str, layout: ProjectLayout) -> dict[str, str]:

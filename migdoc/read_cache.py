@@ -20,6 +20,10 @@ Format (``reads-<key>.jsonl``): a header line ``{"format": ..., "migdoc": ...,
 "reader": ...}``, then one line per file: ``<content sha256> <digest> <record>``,
 the record a JSON array of the record's fields in declaration order. Entries are
 decoded lazily, on a hit: a warm run pays only for the files it has.
+
+Over ~400 lines for a reason: the decoder checks every field of every record type
+against its declared type, because the file is untrusted; splitting the checks from the
+format they check would put one invariant in two rooms.
 """
 
 from __future__ import annotations

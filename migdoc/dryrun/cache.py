@@ -165,5 +165,7 @@ def reachable_copy(binaries: PgBinaries, user: ServerUser) -> PgBinaries:
     raise EnvironmentProblem(
         f"{binaries.bindir}: the user {user.name!r} the server must run as (PostgreSQL refuses root) cannot reach "
         f"the wheel's binaries, and no copy could be made where it can ({'; '.join(tried)}); "
-        "pass --pg-bindir with a readable folder, or --server URL"
+        "pass --pg-bindir with a readable folder, or --server URL",
+        needs="server binaries the server's user can reach",
+        remedy="--pg-bindir DIR or --server URL",
     )

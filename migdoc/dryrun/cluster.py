@@ -195,7 +195,9 @@ class PrivateServer:
                 raise EnvironmentProblem(
                     f"{binary}: the user {self.user.name!r} the server must run as (PostgreSQL refuses root) "
                     "cannot reach it; install the PostgreSQL server system-wide, pass --pg-bindir with a "
-                    "readable folder, or pass --server URL"
+                    "readable folder, or pass --server URL",
+                    needs=str(binary),
+                    remedy="--pg-bindir DIR or --server URL",
                 )
         base = self.run_base or choose_run_base(self.user)
         self.run_dir = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-", dir=base))
@@ -244,7 +246,7 @@ class PrivateServer:
         )
         if result.returncode != 0:
             last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
-            raise EnvironmentProblem(f"initdb failed ({self.binaries.initdb}): {last[0]}")
+            raise EnvironmentProblem(f"initdb failed ({self.binaries.initdb}): {last[0]}", needs="initdb")
 
     def _launch(self, timeout: float) -> None:
         argv = [str(self.binaries.postgres), "-D", str(self.data_dir), "-k", str(self.socket_dir)]
@@ -269,14 +271,16 @@ class PrivateServer:
         delay = 0.002
         while True:
             if self.process.poll() is not None:
-                raise EnvironmentProblem(f"PostgreSQL did not start: {_last_log_line(log_path)}")
+                raise EnvironmentProblem(f"PostgreSQL did not start: {_last_log_line(log_path)}", needs="postgres")
             with contextlib.suppress(OSError):
                 lines = pid_file.read_text().split("\n")
                 # line 8 of postmaster.pid is the status: "starting", "ready", ...
                 if len(lines) > 7 and lines[7].strip() == "ready":
                     return
             if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"PostgreSQL not ready after {timeout:.0f} s: {_last_log_line(log_path)}")
+                raise EnvironmentProblem(
+                    f"PostgreSQL not ready after {timeout:.0f} s: {_last_log_line(log_path)}", needs="postgres"
+                )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.02)
 

@@ -23,7 +23,9 @@ def raise_if_no_app(exc: BaseException, root: Path, caller_cwd: Path) -> None:
     raise EnvironmentProblem(
         f"{where}env.py reads Flask's current_app (a Flask-Migrate env.py), which exists only inside your app; "
         "migdoc runs env.py without it: let env.py fall back when flask.has_app_context() is false "
-        '(URL from config.get_main_option("sqlalchemy.url") or DATABASE_URL, metadata from your models module)'
+        '(URL from config.get_main_option("sqlalchemy.url") or DATABASE_URL, metadata from your models module)',
+        needs="flask.current_app",
+        remedy="fall back in env.py when flask.has_app_context() is false",
     ) from exc
 
 
@@ -38,12 +40,16 @@ def raise_if_missing_module(exc: BaseException, root: Path, caller_cwd: Path) ->
         top = exc.name.split(".")[0]
         raise EnvironmentProblem(
             f"{where}the project imports {exc.name!r}, which this Python ({sys.executable}) cannot find; "
-            f"install the project (or the package that provides {top!r}) into this environment, or {fix}"
+            f"install the project (or the package that provides {top!r}) into this environment, or {fix}",
+            needs=exc.name,
+            remedy=fix,
         ) from exc
     # an ImportError of the project's own making ("email-validator is not installed, run ...")
     raise EnvironmentProblem(
         f"{where}importing the project failed in this Python ({sys.executable}): {exc}; "
-        f"install the project and what it needs into this environment, or {fix}"
+        f"install the project and what it needs into this environment, or {fix}",
+        needs=getattr(exc, "name", None),
+        remedy=fix,
     ) from exc
 
 

@@ -219,9 +219,9 @@ class Stairway:
             try:
                 targets = revision_map.get_revisions(self.to)
             except (CommandError, RevisionError, KeyError, ValueError) as exc:
-                raise UsageError(f"--to {self.to}: {exc}") from exc
+                raise UsageError(f"--to {self.to}: {exc}", option="--to", value=self.to) from exc
             if not targets:
-                raise UsageError(f"--to {self.to}: no such revision")
+                raise UsageError(f"--to {self.to}: no such revision", option="--to", value=self.to)
             wanted = set()
             for target in targets:
                 if target is not None:

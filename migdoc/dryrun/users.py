@@ -46,7 +46,9 @@ def choose_user() -> ServerUser:
                 return ServerUser(entry.pw_uid, entry.pw_gid, entry.pw_name)
     raise EnvironmentProblem(
         "running as root and PostgreSQL refuses to run as root, but there is no 'postgres' or 'nobody' "
-        "user to run it as; run migdoc as an ordinary user or pass --server URL"
+        "user to run it as; run migdoc as an ordinary user or pass --server URL",
+        needs="a 'postgres' or 'nobody' user",
+        remedy="--server URL",
     )
 
 

@@ -30,7 +30,11 @@ def selected_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tu
                 code for code, r in RULES.items() if r.name == pattern.lower()
             }
             if not matched:
-                raise UsageError(f"unknown rule {pattern!r}; see `migdoc explain` for the list")
+                raise UsageError(
+                    f"unknown rule {pattern!r}; see `migdoc explain` for the list",
+                    option="--select/--ignore",
+                    value=pattern,
+                )
             chosen |= matched
         return chosen
 
@@ -43,12 +47,16 @@ def _severity_overrides(raw: Mapping[str, str]) -> dict[str, Severity]:
     overrides = {}
     for code, level in raw.items():
         if code.upper() not in RULES:
-            raise UsageError(f"[tool.migdoc] severity: unknown rule {code!r}")
+            raise UsageError(
+                f"[tool.migdoc] severity: unknown rule {code!r}", option="[tool.migdoc] severity", value=code
+            )
         try:
             overrides[code.upper()] = Severity(level.lower())
         except ValueError as exc:
             raise UsageError(
-                f"[tool.migdoc] severity for {code}: {level!r} is not one of error, warning, info"
+                f"[tool.migdoc] severity for {code}: {level!r} is not one of error, warning, info",
+                option="[tool.migdoc] severity",
+                value=level,
             ) from exc
     return overrides
 
