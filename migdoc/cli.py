@@ -545,23 +545,16 @@ Example:
 def explain(code):
     """Print a rule's documentation (all codes when CODE is omitted)."""
     from migdoc.errors import UsageError
+    from migdoc.output.explain import find_rule, render_rule_list
     from migdoc.rules import RULES
 
     if code is None:
-        # sorted by code, columns as wide as their longest entry; the summary's first sentence
-        # (`migdoc explain CODE` has the rest)
-        rules = sorted(RULES.values(), key=lambda r: r.code)
-        name_width = max(len(r.name) for r in rules)
-        severity_width = max(len(r.severity.value) for r in rules)
-        for rule_ in rules:
-            summary = rule_.summary.split(". ", 1)[0].rstrip(".") + "."
-            click.echo(f"{rule_.code}  {rule_.name:<{name_width}}  {rule_.severity.value:<{severity_width}}  {summary}")
+        click.echo(render_rule_list(RULES.values()), nl=False)
         return
-    wanted = code.strip().upper()
-    matches = [r for r in RULES.values() if r.code == wanted or r.name == code.strip().lower()]
-    if not matches:
-        raise UsageError(f"unknown rule {code!r}; `migdoc explain` lists them")
-    click.echo(matches[0].documentation(), nl=False)
+    rule = find_rule(RULES.values(), code)
+    if rule is None:
+        raise UsageError(f"unknown rule {code!r}; `migdoc explain` lists them", option="CODE", value=code)
+    click.echo(rule.documentation(), nl=False)
 
 
 @cli.command(
