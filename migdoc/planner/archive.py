@@ -32,6 +32,8 @@ from migdoc.planner.context import (
     codes_on,
     depends_ids,
     folder_of,
+    has_error,
+    healthy_note,
     name_of,
     repoint_edit,
 )
@@ -44,6 +46,11 @@ from migdoc.planner.relink import (
     plan_realign,
 )
 from migdoc.replay import find_redundancies
+
+ARCHIVE_HANDLE = (
+    f"an error-level finding: a duplicated id ({DUPLICATE_REVISION}), a second head ({MULTIPLE_HEADS}), "
+    f"a repeated operation ({REDUNDANT_OPERATION})"
+)
 
 
 def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOptions, evidence: list[str]) -> int:
@@ -155,8 +162,8 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
             notes=("--archive: the heads sit on their own labelled branches (a deliberate layout); nothing archived",),
             state=state,
         )
-    if not any(d.severity is Severity.ERROR for d in context.diagnostics):
-        return PartialPlan(notes=("--archive: no error-level finding; nothing to archive",), state=state)
+    if not has_error(context):
+        return PartialPlan(notes=(healthy_note("--archive", "nothing to archive", ARCHIVE_HANDLE),), state=state)
     lines = DescentLines(context, state.survivors, state.parents)
     if not lines.usable:
         return PartialPlan(state=state)

@@ -23,6 +23,8 @@ from migdoc.planner.context import (
     PlanContext,
     PlanState,
     folder_of,
+    has_error,
+    healthy_note,
     name_of,
 )
 from migdoc.planner.renumber import unsafe_name_reason
@@ -42,6 +44,11 @@ def plan_merge(context: PlanContext, options: FixOptions, state: PlanState | Non
     if is_labelled_layout(context):
         return PartialPlan(
             notes=("--merge: the heads sit on their own labelled branches (a deliberate layout); nothing merged",),
+            state=state,
+        )
+    if not has_error(context):
+        return PartialPlan(
+            notes=(healthy_note("--merge", "nothing to merge", f"an error-level second head ({MULTIPLE_HEADS})"),),
             state=state,
         )
     heads = state.heads(context)
