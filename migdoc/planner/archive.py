@@ -64,8 +64,14 @@ def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOpt
         wanted = options.head
         if wanted not in lines.declarations:
             matches = [rev for rev in lines.declarations if rev.startswith(wanted)]
-            if len(matches) != 1:
-                raise FixRefused(f"--head {wanted}: no such revision")
+            if len(matches) > 1:
+                raise FixRefused(
+                    f"--head {wanted}: starts {len(matches)} revisions ({', '.join(sorted(matches))}); give more of it",
+                    flag="--head",
+                    candidates=tuple(sorted(matches)),
+                )
+            if not matches:
+                raise FixRefused(f"--head {wanted}: no such revision", flag="--head")
             wanted = matches[0]
         return lines.choose_copy(wanted)
     heads = lines.heads()
@@ -81,7 +87,9 @@ def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOpt
         choices = " or ".join(f"--head {rev}" for rev in revisions)
         raise FixRefused(
             f"--archive cannot choose the main head: {', '.join(revisions)} are equally long "
-            f"({deepest + 1} revisions from a base) and equally new; choose with {choices}"
+            f"({deepest + 1} revisions from a base) and equally new; choose with {choices}",
+            flag="--head",
+            candidates=tuple(revisions),
         )
     return lines.choose_copy(revisions[0])
 
@@ -171,7 +179,11 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
     copies_of_ids = [files[c].path for copies in lines.declarations.values() if len(copies) > 1 for c in copies]
     for wanted in options.keep:
         if not any(names_file(path, wanted) for path in copies_of_ids):
-            raise FixRefused(f"--keep {wanted}: no file of a duplicated revision id has that name")
+            raise FixRefused(
+                f"--keep {wanted}: no file of a duplicated revision id has that name",
+                flag="--keep",
+                candidates=tuple(sorted(copies_of_ids)),
+            )
     for rev, copies in sorted(lines.declarations.items()):
         if len(copies) > 1:
             lines.preferred[rev], said = choose_original(context, options, copies, rev)
@@ -361,7 +373,8 @@ def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str) -> None:
         if folder == PurePosixPath(location) or PurePosixPath(location) in folder.parents:
             raise FixRefused(
                 f"archive folder {archive_dir} is inside the version location {location}; "
-                "Alembic would still load the files; choose another with --archive-dir"
+                "Alembic would still load the files; choose another with --archive-dir",
+                flag="--archive-dir",
             )
 
 

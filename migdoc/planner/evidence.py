@@ -157,7 +157,9 @@ def choose_original(
         choices = " or ".join(f"--keep {files[c].path}" for c in copies)
         raise FixRefused(
             f"--archive cannot tell which file of revision {rev} is the original: {listed}; no database, "
-            f"git history, file name or content evidence decides; choose with {choices}"
+            f"git history, file name or content evidence decides; choose with {choices}",
+            flag="--keep",
+            candidates=tuple(files[c].path for c in copies),
         )
     name, kept, text = deciding
     out = [f"evidence for {rev}: keeps {name_of(files[kept].path)} by {name}: {text.removeprefix(name + ': ')}"]

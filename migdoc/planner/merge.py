@@ -59,9 +59,9 @@ def plan_merge(context: PlanContext, options: FixOptions, state: PlanState | Non
     if options.rev_id is not None:
         unsafe = unsafe_name_reason(options.rev_id)
         if unsafe is not None:
-            raise FixRefused(f"--rev-id {options.rev_id!r} cannot be a revision id: {unsafe}")
+            raise FixRefused(f"--rev-id {options.rev_id!r} cannot be a revision id: {unsafe}", flag="--rev-id")
         if options.rev_id in known:
-            raise FixRefused(f"--rev-id {options.rev_id}: a revision with that id already exists")
+            raise FixRefused(f"--rev-id {options.rev_id}: a revision with that id already exists", flag="--rev-id")
     revision = options.rev_id or _new_revision_id(known, heads, options)
     message = options.message or MERGE_MESSAGE
     head_files = [i for i in state.survivors if files[i].revision in heads]
