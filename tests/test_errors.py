@@ -54,7 +54,7 @@ def test_an_ambiguous_head_refusal_carries_head_and_both_revisions(copy_fixture)
     with pytest.raises(errors.FixRefused) as refused:
         plan_for("fix_refuse_ambiguous_head", is_archive=True)
     assert refused.value.flag == "--head"
-    assert refused.value.candidates == ("0002", "0002b")
+    assert refused.value.candidates == ("0002", "0003")
 
 
 def test_a_copy_without_evidence_refusal_carries_keep_and_each_file(copy_fixture):
@@ -93,7 +93,7 @@ def test_the_json_refusal_holds_the_flag_and_candidates_and_the_line_still_goes_
     result = CliRunner().invoke(cli, ["fix", "--archive", "--format", "json", "fix_refuse_ambiguous_head"])
     assert result.exit_code == 2
     refused = json.loads(result.stdout)["refused"]
-    assert refused["flag"] == "--head" and refused["candidates"] == ["0002", "0002b"]
+    assert refused["flag"] == "--head" and refused["candidates"] == ["0002", "0003"]
     assert refused["message"] in result.stderr and result.stderr.count("\n") == 1
     text = CliRunner().invoke(cli, ["fix", "--archive", "fix_refuse_ambiguous_head"])
     assert text.exit_code == 2 and text.stdout == ""
@@ -103,7 +103,7 @@ def test_a_head_prefix_of_several_revisions_is_refused_with_them(copy_fixture):
     copy_fixture("fix_refuse_ambiguous_head")
     with pytest.raises(errors.FixRefused, match="starts 3 revisions") as refused:
         plan_for("fix_refuse_ambiguous_head", is_archive=True, head="000")
-    assert (refused.value.flag, refused.value.candidates) == ("--head", ("0001", "0002", "0002b"))
+    assert (refused.value.flag, refused.value.candidates) == ("--head", ("0001", "0002", "0003"))
     with pytest.raises(errors.FixRefused, match="no such revision") as refused:
         plan_for("fix_refuse_ambiguous_head", is_archive=True, head="0009")
     assert (refused.value.flag, refused.value.candidates) == ("--head", ())

@@ -100,8 +100,13 @@ def test_a_database_at_the_hand_repaired_head_says_nothing_about_the_copies_and_
     stamp(pg_server, pg_database, "0027")  # past the duplicated id: which 0025 ran is not recorded
     result = fix_archive(pg_database)
     assert result.exit_code == 1, result.output
-    assert "by database" not in result.output
     assert f"  note: evidence for 0025: keeps {ORIGINAL} by file name:" in result.output
+    assert "evidence for 0025: database" not in result.output
+    # for the heads it does speak: it applied 0027, and the names and the content agree
+    assert "  note: evidence for the main head: 0027 by database: the deployed database (at 0027) applied 0027 " in (
+        result.output
+    )
+    assert "  note: evidence for the main head: file name agrees" in result.output
     payload = planned(pg_database)
     archived = moves(payload)
     assert set(archived) == HAND_REPAIR
@@ -174,17 +179,26 @@ def test_keep_overruling_the_database_says_it_archives_the_applied_revision_and_
     assert again.exit_code == 0 and "stamp" not in again.output, again.output
 
 
-def test_a_database_on_the_side_branch_is_stamped_back_onto_the_main_line(copy_fixture, pg_server, pg_database):
+def test_a_database_on_the_side_branch_is_a_refusal_then_head_stamps_it_back_onto_the_main_line(
+    copy_fixture, pg_server, pg_database
+):
     root = copy_fixture("fix_seed")
     stamp(pg_server, pg_database, "0026d")
-    payload = planned(pg_database)
+    # it applied 0026c and 0026d, the side branch; names and content point at 0027: the team decides
+    refused = fix_archive(pg_database, "--format", "json")
+    assert refused.exit_code == 2
+    assert json.loads(refused.stdout)["refused"]["candidates"] == ["0026d", "0027"]
+    assert "database points at 0026d (the deployed database (at 0026d) applied 0026c, 0026d" in refused.stderr
+    assert "file name points at 0027" in refused.stderr and "content points at 0027" in refused.stderr
+    payload = planned(pg_database, "--head", "0027")
+    assert "evidence for the main head: file name agrees with --head" in "\n".join(payload["notes"])
     assert set(moves(payload)) == HAND_REPAIR
     assert moves(payload)["0026d_add_channel_title.py"][0].startswith(
         "applied in the database: 0026d is its current revision"
     )
     command = "alembic -c fix_seed/alembic.ini stamp --purge 0025"
     assert payload["stamp"]["command"] == command and payload["stamp"]["revisions"] == ["0025"]
-    applied = run("fix", "--archive", "--apply", "fix_seed", "--database-url", pg_database)
+    applied = run("fix", "--archive", "--apply", "--head", "0027", "fix_seed", "--database-url", pg_database)
     assert applied.exit_code == 0, applied.output
     run_printed_stamp(root, pg_database, command)
     assert versions_in(pg_server, pg_database) == ["0025"]

@@ -74,7 +74,7 @@ def test_refuse_ambiguous_head_says_which_flag_decides(copy_fixture):
     before = snapshot(root)
     result = run("fix", "--archive", "--apply", "fix_refuse_ambiguous_head")
     assert result.exit_code == 2
-    assert "--head 0002 or --head 0002b" in result.output and result.output.count("\n") == 1
+    assert "--head 0002 or --head 0003" in result.output and result.output.count("\n") == 1
     assert snapshot(root) == before
     chosen = run("fix", "--archive", "--head", "0002", "--apply", "fix_refuse_ambiguous_head")
     assert chosen.exit_code == 0, chosen.output

@@ -37,7 +37,7 @@ from migdoc.planner.context import (
     name_of,
     repoint_edit,
 )
-from migdoc.planner.evidence import choose_head_by_evidence, choose_original, names_file
+from migdoc.planner.evidence import choose_head_by_evidence, choose_original, head_evidence_against, names_file
 from migdoc.planner.lines import DescentLines
 from migdoc.planner.relink import (
     branch_point,
@@ -54,12 +54,6 @@ ARCHIVE_HANDLE = (
 
 
 def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOptions, evidence: list[str]) -> int:
-    files = context.files
-    if not options.head:
-        chosen, said = choose_head_by_evidence(context, options, lines.heads(), lines.main_line)
-        if chosen is not None:
-            evidence += said
-            return chosen
     if options.head:
         wanted = options.head
         if wanted not in lines.declarations:
@@ -73,8 +67,36 @@ def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOpt
             if not matches:
                 raise FixRefused(f"--head {wanted}: no such revision", flag="--head")
             wanted = matches[0]
-        return lines.choose_copy(wanted)
+        chosen = lines.choose_copy(wanted)
+        evidence += head_evidence_against(context, options, lines.heads(), lines.main_line, wanted)
+        return chosen
     heads = lines.heads()
+    longest, tied, deepest = _longest_head(context, lines, heads)
+    chosen, said = choose_head_by_evidence(
+        context,
+        options,
+        heads,
+        lines.main_line,
+        longest=(str(context.files[longest].revision), deepest + 1) if longest is not None else None,
+    )
+    if chosen is not None:
+        evidence += said
+        return chosen
+    if longest is None:
+        choices = " or ".join(f"--head {rev}" for rev in tied)
+        raise FixRefused(
+            f"--archive cannot choose the main head: {', '.join(tied)} are equally long "
+            f"({deepest + 1} revisions from a base) and equally new; choose with {choices}",
+            flag="--head",
+            candidates=tuple(tied),
+        )
+    return longest
+
+
+def _longest_head(context: PlanContext, lines: DescentLines, heads: list[int]) -> tuple[int | None, list[str], int]:
+    """The head with the longest path from a base, ties to the newest (Create Date): (its
+    chosen copy, or None on a tie; the tied revisions; the depth)."""
+    files = context.files
     deepest = max(lines.depth(h) for h in heads)
     tied = [h for h in heads if lines.depth(h) == deepest]
     if len({files[h].revision for h in tied}) > 1:
@@ -84,14 +106,8 @@ def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOpt
             tied = [h for h in tied if dated[h] == newest]
     revisions = sorted({str(files[h].revision) for h in tied})
     if len(revisions) > 1:
-        choices = " or ".join(f"--head {rev}" for rev in revisions)
-        raise FixRefused(
-            f"--archive cannot choose the main head: {', '.join(revisions)} are equally long "
-            f"({deepest + 1} revisions from a base) and equally new; choose with {choices}",
-            flag="--head",
-            candidates=tuple(revisions),
-        )
-    return lines.choose_copy(revisions[0])
+        return None, revisions, deepest
+    return lines.choose_copy(revisions[0]), revisions, deepest
 
 
 def _error_region(context: PlanContext) -> Callable[[int], bool]:
