@@ -188,6 +188,19 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
         )
     if not has_error(context):
         return PartialPlan(notes=(healthy_note("--archive", "nothing to archive", ARCHIVE_HANDLE),), state=state)
+    unreadable = sorted(rf.path for rf in files if rf.read_error is not None)
+    if unreadable:
+        # an unread file's links are unknown: its children would look like a dead branch
+        # (three Python 2 files of a real chain made 90 moves of live revisions)
+        listed = ", ".join(unreadable[:3]) + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
+        return PartialPlan(
+            unresolved=(
+                f"--archive: {len(unreadable)} revision file{'s' if len(unreadable) > 1 else ''} cannot be read "
+                f"(MD010: {listed}); what they link "
+                "is unknown, so live revisions would look like dead branches; fix them first (nothing archived)",
+            ),
+            state=state,
+        )
     lines = DescentLines(context, state.survivors, state.parents)
     if not lines.usable:
         return PartialPlan(state=state)
@@ -277,9 +290,6 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
             unresolved.append(
                 f"{rf.path}: MD002 {rf.revision} names a revision no file declares; --archive cannot restore it"
             )
-    for rf in files:
-        if rf.read_error is not None:
-            unresolved.append(f"{rf.path}: MD010 cannot be read ({rf.read_error}); fix it by hand")
 
     if not reasons:
         return PartialPlan(notes=(), unresolved=tuple(unresolved), main_head=head_rev, state=state)
