@@ -60,6 +60,7 @@ class FixRefused(UsageError):
     def __init__(self, message: str, *, flag: str | None = None, candidates: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.flag = flag
+        self.option = flag  # a refusal's deciding flag is the option at fault, for callers of UsageError
         self.candidates = tuple(candidates)
 
 

@@ -53,7 +53,7 @@ def test_an_ambiguous_head_refusal_carries_head_and_both_revisions(copy_fixture)
     copy_fixture("fix_refuse_ambiguous_head")
     with pytest.raises(errors.FixRefused) as refused:
         plan_for("fix_refuse_ambiguous_head", is_archive=True)
-    assert refused.value.flag == "--head"
+    assert refused.value.flag == refused.value.option == "--head"
     assert refused.value.candidates == ("0002", "0003")
 
 
