@@ -634,7 +634,7 @@ def fix(
 ):
     """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied."""
     from migdoc import doctor
-    from migdoc.errors import ApplyInterrupted, UsageError
+    from migdoc.errors import ApplyInterrupted, FixRefused, UsageError
     from migdoc.filesystem import display_path
     from migdoc.model import FixOptions
     from migdoc.output import fix as shown
@@ -658,7 +658,12 @@ def fix(
         message=message,
         rev_id=rev_id,
     )
-    proposal = doctor.plan_fix(project, options, database_url, base_ref=base_ref)
+    try:
+        proposal = doctor.plan_fix(project, options, database_url, base_ref=base_ref)
+    except FixRefused as exc:
+        if fmt == "json":  # the refusal's data on stdout; its one line still goes to stderr, exit 2
+            click.echo(shown.render_refusal_json(exc), nl=False)
+        raise
     if proposal.plan is None:
         if is_apply:
             raise UsageError("--apply needs a strategy: --archive, --merge or --renumber")

@@ -344,14 +344,18 @@ def read_plan_inputs(project: Project, diagnostics, archive_dir: str | None = No
 
 
 def _git_added(project: Project) -> dict[str, tuple[int, str]]:
-    """When git added each file of a duplicated id (the evidence ``--archive`` weighs);
-    nothing is asked of git when no id is duplicated."""
-    copies = [
-        rf.path
-        for rev, indexes in project.graph.declarations.items()
-        if len(indexes) > 1
-        for rf in (project.files[i] for i in indexes)
-    ]
+    """When git added each file of a duplicated id, and every file when the chain has several
+    heads (which branch came first), the evidence ``--archive`` weighs; nothing is asked of
+    git when no id is duplicated and there is one head."""
+    if len(project.graph.heads) > 1:
+        copies = [rf.path for rf in project.files if rf.revision is not None]
+    else:
+        copies = [
+            rf.path
+            for rev, indexes in project.graph.declarations.items()
+            if len(indexes) > 1
+            for rf in (project.files[i] for i in indexes)
+        ]
     if not copies:
         return {}
     from migdoc.gitref import first_added

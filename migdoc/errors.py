@@ -67,7 +67,17 @@ class DatabaseError(MigdocError):
 
 
 class FixRefused(UsageError):
-    """A strategy cannot proceed without a decision only the user can make."""
+    """A strategy cannot proceed without a decision only the user can make.
+
+    ``flag``: the option that makes the decision (``--keep``, ``--head``, ``--rev-id``...);
+    ``candidates``: the values it could take, where the refusal knows them (file paths for
+    ``--keep``, revision ids for ``--head``), in the order the message lists them."""
+
+    def __init__(self, message: str, *, flag: str | None = None, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.flag = flag
+        self.option = flag  # a refusal's deciding flag is the option at fault, for callers of UsageError
+        self.candidates = tuple(candidates)
 
 
 class LockedError(MigdocError):

@@ -103,4 +103,4 @@ def render_file_template(template: str, revision: str, message: str, options: Fi
     try:
         return template % values
     except (KeyError, ValueError, TypeError) as exc:
-        raise FixRefused(f"file_template {template!r} cannot be rendered: {exc}") from exc
+        raise FixRefused(f"file_template {template!r} cannot be rendered: {exc}", flag="--file-template") from exc

@@ -44,3 +44,66 @@ def test_a_held_lock_names_its_holder(tmp_path):
     assert refused.value.holder is not None and refused.value.holder["pid"] == os.getpid()
     assert refused.value.lock == str(tmp_path / ".migdoc" / "lock")
     assert f"pid {os.getpid()}" in str(refused.value)
+
+
+# -- issue 10: a refusal carries the flag that decides and the candidates it could take --------
+
+
+def test_an_ambiguous_head_refusal_carries_head_and_both_revisions(copy_fixture):
+    copy_fixture("fix_refuse_ambiguous_head")
+    with pytest.raises(errors.FixRefused) as refused:
+        plan_for("fix_refuse_ambiguous_head", is_archive=True)
+    assert refused.value.flag == refused.value.option == "--head"
+    assert refused.value.candidates == ("0002", "0003")
+
+
+def test_a_copy_without_evidence_refusal_carries_keep_and_each_file(copy_fixture):
+    root = copy_fixture("fix_seed")
+    versions = root / "migrations" / "versions"
+    (versions / "0025b_add_mtproto_audit_log.py").rename(versions / "0025_add_mtproto_audit_log.py")
+    with pytest.raises(errors.FixRefused) as refused:
+        plan_for("fix_seed", is_archive=True)
+    assert refused.value.flag == "--keep"
+    assert refused.value.candidates == (
+        "fix_seed/migrations/versions/0025_add_channel_mtproto_settings.py",
+        "fix_seed/migrations/versions/0025_add_mtproto_audit_log.py",
+    )
+
+
+def test_a_taken_rev_id_refusal_carries_rev_id_and_no_candidates(copy_fixture):
+    copy_fixture("fix_merge")
+    with pytest.raises(errors.FixRefused) as refused:
+        plan_for("fix_merge", is_merge=True, rev_id="0002")
+    assert (refused.value.flag, refused.value.candidates) == ("--rev-id", ())
+
+
+def test_other_raise_sites_stay_valid_without_the_fields():
+    plain = errors.FixRefused("no decision")
+    assert (str(plain), plain.flag, plain.candidates) == ("no decision", None, ())
+
+
+def test_the_json_refusal_holds_the_flag_and_candidates_and_the_line_still_goes_to_stderr(copy_fixture):
+    import json
+
+    from click.testing import CliRunner
+
+    from migdoc.cli import cli
+
+    copy_fixture("fix_refuse_ambiguous_head")
+    result = CliRunner().invoke(cli, ["fix", "--archive", "--format", "json", "fix_refuse_ambiguous_head"])
+    assert result.exit_code == 2
+    refused = json.loads(result.stdout)["refused"]
+    assert refused["flag"] == "--head" and refused["candidates"] == ["0002", "0003"]
+    assert refused["message"] in result.stderr and result.stderr.count("\n") == 1
+    text = CliRunner().invoke(cli, ["fix", "--archive", "fix_refuse_ambiguous_head"])
+    assert text.exit_code == 2 and text.stdout == ""
+
+
+def test_a_head_prefix_of_several_revisions_is_refused_with_them(copy_fixture):
+    copy_fixture("fix_refuse_ambiguous_head")
+    with pytest.raises(errors.FixRefused, match="starts 3 revisions") as refused:
+        plan_for("fix_refuse_ambiguous_head", is_archive=True, head="000")
+    assert (refused.value.flag, refused.value.candidates) == ("--head", ("0001", "0002", "0003"))
+    with pytest.raises(errors.FixRefused, match="no such revision") as refused:
+        plan_for("fix_refuse_ambiguous_head", is_archive=True, head="0009")
+    assert (refused.value.flag, refused.value.candidates) == ("--head", ())

@@ -157,11 +157,20 @@ def test_at_a_kept_revision_no_stamp_and_the_relink_is_fine(copy_fixture, pg_ser
 def test_on_a_dead_branch_stamp_its_branch_point(copy_fixture, pg_server, pg_database):
     copy_fixture("fix_story")
     stamp(pg_server, pg_database, "0024b")
-    result = fix_archive(pg_database)
+    # the database alone says 0024b's branch is the one deployed, the longest path says 0027: refused
+    refused = fix_archive(pg_database)
+    assert refused.exit_code == 2, refused.output
+    assert "the evidence disagrees: database points at 0024b" in refused.output
+    assert "the longest path points at 0027 (8 revisions from a base); choose with --head 0024b or --head 0027" in (
+        refused.output
+    )
+    result = fix_archive(pg_database, "--head", "0027")
     assert result.exit_code == 1, result.output
+    assert "evidence for the main head: database points at 0024b (" in result.output
+    assert "overruled by --head 0027" in result.output
     assert "warning: applied in the database: 0024b is its current revision" in result.output
     assert "alembic -c fix_story/alembic.ini stamp --purge 0023\n" in result.output
-    payload = json.loads(fix_archive(pg_database, "--format", "json").output)
+    payload = json.loads(fix_archive(pg_database, "--head", "0027", "--format", "json").output)
     assert payload["stamp"]["revisions"] == ["0023"]
     assert payload["stamp"]["command"] == "alembic -c fix_story/alembic.ini stamp --purge 0023"
     assert "schema stays as it is" in payload["stamp"]["reason"]

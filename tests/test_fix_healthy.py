@@ -85,3 +85,62 @@ def test_merge_takes_message_and_rev_id_as_alembic_merge_does(copy_fixture):
     assert bad.exit_code == 2 and "holds a path separator" in bad.output
     apply_for("fix_merge", plan)
     assert alembic_heads(root) == ["0005"]
+
+
+# -- a chain whose only findings are warnings: every strategy plans nothing, in one line --------
+
+HANDLES = {
+    "--archive": "it acts on an error-level finding: a duplicated id (MD001)",
+    "--merge": "it acts on an error-level second head (MD003)",
+    "--renumber": 'it acts on an error-level MD006: [tool.migdoc] severity = { MD006 = "error" }',
+    "--relink": "it acts on an error-level parent no file declares (MD002)",
+}
+
+
+def test_a_warning_only_chain_plans_nothing_under_every_strategy_and_says_so_once(copy_fixture):
+    import json
+
+    root = copy_fixture("fix_renumber")
+    (root / "pyproject.toml").unlink()  # MD006 back to its default: a warning
+    checked = CliRunner().invoke(cli, ["check", "fix_renumber"])
+    assert checked.exit_code == 0 and "0 errors, 2 warnings" in checked.output, checked.output
+    for strategy, handle in HANDLES.items():
+        result = CliRunner().invoke(cli, ["fix", strategy, "fix_renumber"])
+        assert result.exit_code == 0, result.output
+        heading, note = result.output.splitlines()
+        assert heading == f"migdoc fix {strategy}: nothing to do"
+        assert note.startswith(f"  note: {strategy}: no error-level finding; nothing to ") and handle in note
+        payload = json.loads(CliRunner().invoke(cli, ["fix", strategy, "fix_renumber", "--format", "json"]).output)
+        assert payload["actions"] == [] and payload["unresolved"] == []
+        assert payload["notes"] == [note.removeprefix("  note: ")]
+    applied = CliRunner().invoke(cli, ["fix", "--renumber", "--apply", "fix_renumber"])
+    assert applied.exit_code == 0 and (root / "migrations/versions/20251218_add_audit_log.py").is_file()
+
+
+def test_the_severity_override_makes_renumber_rename_exactly_the_error_level_mismatches(copy_fixture):
+    from fixhelp import plan_for
+
+    root = copy_fixture("fix_renumber")
+    # MD006 an error, but one file silenced: only the other is renamed
+    silenced = root / "migrations/versions/20251218_add_audit_log.py"
+    silenced.write_text("# migdoc: ignore[MD006]\n" + silenced.read_text())
+    plan = plan_for("fix_renumber", is_renumber=True)
+    assert [a.source.rsplit("/", 1)[1] for a in plan.actions] == ["20251217_4f1a2b3c4d5e_notification_settings.py"]
+    assert all(a.answers == ("MD006",) for a in plan.actions)
+
+
+def test_an_error_elsewhere_does_not_make_a_warning_mismatch_a_rename(copy_fixture):
+    root = copy_fixture("fix_renumber")
+    (root / "pyproject.toml").unlink()
+    versions = root / "migrations" / "versions"
+    # a second head: an error (MD003), so the chain is not healthy, but MD006 stays a warning
+    first = (versions / "20251201_4f1a2b3c4d5e_create_accounts.py").read_text()
+    (versions / "20251219_aa11bb22cc33_add_extra.py").write_text(
+        first.replace("4f1a2b3c4d5e", "aa11bb22cc33").replace("None] = None", 'None] = "4f1a2b3c4d5e"')
+    )
+    checked = CliRunner().invoke(cli, ["check", "fix_renumber"])
+    assert checked.exit_code == 1 and "MD003" in checked.output, checked.output
+    result = CliRunner().invoke(cli, ["fix", "--renumber", "fix_renumber"])
+    assert result.exit_code == 0, result.output
+    assert "--renumber: MD006 is a warning here, not an error; nothing to rename" in result.output
+    assert result.output.startswith("migdoc fix --renumber: nothing to do\n"), result.output

@@ -46,6 +46,7 @@ def test_an_unclear_pattern_is_refused_naming_file_template(tmp_path, monkeypatc
     versions = tmp_path / "migrations" / "versions"
     versions.mkdir(parents=True)
     (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.migdoc]\nseverity = { MD006 = "error" }\n')
     # half the names lead with the id, half put a date first: no pattern dominates
     shapes = [
         ("aaaaaaaaaaa1_create_users", "aaaaaaaaaaa1", None),

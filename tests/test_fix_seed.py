@@ -79,7 +79,15 @@ def test_the_plan_prints_the_evidence_behind_each_decision(copy_fixture):
         "evidence for 0025: keeps 0025_add_channel_mtproto_settings.py by file name: "
         "0025_add_channel_mtproto_settings.py carries the id 0025; 0025b_add_mtproto_audit_log.py does not"
     ) in text
-    assert "evidence for the main head: 0027 by content: 0026d's branch only repeats earlier work" in text
+    assert (
+        "evidence for the main head: 0027 by file name: 0026d's branch holds only suffixed ids (0026c, 0026d), "
+        "variants of the chain's numbers; 0027's does not"
+    ) in text
+    assert "evidence for the main head: content agrees (0026d's branch only repeats earlier work" in text
+    assert (
+        "evidence for the main head: the longest path points at 0026d (8 revisions from a base); "
+        "overruled by 2 kinds of evidence"
+    ) in text
     notes = json.loads(run("fix", "--archive", "--format", "json", "fix_seed").output)["notes"]
     assert any(n.startswith("evidence for 0025: keeps 0025_add_channel_mtproto_settings.py") for n in notes)
 
@@ -154,7 +162,13 @@ def test_the_deployed_database_outweighs_the_name_and_a_database_past_the_id_say
     assert "0024_add_mtproto_sessions.py" in moved(plan) and "0024b_add_mtproto_sessions.py" not in moved(plan)
     # alembic_version at 0027 does not say which 0025 ran: the file name decides, as without a database
     past = plan_at("0027")
-    assert "by database" not in "\n".join(past.notes) and moved(past) == HAND_REPAIR
+    assert "evidence for 0025: keeps 0025_add_channel_mtproto_settings.py by file name" in "\n".join(past.notes)
+    assert not [n for n in past.notes if n.startswith("evidence for 0025") and "database" in n]
+    assert moved(past) == HAND_REPAIR
+    # but for the heads it speaks: it applied 0027, on the line the name and content choose
+    assert "evidence for the main head: 0027 by database: the deployed database (at 0027) applied 0027" in (
+        "\n".join(past.notes)
+    )
 
 
 def test_keep_naming_no_copy_is_one_clear_line(copy_fixture):

@@ -74,7 +74,7 @@ def test_refuse_ambiguous_head_says_which_flag_decides(copy_fixture):
     before = snapshot(root)
     result = run("fix", "--archive", "--apply", "fix_refuse_ambiguous_head")
     assert result.exit_code == 2
-    assert "--head 0002 or --head 0002b" in result.output and result.output.count("\n") == 1
+    assert "--head 0002 or --head 0003" in result.output and result.output.count("\n") == 1
     assert snapshot(root) == before
     chosen = run("fix", "--archive", "--head", "0002", "--apply", "fix_refuse_ambiguous_head")
     assert chosen.exit_code == 0, chosen.output
@@ -149,3 +149,23 @@ def test_not_healthier_is_rolled_back(copy_fixture):
     result = apply_for("fix_merge", replace(plan, actions=(broken,)))
     assert result.is_rolled_back
     assert {k: v for k, v in snapshot(root).items() if not k.startswith(".migdoc")} == before
+
+
+def test_archive_with_an_unreadable_revision_file_archives_nothing(in_tmp):
+    # modelled on a public chain whose Python 2 files (print statements) migdoc cannot parse:
+    # their children looked like dead branches, and --archive planned 90 moves of live revisions
+    versions = in_tmp / "p" / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (in_tmp / "p" / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    for rev, parent in (("0001", None), ("0002", "0001"), ("0003", "0002"), ("0004", "0003")):
+        body = 'print "legacy"' if rev == "0002" else "pass"
+        (versions / f"{rev}_step.py").write_text(
+            f"revision = {rev!r}\ndown_revision = {parent!r}\n\n\ndef upgrade():\n    {body}\n\n\n"
+            "def downgrade():\n    pass\n"
+        )
+    plan = plan_for("p", is_archive=True)
+    assert not plan.actions
+    (line,) = plan.unresolved
+    assert line.startswith("--archive: 1 revision file cannot be read (MD010: p/migrations/versions/0002_step.py)")
+    result = run("fix", "--archive", "p")
+    assert result.exit_code == 1 and "nothing archived" in result.output

@@ -239,6 +239,8 @@ def test_upgrade_bound_other_than_by_def_is_not_md010(in_tmp, binding):
 )
 def test_renumber_refuses_revision_ids_that_are_not_safe_file_names(in_tmp, revision, reason):
     versions = write_project(in_tmp / "p")
+    # --renumber answers MD006 only where the project made it an error
+    (in_tmp / "p" / "pyproject.toml").write_text('[tool.migdoc]\nseverity = { MD006 = "error" }\n')
     # a file whose name disagrees with its revision (MD006), holding a hostile id
     text = (versions / "r3_step.py").read_text().replace("revision = 'r3'", f"revision = {revision!r}")
     (versions / "r3_step.py").write_text(text.replace("Revision ID: r3", "Revision ID: x"))

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 
 from migdoc.edits import unified_diff
+from migdoc.errors import FixRefused
 from migdoc.model import Action, CreateFile, EditText, MoveFile, Plan, Realign, RenameFile
 from migdoc.output.text import Styler, plain, plural, printable
 
@@ -120,6 +121,17 @@ def plan_to_dict(plan: Plan) -> dict:
 
 def render_plan_json(plan: Plan) -> str:
     return json.dumps(plan_to_dict(plan), indent=2) + "\n"
+
+
+def render_refusal_json(refused: FixRefused) -> str:
+    """A refusal for machines: what it says, the flag that decides, the values it could take."""
+    return (
+        json.dumps(
+            {"refused": {"message": str(refused), "flag": refused.flag, "candidates": list(refused.candidates)}},
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def render_overview_json(proposals: Mapping[str, Plan]) -> str:

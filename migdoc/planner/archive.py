@@ -32,10 +32,12 @@ from migdoc.planner.context import (
     codes_on,
     depends_ids,
     folder_of,
+    has_error,
+    healthy_note,
     name_of,
     repoint_edit,
 )
-from migdoc.planner.evidence import choose_head_by_evidence, choose_original, names_file
+from migdoc.planner.evidence import choose_head_by_evidence, choose_original, head_evidence_against, names_file
 from migdoc.planner.lines import DescentLines
 from migdoc.planner.relink import (
     branch_point,
@@ -45,23 +47,56 @@ from migdoc.planner.relink import (
 )
 from migdoc.replay import find_redundancies
 
+ARCHIVE_HANDLE = (
+    f"an error-level finding: a duplicated id ({DUPLICATE_REVISION}), a second head ({MULTIPLE_HEADS}), "
+    f"a repeated operation ({REDUNDANT_OPERATION})"
+)
+
 
 def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOptions, evidence: list[str]) -> int:
-    files = context.files
-    if not options.head:
-        chosen, said = choose_head_by_evidence(context, options, lines.heads(), lines.main_line)
-        if chosen is not None:
-            evidence += said
-            return chosen
     if options.head:
         wanted = options.head
         if wanted not in lines.declarations:
             matches = [rev for rev in lines.declarations if rev.startswith(wanted)]
-            if len(matches) != 1:
-                raise FixRefused(f"--head {wanted}: no such revision")
+            if len(matches) > 1:
+                raise FixRefused(
+                    f"--head {wanted}: starts {len(matches)} revisions ({', '.join(sorted(matches))}); give more of it",
+                    flag="--head",
+                    candidates=tuple(sorted(matches)),
+                )
+            if not matches:
+                raise FixRefused(f"--head {wanted}: no such revision", flag="--head")
             wanted = matches[0]
-        return lines.choose_copy(wanted)
+        chosen = lines.choose_copy(wanted)
+        evidence += head_evidence_against(context, options, lines.heads(), lines.main_line, wanted)
+        return chosen
     heads = lines.heads()
+    longest, tied, deepest = _longest_head(context, lines, heads)
+    chosen, said = choose_head_by_evidence(
+        context,
+        options,
+        heads,
+        lines.main_line,
+        longest=(str(context.files[longest].revision), deepest + 1) if longest is not None else None,
+    )
+    if chosen is not None:
+        evidence += said
+        return chosen
+    if longest is None:
+        choices = " or ".join(f"--head {rev}" for rev in tied)
+        raise FixRefused(
+            f"--archive cannot choose the main head: {', '.join(tied)} are equally long "
+            f"({deepest + 1} revisions from a base) and equally new; choose with {choices}",
+            flag="--head",
+            candidates=tuple(tied),
+        )
+    return longest
+
+
+def _longest_head(context: PlanContext, lines: DescentLines, heads: list[int]) -> tuple[int | None, list[str], int]:
+    """The head with the longest path from a base, ties to the newest (Create Date): (its
+    chosen copy, or None on a tie; the tied revisions; the depth)."""
+    files = context.files
     deepest = max(lines.depth(h) for h in heads)
     tied = [h for h in heads if lines.depth(h) == deepest]
     if len({files[h].revision for h in tied}) > 1:
@@ -71,12 +106,8 @@ def _choose_main_head(context: PlanContext, lines: DescentLines, options: FixOpt
             tied = [h for h in tied if dated[h] == newest]
     revisions = sorted({str(files[h].revision) for h in tied})
     if len(revisions) > 1:
-        choices = " or ".join(f"--head {rev}" for rev in revisions)
-        raise FixRefused(
-            f"--archive cannot choose the main head: {', '.join(revisions)} are equally long "
-            f"({deepest + 1} revisions from a base) and equally new; choose with {choices}"
-        )
-    return lines.choose_copy(revisions[0])
+        return None, revisions, deepest
+    return lines.choose_copy(revisions[0]), revisions, deepest
 
 
 def _error_region(context: PlanContext) -> Callable[[int], bool]:
@@ -155,8 +186,21 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
             notes=("--archive: the heads sit on their own labelled branches (a deliberate layout); nothing archived",),
             state=state,
         )
-    if not any(d.severity is Severity.ERROR for d in context.diagnostics):
-        return PartialPlan(notes=("--archive: no error-level finding; nothing to archive",), state=state)
+    if not has_error(context):
+        return PartialPlan(notes=(healthy_note("--archive", "nothing to archive", ARCHIVE_HANDLE),), state=state)
+    unreadable = sorted(rf.path for rf in files if rf.read_error is not None)
+    if unreadable:
+        # an unread file's links are unknown: its children would look like a dead branch
+        # (three Python 2 files of a real chain made 90 moves of live revisions)
+        listed = ", ".join(unreadable[:3]) + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
+        return PartialPlan(
+            unresolved=(
+                f"--archive: {len(unreadable)} revision file{'s' if len(unreadable) > 1 else ''} cannot be read "
+                f"(MD010: {listed}); what they link "
+                "is unknown, so live revisions would look like dead branches; fix them first (nothing archived)",
+            ),
+            state=state,
+        )
     lines = DescentLines(context, state.survivors, state.parents)
     if not lines.usable:
         return PartialPlan(state=state)
@@ -164,7 +208,11 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
     copies_of_ids = [files[c].path for copies in lines.declarations.values() if len(copies) > 1 for c in copies]
     for wanted in options.keep:
         if not any(names_file(path, wanted) for path in copies_of_ids):
-            raise FixRefused(f"--keep {wanted}: no file of a duplicated revision id has that name")
+            raise FixRefused(
+                f"--keep {wanted}: no file of a duplicated revision id has that name",
+                flag="--keep",
+                candidates=tuple(sorted(copies_of_ids)),
+            )
     for rev, copies in sorted(lines.declarations.items()):
         if len(copies) > 1:
             lines.preferred[rev], said = choose_original(context, options, copies, rev)
@@ -242,9 +290,6 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
             unresolved.append(
                 f"{rf.path}: MD002 {rf.revision} names a revision no file declares; --archive cannot restore it"
             )
-    for rf in files:
-        if rf.read_error is not None:
-            unresolved.append(f"{rf.path}: MD010 cannot be read ({rf.read_error}); fix it by hand")
 
     if not reasons:
         return PartialPlan(notes=(), unresolved=tuple(unresolved), main_head=head_rev, state=state)
@@ -354,7 +399,8 @@ def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str) -> None:
         if folder == PurePosixPath(location) or PurePosixPath(location) in folder.parents:
             raise FixRefused(
                 f"archive folder {archive_dir} is inside the version location {location}; "
-                "Alembic would still load the files; choose another with --archive-dir"
+                "Alembic would still load the files; choose another with --archive-dir",
+                flag="--archive-dir",
             )
 
 

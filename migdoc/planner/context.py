@@ -100,6 +100,17 @@ class PartialPlan:
     realign: Realign | None = None
 
 
+def has_error(context: PlanContext) -> bool:
+    """Whether any finding is error-level: repairs answer errors only (SPEC, Repairs)."""
+    return any(d.severity is Severity.ERROR for d in context.diagnostics)
+
+
+def healthy_note(strategy: str, nothing: str, would_act: str) -> str:
+    """The one line a strategy says on a chain with no error-level finding: it plans
+    nothing, and names what would make it act."""
+    return f"{strategy}: no error-level finding; {nothing} (it acts on {would_act})"
+
+
 def codes_on(context: PlanContext, path: str, severities: tuple[Severity, ...] = tuple(Severity)) -> set[str]:
     return {d.code for d in _diagnostics_by_file(context.diagnostics).get(path, ()) if d.severity in severities}
 

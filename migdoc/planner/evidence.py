@@ -47,17 +47,7 @@ def _by_database(context: PlanContext, options: FixOptions, copies: Sequence[int
     if not options.database_current:
         return None, ""
     files = context.files
-    parents_of: dict[str, set[str]] = {}
-    for rf in files:
-        if rf.revision is not None:
-            parents_of.setdefault(str(rf.revision), set()).update(rf.down_revisions)
-    applied: set[str] = set()
-    todo = list(options.database_current)
-    while todo:
-        current = todo.pop()
-        if current not in applied:
-            applied.add(current)
-            todo += parents_of.get(current, ())
+    applied = applied_ids(context, options)
     ran = [c for c in copies if all(p in applied for p in files[c].down_revisions)]
     if len(ran) != 1:
         return None, ""
@@ -157,7 +147,9 @@ def choose_original(
         choices = " or ".join(f"--keep {files[c].path}" for c in copies)
         raise FixRefused(
             f"--archive cannot tell which file of revision {rev} is the original: {listed}; no database, "
-            f"git history, file name or content evidence decides; choose with {choices}"
+            f"git history, file name or content evidence decides; choose with {choices}",
+            flag="--keep",
+            candidates=tuple(files[c].path for c in copies),
         )
     name, kept, text = deciding
     out = [f"evidence for {rev}: keeps {name_of(files[kept].path)} by {name}: {text.removeprefix(name + ': ')}"]
@@ -174,30 +166,191 @@ def choose_original(
     return kept, out
 
 
-def choose_head_by_evidence(
-    context: PlanContext, options: FixOptions, heads: Sequence[int], line_of: Callable[[int], set[int]]
-) -> tuple[int | None, list[str]]:
-    """The main head when the content of the branches decides, with its evidence: the one
-    head whose own part of the chain (what no other head's line holds) does new work, where
-    every other head's own part only repeats earlier revisions' upgrades.
+HeadVerdict = tuple[str, str, str]
+"""(the kind of evidence, the head revision it points at as the main line, what it says)."""
 
-    The database is not evidence here: a database left on a dead branch is stamped back onto
-    the main line (the plan says how), as the repairs made by hand did."""
+
+def head_verdicts(
+    context: PlanContext, options: FixOptions, heads: Sequence[int], line_of: Callable[[int], set[int]]
+) -> list[HeadVerdict]:
+    """What each kind of evidence says about which head is the main line, strongest first:
+    the deployed database, git history, the file names, the content. Each looks at every
+    head's own part of the chain (what no other head's line holds) and speaks only when it
+    singles out one head; a kind that says nothing is left out."""
     files = context.files
-    ids = sorted({str(files[h].revision) for h in heads})
-    if len(ids) < 2:
-        return None, []
     distinct = {str(files[h].revision): h for h in heads}
+    if len(distinct) < 2:
+        return []
     lines = {rev: line_of(h) for rev, h in distinct.items()}
+    own = {
+        rev: sorted(line - set().union(*(other for r, other in lines.items() if r != rev)))
+        for rev, line in lines.items()
+    }
+    found: list[HeadVerdict] = []
+    for kind, level in (
+        ("database", _head_by_database),
+        ("git history", _head_by_git),
+        ("file name", _head_by_name),
+        ("content", _head_by_content),
+    ):
+        rev, said = level(context, options, own)
+        if rev is not None:
+            found.append((kind, rev, said))
+    return found
+
+
+def choose_head_by_evidence(
+    context: PlanContext,
+    options: FixOptions,
+    heads: Sequence[int],
+    line_of: Callable[[int], set[int]],
+    longest: tuple[str, int] | None = None,
+) -> tuple[int | None, list[str]]:
+    """The main head when the evidence decides, with its lines for the plan; (None, []) when
+    no evidence speaks (the longest path then decides). ``longest``: the head with the
+    longest path from a base and its length, or None on a tie.
+
+    Kinds that point at different heads are a refusal naming ``--head``: which branch a team
+    deploys is not guessed. The longest path is the weakest kind: a shorter branch is the
+    main line only when two kinds of evidence agree on it (one alone, a database left on a
+    short branch say, against the longest path is a disagreement, refused)."""
+    files = context.files
+    distinct = {str(files[h].revision): h for h in heads}
+    verdicts = head_verdicts(context, options, heads, line_of)
+    if not verdicts:
+        return None, []
+    pointed = sorted({rev for _, rev, _ in verdicts})
+    said = "; ".join(f"{kind} points at {rev} ({text})" for kind, rev, text in verdicts)
+    if len(pointed) == 1 and longest is not None and longest[0] != pointed[0] and len(verdicts) == 1:
+        said += f"; the longest path points at {longest[0]} ({longest[1]} revisions from a base)"
+        pointed = sorted({pointed[0], longest[0]})
+    if len(pointed) > 1:
+        choices = " or ".join(f"--head {rev}" for rev in pointed)
+        raise FixRefused(
+            f"--archive cannot choose the main head: the evidence disagrees: {said}; choose with {choices}",
+            flag="--head",
+            candidates=tuple(pointed),
+        )
+    kind, rev, text = verdicts[0]
+    out = [f"evidence for the main head: {rev} by {kind}: {text}"]
+    out += [f"evidence for the main head: {other} agrees ({said})" for other, _, said in verdicts[1:]]
+    if longest is not None and longest[0] != rev:
+        out.append(
+            f"evidence for the main head: the longest path points at {longest[0]} ({longest[1]} revisions "
+            f"from a base); overruled by {len(verdicts)} kinds of evidence"
+        )
+    return distinct[rev], out
+
+
+def head_evidence_against(
+    context: PlanContext, options: FixOptions, heads: Sequence[int], line_of: Callable[[int], set[int]], chosen: str
+) -> list[str]:
+    """With ``--head``: the evidence, each kind said to agree or to be overruled by the flag."""
+    return [
+        f"evidence for the main head: {kind} agrees with --head ({text})"
+        if rev == chosen
+        else f"evidence for the main head: {kind} points at {rev} ({text}); overruled by --head {chosen}"
+        for kind, rev, text in head_verdicts(context, options, heads, line_of)
+    ]
+
+
+def applied_ids(context: PlanContext, options: FixOptions) -> set[str]:
+    """The ids the database applied: its current revisions and their ancestors through the
+    parents of *every* copy of an id (alembic_version does not say which copy ran)."""
+    parents_of: dict[str, set[str]] = {}
+    for rf in context.files:
+        if rf.revision is not None:
+            parents_of.setdefault(str(rf.revision), set()).update(rf.down_revisions)
+    applied: set[str] = set()
+    todo = list(options.database_current)
+    while todo:
+        current = todo.pop()
+        if current not in applied:
+            applied.add(current)
+            todo += parents_of.get(current, ())
+    return applied
+
+
+def _head_by_database(context: PlanContext, options: FixOptions, own: dict[str, list[int]]) -> tuple[str | None, str]:
+    """The head whose own part the database has applied. A duplicated id says nothing (which
+    copy ran is not recorded), nor does a database that stopped before the heads part."""
+    if not options.database_current:
+        return None, ""
+    applied = applied_ids(context, options)
+    declarations = context.graph.declarations
+    ran = {
+        rev: [
+            str(context.files[i].revision)
+            for i in part
+            if str(context.files[i].revision) in applied
+            and len(declarations.get(str(context.files[i].revision), ())) == 1
+        ]
+        for rev, part in own.items()
+    }
+    hit = [rev for rev, revs in ran.items() if revs]
+    if len(hit) != 1:
+        return None, ""
+    return hit[0], (
+        f"the deployed database (at {', '.join(options.database_current)}) applied "
+        f"{', '.join(ran[hit[0]])} of {hit[0]}'s branch and nothing of the other heads' own branches"
+    )
+
+
+def _head_by_git(context: PlanContext, options: FixOptions, own: dict[str, list[int]]) -> tuple[str | None, str]:
+    """The head whose own branch was first added earlier (its earliest file's commit); a file
+    git never saw counts as the newest. The branch added later is the newcomer."""
+    first: dict[str, tuple[int, str] | None] = {}
+    for rev, part in own.items():
+        known = [a for a in (context.added.get(context.files[i].path) for i in part) if a is not None]
+        first[rev] = min(known) if known else None
+    if all(f is None for f in first.values()):
+        return None, ""
+    earliest = min(f[0] for f in first.values() if f is not None)
+    winners = [rev for rev, f in first.items() if f is not None and f[0] == earliest]
+    said = "; ".join(
+        f"{rev}'s branch first added in {f[1]}" if f else f"{rev}'s branch not committed" for rev, f in first.items()
+    )
+    if len(winners) != 1:
+        return None, ""
+    return winners[0], f"{said} (the branch added later is the newcomer)"
+
+
+_SUFFIXED = re.compile(r"(\d+)[a-z]+")
+
+
+def _head_by_name(context: PlanContext, options: FixOptions, own: dict[str, list[int]]) -> tuple[str | None, str]:
+    """The one head whose own branch holds a plainly numbered revision, where every other
+    head's own branch holds only suffixed variants (``0024b`` beside a ``0024``): the
+    convention of a side branch grown off a numbered chain."""
+    declarations = context.graph.declarations
+
+    def suffixed(index: int) -> bool:
+        match = _SUFFIXED.fullmatch(str(context.files[index].revision))
+        return match is not None and match.group(1) in declarations
+
+    side = {
+        rev: [str(context.files[i].revision) for i in part]
+        for rev, part in own.items()
+        if part and all(suffixed(i) for i in part)
+    }
+    plain = [rev for rev, part in own.items() if part and rev not in side]
+    if len(plain) != 1 or not side:
+        return None, ""
+    listed = "; ".join(f"{rev}'s branch holds only suffixed ids ({', '.join(ids)})" for rev, ids in side.items())
+    return plain[0], f"{listed}, variants of the chain's numbers; {plain[0]}'s does not"
+
+
+def _head_by_content(context: PlanContext, options: FixOptions, own: dict[str, list[int]]) -> tuple[str | None, str]:
+    """The one head whose own part does new work, where every other head's own part only
+    repeats earlier revisions' upgrades."""
+    files = context.files
     repeats: dict[str, list[str]] = {}
-    for rev, line in lines.items():
-        elsewhere = set().union(*(other for r, other in lines.items() if r != rev))
-        own = line - elsewhere
-        said = [repeats_other(context, i) for i in sorted(own)]
-        if own and all(s is not None for s in said):
-            repeats[rev] = [f"{files[i].revision} repeats {s}" for i, s in zip(sorted(own), said, strict=True)]
-    fresh = [rev for rev in ids if rev not in repeats]
+    for rev, part in own.items():
+        said = [repeats_other(context, i) for i in part]
+        if part and all(s is not None for s in said):
+            repeats[rev] = [f"{files[i].revision} repeats {s}" for i, s in zip(part, said, strict=True)]
+    fresh = [rev for rev in sorted(own) if rev not in repeats]
     if len(fresh) == 1 and repeats:
         why = "; ".join(f"{rev}'s branch only repeats earlier work ({', '.join(r)})" for rev, r in repeats.items())
-        return distinct[fresh[0]], [f"evidence for the main head: {fresh[0]} by content: {why}"]
-    return None, []
+        return fresh[0], why
+    return None, ""

@@ -23,6 +23,8 @@ from migdoc.planner.context import (
     PlanContext,
     PlanState,
     folder_of,
+    has_error,
+    healthy_note,
     name_of,
 )
 from migdoc.planner.renumber import unsafe_name_reason
@@ -44,6 +46,11 @@ def plan_merge(context: PlanContext, options: FixOptions, state: PlanState | Non
             notes=("--merge: the heads sit on their own labelled branches (a deliberate layout); nothing merged",),
             state=state,
         )
+    if not has_error(context):
+        return PartialPlan(
+            notes=(healthy_note("--merge", "nothing to merge", f"an error-level second head ({MULTIPLE_HEADS})"),),
+            state=state,
+        )
     heads = state.heads(context)
     if len(heads) < 2:
         return PartialPlan(notes=(f"--merge: {len(heads)} head; nothing to merge",), state=state)
@@ -52,9 +59,9 @@ def plan_merge(context: PlanContext, options: FixOptions, state: PlanState | Non
     if options.rev_id is not None:
         unsafe = unsafe_name_reason(options.rev_id)
         if unsafe is not None:
-            raise FixRefused(f"--rev-id {options.rev_id!r} cannot be a revision id: {unsafe}")
+            raise FixRefused(f"--rev-id {options.rev_id!r} cannot be a revision id: {unsafe}", flag="--rev-id")
         if options.rev_id in known:
-            raise FixRefused(f"--rev-id {options.rev_id}: a revision with that id already exists")
+            raise FixRefused(f"--rev-id {options.rev_id}: a revision with that id already exists", flag="--rev-id")
     revision = options.rev_id or _new_revision_id(known, heads, options)
     message = options.message or MERGE_MESSAGE
     head_files = [i for i in state.survivors if files[i].revision in heads]

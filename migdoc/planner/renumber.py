@@ -9,6 +9,7 @@ from migdoc.model import (
     Action,
     FixOptions,
     RenameFile,
+    Severity,
 )
 from migdoc.naming import (
     carries_revision,
@@ -22,20 +23,39 @@ from migdoc.planner.context import (
     PlanState,
     codes_on,
     folder_of,
+    has_error,
+    healthy_note,
     name_of,
 )
 
 _DATE_TOKEN = re.compile(r"^(\d{8}|\d{10}|\d{12}|\d{14}|\d{4}-\d{2}-\d{2})$")
 _HEX12 = re.compile(r"^[0-9a-f]{12}$")
 
+# MD006 is a warning by default (Alembic loads a misnamed file fine): --renumber acts only
+# where the project made it an error, through its own severity override.
+RENUMBER_HANDLE = f'an error-level {FILENAME_MISMATCH}: [tool.migdoc] severity = {{ {FILENAME_MISMATCH} = "error" }}'
+
 
 # -- renumber ----------------------------------------------------------------
 
 
 def plan_renumber(context: PlanContext, options: FixOptions, state: PlanState | None = None) -> PartialPlan:
-    """Rename files whose name disagrees with their revision (MD006); ids never change."""
+    """Rename files whose name disagrees with their revision (MD006 at error level); ids never change."""
     state = state or PlanState.initial(context)
     files = context.files
+    if not has_error(context):
+        return PartialPlan(notes=(healthy_note("--renumber", "nothing to rename", RENUMBER_HANDLE),), state=state)
+    mismatched = {
+        i for i in state.survivors if FILENAME_MISMATCH in codes_on(context, files[i].path, (Severity.ERROR,))
+    }
+    if not mismatched:
+        warned = any(FILENAME_MISMATCH in codes_on(context, files[i].path) for i in state.survivors)
+        said = (
+            f"--renumber: {FILENAME_MISMATCH} is a warning here, not an error; nothing to rename (it acts on {RENUMBER_HANDLE})"
+            if warned
+            else "--renumber: every file name carries its revision id; nothing to rename"
+        )
+        return PartialPlan(notes=(said,), state=state)
     template = options.file_template or (context.file_template if context.is_template_explicit else None)
     ids = {str(files[i].revision) for i in state.survivors}
     taken: dict[str, set[str]] = {}
@@ -53,7 +73,7 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: PlanState | 
     learned = infer_pattern(carrying) if template is None else None
     for index in state.survivors:
         rf = files[index]
-        if FILENAME_MISMATCH not in codes_on(context, rf.path):
+        if index not in mismatched:
             continue
         revision = str(rf.revision)
         path = PurePosixPath(rf.path)

@@ -18,12 +18,19 @@ from migdoc.planner.context import (
     PlanContext,
     PlanState,
     codes_on,
+    has_error,
+    healthy_note,
     repoint_edit,
 )
 
 
 def plan_relink(context: PlanContext, options: FixOptions, state: PlanState | None = None) -> PartialPlan:
     state = state or PlanState.initial(context)
+    # with --base-ref the head conflict (MD017) is measured here, against the ref's heads,
+    # not among the findings of a plain check
+    if not has_error(context) and options.base_ref is None:
+        handle = f"an error-level parent no file declares ({MISSING_REVISION}), or with --base-ref a head conflict ({HEAD_CONFLICT})"
+        return PartialPlan(notes=(healthy_note("--relink", "nothing to re-point", handle),), state=state)
     files = context.files
     ids = {str(files[i].revision) for i in state.survivors}
     children: dict[str, set[str]] = {}
