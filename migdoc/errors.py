@@ -74,9 +74,8 @@ class FixRefused(UsageError):
     ``--keep``, revision ids for ``--head``), in the order the message lists them."""
 
     def __init__(self, message: str, *, flag: str | None = None, candidates: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+        super().__init__(message, option=flag)  # the deciding flag is the option a UsageError names
         self.flag = flag
-        self.option = flag  # a refusal's deciding flag is the option at fault, for callers of UsageError
         self.candidates = tuple(candidates)
 
 
