@@ -83,6 +83,16 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
         return absolute.as_posix()
 
 
+def repository_root(folder: Path) -> Path:
+    """The repository holding ``folder`` (the nearest folder upward with ``.git``), else
+    ``folder`` itself: what SARIF paths are relative to."""
+    root = folder.resolve()
+    for candidate in (root, *root.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return root
+
+
 def write_atomically(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` so a reader sees the old file or the whole new one, never
     half of it: a temporary file in the same folder, flushed to disk, then renamed over."""

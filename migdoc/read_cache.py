@@ -36,6 +36,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from migdoc.cache_files import TEMP_PREFIX as _TEMP_PREFIX
+from migdoc.cache_files import cache_folder
+from migdoc.cache_files import read_capped as _read_regular
 from migdoc.model import Assignment, FunctionBody, Header, Operation, RevisionFile
 
 FORMAT = "migdoc-read-cache-2"
@@ -43,7 +46,6 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_TOTAL_BYTES = 128 * 1024 * 1024
 MAX_AGE_DAYS = 30
 _TOUCH_AFTER_SECONDS = 24 * 3600  # a cache in use is kept fresh for the age cap, once a day at most
-_TEMP_PREFIX = ".reads-"
 _TEMP_AGE_SECONDS = 3600  # writing a cache takes seconds; a temporary file an hour old is a dead writer's
 _NAME = re.compile(r"reads-[0-9a-f]{20}\.(jsonl|pickle)")
 
@@ -184,42 +186,6 @@ def reader_fingerprint() -> str:
         with contextlib.suppress(OSError, TypeError):
             digest.update(Path(file).read_bytes())
     return digest.hexdigest()
-
-
-def cache_folder() -> Path:
-    return Path(
-        os.environ.get("MIGDOC_CACHE_DIR")
-        or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "migdoc")
-    )
-
-
-def _read_regular(path: Path, limit: int) -> bytes | None:
-    """The bytes of a regular file no larger than ``limit``; None for anything else.
-
-    Opened without blocking and without following a symlink, then checked with
-    fstat: a FIFO, a device or a link to ``/dev/zero`` is never read."""
-    try:
-        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(handle)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        chunks = []
-        remaining = limit + 1
-        while remaining > 0:
-            chunk = os.read(handle, min(remaining, 1 << 22))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        data = b"".join(chunks)
-        return data if len(data) <= limit else None
-    except OSError:
-        return None
-    finally:
-        os.close(handle)
 
 
 class ReadCache:
