@@ -82,14 +82,18 @@ def package_fingerprint() -> str:
     format or reader makes another answer, so the results of other code are never used."""
     from migdoc import __version__
 
-    package = Path(__file__).parent
-    digest = hashlib.sha256(__version__.encode())
+    return fingerprint_of(Path(__file__).parent, __version__)
+
+
+def fingerprint_of(package: Path, version: str) -> str:
+    """The hash of ``version`` and of the name and bytes of every ``.py`` file under ``package``."""
+    digest = hashlib.sha256(version.encode())
     sources = []
     for folder, dirs, files in os.walk(package):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         sources += [os.path.join(folder, name) for name in files if name.endswith(".py")]
     for path in sorted(sources):
-        digest.update(os.path.relpath(path, package).encode() + b"\0")
         with contextlib.suppress(OSError), open(path, "rb") as handle:
-            digest.update(handle.read())
+            data = handle.read()
+            digest.update(f"{os.path.relpath(path, package)}\0{len(data)}\0".encode() + data)
     return digest.hexdigest()
