@@ -119,10 +119,12 @@ def _lookup(request: CheckRequest, layouts: list[ProjectLayout]) -> Lookup:
         for config in _config_files(layout):
             add("config", str(config), _content_hash(config))
         listed = []
+        lines = []  # one line per file, not a JSON document each: 5,000 files are hashed on every run
         for path, shown in version_files_shown(layout):
             sha = _content_hash(path)
             listed.append(sha if len(sha) == 64 else "")
-            add(shown, sha)
+            lines.append(f"{shown}\0{sha}\n")
+        digest.update("".join(lines).encode("utf-8", "surrogateescape"))
         hashes.append(listed)
         archive = layout.archive_root
         if archive.is_dir():
