@@ -277,3 +277,14 @@ def test_the_command_lines_step_timeout_default_is_the_dry_runs():
     from migdoc.dryrun.results import DEFAULT_STEP_TIMEOUT
 
     assert command_line.DEFAULT_STEP_TIMEOUT == DEFAULT_STEP_TIMEOUT
+
+
+def test_networkx_is_imported_only_when_a_graph_is_built():
+    code = (
+        "import sys, migdoc.rules, migdoc.graph\n"
+        "print('networkx' in sys.modules)\n"
+        "migdoc.graph.build_graph([])\n"
+        "print('networkx' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]
