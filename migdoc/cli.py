@@ -91,15 +91,13 @@ def _load(
     name: str,
     version_locations: tuple[str, ...],
     is_read_only: bool = False,
-    is_quiet: bool = False,
 ):
     from migdoc.doctor import load_project
 
     project = load_project(
         path, config=config, name=name, version_locations=version_locations, is_read_only=is_read_only
     )
-    # How the layout was found goes to stderr: stdout stays the report (json, sarif...).
-    for note in () if is_quiet else project.layout.notes:
+    for note in project.layout.notes:
         _print_note(note)
     return project
 
