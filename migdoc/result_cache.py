@@ -19,8 +19,8 @@ The cache files live beside the read cache (``MIGDOC_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/migdoc``; ``MIGDOC_NO_CACHE=1`` turns both off), one small file per key,
 and are untrusted input as the read cache's are: JSON, checked field by field, with the
 full key and a digest of the body inside, so a truncated, flipped or foreign file is a miss
-(and is written again). At most :data:`MAX_ENTRIES` answers are kept, the least recently
-used removed first. A folder that cannot be written costs the saving, never the command.
+(and is written again). At most :data:`MAX_ENTRIES` answers and :data:`MAX_TOTAL_BYTES`
+are kept, the least recently used removed first. A folder that cannot be written costs the saving, never the command.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from migdoc.scan import version_files_shown
 
 FORMAT = "migdoc-result-cache-1"
 MAX_ENTRIES = 64
-MAX_ENTRY_BYTES = 64 * 1024 * 1024
+MAX_TOTAL_BYTES = 64 * 1024 * 1024
+MAX_ENTRY_BYTES = MAX_TOTAL_BYTES
 _NAME = re.compile(r"results-[0-9a-f]{32}\.json")
 _TOUCH_AFTER_SECONDS = 60  # a hit marks its entry as used (for eviction), not more than once a minute
 
@@ -181,8 +182,9 @@ def _read(path: Path, key: str) -> Answer | None:
 
 
 def prune(folder: Path, keep: Path | None = None) -> list[Path]:
-    """Keep the :data:`MAX_ENTRIES` most recently used answers (``keep`` among them); remove
-    the rest. Only names this module writes are considered. Returns what was removed."""
+    """Keep the most recently used answers (``keep`` first), at most :data:`MAX_ENTRIES` of
+    them and :data:`MAX_TOTAL_BYTES` together; remove the rest. Only names this module
+    writes are considered. Returns what was removed."""
     try:
         names = [name for name in os.listdir(folder) if _NAME.fullmatch(name)]
     except OSError:
@@ -191,9 +193,14 @@ def prune(folder: Path, keep: Path | None = None) -> list[Path]:
     for name in names:
         path = folder / name
         with contextlib.suppress(OSError):
-            entries.append((path == keep, os.lstat(path).st_mtime, path))
+            info = os.lstat(path)
+            entries.append((path == keep, info.st_mtime, info.st_size, path))
     removed = []
-    for _, _, path in sorted(entries, reverse=True)[MAX_ENTRIES:]:
+    total = 0
+    for number, (is_kept, _, size, path) in enumerate(sorted(entries, reverse=True)):
+        total += size
+        if is_kept or (number < MAX_ENTRIES and total <= MAX_TOTAL_BYTES):
+            continue
         with contextlib.suppress(OSError):
             os.unlink(path)
             removed.append(path)

@@ -224,6 +224,16 @@ def test_the_cache_is_bounded(project, cache_dir, monkeypatch):
     assert not check(select=("MD001",)).is_cached
 
 
+def test_the_cache_is_bounded_in_bytes(project, cache_dir, monkeypatch):
+    for code in ["MD001", "MD002"]:
+        check(fmt="json", select=(code,))
+    sizes = sorted(p.stat().st_size for p in cache_dir.glob("results-*.json"))
+    monkeypatch.setattr(result_cache, "MAX_TOTAL_BYTES", sizes[0])  # room for one, the newest
+    check(fmt="json", select=("MD003",))
+    assert len(list(cache_dir.glob("results-*.json"))) == 1
+    assert check(fmt="json", select=("MD003",)).is_cached
+
+
 def test_a_file_changed_while_checked_is_not_stored(project, cache_dir):
     lookup = result_cache.open_for(CheckRequest(paths=("project",)))
     assert lookup is not None and lookup.answer is None
