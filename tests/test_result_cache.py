@@ -180,7 +180,7 @@ def test_another_fingerprint_is_a_miss(project, monkeypatch):
     assert not check().is_cached
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "foreign"])
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "foreign", "symlink", "fifo"])
 def test_a_damaged_entry_is_ignored_and_written_again(project, cache_dir, damage):
     first = check()
     (entry,) = cache_dir.glob("results-*.json")
@@ -191,11 +191,19 @@ def test_a_damaged_entry_is_ignored_and_written_again(project, cache_dir, damage
         entry.write_bytes(data.replace(b'"code": 1', b'"code": 0'))
     elif damage == "empty":
         entry.write_bytes(b"")
+    elif damage == "symlink":  # to a copy of itself: followed, it would be a hit
+        copy = entry.with_name("elsewhere")
+        copy.write_bytes(data)
+        entry.unlink()
+        entry.symlink_to(copy)
+    elif damage == "fifo":  # opened without blocking, never read
+        entry.unlink()
+        os.mkfifo(entry)
     else:
         entry.write_bytes(b'{"format": "migdoc-result-cache-1", "key": "x"}\n{"report": "all good", "code": 0}\n')
     again = check()
     assert not again.is_cached and (again.report, again.code) == (first.report, first.code)
-    assert entry.read_bytes() == data  # written again
+    assert entry.is_file() and not entry.is_symlink() and entry.read_bytes() == data  # written again
     assert check().is_cached
 
 
