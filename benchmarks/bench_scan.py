@@ -9,7 +9,17 @@ interleaved, and reports medians and peak memory (max RSS of the process).
     python benchmarks/bench_scan.py --sizes 5000 --repeat 5
     python benchmarks/bench_scan.py --cold          # first run: no caches of either tool
     python benchmarks/bench_scan.py --no-bytecode   # as under PYTHONDONTWRITEBYTECODE=1
+    python benchmarks/bench_scan.py --edited        # warm, but one file changed before each run
+    python benchmarks/bench_scan.py --floor         # one revision, against `python -c pass`
     python benchmarks/bench_scan.py --shape create_table --migdoc-only
+
+Conditions. Warm: both tools keep what earlier runs left (migdoc's read and result caches,
+in a cache folder of the benchmark's own; Alembic's ``__pycache__``): an unchanged tree,
+answered from migdoc's result cache. Cold: a first run on a fresh checkout: migdoc starts
+from an empty cache folder and writes both caches, as a real first run does; Alembic's
+``__pycache__`` is removed first. Edited: warm, but one version file gets a new comment
+before each run, so migdoc's result cache misses while its read cache holds every other
+file (the run after a developer edits a migration).
 
 Shapes (``--shape``): add_column (the default: one ``op.add_column`` per
 revision), create_table (one ``op.create_table`` per revision), raw_sql (one
@@ -190,28 +200,35 @@ def write_revision(versions: Path, n: int, rev: str, parents: tuple[str, ...], s
     (versions / f"{rev}_step_{n}.py").write_text(text)
 
 
-def run_once(command: list[str], cwd: Path, cold: bool = False, bytecode: bool = True) -> tuple[float, float, float]:
+def run_once(
+    command: list[str], cwd: Path, cold: bool = False, bytecode: bool = True, cache: Path | None = None
+) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one process.
 
     CPU time is what to compare on a shared machine: wall time includes
     waiting for a core that another user's work holds.
 
     ``cold``: neither tool may use what an earlier run left behind (migdoc's
-    read cache is switched off, Alembic's ``__pycache__`` is removed first).
+    cache folder is emptied, Alembic's ``__pycache__`` is removed first); both
+    write their caches, as a first run does.
     ``bytecode``: Python may write and read ``__pycache__``.
+    ``cache``: migdoc's cache folder (the user's own is never touched).
     """
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONDONTWRITEBYTECODE", "MIGDOC_NO_CACHE")}
     if not bytecode:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if cache is not None:
+        env["MIGDOC_CACHE_DIR"] = str(cache)
+        if cold:
+            shutil.rmtree(cache, ignore_errors=True)
     if cold:
-        env["MIGDOC_NO_CACHE"] = "1"
         shutil.rmtree(cwd / "migrations" / "versions" / "__pycache__", ignore_errors=True)
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
+    if code not in (0, 1) and command[-1] != "pass":
         raise SystemExit(f"{command} exited {code}")
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
@@ -228,47 +245,66 @@ def main() -> None:
     parser.add_argument(
         "--no-bytecode", action="store_true", help="run both with PYTHONDONTWRITEBYTECODE=1 (no __pycache__ written)"
     )
+    parser.add_argument(
+        "--edited", action="store_true", help="warm, but one version file changed before each run (a result cache miss)"
+    )
+    parser.add_argument(
+        "--floor", action="store_true", help="a one-revision project, against `python -c pass` (Python's own start)"
+    )
     args = parser.parse_args()
     bytecode = not args.no_bytecode
     bindir = Path(sys.executable).parent
     migdoc = [str(bindir / "migdoc"), "check", "--format", "json"]
     alembic = [str(bindir / "alembic"), "heads"]
-    condition = "cold" if args.cold else "warm"
+    if args.floor:
+        args.sizes, alembic = [1], [sys.executable, "-c", "pass"]
+    condition = "cold" if args.cold else "warm, one file edited before each run" if args.edited else "warm"
     caching = "bytecode cache allowed" if bytecode else "PYTHONDONTWRITEBYTECODE=1"
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {condition} runs, {caching}, "
         f"shape {args.shape}, median of {args.repeat}"
     )
     tools = (("migdoc", migdoc),) if args.migdoc_only else (("migdoc", migdoc), ("alembic", alembic))
+    other = "python -c pass" if args.floor else "alembic heads"
     print(
-        "| revisions | migdoc check (s) | migdoc CPU (s) | alembic heads (s) | alembic CPU (s) | speed-up (CPU) "
-        "| migdoc peak MB | alembic peak MB |"
+        f"| revisions | migdoc check (s) | migdoc CPU (s) | {other} (s) | {other} CPU (s) | "
+        f"{'ratio' if args.floor else 'speed-up'} (wall) | {'ratio' if args.floor else 'speed-up'} (CPU) "
+        f"| migdoc peak MB | {other} peak MB |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in args.sizes:
         root = Path(tempfile.mkdtemp(prefix="migdoc-bench-"))
+        cache = root / "migdoc-cache"
         try:
             write_project(root, size, args.shape)
+            edited = sorted((root / "migrations" / "versions").glob("*.py"))[-1]
             timings: dict[str, list[float]] = {"migdoc": [], "alembic": []}
             cpu: dict[str, list[float]] = {"migdoc": [], "alembic": []}
             memory: dict[str, list[float]] = {"migdoc": [], "alembic": []}
             for _, command in tools:  # warm the page cache (and, unless --cold, both tools' caches)
-                run_once(command, root, bytecode=bytecode)
-            for _ in range(args.repeat):
+                run_once(command, root, bytecode=bytecode, cache=cache)
+            for attempt in range(args.repeat):
                 for name, command in tools:
-                    seconds, cpu_seconds, peak = run_once(command, root, cold=args.cold, bytecode=bytecode)
+                    if args.edited and name == "migdoc":
+                        with edited.open("a") as handle:
+                            handle.write(f"# edit {attempt}\n")
+                    seconds, cpu_seconds, peak = run_once(command, root, cold=args.cold, bytecode=bytecode, cache=cache)
                     timings[name].append(seconds)
                     cpu[name].append(cpu_seconds)
                     memory[name].append(peak)
             m, mc = statistics.median(timings["migdoc"]), statistics.median(cpu["migdoc"])
             if args.migdoc_only:
-                a = ac = speed = peak_a = "-"
+                a = ac = speed = speed_cpu = peak_a = "-"
             else:
                 a_, ac_ = statistics.median(timings["alembic"]), statistics.median(cpu["alembic"])
-                a, ac, speed = f"{a_:.2f}", f"{ac_:.2f}", f"{ac_ / mc:.1f}x"
-                peak_a = f"{max(memory['alembic']):.0f}"
+                a, ac, peak_a = f"{a_:.3f}", f"{ac_:.3f}", f"{max(memory['alembic']):.0f}"
+                if args.floor:  # how many times Python's own start migdoc takes
+                    speed, speed_cpu = f"{m / a_:.1f}x", f"{mc / ac_:.1f}x"
+                else:
+                    speed, speed_cpu = f"{a_ / m:.1f}x", f"{ac_ / mc:.1f}x"
             print(
-                f"| {size:,} | {m:.2f} | {mc:.2f} | {a} | {ac} | {speed} | {max(memory['migdoc']):.0f} | {peak_a} |",
+                f"| {size:,} | {m:.3f} | {mc:.3f} | {a} | {ac} | {speed} | {speed_cpu} "
+                f"| {max(memory['migdoc']):.0f} | {peak_a} |",
                 flush=True,
             )
         finally:

@@ -23,6 +23,9 @@ from migdoc import __version__
 from migdoc.errors import MigdocError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+DEFAULT_STEP_TIMEOUT = 300.0
+"""migdoc.dryrun.results.DEFAULT_STEP_TIMEOUT, written here: importing the dry-run's records
+to show a default would load the rules and networkx into every command, a cached check too."""
 
 
 def _project_options(command: Callable, is_many: bool = False) -> Callable:
@@ -88,16 +91,14 @@ def _load(
     name: str,
     version_locations: tuple[str, ...],
     is_read_only: bool = False,
-    is_quiet: bool = False,
 ):
     from migdoc.doctor import load_project
 
     project = load_project(
         path, config=config, name=name, version_locations=version_locations, is_read_only=is_read_only
     )
-    # How the layout was found goes to stderr: stdout stays the report (json, sarif...).
-    for note in () if is_quiet else project.layout.notes:
-        click.echo(f"migdoc: info: {note}", err=True)
+    for note in project.layout.notes:
+        _print_note(note)
     return project
 
 
@@ -138,8 +139,6 @@ def _is_terminal() -> bool:
 
 def _dryrun_options(command: Callable) -> Callable:
     """The dry-run's options (of ``dryrun`` and of ``check --dryrun``)."""
-    from migdoc.dryrun.results import DEFAULT_STEP_TIMEOUT
-
     options = [
         click.option(
             "--server",
@@ -176,7 +175,7 @@ def _dryrun_options(command: Callable) -> Callable:
             "--step-timeout",
             type=click.FloatRange(min=0, min_open=True),
             metavar="SECONDS",
-            default=DEFAULT_STEP_TIMEOUT,
+            default=DEFAULT_STEP_TIMEOUT,  # the dry-run's own default (a test holds them equal)
             show_default=True,
             help="Stop a step (one upgrade or downgrade) that runs longer than this.",
         ),
@@ -186,44 +185,23 @@ def _dryrun_options(command: Callable) -> Callable:
     return command
 
 
-def _run_dryrun(project, fmt: str, options: dict, collect=None):
-    """Run the dry-run and print its report; returns the exit code (0 passed, 1 a step failed).
-
-    ``collect``: instead of printing the report, hand the result to it (check's other formats)."""
-    from migdoc.doctor import dryrun_project
+def _dryrun_printers(is_downgrade: bool):
+    """What shows a dry-run live, on a terminal only: the progress per revision and the
+    "dry-run on ..." line (to stdout: the project's own prints go to stderr during the run)."""
     from migdoc.output import dryrun_text
+    from migdoc.reports import DryrunPrinters
 
-    is_live = fmt == "text" and collect is None and sys.stdout.isatty()
-    stdout = sys.stdout  # the project's own prints go to stderr during the run; progress stays here
-    style = _styler(is_live and _is_terminal())
-    progress = (
-        dryrun_text.ProgressPrinter(
-            lambda text: click.echo(text, nl=False, file=stdout), style, is_downgrade=not options["no_downgrade"]
-        )
-        if is_live
-        else None
+    if not sys.stdout.isatty():
+        return DryrunPrinters(style=_styler(False))
+    stdout = sys.stdout
+    style = _styler(_is_terminal())
+    return DryrunPrinters(
+        progress=dryrun_text.ProgressPrinter(
+            lambda text: click.echo(text, nl=False, file=stdout), style, is_downgrade=is_downgrade
+        ),
+        on_database=lambda text: click.echo(style(f"dry-run on {text}", "dim"), file=stdout),
+        style=style,
     )
-    result = dryrun_project(
-        project,
-        server_url=options["server_url"] or None,
-        pg_bindir=options["pg_bindir"],
-        downgrade=not options["no_downgrade"],
-        to=options["to_revision"],
-        url_env=options["url_env"] or ("DATABASE_URL",),
-        progress=progress,
-        on_database=(lambda text: click.echo(style(f"dry-run on {text}", "dim"), file=stdout)) if is_live else None,
-        step_timeout=options["step_timeout"],
-        x_arguments=options["x_arguments"],
-    )
-    if progress is not None:
-        progress.flush()
-    result = dryrun_text.displayed(result)
-    if collect is not None:
-        collect(result)
-    else:
-        report = dryrun_text.render_json(result) if fmt == "json" else dryrun_text.render_text(result, style)
-        click.echo(_masked(report), nl=False)
-    return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
 _DRYRUN_OPTION_NAMES = (
@@ -237,6 +215,16 @@ _DRYRUN_OPTION_NAMES = (
 )
 
 
+def _dryrun_options_of(kwargs: dict):
+    """The dry-run's options, taken out of a command's keyword arguments."""
+    from migdoc.reports import DryrunOptions
+
+    options = {name: kwargs.pop(name) for name in _DRYRUN_OPTION_NAMES}
+    return DryrunOptions(
+        **{**options, "url_env": tuple(options["url_env"]), "x_arguments": tuple(options["x_arguments"])}
+    )
+
+
 def _with_dryrun(command: Callable) -> Callable:
     """Adds ``--dryrun`` (and the dry-run's options) to ``check``: the static check, then
     the dry-run, one exit code. In text the dry-run's report follows the check's; in the
@@ -246,7 +234,7 @@ def _with_dryrun(command: Callable) -> Callable:
     @_dryrun_options
     @functools.wraps(command)
     def wrapper(*args, is_dryrun, **kwargs):
-        options = {name: kwargs.pop(name) for name in _DRYRUN_OPTION_NAMES}
+        options = _dryrun_options_of(kwargs)
         return command(*args, dryrun_options=options if is_dryrun else None, **kwargs)
 
     return wrapper
@@ -427,59 +415,40 @@ def check(
 
     Several PATHs (a monorepo's environments) are read and reported one by one; the
     exit code is the worst of them."""
-    from pathlib import Path
-
-    from migdoc.doctor import check_project, repository_root
-    from migdoc.output import concise, github, json_format, sarif, text
+    from migdoc.reports import CheckRequest, check_paths
 
     is_colour = _wants_colour(colour, is_file=output_file is not None)
-    style = _styler(is_colour)
-    # the dry-run's live progress only when the report goes straight to a terminal
-    is_live_dryrun = dryrun_options is not None and fmt == "text" and output_file is None and not is_statistics
-    parts: list[str] = []
-    results, roots = [], []
-    code = EXIT_OK
-    for path in paths:
-        project = _load(path, config, name, version_locations, is_quiet=is_quiet)
-        result = check_project(
-            project, select=_split(select), ignore=_split(ignore), database_url=database_url, base_ref=base_ref
-        )
-        dryrun_results = []
-        if dryrun_options is not None and not is_live_dryrun:  # one report in the check's format
-            from migdoc.dryrun.findings import with_dryrun
+    request = CheckRequest(
+        paths=tuple(paths),
+        config=config,
+        name=name,
+        version_locations=tuple(version_locations),
+        fmt=fmt,
+        select=_split(select),
+        ignore=_split(ignore),
+        database_url=database_url,
+        base_ref=base_ref,
+        is_statistics=is_statistics,
+        is_exit_zero=is_exit_zero,
+        is_quiet=is_quiet,
+        is_colour=is_colour,
+        is_to_file=output_file is not None,
+        dryrun=dryrun_options,
+    )
+    answer = check_paths(
+        request,
+        lambda: _styler(is_colour),
+        on_note=_print_note,
+        show=lambda text: _emit(text, None, is_colour),
+        dryrun_printers=_dryrun_printers,
+    )
+    _emit(answer.report, output_file, is_colour)
+    sys.exit(answer.code)
 
-            code = max(code, _run_dryrun(project, fmt, dryrun_options, collect=dryrun_results.append))
-            if fmt != "text":
-                result = with_dryrun(result, dryrun_results[0])
-        results.append(result)
-        roots.append(repository_root(project))
-        code = max(code, EXIT_FINDINGS if result.has_errors else EXIT_OK)
-        if is_statistics:
-            continue
-        heading = f"{text.printable_path(path)}:\n" if len(paths) > 1 and fmt in ("text",) else ""
-        if fmt == "text":
-            parts.append(heading + text.render_check(result, style, is_summary=not is_quiet))
-            if dryrun_results:
-                from migdoc.output import dryrun_text
 
-                parts.append("\n" + _masked(dryrun_text.render_text(dryrun_results[0], style)))
-        elif fmt == "concise":
-            parts.append(concise.render_check(result, style))
-        elif fmt == "github":
-            parts.append(github.render_check(result))
-        if is_live_dryrun:
-            _emit("".join(parts), None, is_colour)
-            parts.clear()
-            click.echo("")
-            code = max(code, _run_dryrun(project, "text", dryrun_options))
-    if is_statistics:
-        parts = [concise.render_statistics(results, style)]
-    elif fmt == "json":
-        parts = [json_format.render_check(results[0]) if len(paths) == 1 else json_format.render_checks(paths, results)]
-    elif fmt == "sarif":
-        parts = [sarif.render_checks(results, roots, Path.cwd())]
-    _emit("".join(parts), output_file, is_colour)
-    sys.exit(EXIT_OK if is_exit_zero and code == EXIT_FINDINGS else code)
+def _print_note(note: str) -> None:
+    """How the layout was found goes to stderr: stdout stays the report (json, sarif...)."""
+    click.echo(f"migdoc: info: {note}", err=True)
 
 
 def _emit(report: str, output_file: str | None, is_colour: bool) -> None:
@@ -735,8 +704,15 @@ def dryrun(path, config, name, version_locations, fmt, deployed_url, **options):
             "--database-url is the deployed database, which the dry-run never uses; "
             "pass --server URL (or MIGDOC_DRYRUN_SERVER) for a server migdoc may create a throwaway database on"
         )
-    project = _load(path, config, name, version_locations)
-    sys.exit(_run_dryrun(project, fmt, options))
+    from migdoc.reports import DryrunPrinters, dryrun_path
+
+    dryrun_options = _dryrun_options_of(options)
+    printers = _dryrun_printers(not dryrun_options.no_downgrade) if fmt == "text" else DryrunPrinters()
+    report, code = dryrun_path(
+        path, fmt, dryrun_options, printers, config, name, tuple(version_locations), on_note=_print_note
+    )
+    click.echo(report, nl=False)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -43,14 +43,17 @@ def load_project(
     name: str = "alembic",
     version_locations: Sequence[str] = (),
     is_read_only: bool = False,
+    layout: ProjectLayout | None = None,
 ) -> Project:
     """Find the configuration, read every version file, build the graph.
 
     ``is_read_only``: write nothing anywhere, not even the read cache (``fix``
-    without ``--apply`` promises that).
+    without ``--apply`` promises that). ``layout``: the one these arguments find,
+    already found (by the result cache's key), so it is not looked for twice.
     """
     try:
-        layout = find_layout(path, config=config, name=name, version_locations=version_locations)
+        if layout is None:
+            layout = find_layout(path, config=config, name=name, version_locations=version_locations)
     except (ValueError, OSError) as exc:
         # a path no system call accepts (a NUL byte, too long), given or found
         raise ConfigError(f"cannot use the project's paths: {_path_problem(exc)}") from None
@@ -167,11 +170,9 @@ def graph_problems(project: Project) -> dict[str, list[str]]:
 def repository_root(project: Project) -> Path:
     """The folder SARIF paths are relative to: the repository holding the project (the
     nearest folder upward with ``.git``), else the project's own folder."""
-    root = project.layout.root.resolve()
-    for folder in (root, *root.parents):
-        if (folder / ".git").exists():
-            return folder
-    return root
+    from migdoc.filesystem import repository_root as holding
+
+    return holding(project.layout.root)
 
 
 def graph_findings(project: Project) -> dict[str, list[tuple[str, str, str]]]:

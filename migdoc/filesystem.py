@@ -41,14 +41,16 @@ class FileRefused(OSError):
         return self.strerror
 
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
 def read_regular_file(path: str | os.PathLike[str], limit: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of ``path`` when it is a regular file of at most ``limit`` bytes.
 
     Raises :class:`FileRefused` (an ``OSError``) for anything else, and
     ``OSError`` when it cannot be opened. Never blocks on a FIFO, never reads
     more than ``limit + 1`` bytes."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
+    fd = os.open(path, _READ_FLAGS)
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -81,6 +83,16 @@ def display_path(path: Path, cwd: Path | None = None) -> str:
         return absolute.relative_to(cwd).as_posix()
     except ValueError:
         return absolute.as_posix()
+
+
+def repository_root(folder: Path) -> Path:
+    """The repository holding ``folder`` (the nearest folder upward with ``.git``), else
+    ``folder`` itself: what SARIF paths are relative to."""
+    root = folder.resolve()
+    for candidate in (root, *root.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return root
 
 
 def write_atomically(path: str | os.PathLike[str], text: str) -> None:

@@ -14,8 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-import networkx as nx
-
 from migdoc.model import RevisionFile
 
 NodeKey = str
@@ -61,6 +59,8 @@ class RevisionGraph:
             for label in self.files[index].branch_labels:
                 self.labels.setdefault(label, []).append(index)
         self.dependencies: list[Dependency] = []
+        import networkx as nx  # here, not at the top: only a run that builds a graph pays for it
+
         self.graph = nx.DiGraph()
         self._build()
 
@@ -201,6 +201,8 @@ class RevisionGraph:
     @cached_property
     def cycles(self) -> tuple[tuple[str, ...], ...]:
         """Every loop as the sorted revision ids in one strongly connected part."""
+        import networkx as nx
+
         loops = []
         for component in nx.strongly_connected_components(self.graph):
             if len(component) > 1 or any(self.graph.has_edge(n, n) for n in component):
@@ -209,6 +211,8 @@ class RevisionGraph:
 
     def ancestors(self, index: int) -> set[int]:
         """File indexes reachable through ``down_revision`` and ``depends_on``."""
+        import networkx as nx
+
         found = set()
         for node in nx.ancestors(self.graph, file_node(index)):
             ancestor = self.index_of(node)
@@ -219,6 +223,8 @@ class RevisionGraph:
     @cached_property
     def _topological_order(self) -> tuple[NodeKey, ...]:
         """Every node, oldest first, ties broken by file order (missing revisions last). Acyclic only."""
+        import networkx as nx
+
         return tuple(nx.lexicographical_topological_sort(self.graph, key=node_sort_key))
 
     @cached_property
@@ -250,6 +256,8 @@ class RevisionGraph:
         return False
 
     def descendants(self, index: int) -> set[int]:
+        import networkx as nx
+
         found = set()
         for node in nx.descendants(self.graph, file_node(index)):
             descendant = self.index_of(node)

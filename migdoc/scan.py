@@ -1,12 +1,14 @@
 """Listing and reading a project's version files (in Alembic's load order, in parallel
-when there are many, through the read cache), and the archive's. Reads disk."""
+when there are many, through the read cache), and the archive's. Reads disk.
+
+Listing imports nothing but the standard library: the result cache lists the folders of
+every ``check`` it answers. The reader, the records and the process pool are imported by
+the functions that read."""
 
 from __future__ import annotations
 
-import concurrent.futures.process  # eagerly: a signal during a lazy import must not leave BrokenProcessPool unresolvable
 import contextlib
 import gc
-import multiprocessing
 import os
 import re
 from collections.abc import Iterator
@@ -14,12 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migdoc.filesystem import display_path, read_regular_file
-from migdoc.model import RevisionFile
-from migdoc.read_cache import ReadCache
-from migdoc.reader import read_revision
 
 if TYPE_CHECKING:
     from migdoc.config import ProjectLayout
+    from migdoc.model import RevisionFile
 
 SOURCE_FILE = re.compile(r"(?!\.#|__init__)(.*\.py)$")
 """A file Alembic loads as a version file (not an editor's lock file, not ``__init__``)."""
@@ -95,7 +95,13 @@ def _version_files_shown(layout: ProjectLayout) -> list[tuple[str, str]]:
     return files
 
 
+version_files_shown = _version_files_shown  # public: the result cache keys on this listing
+
+
 def _read_one(path: str, shown: str) -> RevisionFile:
+    from migdoc.model import RevisionFile
+    from migdoc.reader import read_revision
+
     try:
         data = read_regular_file(path)
     except OSError as exc:
@@ -124,6 +130,13 @@ def read_project_files(layout: ProjectLayout, use_cache: bool = True, write_cach
     project. Files not in the cache are parsed, by a pool of worker processes
     when there are many: parsing is CPU-bound and the GIL would serialise threads.
     """
+    # before any pool: a signal during a lazy import must not leave BrokenProcessPool unresolvable
+    import concurrent.futures.process  # noqa: F401
+    import multiprocessing  # noqa: F401
+
+    from migdoc.model import RevisionFile
+    from migdoc.read_cache import ReadCache
+
     cache = ReadCache.open(layout.root) if use_cache else None
     if cache is None:  # nothing to look up: the readers open each file themselves, once
         return _parse_many(_version_files_shown(layout))
@@ -148,6 +161,9 @@ def read_project_files(layout: ProjectLayout, use_cache: bool = True, write_cach
 
 
 def _parse_many(jobs: list[tuple[str, str]]) -> list[RevisionFile]:
+    import concurrent.futures.process
+    import multiprocessing
+
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) < _PARALLEL_THRESHOLD or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return _read_chunk(jobs)
@@ -184,6 +200,8 @@ def find_archived(layout: ProjectLayout) -> dict[str, str]:
     archive = layout.archive_root
     if not archive.is_dir():
         return {}
+    from migdoc.reader import read_revision
+
     found: dict[str, str] = {}
     for path in sorted(archive.rglob("*.py")):
         try:

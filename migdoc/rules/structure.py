@@ -12,8 +12,6 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-import networkx as nx
-
 from migdoc.graph import file_node
 from migdoc.model import RevisionFile, Severity
 from migdoc.rules.registry import CheckContext, Finding, rule
@@ -122,6 +120,8 @@ def _descendant_counts(context: CheckContext, indexes: set[int]) -> dict[int, in
         return {}
     if not graph.is_acyclic:
         return {i: len(graph.descendants(i)) for i in indexes}
+    import networkx as nx  # imported with the graph, not with the rules (`migdoc explain` needs none)
+
     g = graph.graph
     order = list(nx.topological_sort(g))
     bit = {node: position for position, node in enumerate(order)}
@@ -411,6 +411,8 @@ def multiple_bases(context: CheckContext) -> Iterator[Finding]:
 def _describe_loop(context: CheckContext, loop: tuple[str, ...]) -> str:
     """The loop in upgrade order, closed (``a -> b -> c -> a``), starting at its
     smallest id; a tangle of several loops is listed instead."""
+    import networkx as nx
+
     g = context.graph.graph
     nodes = [n for n in g.nodes if context.graph.revision_of(n) in loop]
     try:
