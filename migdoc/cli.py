@@ -735,7 +735,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
-    except click.Abort:
+    except click.Abort as exc:
+        # click turns a signal that lands while it parses arguments (outside invoke) into Abort
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            sys.exit(_report_interrupt(exc.__cause__ or exc.__context__))
         click.echo("migdoc: aborted", err=True)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt as exc:

@@ -133,3 +133,18 @@ def test_the_handlers_are_installed_before_click_and_migdoc_load():
     # the window that matters: a signal during the heavy imports, which used to die with -15
     result = subprocess.run([sys.executable, "-c", HANDLED_BEFORE_CLICK], capture_output=True, text=True, timeout=60)
     assert "SIGTERM handled when click loads: True" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_signal_while_click_parses_the_arguments_is_reported_not_aborted(monkeypatch, capsys):
+    """click turns a KeyboardInterrupt raised outside a command (while it parses) into
+    Abort ("aborted", exit 2); a signal that lands there is still 143 with its line."""
+    from migdoc import cli
+    from migdoc.interrupts import Interrupted
+
+    def interrupted_while_parsing(*args, **kwargs):
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(cli.cli, "make_context", interrupted_while_parsing)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["check", "."])
+    assert (exited.value.code, capsys.readouterr().err.strip()) == EXPECTED[signal.SIGTERM]
