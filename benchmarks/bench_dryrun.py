@@ -86,7 +86,8 @@ def fresh_database(server, name: str) -> str:
 
     with psycopg.connect(host=str(server.socket_dir), user="postgres", dbname="postgres", autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-    return server.url_for(name)
+    # the superuser URL names "postgres"; the same socket, another database
+    return server.url.replace("@/postgres?", f"@/{name}?")
 
 
 def alembic_reference(project_root: Path, url: str) -> float:
