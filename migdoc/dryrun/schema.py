@@ -14,7 +14,8 @@ from dataclasses import dataclass
 # re-read together) and the catalog row it stands for (classid, oid: how a dropped index,
 # constraint or default is traced back to its table). Names are schema-qualified;
 # definitions come from PostgreSQL's own deparsers, so they are stable and readable.
-# ``{rel_filter}`` / ``{type_filter}`` / ``{ns_filter}`` narrow it to some units.
+# ``{rel_filter}`` / ``{type_filter}`` / ``{ns_filter}`` narrow it to some units; the joins
+# are filled in by ``_JOINS`` (hash joins: the whole catalog) or ``_PROBES`` (a few units).
 _SNAPSHOT_TEMPLATE = """
 WITH {units}ns AS (
     SELECT oid, nspname FROM pg_namespace
@@ -41,26 +42,25 @@ SELECT 'column', rel.qname || '.' || a.attname,
        || CASE WHEN a.attidentity <> '' THEN ' IDENTITY ' || a.attidentity::text ELSE '' END
        || CASE WHEN a.attgenerated <> '' THEN ' GENERATED' ELSE '' END,
        'r', rel.oid, CASE WHEN d.oid IS NULL THEN 0 ELSE 'pg_attrdef'::regclass::oid END, COALESCE(d.oid, 0)
-FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid
-LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+{attributes}
 WHERE rel.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
 UNION ALL
 SELECT 'index', rel.nspname || '.' || ic.relname, pg_get_indexdef(i.indexrelid),
        'r', rel.oid, 'pg_class'::regclass::oid, i.indexrelid
-FROM pg_index i JOIN rel ON rel.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+{indexes}
 UNION ALL
 SELECT CASE con.contype WHEN 'p' THEN 'primary key' WHEN 'u' THEN 'unique constraint'
                         WHEN 'c' THEN 'check constraint' WHEN 'f' THEN 'foreign key'
                         WHEN 'x' THEN 'exclusion constraint' ELSE 'constraint' END,
        rel.qname || '.' || con.conname, pg_get_constraintdef(con.oid),
        'r', rel.oid, 'pg_constraint'::regclass::oid, con.oid
-FROM pg_constraint con JOIN rel ON rel.oid = con.conrelid
+{constraints}
 WHERE con.contype IN ('p', 'u', 'c', 'f', 'x')
 UNION ALL
 SELECT 'sequence', rel.qname,
        format_type(s.seqtypid, NULL) || ' START ' || s.seqstart || ' INCREMENT ' || s.seqincrement,
        'r', rel.oid, 0::oid, 0::oid
-FROM rel JOIN pg_sequence s ON s.seqrelid = rel.oid
+{sequences}
 UNION ALL
 SELECT 'view', rel.qname, CASE rel.relkind WHEN 'm' THEN 'MATERIALIZED ' ELSE '' END || pg_get_viewdef(rel.oid),
        'r', rel.oid, 0::oid, 0::oid
@@ -79,8 +79,27 @@ UNION ALL
 SELECT 'schema', nspname, 'schema', 'n', oid, 0::oid, 0::oid FROM ns WHERE nspname <> 'public'{ns_filter}
 """
 
+_JOINS = {
+    "attributes": """FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum""",
+    "indexes": "FROM pg_index i JOIN rel ON rel.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid",
+    "constraints": "FROM pg_constraint con JOIN rel ON rel.oid = con.conrelid",
+    "sequences": "FROM rel JOIN pg_sequence s ON s.seqrelid = rel.oid",
+}
+# The same joins driven by the few units read: each relation's rows looked up by its oid
+# (OFFSET 0 keeps each lookup a probe, whatever the planner thinks of the catalogs' size).
+_PROBES = {
+    "attributes": """FROM rel, LATERAL (SELECT * FROM pg_attribute a WHERE a.attrelid = rel.oid OFFSET 0) a
+LEFT JOIN LATERAL (SELECT * FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum OFFSET 0) d
+  ON true""",
+    "indexes": """FROM rel, LATERAL (SELECT * FROM pg_index i WHERE i.indrelid = rel.oid OFFSET 0) i,
+LATERAL (SELECT ic.relname FROM pg_class ic WHERE ic.oid = i.indexrelid OFFSET 0) ic""",
+    "constraints": "FROM rel, LATERAL (SELECT * FROM pg_constraint con WHERE con.conrelid = rel.oid OFFSET 0) con",
+    "sequences": "FROM rel, LATERAL (SELECT * FROM pg_sequence s WHERE s.seqrelid = rel.oid OFFSET 0) s",
+}
+
 # The whole schema (the first snapshot, and whenever the fast path cannot say what changed).
-SNAPSHOT_SQL = _SNAPSHOT_TEMPLATE.format(units="", rel_filter="", type_filter="", ns_filter="")
+SNAPSHOT_SQL = _SNAPSHOT_TEMPLATE.format(units="", rel_filter="", type_filter="", ns_filter="", **_JOINS)
 
 Snapshot = dict[tuple[str, str], str]
 
@@ -124,6 +143,7 @@ _REFRESH_QUERY = (
             rel_filter=" AND c.oid = ANY(ARRAY(SELECT o FROM units WHERE u = 'r'))",
             type_filter=" AND t.oid = ANY(ARRAY(SELECT o FROM units WHERE u = 't'))",
             ns_filter=" AND false",
+            **_PROBES,
         )
         + "UNION ALL\nSELECT 'unit', NULL, NULL, u, o, 0::oid, 0::oid FROM units\n"
     )
@@ -202,12 +222,18 @@ _TAKE_TOUCHED_SQL = f"DELETE FROM {TOUCHED_TABLE}"
 # One look, one round trip: takes (and empties) what was touched, returns the dropped
 # objects as ('dropped', ..., classid, oid) rows and the units touched, re-read. A function,
 # so that its plan is made once and kept (a generic plan: planning this query costs more
-# than running it); ``p_rels``/``p_types``: more units to re-read (those of dropped objects).
+# than running it); made when the catalogs are small, that plan must not scan them, so
+# index probes only (no sequential scans, no hash or merge joins: what is read is a few
+# units, however large the schema grows), and no JIT (the planner's penalty on the small
+# sequential scans left, pg_namespace's, would make every call compile). ``p_rels``/``p_types``: more units to re-read
+# (those of dropped objects).
 _LOOK_FUNCTION = f"""CREATE FUNCTION pg_catalog.migdoc_dryrun_look(
     p_version_schema text, p_version_table text, p_rels oid[], p_types oid[])
 RETURNS TABLE (r_kind text, r_name text, r_definition text, r_unit text, r_unit_oid oid,
                r_member_class oid, r_member_oid oid)
-LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $f$
+LANGUAGE plpgsql
+SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET enable_hashjoin = off
+SET enable_mergejoin = off SET jit = off AS $f$
 #variable_conflict use_column
 DECLARE
   p_classids oid[];
