@@ -24,7 +24,8 @@ config = context.config
 connectable = engine_from_config(config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
                                  poolclass=pool.NullPool)
 with connectable.connect() as connection:
-    context.configure(connection=connection)
+    # as migdoc dryrun runs it (its connection guard turns this on): a transaction per step
+    context.configure(connection=connection, transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
 """
@@ -50,11 +51,26 @@ def downgrade():
 '''
 
 
-def write_project(root: Path, steps: list[tuple[list[str], list[str]]]) -> Path:
+# an env.py that keeps the whole run in one transaction of its own (the event triggers
+# and every step share it)
+ENV_PY_ONE_TRANSACTION = """\
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+
+config = context.config
+connectable = engine_from_config(config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
+                                 poolclass=pool.NullPool)
+with connectable.begin() as connection:
+    context.configure(connection=connection)
+    context.run_migrations()
+"""
+
+
+def write_project(root: Path, steps: list[tuple[list[str], list[str]]], env_py: str = ENV_PY) -> Path:
     versions = root / "migrations" / "versions"
     versions.mkdir(parents=True)
     (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = x://\n")
-    (root / "migrations" / "env.py").write_text(ENV_PY)
+    (root / "migrations" / "env.py").write_text(env_py)
     for i, (up, down) in enumerate(steps):
         down_rev = "None" if i == 0 else f'"r{i - 1:03d}"'
         text = REVISION.format(i=i, down=down_rev, up=list(up), down_sql=list(down))
@@ -200,7 +216,8 @@ def test_a_wrong_downgrade_is_reported_as_the_whole_snapshot_reports_it(tmp_path
     assert any(words in line for line in fast_report), fast_report
 
 
-def test_every_kind_of_ddl_keeps_the_snapshot_equal_to_a_whole_one(tmp_path, pg_database, monkeypatch):
+@pytest.mark.parametrize("env_py", [ENV_PY, ENV_PY_ONE_TRANSACTION], ids=["step_transactions", "one_transaction"])
+def test_every_kind_of_ddl_keeps_the_snapshot_equal_to_a_whole_one(tmp_path, pg_database, monkeypatch, env_py):
     """verify_snapshots compares the kept snapshot with a whole one after every step: any
     object the fast path missed fails the run with SnapshotMismatch."""
     # each upgrade stays for the next revision: later steps use the names earlier ones gave
@@ -248,7 +265,7 @@ def test_every_kind_of_ddl_keeps_the_snapshot_equal_to_a_whole_one(tmp_path, pg_
             ["ALTER TABLE child DROP COLUMN p", "DROP DOMAIN positive"],
         ),
     ]
-    root = write_project(tmp_path / "project", steps)
+    root = write_project(tmp_path / "project", steps, env_py)
     run = stairway(root, pg_database, monkeypatch, fast=True)
     assert run.result.ok, (run.result.failure.phase, run.result.failure.error)
     tracker = run._tracker
@@ -301,3 +318,40 @@ def test_without_the_right_to_make_event_triggers_every_step_reads_the_whole_sch
         with pg_server.connect() as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             connection.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+OTHER_SESSION = '''\
+"""a table made on a second connection of the migration's own"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "r001"
+down_revision = "r000"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    engine = sa.create_engine(op.get_bind().engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with engine.connect() as other:
+        other.execute(sa.text("CREATE TABLE elsewhere (id integer)"))
+
+
+def downgrade():
+    pass
+'''
+
+
+def test_ddl_on_another_connection_is_seen(tmp_path, pg_database, monkeypatch):
+    """DDL made on a second connection is in the report."""
+    root = write_project(tmp_path / "project", BASE)
+    (root / "migrations" / "versions" / "r001_elsewhere.py").write_text(OTHER_SESSION)
+    run = stairway(root, pg_database, monkeypatch, fast=True)
+    failure = run.result.failure
+    assert failure is not None and failure.phase == "consistency" and failure.revision == "r001"
+    assert [change.describe() for change in failure.schema_diff] == [
+        "column public.elsewhere.id is left behind: integer NULL",
+        "table public.elsewhere is left behind: table",
+    ]
+    # a statement on a connection other than env.py's: that look reads the whole schema
+    assert run._tracker is not None and run._tracker.fast and run._tracker.full_reads == 2

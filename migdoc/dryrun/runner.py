@@ -353,7 +353,7 @@ class Stairway:
     def _note_statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
         self._statement = statement
         if self._tracker is not None:
-            self._tracker.note_statement(statement)
+            self._tracker.note_statement(statement, conn)
 
     @contextlib.contextmanager
     def _statements(self) -> Iterator[None]:

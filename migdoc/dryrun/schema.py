@@ -1,7 +1,11 @@
 """Schema snapshots read from PostgreSQL's catalogs, and their differences.
 
 A snapshot maps ``(kind, name)`` to a description string; two snapshots are
-equal exactly when the objects and their definitions are. One catalog query.
+equal exactly when the objects and their definitions are. One catalog query reads
+the whole schema; :class:`SchemaTracker` keeps a snapshot up to date during the
+stairway by re-reading, with the same query, only what each step touched.
+Over ~400 lines for a reason: the query, its narrowed form and the tracker that
+uses both are one piece, and their texts must agree.
 """
 
 from __future__ import annotations
@@ -358,10 +362,14 @@ class SchemaTracker:
             return False
         return True
 
-    def note_statement(self, statement: str) -> None:
-        """A statement the project sent: one that writes a catalog table itself is reported by
-        no event, so the next look reads everything."""
-        if not self.busy and writes_a_catalog(statement):
+    def note_statement(self, statement: str, connection) -> None:
+        """A statement the project sent. One that writes a catalog table itself is reported by
+        no event; one on another connection may run where the event triggers are not yet
+        visible (an env.py that keeps the whole run in one transaction has not committed
+        them): either way the next look reads everything."""
+        if self.busy:
+            return
+        if connection is not self.connection or writes_a_catalog(statement):
             self.opaque = True
 
     def _rows_to_units(self, rows) -> dict[Unit, dict[tuple[str, str], str]]:
