@@ -1,9 +1,14 @@
-"""Dry-run speed, run by hand: ``python benchmarks/bench_dryrun.py [--revisions 200] [--repeat 5]``.
+"""Dry-run speed, run by hand: ``python benchmarks/bench_dryrun.py [--sizes 50,200,1000] [--repeat 5]``.
 
 Measures (1) time to a ready private server, cold (initdb) and warm (cached data
-directory copied), on tmpfs and on disk; (2) the stairway on a generated chain
-against Alembic's own ``upgrade head`` + ``downgrade base`` + ``upgrade head`` on
-the same server, each in a fresh database.
+directory copied), on tmpfs and on disk (``--no-start`` skips it); (2) for each chain
+size, the stairway on a generated chain (one table and one index per revision, so the
+schema grows with the chain) against Alembic's own ``upgrade head`` + ``downgrade base``
++ ``upgrade head`` in one process, on the same server, each run in a fresh database, the
+three kinds of run interleaved; and ``--no-downgrade``. "stairway - Alembic" is what the
+stairway adds per revision (its snapshots and comparisons, a transaction per step):
+the part that must stay flat as the schema grows. Medians of wall time: the machine's
+other jobs slow single runs down, not the median much.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 from migdoc.doctor import load_project
 from migdoc.dryrun.binaries import find_binaries
 from migdoc.dryrun.cluster import PrivateServer
+from migdoc.dryrun.guard import RunIdentity
 from migdoc.dryrun.runner import Stairway
 
 ENV_PY = """\
@@ -86,7 +92,8 @@ def fresh_database(server, name: str) -> str:
 
     with psycopg.connect(host=str(server.socket_dir), user="postgres", dbname="postgres", autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-    return server.url_for(name)
+    # the superuser URL names "postgres"; the same socket, another database
+    return server.url.replace("@/postgres?", f"@/{name}?")
 
 
 def alembic_reference(project_root: Path, url: str) -> float:
@@ -102,45 +109,77 @@ def alembic_reference(project_root: Path, url: str) -> float:
     return time.perf_counter() - started
 
 
+def guarded_stairway(project, server, name: str, **kwargs) -> Stairway:
+    """The stairway as ``migdoc dryrun`` runs it: with the connection guard, which also
+    makes each step its own transaction (without it the whole run is one transaction)."""
+    url = fresh_database(server, name)
+    return Stairway(project, url, identity=RunIdentity(name, server.run_token, str(server.socket_dir)), **kwargs)
+
+
+def scaling_row(server, count: int, repeat: int) -> dict[str, float]:
+    """Medians for one chain size: Alembic's up/down/up, the stairway, the stairway without downgrades."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_chain(Path(tmp) / "chain", count)
+        project = load_project(root)
+        refs, stairs, ups = [], [], []
+        for n in range(repeat):
+            with contextlib.redirect_stderr(io.StringIO()):
+                refs.append(alembic_reference(root, fresh_database(server, f"ref{count}_{n}")))
+            result = guarded_stairway(project, server, f"stair{count}_{n}").run()
+            assert result.ok, result.failure
+            stairs.append(result.seconds)
+            result = guarded_stairway(project, server, f"up{count}_{n}", downgrade=False).run()
+            assert result.ok, result.failure
+            ups.append(result.seconds)
+    return {
+        "alembic": statistics.median(refs),
+        "stairway": statistics.median(stairs),
+        "no_downgrade": statistics.median(ups),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--revisions", type=int, default=200)
+    parser.add_argument("--sizes", default="50,200,1000", help="chain lengths, comma-separated")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-start", action="store_true", help="skip the server start-up timings")
     args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
     binaries = find_binaries(os.environ.get("MIGDOC_TEST_PG_BINDIR") or None)
     print(
         f"PostgreSQL {binaries.version} ({binaries.bindir}); Python {platform.python_version()}; "
-        f"{os.cpu_count()} CPUs; {platform.platform()}"
+        f"{os.cpu_count()} CPUs; {platform.platform()}; load average at start {os.getloadavg()[0]:.1f}"
     )
     disk = Path(tempfile.gettempdir())
     for label, kwargs in (
-        ("cold start (initdb), tmpfs", {"use_cache": False, "run_base": None}),
-        ("cold start (initdb), disk ", {"use_cache": False, "run_base": disk}),
-        ("warm start (cached), tmpfs", {"use_cache": True, "run_base": None}),
-        ("warm start (cached), disk ", {"use_cache": True, "run_base": disk}),
+        ()
+        if args.no_start
+        else (
+            ("cold start (initdb), tmpfs", {"use_cache": False, "run_base": None}),
+            ("cold start (initdb), disk ", {"use_cache": False, "run_base": disk}),
+            ("warm start (cached), tmpfs", {"use_cache": True, "run_base": None}),
+            ("warm start (cached), disk ", {"use_cache": True, "run_base": disk}),
+        )
     ):
         times = time_start(binaries, repeat=args.repeat, **kwargs)
         print(f"{label}: median {statistics.median(times):.3f} s  (min {min(times):.3f}, n={len(times)})")
 
-    with tempfile.TemporaryDirectory() as tmp, PrivateServer(binaries) as server:
-        root = make_chain(Path(tmp) / "chain", args.revisions)
-        project = load_project(root)
-        refs, stairs, ups = [], [], []
-        for n in range(args.repeat):
-            with contextlib.redirect_stderr(io.StringIO()):
-                refs.append(alembic_reference(root, fresh_database(server, f"ref{n}")))
-            result = Stairway(project, fresh_database(server, f"stair{n}")).run()
-            assert result.ok, result.failure
-            stairs.append(result.seconds)
-            result = Stairway(project, fresh_database(server, f"up{n}"), downgrade=False).run()
-            ups.append(result.seconds)
-        ref, stair = statistics.median(refs), statistics.median(stairs)
-        print(f"alembic upgrade head + downgrade base + upgrade head, {args.revisions} revisions: median {ref:.3f} s")
-        print(
-            f"migdoc stairway (up, snapshot, down, snapshot+compare, up per revision): median {stair:.3f} s"
-            f"  = {stair / ref:.2f}x the reference"
-        )
-        print(f"migdoc --no-downgrade: median {statistics.median(ups):.3f} s")
+    print(f"\nmedians of {args.repeat} (wall time; stairway = up, snapshot, down, compare, up per revision)\n")
+    print(
+        "| revisions | Alembic up + down + up | migdoc stairway | stairway / Alembic | stairway per revision "
+        "| stairway - Alembic, per revision | --no-downgrade |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    with PrivateServer(binaries) as server:
+        for count in sizes:
+            row = scaling_row(server, count, args.repeat)
+            print(
+                f"| {count:,} | {row['alembic']:.2f} s | {row['stairway']:.2f} s | "
+                f"{row['stairway'] / row['alembic']:.2f}x | {row['stairway'] / count * 1000:.1f} ms | "
+                f"{(row['stairway'] - row['alembic']) / count * 1000:.1f} ms | {row['no_downgrade']:.2f} s |",
+                flush=True,
+            )
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ from migdoc.dryrun.results import (
     Step,
     static_failure,
 )
-from migdoc.dryrun.schema import SchemaChange, Snapshot, diff_snapshots, take_snapshot
+from migdoc.dryrun.schema import SchemaChange, SchemaTracker
 from migdoc.errors import DatabaseError, UsageError
 
 
@@ -90,8 +90,12 @@ class Stairway:
         identity: RunIdentity | None = None,
         step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
         x_arguments: Sequence[str] = (),
+        verify_snapshots: bool = False,
     ) -> None:
         self.project = project
+        # tests: check the snapshot kept step by step against a whole one at every step
+        self.verify_snapshots = verify_snapshots
+        self._tracker: SchemaTracker | None = None
         # the caller's folder, for the paths an error message names (records hold absolute ones)
         self.caller_cwd = Path.cwd()
         self.url = url
@@ -257,28 +261,25 @@ class Stairway:
         from alembic.runtime.migration import RevisionStep
 
         revision_map = self._revision_map
-        connection = context.connection
-        version_table, version_schema = context.version_table, context.version_table_schema
-
-        def snapshot() -> Snapshot:
-            try:
-                return take_snapshot(connection, version_table, version_schema)
-            except Exception as exc:  # noqa: BLE001 - a bug in migdoc's catalog query, not in the project
-                raise _SnapshotError(f"schema snapshot failed: {exc}") from exc
-
-        before = snapshot() if self.downgrade else {}
+        tracker = None
+        if self.downgrade:
+            tracker = SchemaTracker(
+                context.connection, context.version_table, context.version_table_schema, verify=self.verify_snapshots
+            )
+            self._tracker = tracker
+            self._snapshot(tracker.start)
         for script in self._order:
             self._start(script, "upgrade")
             yield RevisionStep(revision_map, script, True)
             self._finish()
-            if not self.downgrade:
+            if tracker is None:
                 continue
-            after = snapshot()
+            self._snapshot(tracker.after_upgrade)
             self._start(script, "downgrade")
             yield RevisionStep(revision_map, script, False)
             self._finish()
             self._start(script, "consistency")
-            diff = diff_snapshots(before, snapshot())
+            diff = self._snapshot(tracker.after_downgrade)
             if diff:
                 self._diff = tuple(diff)
                 raise _StepFailed()
@@ -286,8 +287,14 @@ class Stairway:
             self._start(script, "upgrade")
             yield RevisionStep(revision_map, script, True)
             self._finish()
-            before = after
         self._compare_models(context)
+
+    @staticmethod
+    def _snapshot(look):
+        try:
+            return look()
+        except Exception as exc:  # noqa: BLE001 - a bug in migdoc's catalog query, not in the project
+            raise _SnapshotError(f"schema snapshot failed: {exc}") from exc
 
     def _compare_models(self, context) -> None:
         """MD020: at the heads, the models (env.py's ``target_metadata``) against the schema."""
@@ -345,6 +352,8 @@ class Stairway:
 
     def _note_statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
         self._statement = statement
+        if self._tracker is not None:
+            self._tracker.note_statement(statement, conn)
 
     @contextlib.contextmanager
     def _statements(self) -> Iterator[None]:
