@@ -17,7 +17,7 @@ class Severity(str, Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Operation:
     """One ``op.*`` call found in an ``upgrade()`` body, in source order.
 
@@ -40,7 +40,7 @@ class Operation:
     """``drop_constraint``'s ``type_`` (``check``, ``foreignkey``, ``unique``, ``primary``), when given."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FunctionBody:
     """What migdoc keeps of ``upgrade()`` or ``downgrade()``."""
 
@@ -55,7 +55,7 @@ class FunctionBody:
     unsafe_sql_lines: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Header:
     """The docstring header Alembic's template writes."""
 
@@ -73,7 +73,7 @@ class Header:
     message: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """Where a module-level variable was assigned, and how it was spelled."""
 
@@ -84,7 +84,7 @@ class Assignment:
     is_literal: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RevisionFile:
     """A version file as read statically. Never raises, never imports.
 
@@ -140,7 +140,7 @@ class RevisionFile:
         return posixpath.splitext(posixpath.basename(self.path))[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     code: str
     name: str

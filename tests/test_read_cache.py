@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 
 import pytest
 
@@ -77,3 +78,25 @@ def test_fix_without_apply_writes_no_cache(demo, tmp_path):
     assert not (tmp_path / "cache").exists()
     CliRunner().invoke(cli, ["check", "demo"])
     assert list((tmp_path / "cache").glob("reads-*.jsonl")), "check does use the cache"
+
+
+def test_warm_records_are_lean_and_equal_to_fresh_ones(demo):
+    """Issue 13 (memory at 50,000 revisions): records carry no ``__dict__``; a warm read shares
+    equal assignments and one string per revision id, and still equals a fresh read."""
+    layout = find_layout("demo")
+    fresh = read_project_files(layout, use_cache=False)
+    read_project_files(layout)
+    warm = read_project_files(layout)
+    assert warm == fresh
+    record = next(r for r in warm if r.upgrade is not None and r.upgrade.operations)
+    for value in (record, record.header, record.upgrade, record.upgrade.operations[0], record.revision_at):
+        assert not hasattr(value, "__dict__"), type(value).__name__
+    by_revision = {r.revision: r for r in warm if r.revision is not None}
+    child = next(r for r in warm if r.down_revisions and r.down_revisions[0] in by_revision)
+    assert child.down_revisions[0] is by_revision[child.down_revisions[0]].revision
+    placed = [r.branch_labels_at for r in warm if r.branch_labels_at is not None]
+    assert len(placed) > 2 and len(set(placed)) < len(placed), "the demo's files place branch_labels alike"
+    first = {}
+    assert all(first.setdefault(at, at) is at for at in placed)
+    kinds = [op.kind for r in warm if r.upgrade for op in r.upgrade.operations]
+    assert all(kind is sys.intern(kind) for kind in kinds)
