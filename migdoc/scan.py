@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migdoc.filesystem import display_path, read_regular_file
+from migdoc.filesystem import read_regular_file
 from migdoc.model import RevisionFile
 from migdoc.read_cache import ReadCache
 from migdoc.reader import read_revision
@@ -85,13 +85,13 @@ def _version_folders(layout: ProjectLayout) -> list[tuple[str, list[str]]]:
 
 
 def _version_files_shown(layout: ProjectLayout) -> list[tuple[str, str]]:
-    """(path to open, path to show) of every version file, resolving each folder once."""
-    cwd = Path.cwd().resolve()
+    """(path to open, path the record holds) of every version file: both the absolute path
+    (the configuration resolves the version locations), whatever the current directory."""
     files = []
     for folder, names in _version_folders(layout):
-        prefix = display_path(Path(folder), cwd)
         for name in names:
-            files.append((os.path.join(folder, name), name if prefix in ("", ".") else f"{prefix}/{name}"))
+            path = os.path.join(folder, name)
+            files.append((path, path))
     return files
 
 
@@ -187,7 +187,7 @@ def find_archived(layout: ProjectLayout) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted(archive.rglob("*.py")):
         try:
-            record = read_revision(display_path(path), read_regular_file(path))
+            record = read_revision(str(path.absolute()), read_regular_file(path))
         except OSError:
             continue
         if record.revision is not None:

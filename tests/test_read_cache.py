@@ -38,11 +38,21 @@ def test_cached_read_equals_fresh_read_and_sees_edits(demo, tmp_path):
     assert "0004" not in {r.revision for r in after}
 
 
-def test_cache_keeps_paths_of_the_current_directory(demo, monkeypatch):
-    read_project_files(find_layout("demo"))
-    monkeypatch.chdir(demo)
-    again = read_project_files(find_layout("."))
-    assert all(r.path.startswith("migrations/versions/") for r in again)
+def test_cache_written_from_one_folder_is_right_read_from_another(demo, tmp_path, monkeypatch):
+    """Issue 10: records hold absolute paths, so a cache written with the current directory
+    at ``tmp_path`` gives the same records read from inside the project (and from outside
+    it, where the project is named by an absolute path)."""
+    written = read_project_files(find_layout("demo"))
+    assert list((tmp_path / "cache").glob("reads-*.jsonl"))
+    versions = (demo / "migrations" / "versions").resolve()
+    assert all(r.path.startswith(f"{versions}/") for r in written)
+    monkeypatch.chdir(demo / "migrations")
+    from_inside = read_project_files(find_layout(".."))
+    monkeypatch.chdir("/")
+    from_root = read_project_files(find_layout(str(demo)))
+    assert from_inside == written and from_root == written
+    fresh = read_project_files(find_layout(str(demo)), use_cache=False)
+    assert fresh == written
 
 
 def test_corrupt_cache_is_ignored(demo, tmp_path):
