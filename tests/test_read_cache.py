@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from migdoc import scan
+from migdoc import read_cache, scan
 from migdoc.config import find_layout
 from migdoc.scan import read_project_files
 from tests.conftest import FIXTURES
@@ -96,6 +96,7 @@ def test_warm_records_are_lean_and_equal_to_fresh_ones(demo):
     layout = find_layout("demo")
     fresh = read_project_files(layout, use_cache=False)
     read_project_files(layout)
+    assert read_cache.ReadCache.open(layout.root).is_verified  # written line by line, its digest holds
     warm = read_project_files(layout)
     assert warm == fresh
     record = next(r for r in warm if r.upgrade is not None and r.upgrade.operations)
