@@ -146,3 +146,15 @@ def test_display_text_shows_the_paths_in_a_sentence_as_display_path_does(text_in
 def test_display_path(path, cwd, shown, monkeypatch):
     monkeypatch.setattr(os.path, "realpath", lambda p: p)
     assert display_path(path, cwd) == shown
+
+
+def test_layout_notes_name_absolute_folders_and_the_cli_shows_them_from_here(copy_fixture):
+    from click.testing import CliRunner
+
+    from migdoc.cli import cli
+
+    root = copy_fixture("layout_flask_migrate").resolve()
+    (note,) = doctor.load_project("layout_flask_migrate").layout.notes
+    assert f"reading its own folder {root} " in note
+    shown = CliRunner().invoke(cli, ["check", "layout_flask_migrate"]).stderr
+    assert "reading its own folder layout_flask_migrate " in shown and str(root) not in shown
