@@ -34,7 +34,7 @@ import re
 import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from migdoc.model import Assignment, FunctionBody, Header, Operation, RevisionFile
@@ -357,10 +357,40 @@ class ReadCache:
         return record
 
     def save(self, records: list[RevisionFile]) -> None:
-        """Write the cache for ``records`` (atomically), then enforce the caps on the folder."""
+        """Write the cache for ``records`` (atomically), then enforce the caps on the folder.
+
+        Written line by line as each record is encoded, the body's digest computed on the
+        way and put in the header last (a fixed-width field, rewritten in place): at 50,000
+        revisions a list of the lines, the joined body and the whole content were three
+        copies of a 30 MB file, the peak of a first run."""
         if self.path is None:
             return
-        lines = []
+        header = {"format": FORMAT, "migdoc": _version(), "reader": reader_fingerprint(), "digest": "0" * 64}
+        digest = hashlib.sha256(self._salt + b"\n")
+        folder = self.path.parent
+        temporary = folder / f"{_TEMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}.tmp"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            with os.fdopen(handle, "wb") as out:
+                out.write(json.dumps(header).encode("ascii") + b"\n")
+                for number, line in enumerate(self._lines(records)):
+                    if number:
+                        digest.update(b"\n")
+                    digest.update(line)
+                    out.write(line + b"\n")
+                header["digest"] = digest.hexdigest()  # as long as the zeros it replaces
+                out.seek(0)
+                out.write(json.dumps(header).encode("ascii") + b"\n")
+            os.replace(temporary, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            return
+        prune(folder, keep=self.path)
+
+    def _lines(self, records: list[RevisionFile]) -> Iterator[bytes]:
+        """Each record's line ``key digest payload``, once per content hash."""
         written: set[bytes] = set()
         for record in records:
             key = record.sha256.encode("ascii")
@@ -374,31 +404,7 @@ class ReadCache:
                 except (TypeError, ValueError):
                     continue
                 line = key + b" " + self._digest(key, payload) + b" " + payload
-            lines.append(line)
-        # The body's digest, then the file, line by line: at 50,000 revisions the joined body
-        # and the file's whole content were two more copies of it, the peak of a first run.
-        digest = hashlib.sha256(self._salt + b"\n")
-        for number, line in enumerate(lines):
-            if number:
-                digest.update(b"\n")
-            digest.update(line)
-        header = {"format": FORMAT, "migdoc": _version(), "reader": reader_fingerprint()}
-        header["digest"] = digest.hexdigest()
-        folder = self.path.parent
-        temporary = folder / f"{_TEMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}.tmp"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            with os.fdopen(handle, "wb") as out:
-                out.write(json.dumps(header).encode("ascii") + b"\n")
-                for line in lines:
-                    out.write(line + b"\n")
-            os.replace(temporary, self.path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            return
-        prune(folder, keep=self.path)
+            yield line
 
 
 def _version() -> str:
