@@ -318,7 +318,6 @@ def _journal_for(plan: Plan, now: datetime, sequence: int) -> dict:
     journal: dict = {
         "created": now.isoformat(),
         "sequence": sequence,
-        "cwd": str(Path.cwd()),
         "owner": owner.this_process(),
         "strategies": list(plan.strategies),
         "status": "applying",

@@ -255,10 +255,12 @@ class _MigdocGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MigdocError as exc:
+            from migdoc.filesystem import display_text
             from migdoc.output.text import printable
 
-            # one line, whatever the message quotes (an id or a path with a newline in it)
-            click.echo(_masked(f"migdoc: error: {printable(exc)}"), err=True)
+            # one line, whatever the message quotes (an id or a path with a newline in it);
+            # the paths it names shown from here
+            click.echo(_masked(f"migdoc: error: {printable(display_text(str(exc)))}"), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.Abort, click.ClickException, SystemExit):
             raise
@@ -447,8 +449,11 @@ def check(
 
 
 def _print_note(note: str) -> None:
-    """How the layout was found goes to stderr: stdout stays the report (json, sarif...)."""
-    click.echo(f"migdoc: info: {note}", err=True)
+    """How the layout was found goes to stderr: stdout stays the report (json, sarif...).
+    Notes name absolute folders; shown from the current directory, as every path is."""
+    from migdoc.filesystem import display_text
+
+    click.echo(f"migdoc: info: {display_text(note)}", err=True)
 
 
 def _emit(report: str, output_file: str | None, is_colour: bool) -> None:
@@ -604,7 +609,7 @@ def fix(
     """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied."""
     from migdoc import doctor
     from migdoc.errors import ApplyInterrupted, FixRefused, UsageError
-    from migdoc.filesystem import display_path
+    from migdoc.filesystem import display_path, display_text
     from migdoc.model import FixOptions
     from migdoc.output import fix as shown
 
@@ -613,7 +618,7 @@ def fix(
         journal, problems = doctor.undo_fix(project)
         click.echo(f"restored the files of {display_path(journal)}")
         for problem in problems:
-            click.echo(f"migdoc: not restored: {problem}", err=True)
+            click.echo(f"migdoc: not restored: {display_text(problem)}", err=True)
         sys.exit(EXIT_FINDINGS if problems else EXIT_OK)
     options = FixOptions(
         is_renumber=is_renumber,
@@ -652,9 +657,11 @@ def fix(
         # A diff has no place for these, and they must not go unseen.
         for action in plan.actions:
             for warning in action.warnings:
-                click.echo(f"warning: {shown.printable(warning)}", err=True)
+                click.echo(f"warning: {shown.printable(display_text(warning))}", err=True)
         if plan.realign is not None:
-            click.echo(f"after applying, stamp the database: {shown.printable(plan.realign.command)}", err=True)
+            click.echo(
+                f"after applying, stamp the database: {shown.printable(display_text(plan.realign.command))}", err=True
+            )
     else:
         click.echo(shown.render_plan(plan, _styler(_is_terminal())), nl=False)
     if not is_apply or plan.is_empty:
@@ -675,7 +682,9 @@ def fix(
     )
     if plan.realign is not None:
         # Never run by migdoc: the database is only ever read.
-        click.echo(f"now stamp the database (migdoc did not): {shown.printable(plan.realign.command)}", err=True)
+        click.echo(
+            f"now stamp the database (migdoc did not): {shown.printable(display_text(plan.realign.command))}", err=True
+        )
     sys.exit(EXIT_FINDINGS if plan.unresolved else EXIT_OK)
 
 

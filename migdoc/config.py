@@ -31,7 +31,6 @@ from migdoc.config_files import (
     read_toml_alembic,
 )
 from migdoc.errors import ConfigError
-from migdoc.filesystem import display_path
 from migdoc.scan import SOURCE_FILE, declares_revision, looks_like_versions_folder
 
 DEFAULT_FILE_TEMPLATE = "%(rev)s_%(slug)s"
@@ -237,7 +236,7 @@ def _with_subfolder_note(layout: ProjectLayout) -> ProjectLayout:
             found = sum(1 for f in files if SOURCE_FILE.match(f) and declares_revision(os.path.join(root, f)))
             if found:
                 count += found
-                folders.append(display_path(Path(root)))
+                folders.append(root)  # absolute, as records hold paths: shown by the CLI
     if not count:
         return layout
     shown = ", ".join(folders[:3]) + (f" and {len(folders) - 3} more folders" if len(folders) > 3 else "")
@@ -279,8 +278,8 @@ def _layout_from_options(
         # script_location and passes that folder to Alembic in code.
         script_path = base
         notes = (
-            f"{display_path(config_file)} sets no script_location; reading its own folder "
-            f"{display_path(base)} (env.py and versions/ beside it), as Flask-Migrate does",
+            f"{config_file.resolve()} sets no script_location; reading its own folder "
+            f"{base} (env.py and versions/ beside it), as Flask-Migrate does",
         )
     else:
         raise ConfigError(

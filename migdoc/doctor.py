@@ -16,7 +16,7 @@ from pathlib import Path
 
 from migdoc.config import ProjectLayout, find_layout
 from migdoc.errors import ConfigError, UsageError
-from migdoc.filesystem import display_path
+from migdoc.filesystem import display_path, project_path
 from migdoc.graph import RevisionGraph, build_graph
 from migdoc.model import CheckResult, FixOptions, Plan, RevisionFile
 from migdoc.rules import CheckContext, run_checks, selected_codes
@@ -62,7 +62,13 @@ def load_project(
         if not any(rf.revision is not None or rf.read_error is not None for rf in files):
             raise ConfigError(_nothing_read(layout, files))
         graph = build_graph(files)
-    return Project(layout, files, graph, find_archived(layout), (path, config, name, tuple(version_locations)))
+    # as given, made absolute: reloaded after a fix, from whatever folder the process is in then
+    source = (_absolute(path), _absolute(config), name, tuple(_absolute(v) for v in version_locations))
+    return Project(layout, files, graph, find_archived(layout), source)
+
+
+def _absolute(path):
+    return None if path is None else os.path.abspath(path)
 
 
 def reload_project(project: Project) -> Project:
@@ -189,9 +195,7 @@ def graph_paths(project: Project, mode: str = "short") -> dict[str, str]:
     that tells revisions apart), ``name`` the file name alone, ``full`` as in findings."""
     if mode == "full":
         return {}
-    from migdoc.filesystem import display_path
-
-    folders = sorted((display_path(folder) for folder in project.layout.version_locations), key=len, reverse=True)
+    folders = sorted((str(folder) for folder in project.layout.version_locations), key=len, reverse=True)
     shown = {}
     for rf in project.files:
         if mode == "name":
@@ -236,7 +240,7 @@ def plan_fix(
     if options.now == FixOptions.now:
         options = replace(options, now=datetime.now().replace(microsecond=0))
     if options.archive_dir:
-        options = replace(options, archive_dir=display_path(Path(options.archive_dir)))
+        options = replace(options, archive_dir=project_path(options.archive_dir))
     now, archive_dir = options.now, options.archive_dir
     if database_url:
         from migdoc.deployed import read_deployed_revisions
@@ -265,8 +269,22 @@ def plan_fix(
     before = check_project(project)
     context = read_plan_inputs(project, before.diagnostics, archive_dir=archive_dir, now=now)
     if not options.strategies:
-        return FixProposal(before, options, overview=plan_overview(context, options))
-    return FixProposal(before, options, plan=plan_repairs(context, options))
+        overview = {name: _readable_notes(plan) for name, plan in plan_overview(context, options).items()}
+        return FixProposal(before, options, overview=overview)
+    return FixProposal(before, options, plan=_readable_notes(plan_repairs(context, options)))
+
+
+def _readable_notes(plan: Plan) -> Plan:
+    """The plan with the notes it writes into the project (the archive README) naming files
+    as the person who planned it reads them, as ``--diff`` shows them; its own paths stay
+    absolute, so it applies from any folder."""
+    from migdoc.filesystem import display_text
+    from migdoc.model import CreateFile
+
+    actions = tuple(
+        replace(a, content=display_text(a.content)) if isinstance(a, CreateFile) else a for a in plan.actions
+    )
+    return replace(plan, actions=actions)
 
 
 def apply_fix(project: Project, proposal: FixProposal, recheck: Callable[[], CheckResult] | None = None):
@@ -310,8 +328,8 @@ def read_plan_inputs(project: Project, diagnostics, archive_dir: str | None = No
             sources[rf.path] = decode_source(Path(rf.path).read_bytes())
         except (OSError, ValueError, SyntaxError, UnicodeDecodeError):
             continue
-    version_dirs = tuple(display_path(p) for p in layout.version_locations)
-    archive_root = display_path(layout.archive_root)
+    version_dirs = tuple(str(p) for p in layout.version_locations)
+    archive_root = str(layout.archive_root)
     folders = set(version_dirs)
     if archive_dir:
         folders.add(archive_dir)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -75,14 +76,54 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):g} MB"
 
 
-def display_path(path: Path, cwd: Path | None = None) -> str:
-    """Relative to the current directory when under it, else absolute."""
-    cwd = (cwd or Path.cwd()).resolve()
-    absolute = path.resolve() if not path.is_absolute() else path
-    try:
-        return absolute.relative_to(cwd).as_posix()
-    except ValueError:
-        return absolute.as_posix()
+def display_path(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | None = None) -> str:
+    """How every output shows a path (SPEC: relative to the current directory when it lies
+    under it, else as it is). The one place that rule lives: records hold absolute paths
+    (``migdoc.model``), and outputs, error lines and reports show them through here.
+
+    A relative ``path`` is taken as relative to the current directory. ``cwd``: the folder
+    to show from (default: the current one, read on every call, so a record rendered after
+    a ``chdir`` is shown from where the process is then)."""
+    text = os.fspath(path)
+    if not os.path.isabs(text):
+        text = os.path.realpath(text)
+    base = _base(cwd)
+    if text == base:
+        return "."
+    prefix = base if base.endswith("/") else base + "/"
+    shown = text[len(prefix) :] if text.startswith(prefix) else text
+    return shown.replace(os.sep, "/") if os.sep != "/" else shown
+
+
+def display_text(text: str, cwd: str | os.PathLike[str] | None = None) -> str:
+    """``text`` (a message, a note, a README line) with the absolute paths in it shown as
+    :func:`display_path` shows them: ``/work/p/migrations/v/0001.py`` is ``migrations/v/0001.py``
+    from ``/work/p``. A path is recognised by the current directory at its start (not after a
+    letter, a dot or a slash, so ``/x/work/p/...`` is left alone). Shown from ``/``, nothing
+    is rewritten: every slash would look like a path's start."""
+    base = _base(cwd)
+    if base == "/" or base not in text:
+        return text
+    prefix = base.rstrip("/")
+    return re.sub(rf"(?<![\w./~-]){re.escape(prefix)}(?:/|(?=[\s'\"`),;:]|$))", _relative_match, text)
+
+
+def _relative_match(match: re.Match[str]) -> str:
+    return "" if match.group().endswith("/") else "."
+
+
+def _base(cwd: str | os.PathLike[str] | None) -> str:
+    # getcwd() is the kernel's name for the folder: symlinks already resolved
+    return os.getcwd() if cwd is None else os.path.realpath(os.fspath(cwd))
+
+
+def project_path(path: str | os.PathLike[str]) -> str:
+    """A path as records hold it: absolute and normalised, its folder's symlinks resolved
+    (as the configuration resolves version locations), a relative one taken from the current
+    directory. For what a user names on the command line (``--archive-dir``, ``--keep``)."""
+    absolute = os.path.abspath(os.fspath(path))
+    folder, name = os.path.split(absolute)
+    return os.path.join(os.path.realpath(folder), name) if name else os.path.realpath(absolute)
 
 
 def repository_root(folder: Path) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from migdoc.config import ProjectLayout
 from migdoc.errors import EnvironmentProblem, UsageError
-from migdoc.filesystem import display_path, read_regular_file
+from migdoc.filesystem import read_regular_file
 from migdoc.graph import build_graph
 from migdoc.model import RevisionFile
 from migdoc.reader import read_revision
@@ -170,10 +170,10 @@ def merge_with_ref(layout: ProjectLayout, worktree: Sequence[RevisionFile], ref:
     base = _merge_base(repo, commit)
     at_base = _tree_files(repo, base, layout) if base else {}
 
-    by_display = {rf.path: rf for rf in worktree}
+    by_path = {rf.path: rf for rf in worktree}
     ours_paths: dict[str, RevisionFile] = {}
     for path in list_version_files(layout):
-        record = by_display.get(display_path(path))
+        record = by_path.get(str(path))
         if record is not None:
             ours_paths[_relative(repo, path)] = record
 
@@ -267,7 +267,7 @@ def find_lost_revisions(layout: ProjectLayout, revisions: Iterable[str]) -> dict
             continue
         record = read_revision(name, data)
         if record.revision in wanted and record.revision not in found:
-            found[record.revision] = f"git history: {display_path(repo / name)} was deleted in {where}"
+            found[record.revision] = f"git history: {repo / name} was deleted in {where}"
     for revision in sorted(wanted - set(found)):
         pattern = r"revision[^=]*=[[:space:]]*['\"]" + re.escape(revision) + r"['\"]"
         done = _git(

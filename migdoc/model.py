@@ -1,6 +1,18 @@
 """Immutable records that flow through migdoc: files read, findings, plans.
 
 Everything here is plain data. Nothing in this module touches the disk.
+
+Paths: every path a record holds (``RevisionFile.path``, ``Diagnostic.file`` and
+``related``, the paths in messages, plan actions' ``source``/``target``/``path``) is
+absolute and normalised, the version folders' symlinks resolved as the configuration
+resolves them: it names the same file whatever the current directory was when the
+project was read, or is when a record is used. Only what a person reads shows paths
+relative to the current directory (``migdoc.filesystem.display_path`` and
+``display_text``, called by the outputs). The exceptions are records of other trees
+that have no place on disk: a file at a git ref is ``REF:path/in/repository``.
+
+Size: the records are slotted (no ``__dict__``): a 50,000-revision chain holds a
+few hundred thousand of them.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ class Severity(str, Enum):
     INFO = "info"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Operation:
     """One ``op.*`` call found in an ``upgrade()`` body, in source order.
 
@@ -40,7 +52,7 @@ class Operation:
     """``drop_constraint``'s ``type_`` (``check``, ``foreignkey``, ``unique``, ``primary``), when given."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FunctionBody:
     """What migdoc keeps of ``upgrade()`` or ``downgrade()``."""
 
@@ -55,7 +67,7 @@ class FunctionBody:
     unsafe_sql_lines: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Header:
     """The docstring header Alembic's template writes."""
 
@@ -73,7 +85,7 @@ class Header:
     message: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assignment:
     """Where a module-level variable was assigned, and how it was spelled."""
 
@@ -84,7 +96,7 @@ class Assignment:
     is_literal: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RevisionFile:
     """A version file as read statically. Never raises, never imports.
 
@@ -140,7 +152,7 @@ class RevisionFile:
         return posixpath.splitext(posixpath.basename(self.path))[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     code: str
     name: str
@@ -178,8 +190,8 @@ class CheckResult:
 
 
 # -- a repair plan: moves, renames, text edits and new files -----------------------------
-# Built by ``planner``, shown by ``output.fix``, carried out by ``apply``. Paths are as the
-# project's files were read.
+# Built by ``planner``, shown by ``output.fix``, carried out by ``apply``. Paths are
+# absolute, as the project's files were read: a plan made in one folder applies from any.
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,9 @@ import json
 import os
 import re
 import stat
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from migdoc.cache_files import TEMP_PREFIX as _TEMP_PREFIX
@@ -45,7 +46,7 @@ from migdoc.cache_files import cache_folder
 from migdoc.cache_files import read_capped as _read_regular
 from migdoc.model import Assignment, FunctionBody, Header, Operation, RevisionFile
 
-FORMAT = "migdoc-read-cache-2"
+FORMAT = "migdoc-read-cache-3"
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_TOTAL_BYTES = 128 * 1024 * 1024
 MAX_AGE_DAYS = 30
@@ -105,6 +106,9 @@ _CHECKS = {  # annotation -> (condition on x that must hold, expression for the 
 for _name in ("Assignment", "Header", "FunctionBody"):
     _CHECKS[_name] = ("True", f"_decode_{_name}(x)")
     _CHECKS[f"{_name} | None"] = ("True", f"None if x is None else _decode_{_name}(x)")
+# Files written from one template put ``revision = ...`` and its siblings at the same
+# places: equal Assignments (checked first, so of the same types) are one object.
+_CHECKS["Assignment | None"] = ("True", "None if x is None else _share(_decode_Assignment(x))")
 
 
 def _generate(cls, given: tuple[str, ...] = ()) -> str:
@@ -120,13 +124,43 @@ def _generate(cls, given: tuple[str, ...] = ()) -> str:
         lines.append(f"    {variable} = v[{number}]")
         if condition != "True":
             lines.append(f"    if not ({_rename(condition, variable)}):\n        raise _Bad")
-        values.append(f"{field.name!r}: {_rename(value, variable)}")
-    values += [f"{g!r}: {g}" for g in given]
+        if field.name in _INTERNED:
+            value = _INTERNED[field.name]
+        values.append((field.name, _rename(value, variable)))
+    values += [(g, g) for g in given]
     lines.append(f"    record = _new(_{cls.__name__})")
-    # a frozen dataclass refuses setattr, not its __dict__: built as pickle builds it, without __init__
-    lines.append(f"    record.__dict__.update({{{', '.join(values)}}})")
+    # A frozen dataclass refuses setattr; its slots' own descriptors do not (and cost one C
+    # call each): the record is built as pickle builds it, without __init__.
+    lines += [f"    _set_{cls.__name__}_{name}(record, {value})" for name, value in values]
     lines.append("    return record")
     return "\n".join(lines)
+
+
+# Fields whose strings repeat across records (a revision id is also its children's
+# ``down_revision``; operation names and tables recur in every file): one string object each.
+_INTERNED = {
+    "revision": "x if x is None else _intern(x)",
+    "revision_id": "x if x is None else _intern(x)",
+    "down_revisions": "() if x == [] else _interned(x)",
+    "revises": "None if x is None else _interned(x)",
+    "depends_on": "() if x == [] else _interned(x)",
+    "kind": "_intern(x)",
+    "table": "x if x is None else _intern(x)",
+    "schema": "x if x is None else _intern(x)",
+    "constraint_type": "x if x is None else _intern(x)",
+}
+
+
+_SHARED: dict = {}
+"""Equal immutable records decoded once: emptied when a cache is opened, so it holds one project's."""
+
+
+def _share(record: object) -> object:
+    return _SHARED.setdefault(record, record)
+
+
+def _interned(value: object) -> tuple[str, ...]:
+    return tuple([sys.intern(item) for item in _strings(value)])
 
 
 def _rename(expression: str, variable: str) -> str:
@@ -142,8 +176,14 @@ def _compile_decoders() -> dict[str, Callable]:
         "_string_set": _string_set,
         "_EMPTY": frozenset(),
         "_RevisionFile": RevisionFile,
+        "_intern": sys.intern,
+        "_share": _share,
+        "_interned": _interned,
         **{f"_{name}": cls for name, cls in _RECORDS.items()},
     }
+    for cls in (*_RECORDS.values(), RevisionFile):
+        for field in dataclasses.fields(cls):
+            namespace[f"_set_{cls.__name__}_{field.name}"] = cls.__dict__[field.name].__set__
     source = "\n\n".join(
         [
             _generate(Operation),
@@ -235,14 +275,17 @@ class ReadCache:
     hostile file) means a miss, never an error and never a wrong record: it
     only ever saves time.
 
-    Fast path: when the digest of the whole body (in the header) holds, every
-    entry is known good and all are parsed by one ``json.loads``; otherwise each
-    entry is checked against its own digest and parsed alone, on a hit."""
+    Memory: the file's bytes are kept once, with the offset of each entry's line
+    (not a copy of every line, nor every entry decoded up front: at 50,000
+    revisions those copies were the peak of a warm run); an entry is decoded on
+    its hit. When the digest of the whole body (in the header) holds, every entry
+    is known good; otherwise each is checked against its own digest on its hit."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.lines: dict[bytes, bytes] = {}  # key -> its line "key digest payload", checked on a hit
-        self.parsed: dict[bytes, object] = {}  # key -> JSON value of an entry already proved good
+        self.data = b""
+        self.offsets: dict[bytes, int] = {}  # key -> where its line "key digest payload" starts in data
+        self.is_verified = False  # the whole body's digest held: no entry needs its own check
         self.good: set[bytes] = set()
         self._salt = reader_fingerprint().encode("ascii")
 
@@ -251,6 +294,7 @@ class ReadCache:
         if os.environ.get("MIGDOC_NO_CACHE"):
             return None
         key = hashlib.sha256(f"{project_root}|{reader_fingerprint()}".encode()).hexdigest()[:20]
+        _SHARED.clear()
         cache = cls(cache_folder() / f"reads-{key}.jsonl")
         cache._load()
         return cache
@@ -260,95 +304,113 @@ class ReadCache:
         data = _read_regular(self.path, MAX_FILE_BYTES)
         if not data:
             return
-        header, _, body = data.partition(b"\n")
+        newline = data.find(b"\n")
+        if newline < 0:
+            return
         try:
-            meta = json.loads(header)
+            meta = json.loads(data[:newline])
         except (ValueError, RecursionError):
             return
         if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("reader") != reader_fingerprint():
             return
-        keys, payloads = [], []
-        for line in body.split(b"\n"):
-            parts = line.split(b" ", 2)
-            if len(parts) == 3:
-                self.lines[parts[0]] = line
-                keys.append(parts[0])
-                payloads.append(parts[2])
-        if meta.get("digest") == self._body_digest(body[:-1] if body.endswith(b"\n") else body):
-            try:
-                values = json.loads(b"[" + b",".join(payloads) + b"]")
-            except (ValueError, RecursionError):
-                values = None
-            if isinstance(values, list) and len(values) == len(keys):
-                self.parsed = dict(zip(keys, values, strict=True))
+        end = len(data) - 1 if data.endswith(b"\n") else len(data)
+        with memoryview(data) as view:
+            self.is_verified = meta.get("digest") == self._body_digest(view[newline + 1 : end])
+        offsets = self.offsets
+        find = data.find
+        position = newline + 1
+        while position < len(data):
+            stop = find(b"\n", position)
+            stop = len(data) if stop < 0 else stop
+            space = find(b" ", position, stop)
+            if space > 0 and find(b" ", space + 1, stop) > 0:  # three parts, as written
+                offsets[data[position:space]] = position
+            position = stop + 1
+        self.data = data
         with contextlib.suppress(OSError):
             if time.time() - os.stat(self.path).st_mtime > _TOUCH_AFTER_SECONDS:
                 os.utime(self.path)  # in use: not to be removed by the age cap
 
+    def _line(self, key: bytes) -> bytes | None:
+        start = self.offsets.get(key)
+        if start is None:
+            return None
+        stop = self.data.find(b"\n", start)
+        return self.data[start : len(self.data) if stop < 0 else stop]
+
     def _digest(self, key: bytes, payload: bytes) -> bytes:
         return hashlib.sha256(self._salt + b" " + key + b" " + payload).hexdigest()[:32].encode("ascii")
 
-    def _body_digest(self, body: bytes) -> str:
-        return hashlib.sha256(self._salt + b"\n" + body).hexdigest()
+    def _body_digest(self, body: bytes | memoryview) -> str:
+        digest = hashlib.sha256(self._salt + b"\n")
+        digest.update(body)
+        return digest.hexdigest()
 
     def get(self, data: bytes, display: str) -> RevisionFile | None:
         sha = hashlib.sha256(data).hexdigest()
         key = sha.encode("ascii")
-        value = self.parsed.pop(key, None)  # decoded once: the parsed form is not kept
-        if value is None:
-            line = self.lines.get(key)
-            if line is None:
-                return None
-            _, digest, payload = line.split(b" ", 2)
-            if digest != self._digest(key, payload):
-                return None
-            try:
-                value = json.loads(payload)
-            except (ValueError, RecursionError):
-                return None
+        line = self._line(key)
+        if line is None:
+            return None
+        _, digest, payload = line.split(b" ", 2)
+        if not self.is_verified and digest != self._digest(key, payload):
+            return None
         try:
-            record = _decode_revision_file(value, display, sha)
+            record = _decode_revision_file(json.loads(payload), display, sha)
         except (ValueError, TypeError, RecursionError):
             return None
         self.good.add(key)
         return record
 
     def save(self, records: list[RevisionFile]) -> None:
-        """Write the cache for ``records`` (atomically), then enforce the caps on the folder."""
+        """Write the cache for ``records`` (atomically), then enforce the caps on the folder.
+
+        Written line by line as each record is encoded, the body's digest computed on the
+        way and put in the header last (a fixed-width field, rewritten in place): at 50,000
+        revisions a list of the lines, the joined body and the whole content were three
+        copies of a 30 MB file, the peak of a first run."""
         if self.path is None:
             return
-        lines = []
-        written: set[bytes] = set()
-        for record in records:
-            key = record.sha256.encode("ascii")
-            if not record.sha256 or key in written:
-                continue  # files with the same bytes share one entry
-            written.add(key)
-            line = self.lines.get(key) if key in self.good else None
-            if line is None:
-                try:
-                    payload = encode_record(record)
-                except (TypeError, ValueError):
-                    continue
-                line = key + b" " + self._digest(key, payload) + b" " + payload
-            lines.append(line)
-        body = b"\n".join(lines)
-        header = {"format": FORMAT, "migdoc": _version(), "reader": reader_fingerprint()}
-        header["digest"] = self._body_digest(body)
-        content = json.dumps(header).encode("ascii") + b"\n" + body + b"\n"
+        header = {"format": FORMAT, "migdoc": _version(), "reader": reader_fingerprint(), "digest": "0" * 64}
+        digest = hashlib.sha256(self._salt + b"\n")
         folder = self.path.parent
         temporary = folder / f"{_TEMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}.tmp"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             with os.fdopen(handle, "wb") as out:
-                out.write(content)
+                out.write(json.dumps(header).encode("ascii") + b"\n")
+                for number, line in enumerate(self._lines(records)):
+                    if number:
+                        digest.update(b"\n")
+                    digest.update(line)
+                    out.write(line + b"\n")
+                header["digest"] = digest.hexdigest()  # as long as the zeros it replaces
+                out.seek(0)
+                out.write(json.dumps(header).encode("ascii") + b"\n")
             os.replace(temporary, self.path)
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             return
         prune(folder, keep=self.path)
+
+    def _lines(self, records: list[RevisionFile]) -> Iterator[bytes]:
+        """Each record's line ``key digest payload``, once per content hash."""
+        written: set[bytes] = set()
+        for record in records:
+            key = record.sha256.encode("ascii")
+            if not record.sha256 or key in written:
+                continue  # files with the same bytes share one entry
+            written.add(key)
+            line = self._line(key) if key in self.good else None
+            if line is None:
+                try:
+                    payload = encode_record(record)
+                except (TypeError, ValueError):
+                    continue
+                line = key + b" " + self._digest(key, payload) + b" " + payload
+            yield line
 
 
 def _version() -> str:

@@ -7,13 +7,17 @@ becomes ``read_error`` on the record, which the rules report as MD010.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import io
 import re
+import sys
 import tokenize
 
 from migdoc.body_reader import read_function_body, read_module_values
 from migdoc.model import Assignment, FunctionBody, Header, Operation, RevisionFile
+
+_NO_CODES: frozenset[str] = frozenset()  # one empty set for the files that ignore nothing
 
 _IGNORE_COMMENT = re.compile(r"#\s*migdoc:\s*ignore\[([A-Za-z0-9_,\s]+)\]")
 _HEADER_FIELD = re.compile(r"^\s*(Revision ID|Revises|Create Date)\s*:\s*(.*?)\s*$")
@@ -66,11 +70,14 @@ def _read(path: str, data: bytes, digest: str) -> RevisionFile:
 
 
 def _read_module(path: str, text: str, module: ast.Module, digest: str) -> RevisionFile:
-    ignored = frozenset(
-        code.strip().upper()
-        for match in _IGNORE_COMMENT.finditer(text)
-        for code in match.group(1).split(",")
-        if code.strip()
+    ignored = (
+        frozenset(
+            code.strip().upper()
+            for match in _IGNORE_COMMENT.finditer(text)
+            for code in match.group(1).split(",")
+            if code.strip()
+        )
+        or _NO_CODES
     )
     constants = _LazyConstants(module)
     assigned: dict[str, tuple[ast.expr, Assignment]] = {}
@@ -109,7 +116,9 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
         revision = _literal(rev_node, constants)
     except _NotLiteral:
         revision = _MISSING
-    if not isinstance(revision, str):
+    if isinstance(revision, str):
+        revision = sys.intern(revision)  # also its children's down_revision: one string
+    else:
         return RevisionFile(
             read_error="`revision` is not a string literal",
             read_error_line=rev_at.line,
@@ -173,9 +182,9 @@ def _id_tuple(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return (value,)
+        return (sys.intern(value),)
     if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
-        return tuple(value)
+        return tuple(sys.intern(v) for v in value)
     raise _NotLiteral
 
 
@@ -214,12 +223,16 @@ def _assignments(stmt: ast.stmt) -> list[tuple[str, ast.expr]]:
 
 
 def _where(stmt: ast.stmt, value: ast.expr) -> Assignment:
-    return Assignment(
-        line=value.lineno,
-        end_line=value.end_lineno or value.lineno,
-        col=value.col_offset,
-        end_col=value.end_col_offset or value.col_offset,
+    return _assignment(
+        value.lineno, value.end_lineno or value.lineno, value.col_offset, value.end_col_offset or value.col_offset
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _assignment(line: int, end_line: int, col: int, end_col: int) -> Assignment:
+    """Files written from one template assign ``revision`` and its siblings at the same
+    places: one immutable record for each place, not one per file (memory at 50,000)."""
+    return Assignment(line=line, end_line=end_line, col=col, end_col=end_col)
 
 
 class _LazyConstants(dict):
@@ -309,6 +322,8 @@ def _read_header(module: ast.Module) -> Header:
         value, revises_line = fields["Revises"]
         revises = tuple(part.strip() for part in value.split(",") if part.strip())
     rev_id, rev_line = fields.get("Revision ID", (None, 0))
+    rev_id = sys.intern(rev_id) if rev_id else None
+    revises = tuple(sys.intern(r) for r in revises) if revises is not None else None
     return Header(
         revision_id=rev_id or None,
         revision_id_line=rev_line,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migdoc.filesystem import display_path, read_regular_file
+from migdoc.filesystem import read_regular_file
 
 if TYPE_CHECKING:
     from migdoc.config import ProjectLayout
@@ -85,13 +85,13 @@ def _version_folders(layout: ProjectLayout) -> list[tuple[str, list[str]]]:
 
 
 def _version_files_shown(layout: ProjectLayout) -> list[tuple[str, str]]:
-    """(path to open, path to show) of every version file, resolving each folder once."""
-    cwd = Path.cwd().resolve()
+    """(path to open, path the record holds) of every version file: both the absolute path
+    (the configuration resolves the version locations), whatever the current directory."""
     files = []
     for folder, names in _version_folders(layout):
-        prefix = display_path(Path(folder), cwd)
         for name in names:
-            files.append((os.path.join(folder, name), name if prefix in ("", ".") else f"{prefix}/{name}"))
+            path = os.path.join(folder, name)
+            files.append((path, path))
     return files
 
 
@@ -112,9 +112,20 @@ def _read_one(path: str, shown: str) -> RevisionFile:
 def _read_chunk(chunk: list[tuple[str, str]]) -> list[RevisionFile]:
     # Parsing makes and drops millions of AST nodes (freed by reference
     # counting: they hold no cycles); the cyclic collector would otherwise
-    # rescan the growing list of records again and again.
+    # rescan the growing list of records again and again. But each
+    # ``ast.literal_eval`` leaves a few functions in a reference cycle (its nested
+    # helpers): only the youngest objects are collected, every few hundred files,
+    # or 50,000 files pile up ~5 KB of that garbage each (a first run's peak).
+    records = []
     with gc_paused():
-        return [_read_one(path, shown) for path, shown in chunk]
+        for number, (path, shown) in enumerate(chunk, 1):
+            records.append(_read_one(path, shown))
+            if number % _COLLECT_EVERY == 0:
+                gc.collect(0)
+    return records
+
+
+_COLLECT_EVERY = 256
 
 
 # Below this many files a process pool costs more than it saves.
@@ -205,7 +216,7 @@ def find_archived(layout: ProjectLayout) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted(archive.rglob("*.py")):
         try:
-            record = read_revision(display_path(path), read_regular_file(path))
+            record = read_revision(str(path.absolute()), read_regular_file(path))
         except OSError:
             continue
         if record.revision is not None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import sys
 
 import pytest
 
-from migdoc import scan
+from migdoc import read_cache, scan
 from migdoc.config import find_layout
 from migdoc.scan import read_project_files
 from tests.conftest import FIXTURES
@@ -37,11 +38,21 @@ def test_cached_read_equals_fresh_read_and_sees_edits(demo, tmp_path):
     assert "0004" not in {r.revision for r in after}
 
 
-def test_cache_keeps_paths_of_the_current_directory(demo, monkeypatch):
-    read_project_files(find_layout("demo"))
-    monkeypatch.chdir(demo)
-    again = read_project_files(find_layout("."))
-    assert all(r.path.startswith("migrations/versions/") for r in again)
+def test_cache_written_from_one_folder_is_right_read_from_another(demo, tmp_path, monkeypatch):
+    """Issue 10: records hold absolute paths, so a cache written with the current directory
+    at ``tmp_path`` gives the same records read from inside the project (and from outside
+    it, where the project is named by an absolute path)."""
+    written = read_project_files(find_layout("demo"))
+    assert list((tmp_path / "cache").glob("reads-*.jsonl"))
+    versions = (demo / "migrations" / "versions").resolve()
+    assert all(r.path.startswith(f"{versions}/") for r in written)
+    monkeypatch.chdir(demo / "migrations")
+    from_inside = read_project_files(find_layout(".."))
+    monkeypatch.chdir("/")
+    from_root = read_project_files(find_layout(str(demo)))
+    assert from_inside == written and from_root == written
+    fresh = read_project_files(find_layout(str(demo)), use_cache=False)
+    assert fresh == written
 
 
 def test_corrupt_cache_is_ignored(demo, tmp_path):
@@ -77,3 +88,26 @@ def test_fix_without_apply_writes_no_cache(demo, tmp_path):
     assert not (tmp_path / "cache").exists()
     CliRunner().invoke(cli, ["check", "demo"])
     assert list((tmp_path / "cache").glob("reads-*.jsonl")), "check does use the cache"
+
+
+def test_warm_records_are_lean_and_equal_to_fresh_ones(demo):
+    """Issue 13 (memory at 50,000 revisions): records carry no ``__dict__``; a warm read shares
+    equal assignments and one string per revision id, and still equals a fresh read."""
+    layout = find_layout("demo")
+    fresh = read_project_files(layout, use_cache=False)
+    read_project_files(layout)
+    assert read_cache.ReadCache.open(layout.root).is_verified  # written line by line, its digest holds
+    warm = read_project_files(layout)
+    assert warm == fresh
+    record = next(r for r in warm if r.upgrade is not None and r.upgrade.operations)
+    for value in (record, record.header, record.upgrade, record.upgrade.operations[0], record.revision_at):
+        assert not hasattr(value, "__dict__"), type(value).__name__
+    by_revision = {r.revision: r for r in warm if r.revision is not None}
+    child = next(r for r in warm if r.down_revisions and r.down_revisions[0] in by_revision)
+    assert child.down_revisions[0] is by_revision[child.down_revisions[0]].revision
+    placed = [r.branch_labels_at for r in warm if r.branch_labels_at is not None]
+    assert len(placed) > 2 and len(set(placed)) < len(placed), "the demo's files place branch_labels alike"
+    first = {}
+    assert all(first.setdefault(at, at) is at for at in placed)
+    kinds = [op.kind for r in warm if r.upgrade for op in r.upgrade.operations]
+    assert all(kind is sys.intern(kind) for kind in kinds)

@@ -10,15 +10,14 @@ from pathlib import Path
 
 from migdoc.dryrun.results import record_path
 from migdoc.errors import EnvironmentProblem
-from migdoc.filesystem import display_path
 
 
-def raise_if_no_app(exc: BaseException, root: Path, caller_cwd: Path) -> None:
+def raise_if_no_app(exc: BaseException, root: Path) -> None:
     """Flask-Migrate's env.py reads ``current_app``, which exists only inside the app:
     an environment problem with a fix, not a failed migration."""
     if not (isinstance(exc, RuntimeError) and "outside of application context" in str(exc)):
         return
-    file, line = _shown(project_frame(exc, root), caller_cwd)
+    file, line = project_frame(exc, root)
     where = f"{file}:{line}: " if file and line else ""
     raise EnvironmentProblem(
         f"{where}env.py reads Flask's current_app (a Flask-Migrate env.py), which exists only inside your app; "
@@ -29,11 +28,11 @@ def raise_if_no_app(exc: BaseException, root: Path, caller_cwd: Path) -> None:
     ) from exc
 
 
-def raise_if_missing_module(exc: BaseException, root: Path, caller_cwd: Path) -> None:
+def raise_if_missing_module(exc: BaseException, root: Path) -> None:
     """A module the project imports is not installed here: an environment problem, exit 2."""
     if not isinstance(exc, ImportError):
         return
-    file, line = _shown(project_frame(exc, root), caller_cwd)
+    file, line = project_frame(exc, root)
     where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
     fix = "add the folder that holds it to PYTHONPATH or to prepend_sys_path in the Alembic config"
     if isinstance(exc, ModuleNotFoundError) and exc.name:
@@ -51,12 +50,6 @@ def raise_if_missing_module(exc: BaseException, root: Path, caller_cwd: Path) ->
         needs=getattr(exc, "name", None),
         remedy=fix,
     ) from exc
-
-
-def _shown(place: tuple[str | None, int | None], caller_cwd: Path) -> tuple[str | None, int | None]:
-    """A (file, line) as an error message shows it: relative to the caller's folder."""
-    file, line = place
-    return (display_path(Path(file), caller_cwd) if file else None), line
 
 
 def db_message(exc, hint: bool = False) -> str:

@@ -75,10 +75,9 @@ FIX = (
 class ConnectionGuard:
     """Context manager: while active, only connections to ``identity``'s database are allowed."""
 
-    def __init__(self, identity: RunIdentity, project_root: Path, caller_cwd: Path | None = None) -> None:
+    def __init__(self, identity: RunIdentity, project_root: Path) -> None:
         self.identity = identity
         self.project_root = str(project_root)
-        self.caller_cwd = caller_cwd  # where a message's path is shown from (default: the current folder)
         self.violation: str | None = None
         self._lock = threading.Lock()
         self._pending = threading.local()
@@ -113,13 +112,12 @@ class ConnectionGuard:
         raise ForeignConnection(message)
 
     def _caller(self) -> str | None:
-        """The innermost frame in the project's own files: where it connected."""
-        from migdoc.filesystem import display_path
-
+        """The innermost frame in the project's own files: where it connected (its absolute
+        path, as records hold paths; whoever shows the message shows it from its own folder)."""
         frame = sys._getframe(1)
         while frame is not None:
             if frame.f_code.co_filename.startswith(self.project_root):
-                return f"{display_path(Path(frame.f_code.co_filename), self.caller_cwd)}:{frame.f_lineno}"
+                return f"{frame.f_code.co_filename}:{frame.f_lineno}"
             frame = frame.f_back
         return None
 

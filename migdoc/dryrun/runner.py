@@ -96,8 +96,6 @@ class Stairway:
         # tests: check the snapshot kept step by step against a whole one at every step
         self.verify_snapshots = verify_snapshots
         self._tracker: SchemaTracker | None = None
-        # the caller's folder, for the paths an error message names (records hold absolute ones)
-        self.caller_cwd = Path.cwd()
         self.url = url
         self.identity = identity
         self.step_timeout = step_timeout
@@ -378,7 +376,7 @@ class Stairway:
                     self._run()
                 self._timeout_failure()
                 return self._done(started)
-            with ConnectionGuard(self.identity, self.project.layout.root, self.caller_cwd) as guard:
+            with ConnectionGuard(self.identity, self.project.layout.root) as guard:
                 try:
                     with self._timer():
                         self._run()
@@ -450,8 +448,8 @@ class Stairway:
 
         if isinstance(exc, _SnapshotError):
             raise exc
-        raise_if_missing_module(exc, self.project.layout.root, self.caller_cwd)
-        raise_if_no_app(exc, self.project.layout.root, self.caller_cwd)
+        raise_if_missing_module(exc, self.project.layout.root)
+        raise_if_no_app(exc, self.project.layout.root)
         if self._current is None:
             if isinstance(exc, DBAPIError) and is_connection_error(exc):
                 raise DatabaseError(f"cannot connect to the database: {db_message(exc)}") from exc
@@ -495,8 +493,8 @@ class Stairway:
         )
 
     def _load_failure(self, exc: BaseException, doing: str) -> Failure:
-        raise_if_missing_module(exc, self.project.layout.root, self.caller_cwd)
-        raise_if_no_app(exc, self.project.layout.root, self.caller_cwd)
+        raise_if_missing_module(exc, self.project.layout.root)
+        raise_if_no_app(exc, self.project.layout.root)
         file, line = project_frame(exc, self.project.layout.root)
         return Failure(None, file, "load", f"{doing}: {type(exc).__name__}: {exc}", line=line)
 

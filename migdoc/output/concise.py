@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from migdoc.filesystem import display_path, display_text
 from migdoc.model import CheckResult
 from migdoc.output.text import Styler, plain, printable, printable_path
 
@@ -14,10 +15,10 @@ def render_check(result: CheckResult, style: Styler = plain) -> str:
     for d in result.diagnostics:
         # migdoc's findings are about a whole statement, so the column is always 1;
         # it is printed anyway so tools that expect path:line:col parse every line.
-        where = f"{printable_path(d.file)}:{max(d.line, 1)}:1" if d.file else "(project):1:1"
+        where = f"{printable_path(display_path(d.file))}:{max(d.line, 1)}:1" if d.file else "(project):1:1"
         revision = f" [{printable(d.revision)}]" if d.revision else ""
         code = style(d.code, d.severity.value)
-        lines.append(f"{style(where, 'path')}: {code}{revision} {printable(d.message)}")
+        lines.append(f"{style(where, 'path')}: {code}{revision} {printable(display_text(d.message))}")
     return "".join(line + "\n" for line in lines)
 
 

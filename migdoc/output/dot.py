@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from migdoc.filesystem import display_path
 from migdoc.graph import RevisionGraph
 from migdoc.output.text import printable
 
@@ -34,7 +35,7 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
             continue
         rf = graph.files[index]
         label_lines = [revision, printable(rf.message) if rf.message else ""]
-        attributes = [f"label={_label(*label_lines)}", f"tooltip={_quote(printable(rf.path))}"]
+        attributes = [f"label={_label(*label_lines)}", f"tooltip={_quote(printable(display_path(rf.path)))}"]
         if graph.is_shadowed(index):
             attributes.append("style=dotted")
         if rf.revision in heads and not graph.is_shadowed(index):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from pathlib import Path
 
-from migdoc.filesystem import display_path
+from migdoc.filesystem import display_path, display_text
 from migdoc.output.text import Styler, plain, printable
 
 _PHASE_WORDS = {"upgrade": "up", "downgrade": "down", "consistency": "same"}
@@ -78,12 +77,17 @@ def displayed(result):
     when under it): records hold absolute paths, resolved against the project."""
 
     def shown(path: str | None) -> str | None:
-        return display_path(Path(path)) if path else path
+        return display_path(path) if path else path
 
     failure = result.failure
     if failure is not None:
-        findings = tuple({**finding, "file": shown(finding.get("file"))} for finding in failure.findings)
-        failure = dataclasses.replace(failure, file=shown(failure.file), findings=findings)
+        findings = tuple(
+            {**finding, "file": shown(finding.get("file")), "message": display_text(str(finding.get("message", "")))}
+            for finding in failure.findings
+        )
+        failure = dataclasses.replace(
+            failure, file=shown(failure.file), error=display_text(failure.error), findings=findings
+        )
     drift = [dataclasses.replace(item, file=shown(item.file)) for item in result.drift]
     return dataclasses.replace(result, failure=failure, drift=drift)
 

@@ -4,11 +4,38 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 from migdoc.edits import unified_diff
 from migdoc.errors import FixRefused
+from migdoc.filesystem import display_path, display_text
 from migdoc.model import Action, CreateFile, EditText, MoveFile, Plan, Realign, RenameFile
 from migdoc.output.text import Styler, plain, plural, printable
+
+
+def shown_plan(plan: Plan) -> Plan:
+    """The plan as a person reads it: its paths, and the paths in its sentences, relative to
+    the current directory when under it (the plan itself holds absolute ones). What a file
+    will contain is shown as it will be written."""
+    actions = []
+    for action in plan.actions:
+        said = {"reason": display_text(action.reason), "warnings": tuple(display_text(w) for w in action.warnings)}
+        if isinstance(action, (MoveFile, RenameFile)):
+            actions.append(
+                replace(action, source=display_path(action.source), target=display_path(action.target), **said)
+            )
+        else:
+            actions.append(replace(action, path=display_path(action.path), **said))
+    realign = plan.realign
+    if realign is not None:
+        realign = replace(realign, reason=display_text(realign.reason), command=display_text(realign.command))
+    return replace(
+        plan,
+        actions=tuple(actions),
+        notes=tuple(display_text(note) for note in plan.notes),
+        unresolved=tuple(display_text(item) for item in plan.unresolved),
+        realign=realign,
+    )
 
 
 def _describe(action: Action) -> str:
@@ -21,6 +48,7 @@ def _describe(action: Action) -> str:
 
 
 def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -> str:
+    plan = shown_plan(plan)
     lines = []
     flags = " ".join(f"--{s}" for s in plan.strategies)
     if heading is None:
@@ -63,6 +91,7 @@ def render_overview(proposals: Mapping[str, Plan], style: Styler = plain) -> str
 
 def render_diff(plan: Plan) -> str:
     """Every move, rename, edit and new file, as ``git diff`` would show it."""
+    plan = shown_plan(plan)
     out = []
     for action in plan.actions:
         if isinstance(action, (MoveFile, RenameFile)):
@@ -108,6 +137,7 @@ def realign_to_dict(realign: Realign) -> dict:
 
 
 def plan_to_dict(plan: Plan) -> dict:
+    plan = shown_plan(plan)
     return {
         "strategies": list(plan.strategies),
         "main_head": plan.main_head,

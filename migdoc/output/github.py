@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from migdoc.filesystem import display_path, display_text
 from migdoc.model import CheckResult, Severity
 from migdoc.output.text import printable
 
@@ -20,7 +21,7 @@ def _escape_property(text: str) -> str:
 def render_check(result: CheckResult) -> str:
     lines = []
     for d in result.diagnostics:
-        location = f"file={_escape_property(d.file)},line={d.line}," if d.file else ""
+        location = f"file={_escape_property(display_path(d.file))},line={d.line}," if d.file else ""
         title = _escape_property(f"{d.code} {d.name}")
-        lines.append(f"::{_LEVEL[d.severity]} {location}title={title}::{_escape_data(d.message)}")
+        lines.append(f"::{_LEVEL[d.severity]} {location}title={title}::{_escape_data(display_text(d.message))}")
     return "".join(line + "\n" for line in lines)

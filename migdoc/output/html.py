@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 
+from migdoc.filesystem import display_path, display_text
 from migdoc.graph import RevisionGraph
 from migdoc.output.text import lane_columns, printable
 
@@ -145,11 +146,11 @@ def render_graph(
                 classes.append("problem")
             tags.extend(f"label: {label}" for label in rf.branch_labels)
             attrs = {
-                "file": rf.path,
+                "file": display_path(rf.path),
                 "message": rf.message or "",
                 "date": rf.header.create_date or "",
                 "parents": ", ".join(rf.down_revisions),
-                "findings": json.dumps(findings.get(rf.path, [])),
+                "findings": json.dumps([(c, s, display_text(m)) for c, s, m in findings.get(rf.path, [])]),
             }
             label = rf.message or ""
         attrs |= {"rev": revision, "tags": ", ".join(tags)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from migdoc.filesystem import display_path, display_text
 from migdoc.graph import RevisionGraph, file_node
 from migdoc.model import CheckResult, Diagnostic
 
@@ -21,7 +22,7 @@ def graph_to_dict(graph: RevisionGraph) -> dict:
                 "down_revisions": list(rf.down_revisions),
                 "depends_on": list(rf.depends_on),
                 "branch_labels": list(rf.branch_labels),
-                "file": rf.path,
+                "file": display_path(rf.path),
                 "message": rf.message,
                 "create_date": rf.header.create_date,
                 "is_head": rf.revision in heads,
@@ -46,11 +47,11 @@ def diagnostic_to_dict(d: Diagnostic) -> dict:
         "code": d.code,
         "name": d.name,
         "severity": d.severity.value,
-        "message": d.message,
-        "file": d.file,
+        "message": display_text(d.message),
+        "file": display_path(d.file) if d.file else None,
         "line": d.line,
         "revision": d.revision,
-        "related": list(d.related),
+        "related": [display_path(p) for p in d.related],
     }
 
 

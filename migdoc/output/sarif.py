@@ -7,6 +7,7 @@ import posixpath
 from pathlib import PurePath
 
 from migdoc import __version__
+from migdoc.filesystem import display_path, display_text
 from migdoc.model import CheckResult, Severity
 from migdoc.rules import RULES
 
@@ -20,9 +21,10 @@ BASE_ID = "SRCROOT"
 
 def _artifact(path: str, root: PurePath | None, cwd: PurePath | None) -> dict:
     """A location relative to the repository root (code scanning places it the same from
-    any folder migdoc ran in); a file outside the root keeps its absolute URI."""
+    any folder migdoc ran in); a file outside the root keeps its absolute URI. Without a
+    root, the path as the other formats show it."""
     if root is None or cwd is None:
-        return {"uri": path}
+        return {"uri": display_path(path, cwd)}
     absolute = posixpath.normpath(posixpath.join(cwd.as_posix(), path))
     relative = posixpath.relpath(absolute, root.as_posix())
     if relative == ".." or relative.startswith("../"):
@@ -31,8 +33,8 @@ def _artifact(path: str, root: PurePath | None, cwd: PurePath | None) -> dict:
 
 
 def check_to_sarif(result: CheckResult, root: PurePath | None = None, cwd: PurePath | None = None) -> dict:
-    """``root``: the repository root (absolute); ``cwd``: the folder the findings' paths
-    are relative to. Without them, paths are written as the findings hold them."""
+    """``root``: the repository root (absolute); ``cwd``: the folder paths are shown from
+    (in messages, and in locations without a root; the findings hold absolute paths)."""
     codes = sorted(RULES)
     rules = [
         {
@@ -51,7 +53,7 @@ def check_to_sarif(result: CheckResult, root: PurePath | None = None, cwd: PureP
             "ruleId": d.code,
             "ruleIndex": codes.index(d.code) if d.code in codes else 0,
             "level": _LEVEL[d.severity],
-            "message": {"text": d.message},
+            "message": {"text": display_text(d.message, cwd)},
         }
         if d.file:
             entry["locations"] = [

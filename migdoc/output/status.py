@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from migdoc.filesystem import display_path, display_text
 from migdoc.graph import RevisionGraph
 from migdoc.output.text import printable
 from migdoc.upgrades import DeploymentStatus
@@ -15,7 +16,7 @@ def _describe(graph: RevisionGraph, revision: str) -> tuple[str, str]:
     if index is None:
         return "", ""
     rf = graph.files[index]
-    return rf.message, rf.path
+    return rf.message, display_path(rf.path)
 
 
 def _rows(graph: RevisionGraph, revisions, indent: str) -> list[str]:
@@ -37,7 +38,9 @@ def render_status(
         for revision in status.current:
             if revision in status.unknown:
                 where = whereabouts.get(revision, "neither the archive folder nor git history knows it")
-                lines.append(f"  {printable(revision)}  MD016: no version file declares it; {printable(where)}")
+                lines.append(
+                    f"  {printable(revision)}  MD016: no version file declares it; {printable(display_text(where))}"
+                )
             else:
                 lines.extend(_rows(graph, [revision], "  "))
     lines.append("heads:")
@@ -64,14 +67,17 @@ def render_status_json(
                 "revision": rev,
                 "file": _describe(graph, rev)[1] or None,
                 "is_known": rev not in status.unknown,
-                "whereabouts": whereabouts.get(rev) if rev in status.unknown else None,
+                "whereabouts": display_text(whereabouts[rev]) if rev in status.unknown and rev in whereabouts else None,
             }
             for rev in status.current
         ],
         "heads": list(status.heads),
         "pending": None
         if status.pending is None
-        else [{"revision": p.revision, "file": p.file, "message": p.message} for p in status.pending],
+        else [
+            {"revision": p.revision, "file": display_path(p.file) if p.file else p.file, "message": p.message}
+            for p in status.pending
+        ],
         "blocked_by": status.blocked_by,
         "is_up_to_date": status.is_up_to_date,
     }

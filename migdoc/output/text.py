@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import networkx as nx
 
+from migdoc.filesystem import display_path, display_text
 from migdoc.graph import RevisionGraph, node_sort_key
 from migdoc.model import CheckResult, Diagnostic
 
@@ -52,15 +53,17 @@ def render_check(result: CheckResult, style: Styler = plain, is_summary: bool = 
     lines: list[str] = []
     by_file: dict[str, list[Diagnostic]] = {}
     for d in result.diagnostics:
-        by_file.setdefault(d.file or "(project)", []).append(d)
+        by_file.setdefault(display_path(d.file) if d.file else "(project)", []).append(d)
     for path, diagnostics in by_file.items():
         lines.append(style(printable_path(path), "path"))
         for d in diagnostics:
             level = style(f"{d.severity.value:<7}", d.severity.value)
             revision = f" [{printable(d.revision)}]" if d.revision else ""
-            lines.append(f"  {d.line:>4}  {level} {d.code} {d.name}{revision}: {printable(d.message)}")
+            lines.append(f"  {d.line:>4}  {level} {d.code} {d.name}{revision}: {printable(display_text(d.message))}")
             if d.related:
-                lines.append(style(f"              related: {printable(', '.join(d.related))}", "dim"))
+                lines.append(
+                    style(f"              related: {printable(', '.join(display_path(p) for p in d.related))}", "dim")
+                )
         lines.append("")
     if not is_summary:  # -q: the findings alone
         return "\n".join(lines) + "\n" if lines else ""
@@ -188,7 +191,7 @@ def _label(graph, node, heads, bases, merges, problems, style: Styler, shown_pat
         text += f" ({', '.join(tags)})"
     if rf.message:
         text += f" {printable(rf.message)}"
-    text += style(f"  {printable(shown_paths.get(rf.path, rf.path))}", "dim")
+    text += style(f"  {printable(shown_paths.get(rf.path) or display_path(rf.path))}", "dim")
     codes = problems.get(rf.path)
     if codes:
         text += " " + style(f"!! {' '.join(sorted(set(codes)))}", "error")
