@@ -64,9 +64,10 @@ def test_a_copy_without_evidence_refusal_carries_keep_and_each_file(copy_fixture
     with pytest.raises(errors.FixRefused) as refused:
         plan_for("fix_seed", is_archive=True)
     assert refused.value.flag == "--keep"
+    # records hold absolute paths; outputs show them from the current directory
     assert refused.value.candidates == (
-        "fix_seed/migrations/versions/0025_add_channel_mtproto_settings.py",
-        "fix_seed/migrations/versions/0025_add_mtproto_audit_log.py",
+        str(versions / "0025_add_channel_mtproto_settings.py"),
+        str(versions / "0025_add_mtproto_audit_log.py"),
     )
 
 
@@ -107,3 +108,22 @@ def test_a_head_prefix_of_several_revisions_is_refused_with_them(copy_fixture):
     with pytest.raises(errors.FixRefused, match="no such revision") as refused:
         plan_for("fix_refuse_ambiguous_head", is_archive=True, head="0009")
     assert (refused.value.flag, refused.value.candidates) == ("--head", ())
+
+
+def test_the_json_refusal_shows_file_candidates_from_the_current_directory(copy_fixture):
+    import json
+
+    from click.testing import CliRunner
+
+    from migdoc.cli import cli
+
+    root = copy_fixture("fix_seed")
+    versions = root / "migrations" / "versions"
+    (versions / "0025b_add_mtproto_audit_log.py").rename(versions / "0025_add_mtproto_audit_log.py")
+    result = CliRunner().invoke(cli, ["fix", "--archive", "--format", "json", "fix_seed"])
+    refused = json.loads(result.stdout)["refused"]
+    assert refused["candidates"] == [
+        "fix_seed/migrations/versions/0025_add_channel_mtproto_settings.py",
+        "fix_seed/migrations/versions/0025_add_mtproto_audit_log.py",
+    ]
+    assert str(root) not in refused["message"] and "fix_seed/migrations/versions/" in refused["message"]

@@ -157,7 +157,13 @@ def render_refusal_json(refused: FixRefused) -> str:
     """A refusal for machines: what it says, the flag that decides, the values it could take."""
     return (
         json.dumps(
-            {"refused": {"message": str(refused), "flag": refused.flag, "candidates": list(refused.candidates)}},
+            {
+                "refused": {
+                    "message": display_text(str(refused)),
+                    "flag": refused.flag,
+                    "candidates": [display_text(candidate) for candidate in refused.candidates],
+                }
+            },
             indent=2,
         )
         + "\n"
