@@ -12,10 +12,12 @@ before any heavy import, so the first signal becomes :class:`Interrupted`, a
 from __future__ import annotations
 
 import _thread
+import contextlib
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 
 WATCHED = (signal.SIGINT, signal.SIGTERM)
 
@@ -72,6 +74,19 @@ def _on_unraisable(unraisable) -> None:
 def _deliver_later(signum: int) -> None:
     time.sleep(0.005)
     os.kill(os.getpid(), signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (blocked, not lost) while the body runs, and arrive as soon as
+    it is done: for steps that a signal must not cut in half, such as starting a process
+    pool (a pool interrupted between launching its workers and starting the thread that
+    feeds them leaves workers Python's exit waits for, forever). Main thread only."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def report(exc: BaseException) -> int:

@@ -181,16 +181,27 @@ def _parse_many(jobs: list[tuple[str, str]]) -> list[RevisionFile]:
     size = -(-len(jobs) // workers)
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     context = multiprocessing.get_context("fork")
+    from migdoc.interrupts import deferred
+
     try:
-        with (
-            concurrent.futures.ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=context) as pool,
-            gc_paused(),
-        ):
-            # this process reads the first share itself rather than wait idle (and unpickle it)
+        with deferred():  # a pool cut in half by a signal leaves workers the exit waits for
+            pool = concurrent.futures.ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=context)
             others = pool.map(_read_chunk, chunks[1:])
-            return [*_read_chunk(chunks[0]), *(record for part in others for record in part)]
     except (OSError, concurrent.futures.process.BrokenProcessPool):
         return _read_chunk(jobs)  # no processes to be had here: read in this one
+    try:
+        with gc_paused():
+            # this process reads the first share itself rather than wait idle (and unpickle it)
+            records = [*_read_chunk(chunks[0]), *(record for part in others for record in part)]
+    except concurrent.futures.process.BrokenProcessPool:
+        pool.shutdown(wait=False, cancel_futures=True)
+        return _read_chunk(jobs)
+    except BaseException:
+        # interrupted: the run is ending; the workers finish their share and are not waited for
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return records
 
 
 @contextlib.contextmanager

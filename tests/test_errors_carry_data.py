@@ -54,6 +54,6 @@ def test_missing_module_names_the_module(tmp_path: Path):
     except ModuleNotFoundError as exc:
         missing = exc
     with pytest.raises(EnvironmentProblem) as caught:
-        raise_if_missing_module(missing, tmp_path, tmp_path)
+        raise_if_missing_module(missing, tmp_path)
     assert caught.value.needs == "migdoc_no_such_module"
     assert "PYTHONPATH" in caught.value.remedy
