@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from fixhelp import NOW
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from migdoc import apply as applying
@@ -96,6 +96,17 @@ def contents(root: Path, skip: set[str]) -> collections.Counter:
 
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chains())
+# found by this test: --relink re-points a cherry-pick at 0003, --archive then archives 0003
+# and re-points it again; two edits of one file, the second refused as "changed on disk"
+@example(
+    (
+        [("0001", None, "a"), ("0002", "0001", "a"), ("0003", "0002", "a"), ("0004", "0999", "b")],
+        [],
+        None,
+        {"is_archive": True, "is_merge": False, "is_renumber": False, "is_relink": True},
+        False,
+    )
+)
 def test_apply_never_loses_a_file_nor_makes_things_worse(chain):
     revisions, duplicates, suffixed, flags, strict_names = chain
     cwd = os.getcwd()

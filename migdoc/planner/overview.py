@@ -49,10 +49,7 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
         archive = plan_archive(context, options, state)
         main_head = archive.main_head
         realign = archive.realign
-        # a file --relink edited and --archive then moves needs no edit: it leaves the chain
-        leaving = {a.source for a in archive.actions if a.kind == "move"}
-        actions = [a for a in actions if not (a.kind == "edit" and getattr(a, "path", None) in leaving)]
-        actions += archive.actions
+        actions += _after_relink(actions, archive.actions)
         notes += archive.notes
         unresolved += archive.unresolved
         state = archive.state
@@ -74,6 +71,28 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
         main_head=main_head,
         realign=realign,
     )
+
+
+def _after_relink(relinked: list[Action], archived: Sequence[Action]) -> list[Action]:
+    """``--archive``'s actions, taking over ``--relink``'s edits of the same files (``relinked``
+    is changed in place): a file relink re-pointed and archive then moves needs no edit (it
+    leaves the chain); one archive re-points again gets one edit, archive's, made from the
+    original text with the parent archive chose, saying both reasons. Two edits of one file
+    would each expect its original text, and the second would find it changed."""
+    taken_over = {a.source for a in archived if a.kind == "move"} | {a.path for a in archived if a.kind == "edit"}
+    earlier = {a.path: a for a in relinked if a.kind == "edit"}
+    relinked[:] = [a for a in relinked if not (a.kind == "edit" and a.path in taken_over)]
+    combined: list[Action] = []
+    for action in archived:
+        before = earlier.get(action.path) if action.kind == "edit" else None
+        if before is not None:
+            action = dataclasses.replace(
+                action,
+                reason=f"{before.reason}; then {action.reason}",
+                answers=tuple(dict.fromkeys((*before.answers, *action.answers))),
+            )
+        combined.append(action)
+    return combined
 
 
 def _database_notes(context: PlanContext, options: FixOptions) -> list[str]:
