@@ -4,6 +4,10 @@ undo it, status, dry-run. Each command of the CLI is one call here.
 This module composes the edges (``project``, ``deployed``, ``gitref``, ``apply``,
 ``dryrun``) with the pure core (``graph``, ``rules``, ``planner``); all logic is
 reachable from here without the CLI, which never reads a database or the disk itself.
+
+Over ~400 lines for a reason: it is the whole public surface, one short function per
+command plus the reading each needs (the deployed database, git history); a reader who
+wants to know what the library offers reads one file.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ constraints per table (two tables may each have a check named ``positive``;
 a naming convention such as ``ck_%(table_name)s_%(constraint_name)s`` makes
 their real names differ anyway). A constraint dropped by its convention-made
 name (``ck_users_positive`` for ``positive``) makes the short name uncertain.
+
+Over ~400 lines for a reason: the state (facts indexed by table and name, layered per
+branch) and the rules of each ``op.*`` call that changes it must agree on one key scheme;
+they are one piece.
 """
 
 from __future__ import annotations

@@ -1,5 +1,11 @@
 """``--archive``: keep the main line (the ancestry, through ``down_revision`` and
-``depends_on``, of the main head) and archive the rest; the relinking is in ``relink``. Pure."""
+``depends_on``, of the main head) and archive the rest; the relinking is in ``relink``, the
+evidence in ``evidence``. Pure.
+
+Over ~400 lines for a reason: choosing the main head, the copies of a duplicated id and the
+main-line repeats are three answers to one question (what leaves the chain), each using
+the others' result; split, the order they must run in would live in no file.
+"""
 
 from __future__ import annotations
 
