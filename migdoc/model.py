@@ -267,6 +267,18 @@ Action = MoveFile | RenameFile | EditText | CreateFile
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A strategy that would not plan without a decision only the user can make (a
+    :class:`migdoc.errors.FixRefused`, kept as data where a plan reports it)."""
+
+    message: str
+    flag: str | None = None
+    """The option that decides (``--keep``, ``--head``...)."""
+    candidates: tuple[str, ...] = ()
+    """The values it could take, where known (absolute paths for ``--keep``, ids for ``--head``)."""
+
+
+@dataclass(frozen=True)
 class Realign:
     """The ``alembic stamp`` a database needs once the plan is applied; migdoc never runs it.
 
@@ -301,6 +313,8 @@ class Plan:
     main_head: str | None = None
     realign: Realign | None = None
     """With a database: the ``alembic stamp`` to run after applying, when the plan needs one."""
+    refusal: Refusal | None = None
+    """When the strategy refused (the overview of ``fix`` without a strategy): why, and the flag."""
 
     @property
     def is_empty(self) -> bool:

@@ -127,3 +127,21 @@ def test_the_json_refusal_shows_file_candidates_from_the_current_directory(copy_
         "fix_seed/migrations/versions/0025_add_mtproto_audit_log.py",
     ]
     assert str(root) not in refused["message"] and "fix_seed/migrations/versions/" in refused["message"]
+
+
+def test_the_overview_json_keeps_a_strategys_refusal_as_data(copy_fixture):
+    """``fix`` without a strategy shows what each would do; one that refuses keeps its
+    deciding flag and candidates there too, not only a sentence under ``unresolved``."""
+    import json
+
+    from click.testing import CliRunner
+
+    from migdoc.cli import cli
+
+    copy_fixture("fix_refuse_ambiguous_head")
+    result = CliRunner().invoke(cli, ["fix", "--format", "json", "fix_refuse_ambiguous_head"])
+    proposals = json.loads(result.stdout)["proposals"]
+    refused = proposals["archive"]["refused"]
+    assert refused["flag"] == "--head" and refused["candidates"] == ["0002", "0003"]
+    assert refused["message"] in proposals["archive"]["unresolved"]
+    assert all("refused" not in plan for name, plan in proposals.items() if name != "archive")

@@ -137,8 +137,9 @@ def realign_to_dict(realign: Realign) -> dict:
 
 
 def plan_to_dict(plan: Plan) -> dict:
+    refusal = plan.refusal
     plan = shown_plan(plan)
-    return {
+    shown = {
         "strategies": list(plan.strategies),
         "main_head": plan.main_head,
         "actions": [action_to_dict(a) for a in plan.actions],
@@ -146,6 +147,18 @@ def plan_to_dict(plan: Plan) -> dict:
         "unresolved": list(plan.unresolved),
         "stamp": realign_to_dict(plan.realign) if plan.realign is not None else None,
         "diff": render_diff(plan),
+    }
+    if refusal is not None:  # only where a strategy refused: every other plan keeps its shape
+        shown["refused"] = refusal_to_dict(refusal.message, refusal.flag, refusal.candidates)
+    return shown
+
+
+def refusal_to_dict(message: str, flag: str | None, candidates: tuple[str, ...]) -> dict:
+    """What a refusal says, the flag that decides, the values it could take; paths shown from here."""
+    return {
+        "message": display_text(message),
+        "flag": flag,
+        "candidates": [display_text(candidate) for candidate in candidates],
     }
 
 
@@ -155,19 +168,7 @@ def render_plan_json(plan: Plan) -> str:
 
 def render_refusal_json(refused: FixRefused) -> str:
     """A refusal for machines: what it says, the flag that decides, the values it could take."""
-    return (
-        json.dumps(
-            {
-                "refused": {
-                    "message": display_text(str(refused)),
-                    "flag": refused.flag,
-                    "candidates": [display_text(candidate) for candidate in refused.candidates],
-                }
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    return json.dumps({"refused": refusal_to_dict(str(refused), refused.flag, refused.candidates)}, indent=2) + "\n"
 
 
 def render_overview_json(proposals: Mapping[str, Plan]) -> str:

@@ -11,6 +11,7 @@ from migdoc.model import (
     Action,
     FixOptions,
     Plan,
+    Refusal,
 )
 from migdoc.planner.archive import (
     plan_archive,
@@ -125,7 +126,8 @@ def plan_overview(context: PlanContext, options: FixOptions) -> dict[str, Plan]:
         try:
             plan = plan_repairs(context, chosen)
         except FixRefused as exc:
-            plan = Plan(strategies=(name,), unresolved=(str(exc),))
+            refusal = Refusal(str(exc), exc.flag, exc.candidates)
+            plan = Plan(strategies=(name,), unresolved=(str(exc),), refusal=refusal)
         if plan.actions or plan.unresolved:
             proposals[name] = plan
     return proposals
