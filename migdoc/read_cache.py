@@ -167,6 +167,12 @@ def _rename(expression: str, variable: str) -> str:
     return re.sub(r"\bx\b", variable, expression)
 
 
+# The records a RevisionFile holds, each coded before the ones that hold it; a RevisionFile's
+# path and content hash are not stored in its entry (the entry is found by them).
+_NESTED = (Operation, Assignment, Header, FunctionBody)
+_NOT_STORED = ("path", "sha256")
+
+
 def _compile_decoders() -> dict[str, Callable]:
     namespace: dict[str, object] = {
         "_Bad": _Bad,
@@ -184,15 +190,7 @@ def _compile_decoders() -> dict[str, Callable]:
     for cls in (*_RECORDS.values(), RevisionFile):
         for field in dataclasses.fields(cls):
             namespace[f"_set_{cls.__name__}_{field.name}"] = cls.__dict__[field.name].__set__
-    source = "\n\n".join(
-        [
-            _generate(Operation),
-            _generate(Assignment),
-            _generate(Header),
-            _generate(FunctionBody),
-            _generate(RevisionFile, given=("path", "sha256")),
-        ]
-    )
+    source = "\n\n".join([*map(_generate, _NESTED), _generate(RevisionFile, given=_NOT_STORED)])
     exec(compile(source, "<migdoc read-cache decoders>", "exec"), namespace)  # noqa: S102 - our own code
     return namespace  # type: ignore[return-value]
 
@@ -232,15 +230,7 @@ def _generate_encoder(cls, skipped: tuple[str, ...] = ()) -> str:
 
 def _compile_encoders() -> dict[str, Callable]:
     namespace: dict[str, object] = {}
-    source = "\n\n".join(
-        [
-            _generate_encoder(Operation),
-            _generate_encoder(Assignment),
-            _generate_encoder(Header),
-            _generate_encoder(FunctionBody),
-            _generate_encoder(RevisionFile, skipped=("path", "sha256")),
-        ]
-    )
+    source = "\n\n".join([*map(_generate_encoder, _NESTED), _generate_encoder(RevisionFile, skipped=_NOT_STORED)])
     exec(compile(source, "<migdoc read-cache encoders>", "exec"), namespace)  # noqa: S102 - our own code
     return namespace  # type: ignore[return-value]
 
