@@ -92,6 +92,16 @@ def _encode_like(original: bytes, text: str) -> bytes:
     return text.encode(encoding)
 
 
+def _refuse_changed(path: str, planned_sha256: str) -> None:
+    """The file the plan read must still hold what it read, or nothing is written."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ApplyError(f"{path}: cannot be read ({exc.strerror or exc}); nothing changed", path) from exc
+    if _sha256(data) != planned_sha256:
+        raise ApplyError(f"{path} changed on disk since the plan was made; run `migdoc fix` again", path)
+
+
 def _preflight(plan: Plan, folders: tuple[Path, ...]) -> None:
     """Refuse before writing anything: paths outside the project, changed files, taken targets, read-only folders."""
     written: set[str] = set()
@@ -103,30 +113,11 @@ def _preflight(plan: Plan, folders: tuple[Path, ...]) -> None:
                     f"{path} lies outside the project; migdoc writes only inside it; nothing changed", path
                 )
         if isinstance(action, (MoveFile, RenameFile)):
-            source = Path(action.source)
-            try:
-                data = source.read_bytes()
-            except OSError as exc:
-                raise ApplyError(
-                    f"{action.source}: cannot be read ({exc.strerror or exc}); nothing changed", action.source
-                ) from exc
-            if _sha256(data) != action.sha256:
-                raise ApplyError(
-                    f"{action.source} changed on disk since the plan was made; run `migdoc fix` again", action.source
-                )
+            _refuse_changed(action.source, action.sha256)
             _refuse_taken(action.target, written)
-            checked |= {source.parent, _existing_ancestor(Path(action.target).parent)}
+            checked |= {Path(action.source).parent, _existing_ancestor(Path(action.target).parent)}
         elif isinstance(action, EditText):
-            try:
-                data = Path(action.path).read_bytes()
-            except OSError as exc:
-                raise ApplyError(
-                    f"{action.path}: cannot be read ({exc.strerror or exc}); nothing changed", action.path
-                ) from exc
-            if _sha256(data) != action.old_sha256:
-                raise ApplyError(
-                    f"{action.path} changed on disk since the plan was made; run `migdoc fix` again", action.path
-                )
+            _refuse_changed(action.path, action.old_sha256)
             checked.add(Path(action.path).parent)
         elif isinstance(action, CreateFile):
             _refuse_taken(action.path, written)

@@ -76,10 +76,7 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
     except NoSuchModuleError:
         raise DatabaseError(f"{shown}: unknown database dialect {parsed.drivername!r}", shown) from None
     except ImportError as exc:
-        raise EnvironmentProblem(
-            mask_secrets(f"{shown}: the database driver is not installed ({one_line(exc)})"),
-            needs=getattr(exc, "name", None) or "the database driver",
-        ) from None
+        raise _driver_missing(shown, exc) from None
     except (ArgumentError, TypeError, ValueError) as exc:
         raise DatabaseError(mask_secrets(f"{shown}: invalid database URL: {one_line(exc)}"), shown) from None
 
@@ -108,10 +105,7 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
     except SQLAlchemyError as exc:
         raise DatabaseError(f"{shown}: {_describe(exc, timeout, table)}", shown) from None
     except ImportError as exc:
-        raise EnvironmentProblem(
-            mask_secrets(f"{shown}: the database driver is not installed ({one_line(exc)})"),
-            needs=getattr(exc, "name", None) or "the database driver",
-        ) from None
+        raise _driver_missing(shown, exc) from None
     finally:
         engine.dispose()
     return DeployedState(shown, tuple(sorted(str(r) for r in rows if r is not None)), parsed.get_backend_name())
@@ -120,6 +114,14 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
 DEFAULT_TIMEOUT = 10.0
 """Seconds to connect, and seconds for any one statement, before giving up (MIGDOC_DATABASE_TIMEOUT)."""
 _WATCHDOG_FACTOR = 4  # connect (1), then a statement (2): the driver's timeouts come first
+
+
+def _driver_missing(shown: str, exc: ImportError) -> EnvironmentProblem:
+    """The dialect's driver cannot be imported: when the engine is made, or on first connect."""
+    return EnvironmentProblem(
+        mask_secrets(f"{shown}: the database driver is not installed ({one_line(exc)})"),
+        needs=getattr(exc, "name", None) or "the database driver",
+    )
 
 
 def database_timeout() -> float:
