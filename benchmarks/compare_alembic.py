@@ -7,15 +7,19 @@ tool prints, per project, the revisions, heads and bases both see, whether
 they agree, and migdoc's error-level findings::
 
     python benchmarks/compare_alembic.py PATH... [-c FILE] [-n NAME] [--version-location DIR]...
-    python benchmarks/compare_alembic.py --table benchmarks/real_projects.txt [--json]
+    python benchmarks/compare_alembic.py --mirrors DIR [--fetch] --table benchmarks/real_projects.txt [--json]
 
 PATH is what you would give migdoc: a folder with ``alembic.ini`` and/or
 ``pyproject.toml`` (``[tool.alembic]``), a Flask-Migrate ``migrations/`` folder
 (an ini without ``script_location`` beside ``env.py``), a script folder
 (``env.py`` + ``versions/``, read as ``ScriptDirectory(folder)``), or a
-versions folder. ``GITDIR@SHA:PATH`` reads PATH as it was at commit SHA of the
-git repository GITDIR (extracted with ``git archive`` into a temporary folder);
-``-c`` and ``--version-location`` are then relative to the repository root.
+versions folder. ``OWNER/NAME@SHA:PATH`` reads PATH as it was at commit SHA of
+the public repository OWNER/NAME, from a git mirror of it in ``--mirrors DIR``
+(``DIR/OWNER+NAME/repo``, as the search tool's fetch lays them out, or
+``DIR/OWNER+NAME.git``; ``--fetch`` clones a missing one from GitHub), extracted
+with ``git archive`` into a temporary folder; ``GITDIR@SHA:PATH`` does the same
+from a git directory on disk. ``-c`` and ``--version-location`` are then
+relative to the repository root.
 ``--version-location`` accepts glob patterns (``versions/*/expand``): the tool
 expands them and gives the same folders to both tools.
 
@@ -477,10 +481,38 @@ def compare_one(spec: ProjectSpec, is_static: bool) -> dict:
     return row
 
 
-def prepare(spec: ProjectSpec, scratch: Path) -> ProjectSpec:
-    """Resolve paths; extract ``GITDIR@SHA:PATH`` into ``scratch``. Raises ValueError."""
+_REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def mirror_of(repository: str, mirrors: Path | None, is_fetch: bool) -> str:
+    """The git directory holding ``OWNER/NAME``'s history in ``mirrors``. Raises ValueError."""
+    if mirrors is None:
+        raise ValueError(f"{repository}: give --mirrors DIR (a folder of git mirrors)")
+    name = repository.replace("/", "+")
+    for candidate in (mirrors / name / "repo", mirrors / f"{name}.git", mirrors / name):
+        if (candidate / "HEAD").is_file():
+            return str(candidate)
+    if not is_fetch:
+        raise ValueError(f"{repository}: no mirror in {mirrors} (--fetch clones it)")
+    target = mirrors / f"{name}.git"
+    done = subprocess.run(
+        ["git", "clone", "--quiet", "--mirror", f"https://github.com/{repository}.git", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise ValueError(f"{repository}: git clone failed: {done.stderr.strip()}")
+    return str(target)
+
+
+def prepare(spec: ProjectSpec, scratch: Path, mirrors: Path | None = None, is_fetch: bool = False) -> ProjectSpec:
+    """Resolve paths; extract ``OWNER/NAME@SHA:PATH`` or ``GITDIR@SHA:PATH`` into ``scratch``.
+    Raises ValueError."""
     spec.label = spec.label or spec.path
     match = _GIT_SPEC.match(spec.path)
+    if match and not Path(match["gitdir"]).is_dir() and _REPOSITORY.match(match["gitdir"]):
+        gitdir = mirror_of(match["gitdir"], mirrors, is_fetch)
+        match = _GIT_SPEC.match(f"{gitdir}@{match['sha']}:{match['path']}")
     if match and Path(match["gitdir"]).is_dir():
         gitdir, sha, inner = match["gitdir"], match["sha"], match["path"].strip("/") or "."
         git = ["git", f"--git-dir={gitdir}"]
@@ -650,6 +682,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="machine output")
     parser.add_argument("--static", action="store_true", help="build Alembic's RevisionMap from migdoc's reading")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per project (default 600)")
+    parser.add_argument("--mirrors", type=Path, default=None, metavar="DIR", help="git mirrors of OWNER/NAME rows")
+    parser.add_argument("--fetch", action="store_true", help="clone a missing mirror from GitHub into --mirrors")
     try:
         args = parser.parse_args(argv)
     except argparse.ArgumentError as exc:
@@ -673,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
         for spec in specs:
             shown = spec.label or spec.path
             try:
-                prepare(spec, Path(scratch))
+                prepare(spec, Path(scratch), args.mirrors, args.fetch)
             except (ValueError, OSError, subprocess.CalledProcessError) as exc:
                 print(f"compare_alembic: {shown}: cannot be read: {exc}", file=sys.stderr)
                 rows.append(_failed_row(spec, str(exc)))

@@ -498,13 +498,10 @@ Example:
 def status(path, config, name, version_locations, database_url, fmt):
     """The database's revision(s), the heads, and what `alembic upgrade heads` would run (read-only)."""
     from migdoc.doctor import project_status
-    from migdoc.errors import UsageError
     from migdoc.output.status import render_status, render_status_json
 
-    if not database_url:
-        raise UsageError("status needs --database-url URL (or MIGDOC_DATABASE_URL)")
     project = _load(path, config, name, version_locations)
-    state, deployment, whereabouts = project_status(project, database_url)
+    state, deployment, whereabouts = project_status(project, database_url or None)
     render = render_status_json if fmt == "json" else render_status
     click.echo(render(state.url, project.graph, deployment, whereabouts), nl=False)
 

@@ -16,15 +16,19 @@ SQLAlchemy is imported lazily so that importing migdoc's core pulls in no engine
 
 from __future__ import annotations
 
+import configparser
 import math
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from migdoc.errors import DatabaseError, EnvironmentProblem, UsageError, one_line
-from migdoc.masking import mask_secrets, mask_url
+from migdoc.errors import ConfigError, DatabaseError, EnvironmentProblem, UsageError, one_line
+from migdoc.filesystem import read_regular_file
+from migdoc.masking import mask_secrets, mask_url, remember_secret
 
-__all__ = ["DeployedState", "read_deployed_revisions"]
+__all__ = ["DeployedState", "configured_database_url", "read_deployed_revisions"]
 
 VERSION_TABLE = "alembic_version"
 
@@ -264,3 +268,26 @@ def _describe(exc: BaseException, timeout: float = DEFAULT_TIMEOUT, table: str =
     ):
         first = f"cannot reach the database server ({first})"
     return mask_secrets(one_line(first))
+
+
+def configured_database_url(config_file: Path | None, section: str) -> str | None:
+    """The ``sqlalchemy.url`` of the project's ini section, read as Alembic's
+    ``Config.get_main_option`` reads it (``%(here)s`` is the ini's folder, ``%%`` a percent
+    sign): what ``alembic current`` connects to when env.py takes the URL from the config.
+    ``None`` when the configuration sets none (env.py may build it: then ``--database-url``).
+    Raises ConfigError, with the value masked, where Alembic's interpolation would fail."""
+    if config_file is None or config_file.suffix != ".ini":
+        return None
+    parser = configparser.ConfigParser(defaults={"here": str(config_file.parent.resolve())})
+    try:
+        parser.read_string(read_regular_file(config_file).decode("utf-8"), source=str(config_file))
+        if not parser.has_option(section, "sqlalchemy.url"):
+            return None
+        raw = parser.get(section, "sqlalchemy.url", raw=True)
+        remember_secret(urlsplit(raw).password if "://" in raw else None)
+        url = parser.get(section, "sqlalchemy.url").strip()
+    except (OSError, UnicodeDecodeError, ValueError, configparser.Error) as exc:
+        raise ConfigError(
+            f"{config_file}: cannot read [{section}] sqlalchemy.url: {mask_secrets(one_line(exc))}", str(config_file)
+        ) from None
+    return url or None

@@ -141,16 +141,27 @@ def deployment_context(project: Project, database_url: str | None, base_ref: str
     return fields
 
 
-def project_status(project: Project, database_url: str):
+def project_status(project: Project, database_url: str | None):
     """``migdoc status``: the database's revisions against the chain (read-only).
+
+    ``database_url`` ``None``: the project's own ``sqlalchemy.url``, as ``alembic current``
+    would use it; neither given: UsageError.
 
     Returns the masked :class:`DeployedState`, the :class:`DeploymentStatus`,
     and for each revision no file declares, where it went (archive or git).
     """
-    from migdoc.deployed import read_deployed_revisions
+    from migdoc.deployed import configured_database_url, read_deployed_revisions
     from migdoc.gitref import find_lost_revisions
     from migdoc.upgrades import compute_status
 
+    if database_url is None:
+        database_url = configured_database_url(project.layout.config_file, project.layout.ini_section)
+    if database_url is None:
+        raise UsageError(
+            "status needs a database: --database-url URL (or MIGDOC_DATABASE_URL); the configuration sets "
+            "no sqlalchemy.url (env.py may build the URL itself)",
+            option="--database-url",
+        )
     state = read_deployed_revisions(database_url)
     status = compute_status(project.graph, state.revisions)
     lost = [r for r in status.unknown if r not in project.archived]

@@ -56,6 +56,17 @@ def carries_revision(stem: str, revision: str) -> bool:
     return False
 
 
+def starts_at_template_rev(stem: str, template: str | None, revision: str) -> bool:
+    """True when the whole ``revision`` stands where ``template`` places the rev, even if the
+    template reads only its first word there (``add`` of ``add_task_credentials``)."""
+    regex = template_regex(template) if template else None
+    match = regex.match(stem) if regex is not None else None
+    if match is None:
+        return False
+    rest = stem[match.start("rev") :]
+    return rest.startswith(revision) and (len(rest) == len(revision) or not rest[len(revision)].isalnum())
+
+
 def filename_revision(stem: str, template: str | None) -> str | None:
     """The revision a file name claims under ``template``, if it follows it."""
     regex = template_regex(template) if template else None

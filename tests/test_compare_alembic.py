@@ -257,6 +257,25 @@ def test_table_of_git_commits_reads_each_commit_as_it_was(tmp_path):
     assert rows["svc two"]["migdoc"]["errors"] == {"MD003": 1}  # one finding names both heads
 
 
+def test_a_table_names_repositories_read_from_a_mirrors_folder(tmp_path):
+    repo = tmp_path / "work"
+    write_project(repo / "svc", {"0001_a.py": revision_file("0001", None)})
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "one head")
+    sha = git(repo, "rev-parse", "HEAD").strip()
+    mirrors = tmp_path / "mirrors"
+    git(tmp_path, "clone", "-q", "--mirror", str(repo), str(mirrors / "acme+shop" / "repo"))
+    table = tmp_path / "projects.txt"
+    table.write_text(f"acme/shop@{sha[:10]}:svc --label shop\n", encoding="utf-8")
+    rows = rows_of("--mirrors", str(mirrors), "--table", str(table), cwd=tmp_path)
+    assert rows["shop"]["alembic"]["revisions"] == ["0001"] and rows["shop"]["agree"] is True
+    # without the folder, or without that repository in it: one line, a row saying so
+    for flags in ([], ["--mirrors", str(tmp_path / "empty")]):
+        done = run_tool(*flags, "--table", str(table), cwd=tmp_path)
+        assert done.returncode == 0 and "shop: cannot be read: acme/shop: " in done.stderr, done.stderr
+
+
 def test_compare_lists_every_difference():
     tool = load_tool()
     alembic = {"failure": None, "failure_kind": None, "revisions": ["a", "b", "c"], "heads": ["c"], "bases": ["a"]}

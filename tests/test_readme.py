@@ -29,7 +29,7 @@ def test_first_screen_has_exactly_two_commands():
     commands = first_screen_commands()
     assert len(commands) == 2, commands
     main_job, tests = commands
-    assert main_job.startswith("pip install -e . && migdoc check --dryrun fixtures/demo")
+    assert main_job.startswith("pip install -e '.[postgres]' && migdoc check --dryrun fixtures/demo")
     assert "pytest" in tests
 
 

@@ -92,6 +92,27 @@ def test_md006_silent(files, template):
     assert findings("MD006", files, file_template=template) == []
 
 
+def test_md006_a_template_slug_that_splits_a_word_id_is_not_a_mismatch():
+    """skyvern's date-slug template beside a hand-named revision ``add_task_credentials`` in
+    ``2025_01_24_0000-add_task_credentials.py``: the template reads its rev as ``add``, yet the
+    name carries the whole id."""
+    files = named(
+        ("1c9e4f7a2b3d", None, "2025_03_01_0900-1c9e4f7a2b3d_create_customers"),
+        ("8d2a6b5e0c71", "1c9e4f7a2b3d", "2025_03_02_0900-8d2a6b5e0c71_create_orders"),
+        ("add_task_credentials", "8d2a6b5e0c71", "2025_03_03_0000-add_task_credentials"),
+    )
+    assert findings("MD006", files, file_template=DATED) == []
+
+
+def test_md006_a_template_rev_that_is_only_a_prefix_elsewhere_in_the_name_still_mismatches():
+    files = named(
+        ("1c9e4f7a2b3d", None, "2025_03_01_0900-1c9e4f7a2b3d_create_customers"),
+        ("add_index", "1c9e4f7a2b3d", "2025_03_02_0900-add_orders_add_index"),
+    )
+    (found,) = findings("MD006", files, file_template=DATED)
+    assert found.revision == "add_index"
+
+
 # -- MD007 header-mismatch ------------------------------------------------------------
 
 
@@ -121,6 +142,8 @@ def test_md007_both_lines_stale_are_two_findings():
     [
         pytest.param(chain("0001", "0002"), id="matching"),
         pytest.param([revision("0001", None, revises_line="None")], id="base-revises-none"),
+        # buildbot's template writes a base as `Revises: (none)`
+        pytest.param([revision("0001", None, revises_line="(none)")], id="base-revises-parenthesised-none"),
         pytest.param(
             [
                 *chain("0001"),

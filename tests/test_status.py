@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from golden import assert_golden
 
 from migdoc.cli import cli
+from migdoc.masking import mask_url
 
 pytestmark = pytest.mark.postgres
 
@@ -152,3 +153,41 @@ def test_unknown_revision_outside_git(copy_fixture, pg_server, pg_database):
     check = run("check", "deploy_chain", "--database-url", pg_database)
     assert check.exit_code == 1
     assert "neither the archive folder nor git history knows it" in check.output
+
+
+def with_ini_url(root, url: str) -> None:
+    ini = root / "alembic.ini"
+    ini.write_text(re.sub(r"(?m)^sqlalchemy\.url = .*$", f"sqlalchemy.url = {url}", ini.read_text()))
+
+
+def test_status_reads_the_projects_own_url_as_alembic_current_does(copy_fixture, pg_server, pg_database, monkeypatch):
+    monkeypatch.delenv("MIGDOC_DATABASE_URL", raising=False)
+    root = copy_fixture("deploy_chain")
+    stamp(pg_server, pg_database, "0003")
+    with_ini_url(root, pg_database.replace("%", "%%"))
+    result = run("status", "deploy_chain")
+    assert result.exit_code == 0, result.output
+    assert "upgrade heads would run 1 revision" in result.output
+    assert mask_url(pg_database) in result.output
+    given = run("status", "deploy_chain", "--database-url", pg_database)
+    assert given.output == result.output  # --database-url names the same database: the same answer
+
+
+def test_status_without_any_url_says_what_to_pass(copy_fixture, monkeypatch):
+    monkeypatch.delenv("MIGDOC_DATABASE_URL", raising=False)
+    root = copy_fixture("deploy_chain")
+    ini = root / "alembic.ini"
+    ini.write_text(re.sub(r"(?m)^sqlalchemy\.url = .*\n", "", ini.read_text()))
+    result = run("status", "deploy_chain")
+    assert result.exit_code == 2
+    assert "--database-url" in result.output and "sets no sqlalchemy.url" in result.output
+
+
+def test_status_with_a_url_alembic_cannot_interpolate_masks_the_password(copy_fixture, monkeypatch):
+    monkeypatch.delenv("MIGDOC_DATABASE_URL", raising=False)
+    root = copy_fixture("deploy_chain")
+    with_ini_url(root, "postgresql://deploy:%SuperSecret99@db.internal/prod")
+    result = run("status", "deploy_chain")
+    assert result.exit_code == 2, result.output
+    assert "SuperSecret99" not in result.output and "sqlalchemy.url" in result.output
+    assert "Traceback" not in result.output

