@@ -115,6 +115,10 @@ class RevisionFile:
     branch_labels_at: Assignment | None = None
     is_branch_labels_unresolved: bool = False
     is_depends_on_unresolved: bool = False
+    branch_labels_unresolved_reason: str | None = None
+    """Why ``branch_labels`` is unresolved when only running the module decides it
+    (``assigned under `if` (line 9)``); None for a value that is simply not a literal."""
+    depends_on_unresolved_reason: str | None = None
     is_depends_on_empty_string: bool = False
     header: Header = field(default_factory=Header)
     upgrade: FunctionBody | None = None
