@@ -65,6 +65,13 @@ class FunctionBody:
     operations: tuple[Operation, ...] = ()
     has_uncertain_sql: bool = False
     unsafe_sql_lines: tuple[int, ...] = ()
+    unsafe_sql_variables: tuple[str, ...] = ()
+    """For each of ``unsafe_sql_lines``: ``"name:line"`` when the SQL was built into a local
+    variable first (``sql = f"...{start}"; op.execute(sql)``), else ``""``."""
+    unsafe_sql_statements: tuple[str, ...] = ()
+    """For each of ``unsafe_sql_lines``: the statement's leading keywords (``CREATE
+    SEQUENCE``, ``UPDATE``), upper case, or ``""`` when unknown: DDL cannot take bind
+    parameters, so MD015's advice differs."""
 
 
 @dataclass(frozen=True, slots=True)
