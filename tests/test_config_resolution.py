@@ -3,9 +3,11 @@ issue 23: keys migdoc does not read are not interpolated, and a value is masked 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from test_project import assert_one_line_exit_2
 
@@ -141,3 +143,19 @@ def test_a_percent_in_a_key_migdoc_reads_is_one_line(copy_fixture):
     ini = root / "alembic.ini"
     ini.write_text(ini.read_text().replace("%(here)s/migrations", "%(here)s/migrations%oops"))
     assert_one_line_exit_2(run("check", "healthy_numbered_merge"), "cannot read script_location")
+
+
+@pytest.mark.postgres
+def test_dryrun_with_version_location_runs_the_configured_env_py(copy_fixture):
+    # versions moved out of the script folder: env.py stays where script_location says
+    root = copy_fixture("dryrun_clean")
+    (root / "migrations" / "other").mkdir()
+    (root / "migrations" / "versions").rename(root / "migrations" / "other" / "versions")
+    result = CliRunner().invoke(
+        cli,
+        ["dryrun", "dryrun_clean", "--version-location", "dryrun_clean/migrations/other/versions", "--format", "json"],
+        env={"MIGDOC_DRYRUN_SERVER": ""},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ok"]
