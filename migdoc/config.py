@@ -33,7 +33,7 @@ from migdoc.config_files import (
     read_toml_alembic,
 )
 from migdoc.errors import ConfigError
-from migdoc.scan import SOURCE_FILE, declares_revision, looks_like_versions_folder
+from migdoc.scan import SOURCE_FILE, declares_revision, folder_problems, looks_like_versions_folder
 
 DEFAULT_FILE_TEMPLATE = "%(rev)s_%(slug)s"
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
@@ -245,22 +245,47 @@ def _is_script_folder(path: Path) -> bool:
     return (path / "env.py").is_file() and (path / "versions").is_dir()
 
 
+_NOTE_DEPTH = 4
+_NOTE_FOLDERS = 500
+
+
+def _with_folder_problems(layout: ProjectLayout) -> ProjectLayout:
+    """A version folder that cannot be listed is said (its revisions are missing)."""
+    problems = folder_problems(layout)
+    if not problems:
+        return layout
+    notes = tuple(f"{problem}; the revisions in it are not read" for problem in problems)
+    return dataclasses.replace(layout, notes=(*layout.notes, *notes))
+
+
 def _with_subfolder_note(layout: ProjectLayout) -> ProjectLayout:
     """Alembic reads only the top of each version folder unless the configuration
-    sets ``recursive_version_locations``; files below are not read, but said."""
+    sets ``recursive_version_locations``; files below are not read, but said. The look
+    is bounded (``_NOTE_DEPTH`` levels, ``_NOTE_FOLDERS`` folders): ``version_locations = /``
+    must not walk the whole disk for a note."""
+    layout = _with_folder_problems(layout)
     if layout.is_recursive:
         return layout
     locations = {str(v) for v in layout.version_locations}
     count = 0
     folders: list[str] = []
+    looked = 0
+    is_cut_short = False
     for location in layout.version_locations:
         if not location.is_dir():
             continue
+        top_depth = str(location).rstrip(os.sep).count(os.sep)
         for root, dirs, files in os.walk(location):
             dirs.sort()
             dirs[:] = [d for d in dirs if d != "__pycache__" and os.path.join(root, d) not in locations]
+            if root.count(os.sep) - top_depth >= _NOTE_DEPTH:
+                dirs[:] = []  # a note about files Alembic does not read is worth a glance, not a search
             if root == str(location):
                 continue
+            looked += 1
+            if looked > _NOTE_FOLDERS:
+                is_cut_short = True
+                break
             found = sum(1 for f in files if SOURCE_FILE.match(f) and declares_revision(os.path.join(root, f)))
             if found:
                 count += found
@@ -268,8 +293,9 @@ def _with_subfolder_note(layout: ProjectLayout) -> ProjectLayout:
     if not count:
         return layout
     shown = ", ".join(folders[:3]) + (f" and {len(folders) - 3} more folders" if len(folders) > 3 else "")
+    at_least = f"at least {count}" if is_cut_short else f"{count}"
     note = (
-        f"{count} more revision file{'s' if count != 1 else ''} lie in subfolders that are not read "
+        f"{at_least} more revision file{'s' if count != 1 else ''} lie in subfolders that are not read "
         f"({shown}), as Alembic does not read them either; to include them set "
         "`recursive_version_locations = true` or pass --version-location DIR for each"
     )
