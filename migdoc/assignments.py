@@ -199,6 +199,9 @@ class _Evaluator:
 
     def define_class(self, stmt: ast.ClassDef) -> None:
         """A class body runs once, in order; its attributes read the module's names."""
+        prefix = f"{stmt.name}."
+        for stale in [key for key in self.env if key.startswith(prefix)]:
+            del self.env[stale]  # a class defined again has only its new attributes
         self.set(stmt.name, _Class(), stmt)
         scope = dict(self.env)
         for inner in stmt.body:

@@ -207,3 +207,11 @@ def test_md019_names_the_branch_that_decides_the_labels():
     [finding] = findings("MD019", [rf])
     assert finding.line == 4
     assert "branch_labels is decided only when the module runs (assigned under `if` (line 3))" in finding.message
+
+
+def test_a_class_defined_again_has_only_its_new_attributes():
+    rf = read(
+        "class B:\n    LABEL = 'old'\nclass B:\n    OTHER = 'x'\n"
+        "revision = 'b2'\ndown_revision = None\nbranch_labels = (B.LABEL,)\n"
+    )
+    assert rf.is_branch_labels_unresolved and rf.branch_labels == ()  # Python: AttributeError
