@@ -136,7 +136,7 @@ def read_function_body(
         local |= parameters(func)
         read = sorted(loaded & module.sources.keys() - local)
     fingerprint = _fingerprint(meaningful, lines, [f"{name}={module.sources[name]}" for name in read])
-    scanner = _OperationScanner(lambda: safe_names(func, module.safe))
+    scanner = _OperationScanner(lambda: safe_names(func, module.safe), lambda: local_assignments(func))
     for stmt in body:
         scanner.visit(stmt)
     return FunctionBody(
@@ -146,8 +146,33 @@ def read_function_body(
         only_raises=bool(meaningful) and all(isinstance(s, ast.Raise) for s in meaningful),
         operations=tuple(scanner.operations),
         has_uncertain_sql=scanner.has_uncertain,
-        unsafe_sql_lines=tuple(scanner.unsafe_sql_lines),
+        unsafe_sql_lines=tuple(line for line, _, _ in scanner.unsafe_sql),
+        unsafe_sql_variables=tuple(variable for _, variable, _ in scanner.unsafe_sql),
+        unsafe_sql_statements=tuple(statement for _, _, statement in scanner.unsafe_sql),
     )
+
+
+def local_assignments(func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, list[tuple[int, ast.expr, bool]]]:
+    """Name -> (line, value, is it a statement of the body itself, outside any loop or branch)
+    of each simple assignment to it in the function (``x = ...``, ``x: str = ...``,
+    ``x += ...``), in source order; what SQL handed over by name was built from."""
+    found: dict[str, list[tuple[int, ast.expr, bool]]] = {}
+    top_level = {id(stmt) for stmt in func.body}
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign):
+            targets = [t for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+            targets = [node.target] if isinstance(node.target, ast.Name) else []
+        else:
+            continue
+        for target in targets:
+            value = node.value
+            if isinstance(node, ast.AugAssign):  # sql += f"... {x}": the part added is what is built
+                value = ast.BinOp(left=ast.Constant(""), op=ast.Add(), right=node.value)
+            found.setdefault(target.id, []).append((node.lineno, value, id(node) in top_level))
+    for assignments in found.values():
+        assignments.sort(key=lambda pair: pair[0])
+    return found
 
 
 def _fingerprint(statements: list[ast.stmt], lines: list[str], module_values: list[str] = ()) -> str:
@@ -209,12 +234,19 @@ def _argument(call: ast.Call, position: int | None, keywords: tuple[str, ...]) -
 
 
 class _OperationScanner(ast.NodeVisitor):
-    def __init__(self, find_safe: Callable[[], frozenset[str]] = frozenset) -> None:
+    def __init__(
+        self,
+        find_safe: Callable[[], frozenset[str]] = frozenset,
+        find_assignments: Callable[[], dict[str, list[tuple[int, ast.expr, bool]]]] = dict,
+    ) -> None:
         self._find_safe = find_safe
         self._safe: frozenset[str] | None = None
+        self._find_assignments = find_assignments
+        self._assignments: dict[str, list[tuple[int, ast.expr, bool]]] | None = None
         self.operations: list[Operation] = []
         self.has_uncertain = False
-        self.unsafe_sql_lines: list[int] = []
+        self.unsafe_sql: list[tuple[int, str, str]] = []
+        """(line of the call, "variable:line" or "", the statement's leading keywords)."""
         self._batch_tables: dict[str, str | None] = {}
         self._batch_schemas: dict[str, str | None] = {}
         self._conditional_depth = 0
@@ -376,8 +408,32 @@ class _OperationScanner(ast.NodeVisitor):
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name not in _SQL_SINKS or not node.args:
             return
-        if is_built_from_values(node.args[0], self.safe):
-            self.unsafe_sql_lines.append(node.lineno)
+        argument = node.args[0]
+        if is_built_from_values(argument, self.safe):
+            self.unsafe_sql.append((node.lineno, "", _statement_keywords(_sql_template(argument))))
+            return
+        if isinstance(argument, ast.Name) and argument.id not in self.safe:
+            built = self._built_into(argument.id, node.lineno)
+            if built is not None:
+                line, value = built
+                self.unsafe_sql.append(
+                    (node.lineno, f"{argument.id}:{line}", _statement_keywords(_sql_template(value)))
+                )
+
+    def _built_into(self, name: str, call_line: int) -> tuple[int, ast.expr] | None:
+        """The assignment of local ``name`` that built SQL from outside values, among those
+        that may reach the call: from the last one above it in the body itself (every path
+        passes there) down to the call; any, when none is above, as in a loop."""
+        if self._assignments is None:
+            self._assignments = self._find_assignments()
+        assignments = self._assignments.get(name, [])
+        above = [a for a in assignments if a[0] <= call_line]
+        last_certain = max((i for i, a in enumerate(above) if a[2]), default=0)
+        reaching = above[last_certain:] or assignments
+        for line, value, _ in reaching:
+            if is_built_from_values(value, self.safe):
+                return line, value
+        return None
 
     @property
     def safe(self) -> frozenset[str]:
@@ -463,6 +519,17 @@ def _sql_template(node: ast.expr | None) -> str | None:
         right = _sql_template(node.right)
         return None if left is None else left + (right if right is not None else "{}")
     return _string(node)
+
+
+_LEADING_WORDS = re.compile(r"^\s*(?:--[^\n]*\n\s*)*([A-Za-z]+(?:\s+[A-Za-z]+)?)")
+
+
+def _statement_keywords(template: str | None) -> str:
+    """``CREATE SEQUENCE`` of ``"create sequence s start with {}"``; "" when unknown."""
+    if not template:
+        return ""
+    match = _LEADING_WORDS.match(template)
+    return " ".join(match.group(1).upper().split()) if match else ""
 
 
 def _column_name(node: ast.expr | None) -> str | None:

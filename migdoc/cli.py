@@ -72,6 +72,18 @@ def _remember_url(ctx: click.Context, param: click.Parameter, value: str | None)
     return value
 
 
+def _checked_rev_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--rev-id as Alembic's ``verify_rev_id`` would take it: refused here, before any plan."""
+    if value is not None:
+        from migdoc.errors import UsageError
+        from migdoc.naming import revision_id_problem
+
+        problem = revision_id_problem(value)
+        if problem is not None:
+            raise UsageError(f"--rev-id {value!r} cannot be a revision id: {problem}", option="--rev-id", value=value)
+    return value
+
+
 def _database_url_option(command: Callable) -> Callable:
     """--database-url (or MIGDOC_DATABASE_URL); its password is masked in all output."""
     return click.option(
@@ -563,7 +575,12 @@ Example:
     default=None,
     help="With --relink: re-point this branch's new revision onto REF's head (the MD017 rebase).",
 )
-@click.option("--rev-id", default=None, help="For --merge: the new revision's id, as `alembic merge --rev-id`.")
+@click.option(
+    "--rev-id",
+    default=None,
+    callback=_checked_rev_id,
+    help="For --merge: the new revision's id, as `alembic merge --rev-id`.",
+)
 @click.option(
     "--file-template",
     metavar="TEMPLATE",

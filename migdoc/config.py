@@ -9,9 +9,11 @@ the ini does not set; ``script_location`` as a path or ``package:resource``;
 ``<script_location>/versions``; ``recursive_version_locations``;
 ``file_template``.
 
-One decision of ours: relative paths in the configuration are resolved from
-the configuration file's folder, which is where Alembic is normally run from
-(Alembic itself resolves them from the current directory).
+Relative paths in a configuration named with ``-c`` (or given as PATH) are resolved
+from the current directory, as ``alembic -c FILE`` resolves them; where only the
+file's own folder holds them, that folder is read, with a note. A configuration
+found from PATH (in it or above it) is resolved from its own folder, where Alembic
+would be run. ``%(here)s`` is always the file's folder.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import dataclasses
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from migdoc.config_files import (
     read_toml_alembic,
 )
 from migdoc.errors import ConfigError
-from migdoc.scan import SOURCE_FILE, declares_revision, looks_like_versions_folder
+from migdoc.scan import SOURCE_FILE, declares_revision, folder_problems, looks_like_versions_folder
 
 DEFAULT_FILE_TEMPLATE = "%(rev)s_%(slug)s"
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
@@ -84,18 +86,22 @@ def find_layout(
             raise ConfigError(f"{root}: expected a project folder or a versions folder", str(root))
 
     if version_locations:
-        settings = read_migdoc_settings(_nearest_pyproject(root))
         locations = tuple(Path(v).resolve() for v in version_locations)
         for location in locations:
             if not location.is_dir():
                 raise ConfigError(f"{location}: version location is not a folder", str(location))
+        configured = _configured_layout(root, config, name)
+        if configured is not None:
+            # the configuration still says where env.py is and how files are named: only the
+            # folders read change (a dry-run runs the project's own env.py)
+            return _with_subfolder_note(dataclasses.replace(configured, version_locations=locations))
         return _with_subfolder_note(
             ProjectLayout(
                 root=root.resolve(),
                 config_file=None,
                 script_location=locations[0].parent,
                 version_locations=locations,
-                settings=settings,
+                settings=read_migdoc_settings(_nearest_pyproject(root)),
             )
         )
 
@@ -103,7 +109,7 @@ def find_layout(
         ini_path = Path(config)
         if not ini_path.exists():
             raise ConfigError(f"{ini_path}: config file not found", str(ini_path))
-        return _with_subfolder_note(_layout_from_config_files(ini_path.parent, name, ini_path))
+        return _with_subfolder_note(_layout_from_config_files(ini_path.parent, name, ini_path, is_explicit=True))
     if _has_config(root, name):
         return _with_subfolder_note(_layout_from_config_files(root, name))
 
@@ -155,8 +161,30 @@ def find_layout(
     )
 
 
-def _layout_from_config_files(folder: Path, name: str, explicit: Path | None = None) -> ProjectLayout:
-    """The layout from ``folder``'s alembic.ini and pyproject.toml (or the file ``-c`` named)."""
+def _configured_layout(root: Path, config: str | None, name: str) -> ProjectLayout | None:
+    """The layout the configuration gives (``-c``, or found at or above ``root``), with its
+    version folders set aside; None when there is none, or it cannot be used on its own."""
+    try:
+        if config:
+            ini_path = Path(config)
+            return _layout_from_config_files(ini_path.parent, name, ini_path, is_explicit=True, needs_versions=False)
+        folder = root if _has_config(root, name) else _config_above(root, name)
+        if folder is None:
+            return None
+        return _layout_from_config_files(folder, name, needs_versions=False)
+    except ConfigError:
+        return None
+
+
+def _layout_from_config_files(
+    folder: Path, name: str, explicit: Path | None = None, is_explicit: bool = False, needs_versions: bool = True
+) -> ProjectLayout:
+    """The layout from ``folder``'s alembic.ini and pyproject.toml (or the file ``-c`` named).
+
+    ``is_explicit``: the file was named (``-c FILE``, or PATH is the file), as ``alembic -c
+    FILE`` names it, so relative paths in it are resolved from the current directory first,
+    as Alembic does; a configuration found from PATH is resolved from its own folder, where
+    Alembic would be run."""
     ini_path = explicit if explicit is not None else folder / "alembic.ini"
     toml_path = folder / "pyproject.toml"
     if ini_path.suffix == ".toml":
@@ -172,7 +200,7 @@ def _layout_from_config_files(folder: Path, name: str, explicit: Path | None = N
         config_file = toml_path
     if config_file is None:
         raise ConfigError(f"{folder}: no alembic.ini and no [tool.alembic] in pyproject.toml", str(folder))
-    return _layout_from_options(config_file, options, toml_options or {}, settings, name)
+    return _layout_from_options(config_file, options, toml_options or {}, settings, name, is_explicit, needs_versions)
 
 
 def _has_config(folder: Path, name: str) -> bool:
@@ -217,22 +245,47 @@ def _is_script_folder(path: Path) -> bool:
     return (path / "env.py").is_file() and (path / "versions").is_dir()
 
 
+_NOTE_DEPTH = 4
+_NOTE_FOLDERS = 500
+
+
+def _with_folder_problems(layout: ProjectLayout) -> ProjectLayout:
+    """A version folder that cannot be listed is said (its revisions are missing)."""
+    problems = folder_problems(layout)
+    if not problems:
+        return layout
+    notes = tuple(f"{problem}; the revisions in it are not read" for problem in problems)
+    return dataclasses.replace(layout, notes=(*layout.notes, *notes))
+
+
 def _with_subfolder_note(layout: ProjectLayout) -> ProjectLayout:
     """Alembic reads only the top of each version folder unless the configuration
-    sets ``recursive_version_locations``; files below are not read, but said."""
+    sets ``recursive_version_locations``; files below are not read, but said. The look
+    is bounded (``_NOTE_DEPTH`` levels, ``_NOTE_FOLDERS`` folders): ``version_locations = /``
+    must not walk the whole disk for a note."""
+    layout = _with_folder_problems(layout)
     if layout.is_recursive:
         return layout
     locations = {str(v) for v in layout.version_locations}
     count = 0
     folders: list[str] = []
+    looked = 0
+    is_cut_short = False
     for location in layout.version_locations:
         if not location.is_dir():
             continue
+        top_depth = str(location).rstrip(os.sep).count(os.sep)
         for root, dirs, files in os.walk(location):
             dirs.sort()
             dirs[:] = [d for d in dirs if d != "__pycache__" and os.path.join(root, d) not in locations]
+            if root.count(os.sep) - top_depth >= _NOTE_DEPTH:
+                dirs[:] = []  # a note about files Alembic does not read is worth a glance, not a search
             if root == str(location):
                 continue
+            looked += 1
+            if looked > _NOTE_FOLDERS:
+                is_cut_short = True
+                break
             found = sum(1 for f in files if SOURCE_FILE.match(f) and declares_revision(os.path.join(root, f)))
             if found:
                 count += found
@@ -240,8 +293,9 @@ def _with_subfolder_note(layout: ProjectLayout) -> ProjectLayout:
     if not count:
         return layout
     shown = ", ".join(folders[:3]) + (f" and {len(folders) - 3} more folders" if len(folders) > 3 else "")
+    at_least = f"at least {count}" if is_cut_short else f"{count}"
     note = (
-        f"{count} more revision file{'s' if count != 1 else ''} lie in subfolders that are not read "
+        f"{at_least} more revision file{'s' if count != 1 else ''} lie in subfolders that are not read "
         f"({shown}), as Alembic does not read them either; to include them set "
         "`recursive_version_locations = true` or pass --version-location DIR for each"
     )
@@ -254,8 +308,14 @@ def _layout_from_options(
     toml: dict[str, object],
     settings: MigdocSettings,
     section: str,
+    is_explicit: bool = False,
+    needs_versions: bool = True,
 ) -> ProjectLayout:
     base = config_file.parent.resolve()
+    relocated: list[str] = []
+
+    def configured_path(key: str, value: str) -> Path:
+        return _resolve_relative(value, base, is_explicit, relocated, key)
 
     def option(key: str) -> object:
         if key in ini:
@@ -272,7 +332,7 @@ def _layout_from_options(
     script_location = option("script_location")
     if script_location:
         _check_path_value(config_file, "script_location", str(script_location))
-        script_path = _resolve_script_location(str(script_location), base, config_file, prepend_paths)
+        script_path = _resolve_script_location(str(script_location), base, config_file, prepend_paths, configured_path)
     elif _is_script_folder(base):
         # Flask-Migrate writes alembic.ini into the script folder without
         # script_location and passes that folder to Alembic in code.
@@ -308,8 +368,15 @@ def _layout_from_options(
         locations = []
     for location in locations:
         _check_path_value(config_file, "version_locations", location)
-    version_paths = tuple(_absolute(p, base) for p in locations) or (script_path / "versions",)
-    if not any(p.is_dir() for p in version_paths):
+    version_paths = tuple(configured_path("version_locations", p) for p in locations) or (script_path / "versions",)
+    if relocated:
+        notes = (
+            *notes,
+            f"{config_file.resolve()}: {', '.join(relocated)} relative to the current directory {Path.cwd()} "
+            f"(where Alembic looks) does not exist; reading it from the configuration's folder {base}, "
+            "as Alembic run there would",
+        )
+    if needs_versions and not any(p.is_dir() for p in version_paths):
         shown = ", ".join(str(p) for p in version_paths)
         raise ConfigError(
             f"{config_file}: no version folder found (looked for {shown}); "
@@ -359,13 +426,33 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes", "on")
 
 
+def _resolve_relative(value: str, base: Path, is_explicit: bool, relocated: list[str], key: str) -> Path:
+    """A path from the configuration, as Alembic resolves it: relative paths from the
+    current directory when the file was named (``-c``), falling back to the file's own
+    folder (said in ``relocated``) where only that one exists; from the file's folder when
+    the configuration was found from PATH. ``%(here)s`` is already the file's folder."""
+    candidate = Path(os.path.expanduser(value))
+    if candidate.is_absolute() or not is_explicit:
+        return _absolute(value, base)
+    from_cwd = (Path.cwd() / candidate).resolve()
+    from_config = (base / candidate).resolve()
+    if from_cwd == from_config or from_cwd.exists() or not from_config.exists():
+        return from_cwd
+    relocated.append(f"{key} {value!r}")
+    return from_config
+
+
 def _absolute(path: str, base: Path) -> Path:
     candidate = Path(os.path.expanduser(path))
     return (candidate if candidate.is_absolute() else base / candidate).resolve()
 
 
 def _resolve_script_location(
-    value: str, base: Path, config_file: Path | None = None, prepend_sys_path: Sequence[Path] = ()
+    value: str,
+    base: Path,
+    config_file: Path | None = None,
+    prepend_sys_path: Sequence[Path] = (),
+    resolve_path: Callable[[str, str], Path] | None = None,
 ) -> Path:
     # "package:resource", found on disk without importing the package. As
     # Alembic does (``coerce_resource_to_filename``), the first token is the
@@ -375,16 +462,28 @@ def _resolve_script_location(
         relative = Path(*package.split("."))
         # The package may be installed, or in a source tree above the configuration
         # (a src/ layout): Alembic would import it from there.
-        searched = [*prepend_sys_path, base, *_search_upward(base), *(Path(e or ".") for e in sys.path)]
+        searched = [*prepend_sys_path, Path.cwd(), base, *_search_upward(base), *(Path(e or ".") for e in sys.path)]
+        package_folders: list[Path] = []
         for entry in searched:
             for folder in (entry, entry / "src"):
                 candidate = folder / relative
                 if candidate.is_dir():
-                    return candidate.joinpath(*resource).resolve()
+                    # a package without that resource is not the one meant: look further
+                    if candidate.joinpath(*resource).is_dir():
+                        return candidate.joinpath(*resource).resolve()
+                    package_folders.append(candidate)
         where = f"{config_file}: " if config_file is not None else ""
+        if package_folders:
+            raise ConfigError(
+                f"{where}script_location {value!r}: package {package!r} found at {package_folders[0]}, but it "
+                f"has no folder {'/'.join(resource)}; pass the script folder or --version-location DIR",
+                value,
+            )
         raise ConfigError(
             f"{where}script_location {value!r}: package {package!r} not found (looked beside the "
             "configuration, above it and on sys.path); pass the script folder or --version-location DIR",
             value,
         )
+    if resolve_path is not None:
+        return resolve_path("script_location", value)
     return _absolute(value, base)

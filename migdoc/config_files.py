@@ -11,12 +11,24 @@ from pathlib import Path
 
 from migdoc.errors import ConfigError, one_line
 from migdoc.filesystem import read_regular_file
+from migdoc.masking import mask_secrets
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+
+INI_KEYS = (
+    "script_location",
+    "version_locations",
+    "path_separator",
+    "version_path_separator",
+    "file_template",
+    "prepend_sys_path",
+    "recursive_version_locations",
+)
+"""The keys of an alembic.ini section migdoc reads (and so interpolates); nothing else."""
 
 MIGDOC_KEYS = ("select", "ignore", "severity")
 """The keys ``[tool.migdoc]`` may hold."""
@@ -37,7 +49,7 @@ def read_ini(path: Path, section: str) -> dict[str, str]:
     try:
         parser.read_string(read_regular_file(path).decode("utf-8"), source=str(path))
     except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-        raise ConfigError(f"{path}: cannot read config: {one_line(exc)}", str(path)) from exc
+        raise ConfigError(f"{path}: cannot read config: {mask_secrets(one_line(exc))}", str(path)) from exc
     if not parser.has_section(section):
         # Sections that configure an environment, for several environments in one ini.
         candidates = [s for s in parser.sections() if parser.has_option(s, "script_location")]
@@ -50,10 +62,17 @@ def read_ini(path: Path, section: str) -> dict[str, str]:
         if section != "alembic" or path.suffix != ".ini":
             raise ConfigError(f"{path}: no [{section}] section", str(path))
         return {}
-    try:
-        return {key: parser.get(section, key) for key in parser.options(section) if key != "here"}
-    except configparser.Error as exc:
-        raise ConfigError(f"{path}: cannot read config: {one_line(exc)}", str(path)) from exc
+    # Only the keys migdoc reads are interpolated, as Alembic interpolates only the options it
+    # gets: a `%` in any other value (a password in sqlalchemy.url) is no error to either tool.
+    values: dict[str, str] = {}
+    for key in INI_KEYS:
+        if not parser.has_option(section, key):
+            continue
+        try:
+            values[key] = parser.get(section, key)
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: cannot read {key}: {mask_secrets(one_line(exc))}", str(path)) from exc
+    return values
 
 
 def read_toml(path: Path) -> dict[str, object]:

@@ -24,7 +24,7 @@ from migdoc.filesystem import display_path, project_path
 from migdoc.graph import RevisionGraph, build_graph
 from migdoc.model import CheckResult, FixOptions, Plan, RevisionFile
 from migdoc.rules import CheckContext, run_checks, selected_codes
-from migdoc.scan import find_archived, gc_paused, read_project_files
+from migdoc.scan import find_archived, folder_problems, gc_paused, read_project_files
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,9 @@ def _nothing_read(layout: ProjectLayout, files: Sequence[RevisionFile]) -> str:
     source = f"from {display_path(layout.config_file)}" if layout.config_file else "given directly"
     stray = f" ({len(files)} .py file{'s' if len(files) != 1 else ''} without a revision)" if files else ""
     unread = f"; {layout.notes[-1]}" if layout.unread_subfolder_files else ""
+    unlisted = "".join(f"; {problem}" for problem in folder_problems(layout))  # permission denied, said
     return (
-        f"read 0 revisions in {looked} ({source}){stray}{unread}; point migdoc at the script folder "
+        f"read 0 revisions in {looked} ({source}){stray}{unread}{unlisted}; point migdoc at the script folder "
         "(env.py + versions/), a versions folder, or pass --version-location DIR or -c FILE"
     )
 

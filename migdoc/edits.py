@@ -111,6 +111,18 @@ def render_down_revision(parents: Sequence[str], quote: str, container: str = "(
     return f"[{body}]" if container == "[" else f"({body})"
 
 
+def down_revision_problem(rf: RevisionFile) -> str | None:
+    """Why ``rf``'s ``down_revision`` cannot be rewritten in place, or None when it can.
+    Planners ask first and list the answer as not fixed (never a traceback)."""
+    if rf.down_revision_at is None:
+        return f"{rf.path}: no down_revision assignment to edit"
+    if not rf.down_revision_at.is_literal:
+        # `down_revision += "x"`, `revision, down_revision = IDS`: no one literal spells the
+        # value, and rewriting what is there would change another variable or keep a stale part
+        return f"{rf.path}: down_revision is not spelled by one literal; re-point it by hand"
+    return None
+
+
 def relink_edits(text: str, rf: RevisionFile, parents: Sequence[str]) -> tuple[TextEdit, ...]:
     """Edits that make ``down_revision`` (and the ``Revises:`` line) name ``parents``.
 
@@ -118,8 +130,9 @@ def relink_edits(text: str, rf: RevisionFile, parents: Sequence[str]) -> tuple[T
     of the same length keeps its layout and only the changed elements are
     rewritten; otherwise the value is rewritten in the file's quote style.
     """
-    if rf.down_revision_at is None:
-        raise EditError(f"{rf.path}: no down_revision assignment to edit")
+    problem = down_revision_problem(rf)
+    if problem is not None:
+        raise EditError(problem)
     lines = split_lines(text)
     line, col, end_line, end_col = _span(lines, rf.down_revision_at)
     old_value = _segment(lines, line, col, end_line, end_col)

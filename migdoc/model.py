@@ -65,6 +65,13 @@ class FunctionBody:
     operations: tuple[Operation, ...] = ()
     has_uncertain_sql: bool = False
     unsafe_sql_lines: tuple[int, ...] = ()
+    unsafe_sql_variables: tuple[str, ...] = ()
+    """For each of ``unsafe_sql_lines``: ``"name:line"`` when the SQL was built into a local
+    variable first (``sql = f"...{start}"; op.execute(sql)``), else ``""``."""
+    unsafe_sql_statements: tuple[str, ...] = ()
+    """For each of ``unsafe_sql_lines``: the statement's leading keywords (``CREATE
+    SEQUENCE``, ``UPDATE``), upper case, or ``""`` when unknown: DDL cannot take bind
+    parameters, so MD015's advice differs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +122,10 @@ class RevisionFile:
     branch_labels_at: Assignment | None = None
     is_branch_labels_unresolved: bool = False
     is_depends_on_unresolved: bool = False
+    branch_labels_unresolved_reason: str | None = None
+    """Why ``branch_labels`` is unresolved when only running the module decides it
+    (``assigned under `if` (line 9)``); None for a value that is simply not a literal."""
+    depends_on_unresolved_reason: str | None = None
     is_depends_on_empty_string: bool = False
     header: Header = field(default_factory=Header)
     upgrade: FunctionBody | None = None

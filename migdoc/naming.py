@@ -115,3 +115,21 @@ def render_file_template(template: str, revision: str, message: str, options: Fi
         return template % values
     except (KeyError, ValueError, TypeError) as exc:
         raise FixRefused(f"file_template {template!r} cannot be rendered: {exc}", flag="--file-template") from exc
+
+
+REVISION_ID_ILLEGAL_CHARACTERS = ("@", "-", "+", ":")
+"""Alembic's ``_revision_illegal_chars`` (alembic/script/revision.py): ``Revision`` raises
+RevisionError for an id holding one, so every command fails while that file is loaded."""
+RESERVED_REVISION_IDS = ("base", "head", "heads")
+"""Names Alembic resolves as symbols before it looks for a revision of that id."""
+
+
+def revision_id_problem(revision: str) -> str | None:
+    """Why Alembic cannot use ``revision`` as a revision id, or None when it can."""
+    illegal = [character for character in REVISION_ID_ILLEGAL_CHARACTERS if character in revision]
+    if illegal:
+        shown = ", ".join(repr(character) for character in illegal)
+        return f"it contains {shown}, which Alembic does not allow in a revision id"
+    if revision in RESERVED_REVISION_IDS:
+        return f"{revision!r} is a symbol to Alembic (`alembic upgrade {revision}`), never this revision's id"
+    return None

@@ -46,7 +46,7 @@ from migdoc.cache_files import cache_folder
 from migdoc.cache_files import read_capped as _read_regular
 from migdoc.model import Assignment, FunctionBody, Header, Operation, RevisionFile
 
-FORMAT = "migdoc-read-cache-3"
+FORMAT = "migdoc-read-cache-4"
 MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_TOTAL_BYTES = 128 * 1024 * 1024
 MAX_AGE_DAYS = 30
@@ -249,10 +249,17 @@ def encode_record(record: RevisionFile) -> bytes:
 @functools.lru_cache(maxsize=1)
 def reader_fingerprint() -> str:
     """migdoc's version and the hash of the code that makes RevisionFiles (and of this codec)."""
-    from migdoc import __version__, body_reader, model, reader, safe_values
+    from migdoc import __version__, assignments, body_reader, model, reader, safe_values
 
     digest = hashlib.sha256(__version__.encode())
-    for file in (reader.__file__, body_reader.__file__, safe_values.__file__, model.__file__, __file__):
+    for file in (
+        reader.__file__,
+        assignments.__file__,
+        body_reader.__file__,
+        safe_values.__file__,
+        model.__file__,
+        __file__,
+    ):
         with contextlib.suppress(OSError, TypeError):
             digest.update(Path(file).read_bytes())
     return digest.hexdigest()

@@ -14,6 +14,7 @@ import re
 import sys
 import tokenize
 
+from migdoc.assignments import NOT_LITERAL, Binding, Undecided, evaluate_module
 from migdoc.body_reader import read_function_body, read_module_values
 from migdoc.model import Assignment, FunctionBody, Header, Operation, RevisionFile
 
@@ -22,7 +23,6 @@ _NO_CODES: frozenset[str] = frozenset()  # one empty set for the files that igno
 _IGNORE_COMMENT = re.compile(r"#\s*migdoc:\s*ignore\[([A-Za-z0-9_,\s]+)\]")
 _HEADER_FIELD = re.compile(r"^\s*(Revision ID|Revises|Create Date)\s*:\s*(.*?)\s*$")
 _TRACKED = ("revision", "down_revision", "branch_labels", "depends_on")
-_MISSING = object()
 
 
 class _NotLiteral(Exception):
@@ -79,15 +79,10 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
         )
         or _NO_CODES
     )
-    constants = _LazyConstants(module)
-    assigned: dict[str, tuple[ast.expr, Assignment]] = {}
-    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-    for stmt in module.body:
-        for name, value in _assignments(stmt):
-            if name in _TRACKED:
-                assigned[name] = (value, _where(stmt, value))
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            functions[stmt.name] = stmt
+    bindings = evaluate_module(module, _TRACKED, text)
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {
+        stmt.name: stmt for stmt in module.body if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
 
     header = _read_header(module)
     lines = text.splitlines()
@@ -105,27 +100,24 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
         downgrade=read_function_body(downgrade, lines, module_values) if downgrade else None,
     )
 
-    if "revision" not in assigned:
-        if "down_revision" in assigned:
-            line = assigned["down_revision"][1].line
+    if "revision" not in bindings:
+        if "down_revision" in bindings:
+            line = _where(bindings["down_revision"]).line
             return RevisionFile(read_error="`revision` is not assigned", read_error_line=line, **common)
         return RevisionFile(**common)
 
-    rev_node, rev_at = assigned["revision"]
-    try:
-        revision = _literal(rev_node, constants)
-    except _NotLiteral:
-        revision = _MISSING
+    rev_at = _where(bindings["revision"])
+    revision = bindings["revision"].value
     if isinstance(revision, str):
         revision = sys.intern(revision)  # also its children's down_revision: one string
     else:
         return RevisionFile(
-            read_error="`revision` is not a string literal",
-            read_error_line=rev_at.line,
+            read_error=_undecided_message("revision", revision, "is not a string literal"),
+            read_error_line=_error_line(bindings["revision"]),
             revision_at=rev_at,
             **common,
         )
-    if "down_revision" not in assigned:
+    if "down_revision" not in bindings:
         return RevisionFile(
             read_error="`down_revision` is not assigned",
             read_error_line=rev_at.line,
@@ -133,21 +125,25 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
             revision_at=rev_at,
             **common,
         )
-    down_node, down_at = assigned["down_revision"]
+    down_at = _where(bindings["down_revision"])
     try:
-        down_revisions = _id_tuple(_literal(down_node, constants))
+        down_revisions = _id_tuple(bindings["down_revision"].value)
     except _NotLiteral:
         return RevisionFile(
-            read_error="`down_revision` is not a literal (string, tuple, list or None)",
-            read_error_line=down_at.line,
+            read_error=_undecided_message(
+                "down_revision",
+                bindings["down_revision"].value,
+                "is not a literal (string, tuple, list, set or None)",
+            ),
+            read_error_line=_error_line(bindings["down_revision"]),
             revision=revision,
             revision_at=rev_at,
             down_revision_at=down_at,
             **common,
         )
 
-    labels, labels_at, labels_unresolved, _ = _optional_ids(assigned, "branch_labels", constants)
-    depends, depends_at, depends_unresolved, depends_raw = _optional_ids(assigned, "depends_on", constants)
+    labels, labels_at, labels_unresolved, _ = _optional_ids(bindings, "branch_labels")
+    depends, depends_at, depends_unresolved, depends_raw = _optional_ids(bindings, "depends_on")
     return RevisionFile(
         revision=revision,
         revision_at=rev_at,
@@ -155,26 +151,47 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
         down_revision_at=down_at,
         branch_labels=labels,
         branch_labels_at=labels_at,
-        is_branch_labels_unresolved=labels_unresolved,
+        is_branch_labels_unresolved=labels_unresolved is not None,
+        branch_labels_unresolved_reason=labels_unresolved or None,
         depends_on=depends,
         depends_on_at=depends_at,
-        is_depends_on_unresolved=depends_unresolved,
+        is_depends_on_unresolved=depends_unresolved is not None,
+        depends_on_unresolved_reason=depends_unresolved or None,
         is_depends_on_empty_string=depends_raw == "",
         **common,
     )
 
 
+def _undecided_message(name: str, value: object, plain: str) -> str:
+    """MD010's text: the old wording for a value that is simply not a literal; the reason
+    for one that only running the module decides (``if``, ``global``, ``:=``...)."""
+    if isinstance(value, Undecided) and value.reason != NOT_LITERAL:
+        return f"`{name}` is decided only when the module runs: {value.reason}"
+    return f"`{name}` {plain}"
+
+
+def _error_line(binding: Binding) -> int:
+    value = binding.value
+    if isinstance(value, Undecided) and value.line:
+        return value.line
+    return getattr(binding.node, "lineno", 1)
+
+
 def _optional_ids(
-    assigned: dict[str, tuple[ast.expr, Assignment]], name: str, constants: dict[str, object]
-) -> tuple[tuple[str, ...], Assignment | None, bool, object]:
-    if name not in assigned:
-        return (), None, False, None
-    node, at = assigned[name]
+    bindings: dict[str, Binding], name: str
+) -> tuple[tuple[str, ...], Assignment | None, str | None, object]:
+    """(ids, where, why unresolved: "" for a value that is not a literal, the reason when
+    only running the module decides it, None when read; the raw value)."""
+    if name not in bindings:
+        return (), None, None, None
+    binding = bindings[name]
+    at = _where(binding)
     try:
-        raw = _literal(node, constants)
-        return _id_tuple(raw), at, False, raw
+        return _id_tuple(binding.value), at, None, binding.value
     except _NotLiteral:
-        return (), Assignment(at.line, at.end_line, at.col, at.end_col, is_literal=False), True, None
+        value = binding.value
+        reason = value.reason if isinstance(value, Undecided) and value.reason != NOT_LITERAL else ""
+        return (), Assignment(at.line, at.end_line, at.col, at.end_col, is_literal=False), reason, None
 
 
 def _id_tuple(value: object) -> tuple[str, ...]:
@@ -185,6 +202,8 @@ def _id_tuple(value: object) -> tuple[str, ...]:
         return (sys.intern(value),)
     if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
         return tuple(sys.intern(v) for v in value)
+    if isinstance(value, (set, frozenset)) and all(isinstance(v, str) for v in value):
+        return tuple(sys.intern(v) for v in sorted(value))  # Alembic accepts a set; its order is Python's whim
     raise _NotLiteral
 
 
@@ -214,18 +233,15 @@ def _bound_elsewhere(module: ast.Module, name: str, lines: list[str]) -> Functio
     return None
 
 
-def _assignments(stmt: ast.stmt) -> list[tuple[str, ast.expr]]:
-    if isinstance(stmt, ast.Assign):
-        return [(t.id, stmt.value) for t in stmt.targets if isinstance(t, ast.Name)]
-    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
-        return [(stmt.target.id, stmt.value)]
-    return []
-
-
-def _where(stmt: ast.stmt, value: ast.expr) -> Assignment:
-    return _assignment(
-        value.lineno, value.end_lineno or value.lineno, value.col_offset, value.end_col_offset or value.col_offset
-    )
+def _where(binding: Binding) -> Assignment:
+    node = binding.node
+    line = getattr(node, "lineno", 1)
+    end_line = getattr(node, "end_lineno", None) or line
+    col = getattr(node, "col_offset", 0)
+    end_col = getattr(node, "end_col_offset", None) or col
+    if binding.is_editable and not isinstance(binding.value, Undecided):
+        return _assignment(line, end_line, col, end_col)
+    return Assignment(line, end_line, col, end_col, is_literal=False)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -233,67 +249,6 @@ def _assignment(line: int, end_line: int, col: int, end_col: int) -> Assignment:
     """Files written from one template assign ``revision`` and its siblings at the same
     places: one immutable record for each place, not one per file (memory at 50,000)."""
     return Assignment(line=line, end_line=end_line, col=col, end_col=end_col)
-
-
-class _LazyConstants(dict):
-    """``_module_constants`` computed on first look-up: most files never need it."""
-
-    def __init__(self, module: ast.Module) -> None:
-        super().__init__()
-        self._module: ast.Module | None = module
-
-    def _load(self) -> None:
-        if self._module is not None:
-            self.update(_module_constants(self._module))
-            self._module = None
-
-    def __contains__(self, key: object) -> bool:
-        self._load()
-        return super().__contains__(key)
-
-    def __getitem__(self, key: str) -> object:
-        self._load()
-        return super().__getitem__(key)
-
-
-def _module_constants(module: ast.Module) -> dict[str, object]:
-    """Module-level names and ``Class.ATTR`` bound to literals, for labels
-    written as references (``branch_labels = (Branch.BILLING,)``)."""
-    constants: dict[str, object] = {}
-    for stmt in module.body:
-        for name, value in _assignments(stmt):
-            try:
-                constants[name] = ast.literal_eval(value)
-            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
-                constants.pop(name, None)
-        if isinstance(stmt, ast.ClassDef):
-            for inner in stmt.body:
-                for name, value in _assignments(inner):
-                    try:
-                        constants[f"{stmt.name}.{name}"] = ast.literal_eval(value)
-                    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
-                        pass
-    return constants
-
-
-def _literal(node: ast.expr, constants: dict[str, object]) -> object:
-    if isinstance(node, (ast.Tuple, ast.List)):
-        return tuple(_literal(element, constants) for element in node.elts)
-    if isinstance(node, ast.Name) and node.id in constants:
-        return constants[node.id]
-    if (
-        isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and f"{node.value.id}.{node.attr}" in constants
-    ):
-        return constants[f"{node.value.id}.{node.attr}"]
-    try:
-        value = ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as exc:
-        raise _NotLiteral from exc
-    if value is None or isinstance(value, (str, tuple, list)):
-        return value
-    raise _NotLiteral
 
 
 def _read_header(module: ast.Module) -> Header:

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,12 +29,40 @@ SOURCE_FILE = re.compile(r"(?!\.#|__init__)(.*\.py)$")
 _DECLARES_REVISION = re.compile(rb"^(?:down_)?revision\s*(?::[^=\n]*)?=", re.MULTILINE)
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
 def declares_revision(path: str | Path) -> bool:
+    """True when the start of ``path``, a regular file, assigns ``revision`` at module level.
+    Anything else (a FIFO named ``x.py``, a device, a folder) is opened without blocking
+    and never read."""
     try:
-        with open(path, "rb") as handle:
-            return _DECLARES_REVISION.search(handle.read(65536)) is not None
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        return _DECLARES_REVISION.search(os.read(fd, 65536)) is not None
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def folder_problems(layout: ProjectLayout) -> list[str]:
+    """One line for each version folder that exists but cannot be listed (permission
+    denied): its revisions are missing from the read, and that must be said."""
+    problems = []
+    for location in layout.version_locations:
+        try:
+            with os.scandir(location):
+                pass
+        except FileNotFoundError:
+            continue  # a configured folder that is not there: the configuration says so
+        except OSError as exc:
+            problems.append(f"cannot list {location}: {exc.strerror or exc}")
+    return problems
 
 
 def looks_like_versions_folder(path: Path) -> bool:

@@ -46,10 +46,12 @@ def _alembic_failure(code: str, exc: BaseException) -> bool:
         return isinstance(exc, KeyError | RevisionError) and not isinstance(exc, CycleDetected)
     if code == "MD005":
         return isinstance(exc, CycleDetected | DependencyCycleDetected)
+    if code == "MD024":
+        return isinstance(exc, RevisionError) and "not allowed in revision identifier" in str(exc)
     return False
 
 
-LOAD_FAILURES = ("MD002", "MD005", "MD008", "MD010", "MD014")
+LOAD_FAILURES = ("MD002", "MD005", "MD008", "MD010", "MD014", "MD024")
 """Error-level findings that make Alembic fail before it has a revision map."""
 
 

@@ -48,7 +48,7 @@ def test_item15_cache_is_json_and_round_trips_every_record(story):
     cold_files = read_project_files(find_layout("fix_story"), use_cache=False)
     read_project_files(find_layout("fix_story"))
     data = cache_file(story / "cache").read_bytes()
-    assert data.startswith(b'{"format": "migdoc-read-cache-3"') and b"\x80" not in data
+    assert data.startswith(b'{"format": "migdoc-read-cache-4"') and b"\x80" not in data
     assert read_project_files(find_layout("fix_story")) == cold_files
 
 

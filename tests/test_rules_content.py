@@ -265,3 +265,74 @@ def test_md015_sql_built_from_outside_values(body, prelude):
 def test_md015_silent(body, prelude):
     files = [*chain("0001"), revision("0002", "0001", upgrade=body, prelude=prelude)]
     assert findings("MD015", files) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "variable", "advice"),
+    [
+        pytest.param(
+            "conn = op.get_bind()\n"
+            "start = conn.execute(sa.text('SELECT max(id) FROM users')).scalar()\n"
+            "sql = f'ALTER SEQUENCE user_numbers RESTART WITH {start}'\n"
+            "op.execute(sql)",
+            "`sql` (line",
+            "ALTER SEQUENCE is DDL, which cannot take bind parameters",
+            id="f-string-in-a-variable",
+        ),
+        pytest.param(
+            "name = op.get_context().opts['table']\n"
+            "stmt = 'DROP TABLE %s' % name\n"
+            "conn = op.get_bind()\n"
+            "conn.execute(sa.text(stmt))",
+            "`stmt` (line",
+            "sa.literal",
+            id="percent-in-a-variable-through-text",
+        ),
+        pytest.param(
+            "region = os.environ['REGION']\nsql = 'UPDATE users SET plan = 1 WHERE region = '\nsql += f\"'{region}'\"\n"
+            "op.execute(sql)",
+            "`sql` (line",
+            "use bind parameters",
+            id="augmented-in-a-variable",
+        ),
+        pytest.param(
+            "start = op.get_bind().execute(sa.text('SELECT 1')).scalar()\n"
+            "op.get_bind().exec_driver_sql(f'CREATE SEQUENCE s START WITH {start}')",
+            "",
+            "CREATE SEQUENCE is DDL",
+            id="exec-driver-sql",
+        ),
+    ],
+)
+def test_md015_follows_sql_built_into_a_local_variable(body, variable, advice):
+    files = [*chain("0001"), revision("0002", "0001", upgrade=body, prelude="import os")]
+    [found] = findings("MD015", files)
+    assert advice in found.message
+    if variable:
+        assert variable in found.message
+    else:
+        assert found.message.startswith("SQL built from")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("sql = f'UPDATE {TABLE} SET plan = 1'\nop.execute(sql)", id="variable-of-constants"),
+        pytest.param("sql = 'UPDATE users SET plan = :p'\nop.execute(sa.text(sql).bindparams(p=PLAN))", id="bound"),
+        pytest.param(
+            "sql = f'UPDATE users SET x = {x()}'\nsql = 'UPDATE users SET plan = 1'\nop.execute(sql)",
+            id="rebound-to-a-literal-before-the-call",
+        ),
+    ],
+)
+def test_md015_silent_for_variables_of_constants(body):
+    # the SQL a call runs is what the variable holds there: a literal, or built from constants
+    files = [*chain("0001"), revision("0002", "0001", upgrade=body, prelude="TABLE = 'users'\nPLAN = 'basic'")]
+    assert findings("MD015", files) == []
+
+
+def test_md015_a_variable_built_in_a_branch_still_reaches_the_call():
+    body = "sql = 'UPDATE users SET plan = 1'\nif os.environ.get('X'):\n    sql = f\"UPDATE users SET plan = {os.environ['X']}\"\nop.execute(sql)"
+    files = [*chain("0001"), revision("0002", "0001", upgrade=body, prelude="import os")]
+    [found] = findings("MD015", files)
+    assert "`sql` (line" in found.message

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePosixPath
 
+from migdoc.edits import down_revision_problem
 from migdoc.errors import FixRefused
 from migdoc.model import (
     Action,
@@ -338,6 +339,9 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
         text = context.sources.get(rf.path)
         if text is None:
             unresolved.append(f"{rf.path}: its parent {', '.join(left)} was archived but its text is not available")
+            continue
+        if down_revision_problem(rf) is not None:
+            unresolved.append(f"its parent {', '.join(left)} was archived, but {down_revision_problem(rf)}")
             continue
         shown_new = ", ".join(new) or "None (a base)"
         actions.append(

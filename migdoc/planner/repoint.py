@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 
+from migdoc.edits import down_revision_problem
 from migdoc.model import Action, FixOptions, Severity
 from migdoc.planner.context import (
     HEAD_CONFLICT,
@@ -73,6 +74,9 @@ def plan_relink(context: PlanContext, options: FixOptions, state: PlanState | No
         if text is None:
             unresolved.append(f"{rf.path}: --relink: its text is not available")
             continue
+        if down_revision_problem(rf) is not None:
+            unresolved.append(f"--relink: {down_revision_problem(rf)}")
+            continue
         actions.append(
             repoint_edit(
                 rf,
@@ -132,6 +136,8 @@ def _onto_ref_head(context: PlanContext, options: FixOptions, state: PlanState, 
     text = context.sources.get(rf.path)
     if text is None:
         return f"{rf.path}: --relink: its text is not available"
+    if down_revision_problem(rf) is not None:
+        return f"--relink: {down_revision_problem(rf)}"
     action = repoint_edit(
         rf,
         text,

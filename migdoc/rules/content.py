@@ -189,18 +189,36 @@ op.execute(f"CREATE SEQUENCE user_numbers START WITH {start}")   <- MD015
 for table in ("users", "users_history"):
     op.execute(f"UPDATE {table} SET plan = 'basic'")             # fine: the file's own constants
 op.execute(sa.text("UPDATE users SET plan = :plan").bindparams(plan=plan))   # fine""",
-    fix="`fix` leaves it; use bind parameters.",
+    fix=(
+        "`fix` leaves it; use bind parameters, or for DDL (which takes none) check the value's type or quote "
+        "it with `sa.literal` / `quoted_name`."
+    ),
 )
 def unsafe_sql(context: CheckContext) -> Iterator[Finding]:
     for rf in context.graph.files:
         for body in (rf.upgrade, rf.downgrade):
             if body is None:
                 continue
-            for line in body.unsafe_sql_lines:
-                yield Finding(
-                    rf,
-                    line,
-                    "SQL built from values that do not come from this file's constants (a query result, "
-                    "the environment, a parameter or a call); use bind parameters",
-                    rf.revision,
-                )
+            variables = body.unsafe_sql_variables or ("",) * len(body.unsafe_sql_lines)
+            statements = body.unsafe_sql_statements or ("",) * len(body.unsafe_sql_lines)
+            for line, variable, statement in zip(body.unsafe_sql_lines, variables, statements, strict=False):
+                yield Finding(rf, line, _unsafe_sql_message(variable, statement), rf.revision)
+
+
+def _unsafe_sql_message(variable: str, statement: str) -> str:
+    """MD015's text: where the SQL was built, and advice that fits the statement: bind
+    parameters for data changes, quoting or checking the value for DDL, which takes none."""
+    built = "SQL built"
+    if variable:
+        name, _, line = variable.partition(":")
+        built = f"SQL built into `{name}` (line {line})"
+    message = (
+        f"{built} from values that do not come from this file's constants (a query result, "
+        "the environment, a parameter or a call); "
+    )
+    if statement and not is_data_only(statement):
+        return message + (
+            f"{statement} is DDL, which cannot take bind parameters: check the value first (int(...) for a "
+            "number) or quote it (sa.literal(...) rendered with literal_binds, or quoted_name for a name)"
+        )
+    return message + "use bind parameters"

@@ -661,13 +661,17 @@ def unresolved_value(context: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 rf,
                 rf.branch_labels_at.line,
-                "branch_labels is not a literal; migdoc cannot see these labels",
+                f"branch_labels {_why_unresolved(rf.branch_labels_unresolved_reason)}; migdoc cannot see these labels",
                 rf.revision,
             )
         if rf.is_depends_on_unresolved and rf.depends_on_at:
             yield Finding(
                 rf,
                 rf.depends_on_at.line,
-                "depends_on is not a literal; migdoc cannot see these dependencies",
+                f"depends_on {_why_unresolved(rf.depends_on_unresolved_reason)}; migdoc cannot see these dependencies",
                 rf.revision,
             )
+
+
+def _why_unresolved(reason: str | None) -> str:
+    return f"is decided only when the module runs ({reason})" if reason else "is not a literal"
