@@ -45,6 +45,7 @@ EDGES = {
     "migdoc.dryrun.borrowed",
     "migdoc.dryrun.server",
     "migdoc.dryrun.guard",
+    "migdoc.dryrun.drivers",
     "migdoc.dryrun.runner",
     "migdoc.dryrun.results",
     "migdoc.dryrun.failures",

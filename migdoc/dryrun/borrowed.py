@@ -79,7 +79,7 @@ def _stamp_database(connection, name: str, token: str | None = None) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
-    from migdoc.dryrun.guard import COMMENT_TOKEN_KEY
+    from migdoc.dryrun.drivers import COMMENT_TOKEN_KEY
 
     fields = {"migdoc": "dryrun", **owner.this_process()}
     if token is not None:
