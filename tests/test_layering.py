@@ -51,6 +51,7 @@ EDGES = {
     "migdoc.dryrun.failures",
     "migdoc.dryrun.alembic_env",
     "migdoc.dryrun.schema",
+    "migdoc.dryrun.drift",
 }
 # Small helpers every room may use: safe file reading and path display, URL masking, the
 # owner of a lock or leftover, signal handling; and the package markers.

@@ -299,13 +299,12 @@ class Stairway:
         metadata = context.opts.get("target_metadata")
         if metadata is None or self.to is not None or not self._order:
             return
-        from alembic.autogenerate import compare_metadata
-
-        from migdoc.dryrun.drift import drift_of
+        from migdoc.dryrun.drift import compare_models, drift_of
 
         head = self._order[-1]
         try:
-            diffs = compare_metadata(context, metadata)
+            # context.opts: the keyword arguments env.py gave context.configure
+            diffs = compare_models(context.connection, metadata, context.opts)
         except Exception as exc:  # noqa: BLE001 - the project's metadata or hooks failed: report it
             self.result.failure = Failure(
                 None,
