@@ -215,3 +215,26 @@ def test_a_killed_runs_role_is_swept(copy_fixture, pg_server):
             connection.execute(f"DROP ROLE IF EXISTS {dead}")
             connection.execute(f"DROP ROLE IF EXISTS {alive}")
     assert dead not in roles and alive in roles
+
+
+def test_the_run_role_gets_the_stairways_event_triggers_from_a_superuser(copy_fixture, pg_server, limited_role):
+    """A superuser's URL makes the event triggers for the run's role: each step's snapshot is
+    read from what it touched (checked against a whole one at every step), and the project's
+    code, not their owner, cannot drop them. A URL role that is no superuser: whole snapshots."""
+    from migdoc.doctor import load_project
+    from migdoc.dryrun.borrowed import borrowed_database
+    from migdoc.dryrun.runner import Stairway
+
+    root = copy_fixture("dryrun_clean")
+    limited = f"postgresql+psycopg://{limited_role}@/postgres?host={pg_server.socket_dir}"
+    for url, fast in ((pg_server.url, True), (limited, False)):
+        with borrowed_database(url, "token") as borrowed:
+            run = Stairway(load_project(root), borrowed.url, verify_snapshots=True)
+            run.run()
+        assert run.result.ok, run.result.failure
+        assert run._tracker is not None and run._tracker.fast is fast
+    version = root / "migrations" / "versions" / "0002_create_orders.py"
+    drop = '    op.execute("DROP EVENT TRIGGER migdoc_dryrun_ddl")\n'
+    version.write_text(version.read_text().replace("def upgrade():\n", "def upgrade():\n" + drop, 1))
+    result = _dryrun(str(root), "--server", pg_server.url)
+    assert result.exit_code == 1 and "must be owner of event trigger migdoc_dryrun_ddl" in result.output

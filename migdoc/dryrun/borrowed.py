@@ -98,6 +98,7 @@ def borrowed_database(url: str, token: str | None = None, *, as_server_role: boo
             before = server_state(connection, name, role)
         run_url = parsed.set(database=name)
         if role is not None:
+            _track_for(run_url, role)
             run_url = run_url.set(username=role, password=password)
             _check_login(run_url, role)
         else:
@@ -159,6 +160,29 @@ def _create_run_role(connection, role: str, password: str, server_role: str) -> 
     # (a superuser always can; a CREATEROLE role grants itself the membership)
     if not _execute(connection, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").scalar():
         _execute(connection, f'GRANT "{role}" TO "{server_role}"')
+
+
+def _track_for(admin_url, role: str) -> None:
+    """A superuser URL makes the stairway's event triggers in the run's database for the run's
+    role (which may not make them): each step's snapshot is then read from what it touched,
+    not whole. Another URL's role cannot; the stairway reads whole snapshots then."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from migdoc.dryrun.schema import install_tracking
+
+    engine = create_engine(admin_url, poolclass=_null_pool())
+    try:
+        with engine.begin() as connection:
+            superuser, version = connection.execute(
+                text("SELECT current_setting('is_superuser'), current_setting('server_version_num')::int")
+            ).one()
+            if superuser == "on" and version >= 120000:  # allow_system_table_mods per session: 12+
+                install_tracking(connection, role)
+    except SQLAlchemyError:
+        pass  # a server that refuses: whole snapshots, as for a role that is no superuser
+    finally:
+        engine.dispose()
 
 
 def _check_login(run_url, role: str) -> None:

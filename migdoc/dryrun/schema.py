@@ -299,6 +299,21 @@ END $f$""",
     # the rest of this transaction is the first step's: it gets no catalog rights from us
     "SET LOCAL allow_system_table_mods = off",
 )
+# the event triggers in place and enabled, with migdoc's look function: made for this run
+_INSTALLED_SQL = f"""SELECT (SELECT count(*) FROM pg_event_trigger WHERE evtname IN ({_TRIGGER_NAMES})
+    AND evtenabled = 'A') = {len(_TRIGGERS)}
+    AND to_regprocedure('pg_catalog.migdoc_dryrun_look(text, text, oid[], oid[])') IS NOT NULL"""
+
+
+def install_tracking(connection, role: str) -> None:
+    """Make the stairway's event triggers in the run's database as a superuser (``connection``,
+    SQLAlchemy, in a transaction the caller commits) for ``role``, who runs the project's code
+    and is no superuser: the triggers fire on its DDL and note it in the table it may write."""
+    for statement in _SETUP_SQL:
+        connection.exec_driver_sql(statement)
+    connection.exec_driver_sql(f'GRANT SELECT, INSERT, DELETE ON {TOUCHED_TABLE} TO "{role}"')
+
+
 PG_CLASS, PG_TYPE, PG_NAMESPACE = 1259, 1247, 2615  # fixed oids of these catalogs
 
 Unit = tuple[str, int]
@@ -364,10 +379,14 @@ class SchemaTracker:
 
     def _install(self) -> bool:
         """The event triggers, when migdoc is a superuser here; inside a savepoint, so that
-        a server that refuses leaves the transaction as it was (the whole-snapshot path)."""
+        a server that refuses leaves the transaction as it was (the whole-snapshot path).
+        Else those a superuser made for this run beforehand (``install_tracking``: a borrowed
+        server whose URL is a superuser's, the project's code running as the run's role)."""
         rows = self._execute("SELECT current_setting('is_superuser'), current_setting('server_version_num')::int")
-        if rows[0][0] != "on" or rows[0][1] < 120000:  # allow_system_table_mods per session: 12+
+        if rows[0][1] < 120000:  # allow_system_table_mods per session: 12+
             return False
+        if rows[0][0] != "on":
+            return bool(self._execute(_INSTALLED_SQL)[0][0])
         return self._run_in_savepoint(_SETUP_SQL)
 
     def _run_in_savepoint(self, statements) -> bool:
