@@ -238,3 +238,10 @@ def test_the_run_role_gets_the_stairways_event_triggers_from_a_superuser(copy_fi
     version.write_text(version.read_text().replace("def upgrade():\n", "def upgrade():\n" + drop, 1))
     result = _dryrun(str(root), "--server", pg_server.url)
     assert result.exit_code == 1 and "must be owner of event trigger migdoc_dryrun_ddl" in result.output
+
+
+def test_run_as_server_role_without_a_server_is_a_usage_error(copy_fixture):
+    result = _dryrun(str(copy_fixture("dryrun_clean")), "--run-as-server-role")
+    assert result.exit_code == 2
+    assert result.output.startswith("migdoc: error: --run-as-server-role is for a borrowed server")
+    assert len(result.output.strip().splitlines()) == 1

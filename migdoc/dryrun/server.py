@@ -23,6 +23,7 @@ from migdoc.dryrun.binaries import find_binaries
 from migdoc.dryrun.borrowed import borrowed_database, normalise_url
 from migdoc.dryrun.cluster import PrivateServer
 from migdoc.dryrun.results import Failure
+from migdoc.errors import UsageError
 from migdoc.masking import mask_url
 
 
@@ -49,6 +50,12 @@ def throwaway_database(
 ) -> Iterator[Throwaway]:
     """A fresh database, first way that applies; clean up after. ``run_as_server_role``: on a
     borrowed server, the project's code runs as the URL's role, not as a role made for the run."""
+    if run_as_server_role and not server_url:
+        raise UsageError(
+            "--run-as-server-role is for a borrowed server (--server URL or MIGDOC_DRYRUN_SERVER); "
+            "on migdoc's private server the project's code runs as its superuser already",
+            option="--run-as-server-role",
+        )
     cache.sweep_stale_staging(cache.cache_root())  # whichever way this run goes, a killed run's leftovers go
     if server_url:
         token = secrets.token_hex(16)
