@@ -466,8 +466,13 @@ DRIVER_PATHS = {
 }
 
 
-@pytest.mark.parametrize("path", sorted(DRIVER_PATHS))
-def test_every_driver_path_is_guarded(copy_fixture, pg_server, developer_db, path):
+@pytest.mark.parametrize(
+    "path, borrowed",
+    [(path, False) for path in sorted(DRIVER_PATHS)]
+    # on a borrowed server the other database is on the run's own server (issue 23's two ways)
+    + [("psycopg AsyncConnection.connect", True), ("psycopg.pq.PGconn.connect", True)],
+)
+def test_every_driver_path_is_guarded(copy_fixture, pg_server, developer_db, path, borrowed):
     before = developer_db.state()
     socket = str(pg_server.socket_dir)
     dsn = f"dbname={developer_db.name} host={socket} user=postgres password={PASSWORD}"
@@ -476,6 +481,6 @@ def test_every_driver_path_is_guarded(copy_fixture, pg_server, developer_db, pat
     version = root / "migrations" / "versions" / "0002_create_orders.py"
     body = textwrap.indent(snippet, "    ")
     version.write_text(version.read_text().replace("def upgrade():\n", f"def upgrade():\n{body}\n", 1))
-    result = _dryrun(str(root))
+    result = _dryrun(str(root), *(("--server", pg_server.url) if borrowed else ()))
     _assert_stopped(result, "0002_create_orders.py:")
     assert developer_db.state() == before
