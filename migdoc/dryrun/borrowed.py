@@ -116,8 +116,13 @@ def borrowed_database(url: str, token: str | None = None, *, as_server_role: boo
         raise
 
     def outside_changes() -> list[str]:
-        with admin.connect() as connection:
-            return describe_changes(before, server_state(connection, name, role))
+        try:
+            with admin.connect() as connection:
+                return describe_changes(before, server_state(connection, name, role))
+        except SQLAlchemyError as exc:  # the server went away after the run
+            raise DatabaseError(
+                f"cannot read {mask_url(url)} after the run to compare its state: {first_line(exc)}", mask_url(url)
+            ) from exc
 
     try:
         yield Borrowed(run_url.render_as_string(hide_password=False), name, role or server_role, outside_changes)
