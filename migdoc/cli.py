@@ -165,6 +165,15 @@ def _dryrun_options(command: Callable) -> Callable:
             "which always mean the deployed database.",
         ),
         click.option(
+            "--run-as-server-role",
+            is_flag=True,
+            envvar="MIGDOC_DRYRUN_RUN_AS_SERVER_ROLE",
+            show_envvar=True,
+            help="With --server: run the project's code as the URL's own role, not as a role made for the run "
+            "that has no rights outside the throwaway database (for migrations that need that role's rights, "
+            "such as CREATE EXTENSION postgis as a superuser); changes outside it are then found only afterwards.",
+        ),
+        click.option(
             "--pg-bindir", metavar="DIR", default=None, help="Folder with initdb and postgres for a private server."
         ),
         click.option(
@@ -224,6 +233,7 @@ _DRYRUN_OPTION_NAMES = (
     "no_downgrade",
     "to_revision",
     "step_timeout",
+    "run_as_server_role",
 )
 
 

@@ -413,6 +413,7 @@ def dryrun_project(
     on_database: Callable[[str], None] | None = None,
     step_timeout: float | None = None,
     x_arguments=(),
+    run_as_server_role: bool = False,
 ):
     """The dry-run: the static gate, a throwaway database, every step, the clean-up.
 
@@ -434,4 +435,5 @@ def dryrun_project(
             on_database=on_database,
             step_timeout=results.DEFAULT_STEP_TIMEOUT if step_timeout is None else step_timeout,
             x_arguments=x_arguments,
+            run_as_server_role=run_as_server_role,
         )

@@ -312,12 +312,26 @@ def test_the_run_database_is_accepted_on_a_borrowed_server(copy_fixture, pg_serv
 
 def test_the_guard_is_gone_after_the_run(copy_fixture, developer_db):
     """Nothing of the guard outlives the run: no listener, no patched function."""
+    import asyncpg.connect_utils
     import psycopg
+    import psycopg.pq
+    import psycopg2.extensions
+    import psycopg2.extras
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine, text
 
     def hooks():
-        return (psycopg.connect, vars(psycopg.Connection)["connect"], vars(MigrationContext)["configure"])
+        return (
+            psycopg.connect,
+            vars(psycopg.Connection)["connect"],
+            vars(psycopg.AsyncConnection)["connect"],
+            psycopg.pq.PGconn,
+            psycopg2.connect,
+            psycopg2.extensions.connection,
+            "__init__" in vars(psycopg2.extras.DictConnection),
+            asyncpg.connect_utils._connect,
+            vars(MigrationContext)["configure"],
+        )
 
     before = hooks()
     root = copy_fixture("dryrun_clean")
@@ -331,3 +345,142 @@ def test_the_guard_is_gone_after_the_run(copy_fixture, developer_db):
     with engine.connect() as connection:
         assert connection.execute(text("SELECT note FROM precious")).scalar() == "keep me"
     engine.dispose()
+
+
+# -- every way a driver opens a connection ------------------------------------------------
+#
+# Each snippet runs inside a migration's upgrade() and tries to drop the developer's table
+# by one driver's way in; {dsn} is a libpq keyword string, {socket}/{name} the server's
+# socket folder and the database's name.
+DRIVER_PATHS = {
+    "psycopg AsyncConnection.connect": """
+        import asyncio
+        import psycopg
+
+        async def go():
+            connection = await psycopg.AsyncConnection.connect({dsn!r}, autocommit=True)
+            await connection.execute("DROP TABLE precious")
+
+        asyncio.run(go())
+    """,
+    "psycopg.pq.PGconn.connect": """
+        import psycopg.pq
+
+        psycopg.pq.PGconn.connect({dsn!r}.encode()).exec_(b"DROP TABLE precious")
+    """,
+    "psycopg.pq.PGconn.connect_start": """
+        import time
+        import psycopg.pq
+
+        pgconn = psycopg.pq.PGconn.connect_start({dsn!r}.encode())
+        while pgconn.connect_poll() not in (psycopg.pq.PollingStatus.OK, psycopg.pq.PollingStatus.FAILED):
+            time.sleep(0.01)
+        pgconn.exec_(b"DROP TABLE precious")
+    """,
+    "psycopg2.connect": """
+        import psycopg2
+
+        connection = psycopg2.connect({dsn!r})
+        connection.cursor().execute("DROP TABLE precious")
+        connection.commit()
+    """,
+    "psycopg2.extensions.connection": """
+        import psycopg2.extensions
+
+        connection = psycopg2.extensions.connection({dsn!r})
+        connection.cursor().execute("DROP TABLE precious")
+        connection.commit()
+    """,
+    "a subclass of psycopg2.extensions.connection": """
+        import psycopg2.extensions
+
+        class AuditedConnection(psycopg2.extensions.connection):
+            def __init__(self, dsn):
+                super().__init__(dsn)
+
+        connection = AuditedConnection({dsn!r})
+        connection.cursor().execute("DROP TABLE precious")
+        connection.commit()
+    """,
+    "psycopg2.extras.DictConnection": """
+        import psycopg2.extras
+
+        connection = psycopg2.extras.DictConnection({dsn!r})
+        connection.cursor().execute("DROP TABLE precious")
+        connection.commit()
+    """,
+    "asyncpg.connect": """
+        import asyncio
+        import asyncpg
+
+        async def go():
+            connection = await asyncpg.connect(host={socket!r}, user="postgres", database={name!r})
+            await connection.execute("DROP TABLE precious")
+
+        asyncio.run(go())
+    """,
+    "asyncpg.create_pool": """
+        import asyncio
+        import asyncpg
+
+        async def go():
+            pool = await asyncpg.create_pool(host={socket!r}, user="postgres", database={name!r}, min_size=1)
+            async with pool.acquire() as connection:
+                await connection.execute("DROP TABLE precious")
+
+        asyncio.run(go())
+    """,
+    "pg8000.native.Connection": """
+        import pg8000.native
+
+        pg8000.native.Connection("postgres", unix_sock={socket!r} + "/.s.PGSQL.5432", database={name!r}).run(
+            "DROP TABLE precious"
+        )
+    """,
+    "pg8000.dbapi.connect": """
+        import pg8000.dbapi
+
+        connection = pg8000.dbapi.connect("postgres", unix_sock={socket!r} + "/.s.PGSQL.5432", database={name!r})
+        connection.cursor().execute("DROP TABLE precious")
+        connection.commit()
+    """,
+    "SQLAlchemy sync engine on psycopg2": """
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine("postgresql+psycopg2://postgres@/{name}?host={socket}")
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text("DROP TABLE precious"))
+    """,
+    "SQLAlchemy async engine on asyncpg": """
+        import asyncio
+        import sqlalchemy
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        async def go():
+            engine = create_async_engine("postgresql+asyncpg://postgres@/{name}?host={socket}")
+            async with engine.begin() as connection:
+                await connection.execute(sqlalchemy.text("DROP TABLE precious"))
+
+        asyncio.run(go())
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    "path, borrowed",
+    [(path, False) for path in sorted(DRIVER_PATHS)]
+    # on a borrowed server the other database is on the run's own server (issue 23's two ways)
+    + [("psycopg AsyncConnection.connect", True), ("psycopg.pq.PGconn.connect", True)],
+)
+def test_every_driver_path_is_guarded(copy_fixture, pg_server, developer_db, path, borrowed):
+    before = developer_db.state()
+    socket = str(pg_server.socket_dir)
+    dsn = f"dbname={developer_db.name} host={socket} user=postgres password={PASSWORD}"
+    snippet = textwrap.dedent(DRIVER_PATHS[path]).format(dsn=dsn, socket=socket, name=developer_db.name)
+    root = copy_fixture("dryrun_clean")
+    version = root / "migrations" / "versions" / "0002_create_orders.py"
+    body = textwrap.indent(snippet, "    ")
+    version.write_text(version.read_text().replace("def upgrade():\n", f"def upgrade():\n{body}\n", 1))
+    result = _dryrun(str(root), *(("--server", pg_server.url) if borrowed else ()))
+    _assert_stopped(result, "0002_create_orders.py:")
+    assert developer_db.state() == before

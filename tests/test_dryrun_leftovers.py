@@ -38,7 +38,8 @@ def percent_role(pg_server):
     with pg_server.connect() as connection:
         connection.execute("SET password_encryption = 'scram-sha-256'")
         connection.execute(f"DROP ROLE IF EXISTS {role}")
-        connection.execute(f"CREATE ROLE {role} LOGIN CREATEDB PASSWORD '{literal}'")
+        # CREATEROLE: the dry-run runs the project's code as a role it makes for the run
+        connection.execute(f"CREATE ROLE {role} LOGIN CREATEDB CREATEROLE PASSWORD '{literal}'")
         hba = Path(connection.execute("SHOW hba_file").fetchone()[0])
         before = hba.read_text()
         hba.write_text(f"local all {role} scram-sha-256\n{before}")  # first match wins

@@ -140,6 +140,7 @@ def test_wheel_binaries_under_a_0700_folder_serve_root(tmp_path, monkeypatch, co
     assert binaries.wheel_bindir() == private_bindir  # found as migdoc finds it
     monkeypatch.setattr(binaries, "candidate_bindirs", lambda: [])  # system binaries hidden
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))  # migdoc's cache is under the 0700 folder too
+    monkeypatch.delenv("MIGDOC_CACHE_DIR", raising=False)  # (which this one would move elsewhere)
     user = users.choose_user()
     assert not users.is_reachable(private_bindir / "postgres", user, executable=True)  # the problem, reproduced
 
@@ -159,3 +160,17 @@ def test_wheel_binaries_under_a_0700_folder_serve_root(tmp_path, monkeypatch, co
         assert again.bindir == copy.bindir
     finally:
         shutil.rmtree(copy.bindir.parent.parent.parent, ignore_errors=True)
+
+
+def test_the_data_directory_cache_follows_migdoc_cache_dir(pg_binaries, tmp_path, monkeypatch):
+    """Where the read cache is (MIGDOC_CACHE_DIR, else $XDG_CACHE_HOME/migdoc), so is initdb's."""
+    monkeypatch.delenv("MIGDOC_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_root() == tmp_path / "xdg" / "migdoc"
+    monkeypatch.setenv("MIGDOC_CACHE_DIR", str(tmp_path / "chosen"))
+    assert cache.cache_root() == tmp_path / "chosen"
+    server = cluster.PrivateServer(pg_binaries)
+    server.start()
+    server.stop()
+    assert [path.name for path in (tmp_path / "chosen").iterdir()] == [cache.cache_key(pg_binaries)]
+    assert not (tmp_path / "xdg").exists()

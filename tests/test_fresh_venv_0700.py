@@ -67,7 +67,11 @@ def test_dryrun_from_a_fresh_venv_under_a_0700_folder_without_system_postgres(tm
     empty = tmp_path / "empty"
     empty.mkdir()
     hide = f"mount --bind {empty} {SYSTEM_BINARIES}" if SYSTEM_BINARIES.is_dir() else "true"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("MIGDOC_DRYRUN", "MIGDOC_TEST_PG"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MIGDOC_DRYRUN", "MIGDOC_TEST_PG", "MIGDOC_CACHE_DIR"))
+    }
     env.update(XDG_CACHE_HOME=str(home / ".cache"), PATH="/usr/bin:/bin")
     result = subprocess.run(
         ["unshare", "-m", "sh", "-c", f'{hide} && exec "$0" -m migdoc dryrun "$1"', str(python), str(project)],

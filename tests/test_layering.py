@@ -45,11 +45,13 @@ EDGES = {
     "migdoc.dryrun.borrowed",
     "migdoc.dryrun.server",
     "migdoc.dryrun.guard",
+    "migdoc.dryrun.drivers",
     "migdoc.dryrun.runner",
     "migdoc.dryrun.results",
     "migdoc.dryrun.failures",
     "migdoc.dryrun.alembic_env",
     "migdoc.dryrun.schema",
+    "migdoc.dryrun.drift",
 }
 # Small helpers every room may use: safe file reading and path display, URL masking, the
 # owner of a lock or leftover, signal handling; and the package markers.

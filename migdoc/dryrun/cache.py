@@ -1,6 +1,7 @@
 """The private server's cache: initdb's data directory per server version (staged, then
 renamed into place; a killed run's staging is swept) and copies of binaries a
-non-root server user can reach. Reads and writes under the user's cache folder."""
+non-root server user can reach. Reads and writes under migdoc's cache folder (``MIGDOC_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/migdoc``, as the read cache)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from migdoc import owner
+from migdoc.cache_files import cache_folder
 from migdoc.dryrun.binaries import (
     WHEEL_SOURCE,
     PgBinaries,
@@ -68,8 +70,8 @@ def sweep_stale_staging(folder: Path, now: float | None = None) -> list[Path]:
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "migdoc"
+    """migdoc's cache folder, the read cache's: ``MIGDOC_CACHE_DIR``, else ``$XDG_CACHE_HOME/migdoc``."""
+    return cache_folder()
 
 
 def cache_key(binaries: PgBinaries) -> str:

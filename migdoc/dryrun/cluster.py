@@ -250,7 +250,7 @@ class PrivateServer:
 
     def _launch(self, timeout: float) -> None:
         argv = [str(self.binaries.postgres), "-D", str(self.data_dir), "-k", str(self.socket_dir)]
-        from migdoc.dryrun.guard import TOKEN_SETTING
+        from migdoc.dryrun.drivers import TOKEN_SETTING
 
         settings = {**SERVER_SETTINGS, **self.settings, TOKEN_SETTING: self.run_token}
         for key, value in settings.items():

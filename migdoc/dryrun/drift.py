@@ -1,9 +1,11 @@
 """Model drift (MD020): Alembic's own comparison of the schema at the heads with the
 models' ``target_metadata`` (``alembic.autogenerate.compare_metadata``, what
-``alembic check`` and autogenerate use), said in words. Pure: describes the diffs."""
+``alembic check`` and autogenerate use), made with env.py's own comparison settings
+and said in words. ``compare_models`` reads the database; the rest describes the diffs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from migdoc.rules import code_named
@@ -33,6 +35,37 @@ class Drift:
             "revision": self.revision,
             "message": self.message,
         }
+
+
+# The keyword arguments of env.py's ``context.configure`` that decide what autogenerate
+# compares (as ``alembic check`` honours them); the rest (render_as_batch, literal_binds,
+# process_revision_directives, ...) shape rendered scripts, not the comparison.
+COMPARISON_OPTIONS = (
+    "include_object",
+    "include_name",
+    "include_schemas",
+    "compare_type",
+    "compare_server_default",
+    "version_table",  # the version table is never a difference
+    "version_table_schema",
+)
+
+
+def comparison_options(configure_options: Mapping[str, object]) -> dict[str, object]:
+    """What of env.py's ``context.configure`` keyword arguments the comparison takes."""
+    return {key: value for key, value in configure_options.items() if key in COMPARISON_OPTIONS}
+
+
+def compare_models(connection, metadata, configure_options: Mapping[str, object]) -> list:
+    """``compare_metadata`` of ``metadata`` against the schema on ``connection`` (SQLAlchemy,
+    sync), on a MigrationContext configured as env.py configured its own: an ``include_object``
+    that leaves a table out, ``compare_type=False``, ``include_schemas``... apply as in
+    ``alembic check``."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    context = MigrationContext.configure(connection, opts=comparison_options(configure_options))
+    return compare_metadata(context, metadata)
 
 
 def _qualified(schema, name) -> str:

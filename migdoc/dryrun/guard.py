@@ -20,8 +20,16 @@ a connection escapes them:
 * ``MigrationContext.configure``: the connection Alembic will run on (for example
   one handed in through ``config.attributes``) is proved before Alembic's first
   statement.
-* ``psycopg.connect`` (psycopg 3) and ``psycopg2.connect`` when installed: a raw
-  driver connection that bypasses SQLAlchemy.
+* every way a driver opens a connection without SQLAlchemy, when that driver is installed:
+  psycopg 3's ``Connection.connect`` (``psycopg.connect``), ``AsyncConnection.connect`` and
+  its libpq layer ``psycopg.pq.PGconn.connect``/``connect_start``; psycopg2's ``connect``
+  and its ``extensions.connection`` class (made directly or subclassed, as
+  ``psycopg2.extras.DictConnection`` is); asyncpg's one way in, under ``connect`` and
+  ``create_pool``; pg8000's ``CoreConnection`` (under every pg8000 interface).
+
+What no Python hook sees, a connection the *server* opens (dblink, postgres_fdw), is
+the run role's business: see ``borrowed`` (a borrowed server runs the project's code as a
+role that cannot create those extensions).
 """
 
 from __future__ import annotations
@@ -34,18 +42,15 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from migdoc.dryrun.drivers import (
+    COMMENT_TOKEN_KEY,
+    PROOF_SQL,
+    netloc,
+    patch_drivers,
+)
 from migdoc.errors import first_line
 from migdoc.masking import mask_secrets, mask_url
 
-TOKEN_SETTING = "migdoc.run_token"
-COMMENT_TOKEN_KEY = "run_token"
-"""The key of the token in a borrowed server's database comment (see ``server.borrowed_database``)."""
-# A private server carries the token as a server setting; a borrowed server's run database
-# carries it in its comment. Either one, on the run's database, proves the connection.
-PROOF_SQL = (
-    f"SELECT current_setting('{TOKEN_SETTING}', true), current_database(), "
-    "shobj_description((SELECT oid FROM pg_database WHERE datname = current_database()), 'pg_database')"
-)
 _PROVED = "migdoc_proved"  # key in a pool connection record's info: the token it was proved with
 
 
@@ -96,11 +101,32 @@ class ConnectionGuard:
             finally:
                 cursor.close()
             dbapi_connection.rollback()
-        if row is not None and row[1] == self.identity.database and self.identity.token in _tokens_of(row):
+        if self.proves(row):
             return
         with contextlib.suppress(Exception):
             dbapi_connection.close()
+        self.refuse(row, target)
+
+    def proves(self, row) -> bool:
+        """True when a proof row (see ``PROOF_SQL``) comes from the run's own database."""
+        return row is not None and row[1] == self.identity.database and self.identity.token in _tokens_of(row)
+
+    def refuse(self, row, target: str | None) -> None:
         self.stop(f"connected to {target or _server_side_target(row)}, not to the dry-run's throwaway database")
+
+    async def prove_async(self, connection, target: str | None) -> None:
+        """``prove`` for psycopg's ``AsyncConnection``."""
+        row = None
+        with contextlib.suppress(Exception):
+            async with connection.cursor() as cursor:
+                await cursor.execute(PROOF_SQL)
+                row = await cursor.fetchone()
+            await connection.rollback()
+        if self.proves(row):
+            return
+        with contextlib.suppress(Exception):
+            await connection.close()
+        self.refuse(row, target)
 
     def stop(self, what: str) -> None:
         where = self._caller()
@@ -188,7 +214,7 @@ class ConnectionGuard:
                 event.listen(target, name, fn)
                 self._undo.append(lambda t=target, n=name, f=fn: event.remove(t, n, f))
             self._patch_alembic()
-            self._patch_drivers()
+            patch_drivers(self)
         except BaseException:
             self._restore()
             raise
@@ -228,44 +254,10 @@ class ConnectionGuard:
 
         self._patch(MigrationContext, "configure", classmethod(configure))
 
-    def _patch_drivers(self) -> None:
-        """A raw driver connection, made without SQLAlchemy: proved as it opens."""
-        guard = self
-        # a driver whose layout changed is left unpatched (SQLAlchemy's hooks still guard it)
-        with contextlib.suppress(ImportError, AttributeError):
-            import psycopg
-
-            original_connect = inspect.getattr_static(psycopg.Connection, "connect").__func__
-
-            def connect(cls, conninfo: str = "", *args, **kwargs):
-                target, guard._pending.target = getattr(guard._pending, "target", None), None
-                connection = original_connect(cls, conninfo, *args, **kwargs)
-                guard.prove(connection, target or describe_psycopg(connection))
-                return connection
-
-            self._patch(psycopg.Connection, "connect", classmethod(connect))
-            # psycopg.connect is the classmethod bound when psycopg was imported
-            self._patch(psycopg, "connect", lambda *args, **kwargs: psycopg.Connection.connect(*args, **kwargs))
-        if "psycopg2" in sys.modules or _importable("psycopg2"):
-            with contextlib.suppress(ImportError, AttributeError):
-                import psycopg2
-
-                original2 = psycopg2.connect
-
-                def connect2(*args, **kwargs):
-                    connection = original2(*args, **kwargs)
-                    guard.prove(connection, describe_dsn(connection.get_dsn_parameters()))
-                    return connection
-
-                self._patch(psycopg2, "connect", connect2)
-
-
-def _importable(name: str) -> bool:
-    import importlib.util
-
-    with contextlib.suppress(ImportError, ValueError):
-        return importlib.util.find_spec(name) is not None
-    return False
+    def take_pending_target(self) -> str | None:
+        """Where SQLAlchemy's ``do_connect`` said this connection goes (None: not through it)."""
+        target, self._pending.target = getattr(self._pending, "target", None), None
+        return target
 
 
 def describe_target(dialect: str, driver: str, cargs, cparams) -> str:
@@ -277,30 +269,7 @@ def describe_target(dialect: str, driver: str, cargs, cparams) -> str:
     params = dict(cparams)
     if cargs and isinstance(cargs[0], str) and not params:
         return f"{scheme} {mask_secrets(cargs[0])}"
-    return f"{scheme}://{_netloc(params)}"
-
-
-def describe_dsn(params: dict) -> str:
-    return f"postgresql://{_netloc(params)}"
-
-
-def describe_psycopg(connection) -> str:
-    info = connection.info
-    return describe_dsn(
-        {"user": info.user, "password": info.password, "host": info.host, "port": info.port, "dbname": info.dbname}
-    )
-
-
-def _netloc(params: dict) -> str:
-    user = params.get("user") or params.get("username") or ""
-    password = params.get("password")
-    host = params.get("host") or ""
-    port = params.get("port")
-    database = params.get("dbname") or params.get("database") or ""
-    auth = f"{user}{':***' if password else ''}@" if user or password else ""
-    if host.startswith("/"):  # a unix socket folder: the way libpq URLs spell it
-        return f"{auth}/{database}?host={host}"
-    return f"{auth}{host}{f':{port}' if port else ''}/{database}"
+    return f"{scheme}://{netloc(params)}"
 
 
 def _tokens_of(row) -> tuple[str | None, ...]:

@@ -299,13 +299,12 @@ class Stairway:
         metadata = context.opts.get("target_metadata")
         if metadata is None or self.to is not None or not self._order:
             return
-        from alembic.autogenerate import compare_metadata
-
-        from migdoc.dryrun.drift import drift_of
+        from migdoc.dryrun.drift import compare_models, drift_of
 
         head = self._order[-1]
         try:
-            diffs = compare_metadata(context, metadata)
+            # context.opts: the keyword arguments env.py gave context.configure
+            diffs = compare_models(context.connection, metadata, context.opts)
         except Exception as exc:  # noqa: BLE001 - the project's metadata or hooks failed: report it
             self.result.failure = Failure(
                 None,
@@ -520,17 +519,18 @@ def dryrun_project(
     on_database: Callable[[str], None] | None = None,
     step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
     x_arguments: Sequence[str] = (),
+    run_as_server_role: bool = False,
 ) -> DryrunResult:
     """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up.
 
     ``load_check``: the project's static check on :data:`LOAD_CODES`, the gate."""
-    from migdoc.dryrun.server import throwaway_database
+    from migdoc.dryrun.server import outside_failure, throwaway_database
 
     started = time.perf_counter()
     failure = static_failure(load_check)
     if failure is not None:
         return DryrunResult(None, failure=failure)
-    with throwaway_database(server_url, pg_bindir) as throwaway:
+    with throwaway_database(server_url, pg_bindir, run_as_server_role=run_as_server_role) as throwaway:
         if on_database is not None:
             on_database(throwaway.description)
         result = Stairway(
@@ -545,5 +545,8 @@ def dryrun_project(
             step_timeout=step_timeout,
             x_arguments=x_arguments,
         ).run()
+        changes = throwaway.outside_changes()  # the server's own state, before and after
+        if changes:
+            result.failure = outside_failure(changes, result.failure)
     result.seconds = time.perf_counter() - started
     return result

@@ -221,6 +221,18 @@ def diff_snapshots(before: Snapshot, after: Snapshot) -> list[SchemaChange]:
 # pg_enum``: no DDL, no event) or created, renamed or dropped a schema.
 
 TOUCHED_TABLE = "pg_catalog.migdoc_dryrun_touched"
+_TRIGGERS = {"migdoc_dryrun_ddl": "ddl_command_end", "migdoc_dryrun_drop": "sql_drop"}
+_TRIGGER_NAMES = ", ".join(f"'{name}'" for name in _TRIGGERS)
+# the event triggers, (re)made: also under session_replication_role = replica, which a migration may set
+_TRIGGER_SQL = tuple(
+    statement
+    for name, event in _TRIGGERS.items()
+    for statement in (
+        f"DROP EVENT TRIGGER IF EXISTS {name}",
+        f"CREATE EVENT TRIGGER {name} ON {event} EXECUTE PROCEDURE pg_catalog.migdoc_dryrun_note()",
+        f"ALTER EVENT TRIGGER {name} ENABLE ALWAYS",
+    )
+)
 _TAKE_TOUCHED_SQL = f"DELETE FROM {TOUCHED_TABLE}"
 
 # One look, one round trip: takes (and empties) what was touched, returns the dropped
@@ -245,6 +257,13 @@ DECLARE
   p_gone_classids oid[];
   p_gone_objids oid[];
 BEGIN
+  -- a step that dropped or disabled the event triggers left what it did after that unreported
+  IF (SELECT count(*) FROM pg_event_trigger
+      WHERE evtname IN ({_TRIGGER_NAMES}) AND evtenabled = 'A') <> {len(_TRIGGERS)} THEN
+    DELETE FROM {TOUCHED_TABLE};
+    RETURN QUERY SELECT 'untracked'::text, NULL::text, NULL::text, NULL::text, NULL::oid, NULL::oid, NULL::oid;
+    RETURN;
+  END IF;
   WITH taken AS (DELETE FROM {TOUCHED_TABLE} RETURNING classid, objid, dropped)
   SELECT COALESCE(array_agg(classid) FILTER (WHERE NOT dropped), '{{}}'),
          COALESCE(array_agg(objid) FILTER (WHERE NOT dropped), '{{}}'),
@@ -275,15 +294,26 @@ BEGIN
     INSERT INTO {TOUCHED_TABLE} SELECT classid, objid, objsubid, false FROM pg_event_trigger_ddl_commands();
   END IF;
 END $f$""",
-    "CREATE EVENT TRIGGER migdoc_dryrun_ddl ON ddl_command_end EXECUTE PROCEDURE pg_catalog.migdoc_dryrun_note()",
-    "CREATE EVENT TRIGGER migdoc_dryrun_drop ON sql_drop EXECUTE PROCEDURE pg_catalog.migdoc_dryrun_note()",
-    # also under session_replication_role = replica, which a migration may set
-    "ALTER EVENT TRIGGER migdoc_dryrun_ddl ENABLE ALWAYS",
-    "ALTER EVENT TRIGGER migdoc_dryrun_drop ENABLE ALWAYS",
+    *_TRIGGER_SQL,
     _LOOK_FUNCTION,
     # the rest of this transaction is the first step's: it gets no catalog rights from us
     "SET LOCAL allow_system_table_mods = off",
 )
+# the event triggers in place and enabled, with migdoc's look function: made for this run
+_INSTALLED_SQL = f"""SELECT (SELECT count(*) FROM pg_event_trigger WHERE evtname IN ({_TRIGGER_NAMES})
+    AND evtenabled = 'A') = {len(_TRIGGERS)}
+    AND to_regprocedure('pg_catalog.migdoc_dryrun_look(text, text, oid[], oid[])') IS NOT NULL"""
+
+
+def install_tracking(connection, role: str) -> None:
+    """Make the stairway's event triggers in the run's database as a superuser (``connection``,
+    SQLAlchemy, in a transaction the caller commits) for ``role``, who runs the project's code
+    and is no superuser: the triggers fire on its DDL and note it in the table it may write."""
+    for statement in _SETUP_SQL:
+        connection.exec_driver_sql(statement)
+    connection.exec_driver_sql(f'GRANT SELECT, INSERT, DELETE ON {TOUCHED_TABLE} TO "{role}"')
+
+
 PG_CLASS, PG_TYPE, PG_NAMESPACE = 1259, 1247, 2615  # fixed oids of these catalogs
 
 Unit = tuple[str, int]
@@ -323,6 +353,7 @@ class SchemaTracker:
         self.opaque = False  # the next look must read everything
         self.busy = False
         self.full_reads = 0  # how many looks read the whole schema (tests, profiling)
+        self.untracked_steps = 0  # how many steps dropped or disabled the event triggers
         self.current: Snapshot = {}
         self._unit_keys: dict[Unit, set[tuple[str, str]]] = {}
         self._owner: dict[tuple[int, int], Unit] = {}  # (classid, oid) of an index, constraint, default
@@ -348,19 +379,35 @@ class SchemaTracker:
 
     def _install(self) -> bool:
         """The event triggers, when migdoc is a superuser here; inside a savepoint, so that
-        a server that refuses leaves the transaction as it was (the whole-snapshot path)."""
+        a server that refuses leaves the transaction as it was (the whole-snapshot path).
+        Else those a superuser made for this run beforehand (``install_tracking``: a borrowed
+        server whose URL is a superuser's, the project's code running as the run's role)."""
+        rows = self._execute("SELECT current_setting('is_superuser'), current_setting('server_version_num')::int")
+        if rows[0][1] < 120000:  # allow_system_table_mods per session: 12+
+            return False
+        if rows[0][0] != "on":
+            return bool(self._execute(_INSTALLED_SQL)[0][0])
+        return self._run_in_savepoint(_SETUP_SQL)
+
+    def _run_in_savepoint(self, statements) -> bool:
         from sqlalchemy.exc import DBAPIError
 
-        rows = self._execute("SELECT current_setting('is_superuser'), current_setting('server_version_num')::int")
-        if rows[0][0] != "on" or rows[0][1] < 120000:  # allow_system_table_mods per session: 12+
-            return False
+        self.busy = True  # our own statements are not the step's
         try:
             with self.connection.begin_nested():
-                for statement in _SETUP_SQL:
+                for statement in statements:
                     self.connection.exec_driver_sql(statement)
         except DBAPIError:
             return False
+        finally:
+            self.busy = False
         return True
+
+    def _reinstall(self) -> None:
+        """The event triggers again, after a step dropped or disabled them (their function and
+        table are migdoc's own, in pg_catalog); when that fails, whole snapshots from now on."""
+        self.untracked_steps += 1
+        self.fast = self._run_in_savepoint(_TRIGGER_SQL)
 
     def note_statement(self, statement: str, connection) -> None:
         """A statement the project sent. One that writes a catalog table itself is reported by
@@ -404,7 +451,12 @@ class SchemaTracker:
         if not self.fast or self.opaque:
             self._read_all()
         else:
-            self._apply(self._execute(_LOOK_SQL, {**self.params, "rels": [], "types": []}))
+            rows = self._execute(_LOOK_SQL, {**self.params, "rels": [], "types": []})
+            if rows and rows[0][0] == "untracked":
+                self._reinstall()
+                self._read_all()
+            else:
+                self._apply(rows)
         if self.verify:
             whole = take_snapshot(self.connection, self.params["version_table"], self.params["version_schema"])
             if whole != self.current:
