@@ -109,8 +109,12 @@ def _preflight(plan: Plan, folders: tuple[Path, ...]) -> None:
     for action in plan.actions:
         for path in _paths_of(action):
             if not is_inside(os.path.abspath(path), folders):
+                real = os.path.realpath(path)
+                where = "" if real == os.path.abspath(path) else f" (it resolves to {real})"
                 raise ApplyError(
-                    f"{path} lies outside the project; migdoc writes only inside it; nothing changed", path
+                    f"{display_path(path)} lies outside the project{where}; migdoc writes only inside it; "
+                    "nothing changed",
+                    path,
                 )
         if isinstance(action, (MoveFile, RenameFile)):
             _refuse_changed(action.source, action.sha256)

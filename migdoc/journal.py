@@ -22,8 +22,10 @@ JOURNAL_DIR = Path(".migdoc") / "journal"
 
 def project_folders(layout) -> tuple[Path, ...]:
     """The folders a fix may write in (and an undo restore into): the project root,
-    the script folder, every version folder and the archive."""
-    folders = [layout.root, *layout.version_locations, layout.archive_root]
+    the script folder and every version folder, each as it resolves. Not the archive as it
+    resolves: it lies under the script folder, and a symlink there pointing elsewhere
+    must not carry archived files out of the project."""
+    folders = [layout.root, *layout.version_locations]
     if layout.script_location is not None:
         folders.append(layout.script_location)
     return tuple(dict.fromkeys(Path(os.path.realpath(folder)) for folder in folders))

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fixhelp import apply_for, plan_for, snapshot
 from hostile import write_project
 
+from migdoc import apply as applying
 from migdoc.cli import cli
+from migdoc.errors import ApplyError
 from migdoc.filesystem import FileRefused, write_atomically
 
 
@@ -100,3 +105,87 @@ def test_output_to_a_folder_is_refused_and_the_folder_kept(in_tmp):
     assert result.exit_code == 2
     assert "cannot write out: it is a folder" in result.output and "Traceback" not in result.output
     assert (in_tmp / "out").is_dir() and not list((in_tmp / "out").iterdir())
+
+
+# -- item 2: fix writes only inside the project ----------------------------------------------
+
+
+def fix_story_with(copy_fixture, tmp_path):
+    """fix_story (an --archive plan that moves files and edits one) beside a folder outside it."""
+    root = copy_fixture("fix_story")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    return root, elsewhere
+
+
+def assert_refused_with_nothing_written(result, root, before, elsewhere, *expected):
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-1].startswith("migdoc: error:") and "Traceback" not in result.output, result.output
+    for text in expected:
+        assert text in lines[-1], lines[-1]
+    assert snapshot(root) == before
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_fix_refuses_an_archive_folder_that_is_a_symlink_out_of_the_project(copy_fixture, tmp_path):
+    root, elsewhere = fix_story_with(copy_fixture, tmp_path)
+    os.symlink("../../elsewhere", root / "migrations" / "archive")
+    before = snapshot(root)
+    result = run("fix", "fix_story", "--archive", "--apply")
+    assert_refused_with_nothing_written(
+        result, root, before, elsewhere, "lies outside the project (it resolves to elsewhere/", "nothing changed"
+    )
+
+
+@pytest.mark.parametrize("link", [".migdoc", ".migdoc/journal"])
+def test_fix_refuses_a_state_folder_that_is_a_symlink_out_of_the_project(copy_fixture, tmp_path, link):
+    """The journal holds the full text of every edited file; the lock names the host."""
+    root, elsewhere = fix_story_with(copy_fixture, tmp_path)
+    (root / ".migdoc").mkdir(exist_ok=True) if link != ".migdoc" else None
+    os.symlink(elsewhere, root / link)
+    before = snapshot(root)
+    result = run("fix", "fix_story", "--archive", "--apply")
+    assert_refused_with_nothing_written(
+        result, root, before, elsewhere, f"{link} resolves to elsewhere, outside the project"
+    )
+    result = run("fix", "fix_story", "--undo")
+    assert_refused_with_nothing_written(
+        result, root, before, elsewhere, f"{link} resolves to elsewhere, outside the project"
+    )
+
+
+def test_fix_marks_its_state_folder_ignored_by_git(copy_fixture):
+    root = copy_fixture("fix_story")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    result = run("fix", "fix_story", "--archive", "--apply")
+    assert result.exit_code == 0, result.output
+    assert (root / ".migdoc" / ".gitignore").read_text().splitlines()[-1] == "*"
+    status = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ".migdoc" not in status.stdout and "migrations/archive" in status.stdout
+
+
+def test_a_refused_fix_leaves_no_state_folder_behind(copy_fixture):
+    """The .gitignore goes with the folder when no journal stays."""
+    root = copy_fixture("fix_merge")
+    plan = plan_for("fix_merge", is_merge=True)
+    (created,) = [a for a in plan.actions if a.kind == "create" and a.path.endswith(".py")]
+    Path(created.path).write_text("# someone else's\n")
+    with pytest.raises(ApplyError):
+        apply_for("fix_merge", plan)
+    assert not (root / ".migdoc").exists()
+
+
+def test_a_gitignore_the_user_changed_is_kept(copy_fixture):
+    root = copy_fixture("fix_merge")
+    (root / ".migdoc").mkdir()
+    (root / ".migdoc" / ".gitignore").write_text("lock\n")
+    plan = plan_for("fix_merge", is_merge=True)
+    assert not apply_for("fix_merge", plan).is_rolled_back
+    applying.undo_last(root)
+    assert (root / ".migdoc" / ".gitignore").read_text() == "lock\n"
