@@ -446,19 +446,28 @@ def _make_dirs(folder: Path, created: list[str]) -> None:
 
 
 def _restore(journal: dict) -> list[str]:
-    """Undo every step that is on disk, newest first; returns what could not be restored.
+    """Undo every step that is on disk, newest first; returns what could not be restored."""
+    kept, failed = _restore_steps(journal)
+    return kept + failed
+
+
+def _restore_steps(journal: dict) -> tuple[list[str], list[str]]:
+    """Undo every step that is on disk, newest first. Returns what was kept as someone left
+    it (a file changed since the fix: never reverted over) and what failed (a write that
+    did not happen: trying again may succeed).
 
     Each step's state is read from the disk just before it is reverted, so a
     journal interrupted at any point (its ``done`` flags never written) is
     reverted exactly as far as it went."""
-    problems = []
+    kept: list[str] = []
+    problems: list[str] = []
     for step in reversed(journal["steps"]):
         state, problem = step_state(step)
         if state == "pending":
             step["done"] = False
             continue
         if state == "conflict":
-            problems.append(problem)
+            kept.append(problem)
             continue
         try:
             if step["kind"] == "edit":
@@ -478,7 +487,7 @@ def _restore(journal: dict) -> list[str]:
             os.rmdir(folder)  # only folders this run created, and only when empty
         except OSError:
             pass
-    return problems
+    return kept, problems
 
 
 def _sweep_temporaries(journal: dict) -> None:
@@ -504,7 +513,25 @@ def _sweep_journal_temporaries(root: Path) -> None:
 # -- undoing -----------------------------------------------------------------------
 
 
-def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> tuple[Path, list[str]]:
+@dataclass(frozen=True)
+class UndoResult:
+    """What an undo did: the journal it closed (or left open), the files it kept as someone
+    changed them after the fix (closed all the same), and the restores that failed (open)."""
+
+    journal: Path
+    kept: tuple[str, ...]
+    failed: tuple[str, ...]
+
+    @property
+    def is_closed(self) -> bool:
+        return not self.failed
+
+    # the (journal, problems) pair undo_last returned before: callers may still unpack it
+    def __iter__(self):
+        return iter((self.journal, [*self.kept, *self.failed]))
+
+
+def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> UndoResult:
     """Revert the newest journal that is not closed: an interrupted one, or else the last applied.
 
     Journals are undone in the reverse order they were made, never an older
@@ -524,13 +551,18 @@ def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> tuple[Path
             raise UndoError(
                 f"cannot update the journal {display_path(path)}: {exc.strerror or exc}; nothing changed", str(path)
             ) from exc
-        problems = _restore(journal)
-        journal["status"] = "undone" if not problems else "partly undone"
+        kept, failed = _restore_steps(journal)
+        # A file changed since the fix is kept as its author left it, and the journal is
+        # closed all the same: leaving it open would block every later fix on a step no
+        # undo will ever revert. A write that failed leaves it open: trying again may succeed.
+        journal["status"] = "partly undone" if failed else "undone"
+        if kept:
+            journal["kept"] = kept
         try:
             _save_journal(path, journal)
         except OSError as exc:
-            problems.append(
+            failed.append(
                 f"the journal {display_path(path)} could not be updated ({exc.strerror or exc}); "
                 "run `migdoc fix --undo` again once there is room"
             )
-        return path, problems
+        return UndoResult(path, tuple(kept), tuple(failed))

@@ -311,8 +311,9 @@ def apply_fix(project: Project, proposal: FixProposal, recheck: Callable[[], Che
         )
 
 
-def undo_fix(project: Project) -> tuple[Path, list[str]]:
-    """Restore the files of the last applied fix: its journal, and what could not be restored."""
+def undo_fix(project: Project):
+    """Restore the files of the last applied fix (an ``apply.UndoResult``: its journal, the
+    files kept as changed since the fix, the restores that failed)."""
     from migdoc import apply as applying
 
     return applying.undo_last(project.layout.root, applying.project_folders(project.layout))

@@ -3,6 +3,7 @@ not a regular file; ``fix`` never writes outside the project."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -189,3 +190,61 @@ def test_a_gitignore_the_user_changed_is_kept(copy_fixture):
     assert not apply_for("fix_merge", plan).is_rolled_back
     applying.undo_last(root)
     assert (root / ".migdoc" / ".gitignore").read_text() == "lock\n"
+
+
+# -- item 3: an undo over a file the user changed closes the journal -------------------------
+
+
+def test_undo_keeps_a_file_changed_after_the_fix_closes_the_journal_and_a_later_fix_runs(copy_fixture):
+    """Before: the journal stayed "partly undone", every later fix refused ("0 of 7 steps on
+    disk") and --undo said "restored" with exit 1."""
+    root = copy_fixture("fix_story")
+    assert run("fix", "fix_story", "--archive", "--apply").exit_code == 0
+    (edited,) = [a for a in plan_for_applied(root) if a["kind"] == "edit"]
+    changed = Path(edited["path"])
+    changed.write_text(changed.read_text() + "\n# a later change by hand\n")
+
+    result = run("fix", "fix_story", "--undo")
+    assert result.exit_code == 1, result.output
+    first, *rest = result.output.splitlines()
+    assert first.startswith("restored the files of fix_story/.migdoc/journal/")
+    assert first.endswith(" except 1, kept as they were changed after the fix; the journal is closed")
+    assert rest == [
+        f"migdoc: kept: fix_story/migrations/versions/{changed.name} changed since it was fixed; left as it is"
+    ]
+    assert changed.read_text().endswith("# a later change by hand\n")
+    (journal,) = journals(root)
+    assert journal["status"] == "undone" and len(journal["kept"]) == 1
+
+    after = run("fix", "fix_story")
+    assert "interrupted" not in after.output and "--undo" not in after.output, after.output
+    again = run("fix", "fix_story", "--undo")
+    assert again.exit_code == 2 and "nothing to undo" in again.output
+
+
+def test_undo_whose_write_fails_leaves_the_journal_open_and_says_so(copy_fixture, monkeypatch):
+    root = copy_fixture("fix_story")
+    assert run("fix", "fix_story", "--archive", "--apply").exit_code == 0
+    real_move = applying._move_no_clobber
+
+    def failing_move(source, target):
+        raise OSError(28, "No space left on device", str(target))
+
+    monkeypatch.setattr(applying, "_move_no_clobber", failing_move)
+    result = run("fix", "fix_story", "--undo")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0].startswith("partly restored the files of")
+    assert "migdoc: not restored:" in result.output
+    assert journals(root)[0]["status"] == "partly undone"
+    monkeypatch.setattr(applying, "_move_no_clobber", real_move)
+    assert run("fix", "fix_story", "--undo").exit_code == 0
+    assert journals(root)[0]["status"] == "undone"
+
+
+def journals(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((root / ".migdoc" / "journal").glob("*.json"))]
+
+
+def plan_for_applied(root: Path) -> list[dict]:
+    (journal,) = journals(root)
+    return journal["steps"]
