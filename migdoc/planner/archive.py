@@ -329,12 +329,16 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
     for index in survivors:
         rf = files[index]
         old = state.parents[index]
+        left = [p for p in old if p not in surviving_ids and p in lines.declarations]
+        if not left:
+            continue  # no parent archived: a redundant parent (MD018) is the user's to drop
         new = nearest_surviving(lines, old, surviving_ids, main_line)
-        new = drop_implied(lines, new, main_line)
+        # Drop only the implied parents this relink brought in; one the user wrote stays.
+        pruned = drop_implied(lines, new, main_line)
+        new = tuple(p for p in new if p in pruned or p in old)
         parents[index] = new
         if new == old:
             continue
-        left = [p for p in old if p not in surviving_ids]
         text = context.sources.get(rf.path)
         if text is None:
             unresolved.append(f"{rf.path}: its parent {', '.join(left)} was archived but its text is not available")
