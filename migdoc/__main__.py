@@ -10,10 +10,16 @@ def main(argv: list[str] | None = None) -> None:
 
     interrupts.install()
     try:
-        from migdoc.cli import main as run
-    except KeyboardInterrupt as exc:  # a signal while click and migdoc load
+        try:
+            from migdoc.cli import main as run
+
+            run(argv)  # always ends by SystemExit
+        finally:
+            # The handler stays until the process is gone: a signal from here on is
+            # reported as the process ends (exit 130/143), never raised into Python's exit.
+            interrupts.hold_until_exit()
+    except KeyboardInterrupt as exc:  # a signal while click and migdoc load, or as the run ends
         sys.exit(interrupts.report(exc))
-    run(argv)
 
 
 if __name__ == "__main__":

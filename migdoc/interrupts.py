@@ -12,6 +12,7 @@ before any heavy import, so the first signal becomes :class:`Interrupted`, a
 from __future__ import annotations
 
 import _thread
+import atexit
 import contextlib
 import os
 import signal
@@ -32,10 +33,22 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+_exiting: list[bool] = []
+"""Set by :func:`hold_until_exit`: the run is over and Python is exiting."""
+_late: list[int] = []
+"""A signal that arrived while exiting: reported by :func:`_report_late` as the process ends."""
+
+
 def _on_signal(signum: int, frame) -> None:
     # The first signal decides; later ones wait, blocked, until the process exits,
     # so an impatient second Ctrl-C cannot cut the unwinding short with a traceback.
     if _first:
+        return
+    if _exiting:
+        # Raising now would land in Python's own exit (an atexit callback, a thread join),
+        # where it is printed as "Exception ignored" and lost: remember it instead.
+        if not _late:
+            _late.append(signum)
         return
     _first.append(signum)
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
@@ -51,6 +64,39 @@ def install() -> None:
     if sys.unraisablehook is not _on_unraisable:
         _previous_hook[:] = [sys.unraisablehook]
         sys.unraisablehook = _on_unraisable
+    if not _registered:
+        # registered first, so it runs last of all atexit callbacks: the last moment
+        # Python code runs before the interpreter resets the handlers to the default
+        # (which would end the process by the signal, -15, instead of 143)
+        atexit.register(_report_late)
+        _registered.append(True)
+
+
+_registered: list[bool] = []
+
+
+def hold_until_exit() -> None:
+    """The run is over: from here to the end of the process a signal is held, neither raised
+    into Python's exit nor left to the default disposition, and :func:`_report_late` reports
+    it (one line, 130/143) as the process ends. Main thread only."""
+    _exiting.append(True)
+    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+
+
+def _report_late() -> None:
+    """The last atexit callback: a signal that arrived while migdoc was exiting ends the
+    process with its line and code, after the report already written is flushed."""
+    if _first or not _exiting:
+        return
+    pending = sorted(signal.sigpending() & set(WATCHED))
+    signum = _late[0] if _late else (pending[0] if pending else None)
+    if signum is None:
+        return  # one arriving after this check is held, and dropped when the process ends
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    code = report(Interrupted(signum))
+    os._exit(code)
 
 
 _previous_hook: list = []
