@@ -9,15 +9,19 @@ def main(argv: list[str] | None = None) -> None:
     from migdoc import interrupts  # standard library only: installed before any heavy import
 
     interrupts.install()
+    exit_code = None
     try:
         try:
             from migdoc.cli import main as run
 
             run(argv)  # always ends by SystemExit
+        except SystemExit as exc:
+            exit_code = exc.code
+            raise
         finally:
             # The handler stays until the process is gone: a signal from here on is
             # reported as the process ends (exit 130/143), never raised into Python's exit.
-            interrupts.hold_until_exit()
+            interrupts.hold_until_exit(exit_code)
     except KeyboardInterrupt as exc:  # a signal while click and migdoc load, or as the run ends
         sys.exit(interrupts.report(exc))
 

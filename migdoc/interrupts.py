@@ -75,10 +75,15 @@ def install() -> None:
 _registered: list[bool] = []
 
 
-def hold_until_exit() -> None:
+def hold_until_exit(exit_code: object = None) -> None:
     """The run is over: from here to the end of the process a signal is held, neither raised
     into Python's exit nor left to the default disposition, and :func:`_report_late` reports
-    it (one line, 130/143) as the process ends. Main thread only."""
+    it (one line, 130/143) as the process ends. Main thread only.
+
+    ``exit_code``: the code the run exits with; 130 or 143 means a signal was reported
+    already (by a guard of its own, a dry-run's or a fix's), and no later one is."""
+    if exit_code in {128 + signum for signum in WATCHED}:
+        _first.append(int(exit_code) - 128)  # type: ignore[call-overload]
     _exiting.append(True)
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
 
