@@ -166,10 +166,17 @@ def _write_atomic(path: Path, data: bytes, *, exclusive: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            if exc.filename is not None:
+                raise
+            # write(2) and fsync(2) errors (a full disk, a quota) name no file: name the one
+            # being written, not its temporary twin
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         if path.exists():
             os.chmod(name, path.stat().st_mode & 0o7777)
         else:
@@ -283,7 +290,8 @@ def apply_plan(
             raise ApplyInterrupted(getattr(exc, "signum", signal.SIGINT), note) from exc
         except OSError as exc:
             note = _roll_back(journal_path, journal)[1]
-            raise ApplyError(f"could not write ({exc.strerror or exc}): {exc.filename or ''}; {note}") from exc
+            shown = display_path(exc.filename) if exc.filename else "a file"
+            raise ApplyError(f"could not write {shown} ({exc.strerror or exc}); {note}", exc.filename) from exc
 
         try:
             after = recheck()

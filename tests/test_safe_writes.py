@@ -3,6 +3,7 @@ not a regular file; ``fix`` never writes outside the project."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -18,7 +19,7 @@ from hostile import write_project
 from migdoc import apply as applying
 from migdoc.cli import cli
 from migdoc.errors import ApplyError
-from migdoc.filesystem import FileRefused, write_atomically
+from migdoc.filesystem import FileRefused, display_path, write_atomically
 
 
 def run(*args: str):
@@ -248,3 +249,28 @@ def journals(root: Path) -> list[dict]:
 def plan_for_applied(root: Path) -> list[dict]:
     (journal,) = journals(root)
     return journal["steps"]
+
+
+# -- item 6: a full disk names the file being written ----------------------------------------
+
+
+def test_a_full_disk_names_the_file_being_written(copy_fixture, monkeypatch):
+    """fsync(2)/write(2) errors carry no file name: before, the line ended "...device): ;"."""
+    root = copy_fixture("fix_merge")
+    plan = plan_for("fix_merge", is_merge=True)
+    (created,) = [a for a in plan.actions if a.kind == "create" and a.path.endswith(".py")]
+    real_fsync = os.fsync
+
+    def full_for_the_merge_file(fd):
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(f".{Path(created.path).name}."):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_for_the_merge_file)
+    before = snapshot(root / "migrations")
+    with pytest.raises(ApplyError) as refused:
+        apply_for("fix_merge", plan)
+    message = str(refused.value)
+    assert f"could not write {display_path(created.path)} (No space left on device); every file was restored" in message
+    assert snapshot(root / "migrations") == before
+    assert [p.name for p in Path(created.path).parent.iterdir() if "migdoc-tmp" in p.name] == []
