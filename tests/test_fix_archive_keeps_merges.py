@@ -47,3 +47,30 @@ def test_archive_relinks_only_the_archived_parent_of_a_merge(in_tmp):
     (edit,) = [a for a in plan.actions if isinstance(a, EditText) and a.path == str(merge)]
     assert edit.reason.startswith("its parent a1 was archived;"), edit.reason
     assert "down_revision = ('r3', 'r1')" in edit.new_text
+
+
+def archive_readme(plan) -> str:
+    (readme,) = [a for a in plan.actions if a.kind == "create" and a.path.endswith("README.md")]
+    return readme.content
+
+
+def test_the_archive_readme_names_files_from_the_project_root_wherever_fix_ran(copy_fixture, monkeypatch):
+    """Before: from the parent folder it said `fix_story/migrations/versions/`, from the
+    project `migrations/versions/`: a README that read right only from where fix ran."""
+    root = copy_fixture("fix_story")
+    from_parent = archive_readme(plan_archive(root))
+    monkeypatch.chdir(root / "migrations")
+    from_inside = archive_readme(plan_archive(root))
+    assert from_parent == from_inside
+    assert "from `migrations/versions/`" in from_parent and str(root) not in from_parent
+
+
+def test_the_archive_readme_records_the_evidence_its_reasons_point_at(copy_fixture):
+    root = copy_fixture("fix_story")
+    plan = plan_archive(root)
+    readme = archive_readme(plan).splitlines()
+    evidence = [note for note in plan.notes if note.startswith("evidence for ")]
+    assert evidence, plan.notes
+    pointing = next(n for n, line in enumerate(readme) if "(evidence above)" in line)
+    for note in evidence:
+        assert readme.index(f"- {note.replace(str(root) + '/', '')}") < pointing

@@ -113,12 +113,13 @@ def test_plan_made_in_one_folder_applies_and_undoes_from_others(copy_fixture, tm
 
 
 def test_the_archive_readme_names_files_as_the_diff_shows_them(copy_fixture, monkeypatch):
-    """What ``--diff`` shows is what ``--apply`` writes, byte for byte."""
+    """What ``--diff`` shows is what ``--apply`` writes, byte for byte; the README names
+    files from the project root, wherever fix ran (issue 23)."""
     root = copy_fixture("fix_story").resolve()
     project = doctor.load_project("fix_story")
     plan = doctor.plan_fix(project, doctor.FixOptions(now=NOW, is_archive=True)).plan
     (readme,) = [a for a in plan.actions if a.kind == "create"]
-    assert "from `fix_story/migrations/versions/`" in readme.content and str(root) not in readme.content
+    assert "from `migrations/versions/`" in readme.content and str(root) not in readme.content
     monkeypatch.chdir(root)
     assert readme.content.splitlines()[5] in fix_output.render_diff(plan).replace("\n+", "\n")
 
