@@ -74,12 +74,6 @@ class ApplyResult:
     is_rolled_back: bool
 
 
-def __init__(self, signum: int, note: str) -> None:
-    super().__init__(signum)
-    self.signum = signum
-    self.note = note
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
