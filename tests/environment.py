@@ -33,3 +33,15 @@ def require_tool(path: str | None, name: str) -> str:
     """The tool's path (``shutil.which``), or a skip (a failure under CI) naming it."""
     require(path is not None, f"{name} is not installed")
     return path  # type: ignore[return-value]
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+# Tests that may skip even under CI, and why (the rest fail there: see require):
+# - root only (mknod of a device node, a tmpfs mount, the server run as another user,
+#   a mount namespace): a hosted CI runner is an ordinary user with sudo, not root;
+# - Linux only (/proc, the fork start method): migdoc's safety checks read /proc;
+# - "flask is installed here": the test is about a machine without it.
+MAY_SKIP_UNDER_CI = ("root", "Linux /proc", "flask absent")

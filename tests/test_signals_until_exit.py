@@ -13,6 +13,8 @@ import sys
 import pytest
 from hostile import write_project
 
+pytestmark = pytest.mark.usefixtures("sigint_delivered")  # the tests send SIGINT to the runs they start
+
 EXPECTED = {signal.SIGINT: (130, "migdoc: interrupted (SIGINT)"), signal.SIGTERM: (143, "migdoc: terminated (SIGTERM)")}
 
 # A slow atexit callback registered once migdoc's handlers are in (as logging, SQLAlchemy and
