@@ -163,3 +163,78 @@ def test_undo_keeps_a_created_file_someone_changed(copy_fixture):
     _, problems = applying.undo_last(load_project("fix_merge").layout.root)
     assert created.exists() and created.read_text().endswith("# filled in by hand\n")
     assert any(created.name in p and "changed since it was created" in p for p in problems), problems
+
+
+# -- issue 23: the mutations that survived -----------------------------------------------------
+
+
+def alembic_map(revisions):
+    from alembic.script.revision import Revision, RevisionMap
+
+    return RevisionMap(lambda: [Revision(rev, down, branch_labels=labels) for rev, down, labels in revisions])
+
+
+def alembic_resolves(revision_map, name: str) -> str | None:
+    from alembic.script.revision import RevisionError
+
+    try:
+        found = revision_map.get_revision(name)
+    except RevisionError:
+        return None
+    return found.revision if found is not None else None
+
+
+PREFIX_CHAIN = [("abcd1234", None), ("ffff9999", "abcd1234"), ("abc", "ffff9999"), ("abcz", "abc"), ("12", "abcz")]
+PREFIX_CHAIN += [("1234", "12")]
+
+
+@pytest.mark.parametrize("name", ["a", "ab", "abc", "abcd", "f", "ff", "abcz", "1", "12", "123", "abcd1234x", "zz"])
+def test_prefix_resolution_matches_alembic_for_every_prefix_length(name):
+    """Alembic 1.20 resolves any unique prefix of an id longer than three characters (its
+    check is on the id's length, not the prefix's): ``f`` finds ``ffff9999``, ``123`` finds
+    ``1234``, ``ab`` finds nothing (two ids start so), ``abc`` is an id itself."""
+    from rulekit import revision
+
+    from migdoc.graph import build_graph
+
+    graph = build_graph([revision(rev, down) for rev, down in PREFIX_CHAIN])
+    index = graph.resolve(name)
+    mine = graph.files[index].revision if index is not None else None
+    assert mine == alembic_resolves(alembic_map([(rev, down, None) for rev, down in PREFIX_CHAIN]), name)
+
+
+def test_a_label_owned_by_two_revisions_resolves_to_neither():
+    """Alembic refuses such a map outright; migdoc reports MD008 and resolves the label to
+    nothing, as a dependency or as a name, rather than to whichever file came first."""
+    from rulekit import revision
+
+    from migdoc.graph import build_graph
+
+    graph = build_graph([revision("a1", None, labels=("shared",)), revision("b1", None, labels=("shared",))])
+    assert graph.resolve("shared") is None and graph.resolve_dependency("shared") is None
+    single = build_graph([revision("a1", None, labels=("mine",)), revision("b1", None)])
+    assert single.files[single.resolve("mine")].revision == "a1"
+    assert single.files[single.resolve_dependency("mine")].revision == "a1"
+
+
+def test_exactly_half_the_names_carrying_their_id_is_a_naming_pattern():
+    """MD006 judges names by the pattern "most" files follow: half is enough (``carrying * 2
+    < len`` skips the rule only below half)."""
+    from rulekit import findings, revision
+
+    files = [revision("0001"), revision("0002", "0001"), revision("0003", "0002", path="versions/add_x.py")]
+    files.append(revision("0004", "0003", path="versions/add_y.py"))
+    assert sorted(d.revision for d in findings("MD006", files)) == ["0003", "0004"]
+    files.append(revision("0005", "0004", path="versions/add_z.py"))  # now fewer than half
+    assert findings("MD006", files) == []
+
+
+def test_a_template_rev_group_that_captures_extra_tokens_is_no_mismatch():
+    """With the rev last (``%(slug)s_%(rev)s``), the regex's rev group takes ``x_abc1`` of
+    ``add_x_abc1``: the name still carries its id, so nothing is reported."""
+    from rulekit import findings, revision
+
+    files = [revision("abc1", path="versions/add_x_abc1.py"), revision("def2", "abc1", path="versions/add_def2.py")]
+    assert findings("MD006", files, file_template="%(slug)s_%(rev)s") == []
+    wrong = [revision("abc1", path="versions/add_x_abc9.py"), revision("def2", "abc1", path="versions/add_def2.py")]
+    assert [d.revision for d in findings("MD006", wrong, file_template="%(slug)s_%(rev)s")] == ["abc1"]
