@@ -238,3 +238,103 @@ def test_a_template_rev_group_that_captures_extra_tokens_is_no_mismatch():
     assert findings("MD006", files, file_template="%(slug)s_%(rev)s") == []
     wrong = [revision("abc1", path="versions/add_x_abc9.py"), revision("def2", "abc1", path="versions/add_def2.py")]
     assert [d.revision for d in findings("MD006", wrong, file_template="%(slug)s_%(rev)s")] == ["abc1"]
+
+
+def duplicated_r4(root: Path, *, x_name: str, x_parent: str, x_repeats_r2: bool, y_name: str, y_parent: str):
+    """r1 <- r2 <- r3 and two files declaring r4: X and Y. Returns (versions, X path, Y path)."""
+    from hostile import write_project, write_revision
+
+    versions = write_project(root)
+    x = write_revision(versions, "r4", x_parent, name=x_name)
+    if x_repeats_r2:  # X's upgrade() is r2's, written later: content says X is the copy
+        body = (versions / "r2_step.py").read_text().split("def upgrade():", 1)[1]
+        x.write_text(x.read_text().split("def upgrade():", 1)[0] + "def upgrade():" + body)
+    y = write_revision(versions, "r4", y_parent, name=y_name)
+    return versions, x, y
+
+
+def choose(root: Path, options=None, added=None):
+    from dataclasses import replace
+
+    from migdoc.doctor import load_project, read_plan_inputs
+    from migdoc.model import FixOptions
+    from migdoc.planner.evidence import choose_original
+
+    project = load_project(str(root))
+    context = read_plan_inputs(project, ())
+    if added is not None:
+        context = replace(context, added=added)
+    copies = context.graph.declarations["r4"]
+    kept, lines = choose_original(context, options or FixOptions(), copies, "r4")
+    return Path(context.files[kept].path).name, lines
+
+
+def test_evidence_file_name_outranks_content(in_tmp):
+    """The README's order: database, git, file name, content. X carries its id but repeats
+    r2's upgrade(); Y's name does not carry it: the name decides, content is overruled."""
+    duplicated_r4(in_tmp / "p", x_name="r4_x.py", x_parent="r3", x_repeats_r2=True, y_name="other.py", y_parent="r3")
+    kept, lines = choose(in_tmp / "p")
+    assert kept == "r4_x.py", lines
+    assert any("by file name" in line for line in lines)
+    assert any(line.startswith("evidence for r4: content points at other.py") for line in lines), lines
+
+
+def test_evidence_deployed_database_outranks_git_history(in_tmp):
+    """Git says X came first; the database applied Y's parent line (at r2, not r3): the database decides."""
+    from migdoc.model import FixOptions
+
+    root = in_tmp / "p"
+    _, x, y = duplicated_r4(root, x_name="r4_x.py", x_parent="r3", x_repeats_r2=False, y_name="r4_y.py", y_parent="r2")
+    added = {str(x): (100, "commit aaaa (early)"), str(y): (200, "commit bbbb (later)")}
+    kept, lines = choose(root, FixOptions(database_current=("r2",)), added)
+    assert kept == "r4_y.py", lines
+    assert any("by database" in line for line in lines), lines
+    assert any("git history points at r4_x.py" in line and "overruled" in line for line in lines), lines
+    assert choose(root, FixOptions(), added)[0] == "r4_x.py"  # without the database, git decides
+
+
+def test_without_evidence_the_copy_kept_is_the_one_alembic_loads_last(in_tmp):
+    """Alembic's revision map is filled in load order and the last copy wins; migdoc's
+    graph and the --archive plan keep the same file Alembic does."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    root = in_tmp / "p"
+    duplicated_r4(root, x_name="r4_b.py", x_parent="r3", x_repeats_r2=False, y_name="r4_a.py", y_parent="r3")
+    with pytest.warns(UserWarning, match="r4"):  # Alembic warns about the duplicate
+        alembic_kept = ScriptDirectory.from_config(Config(str(root / "alembic.ini"))).get_revision("r4").path
+    kept, lines = choose(root)
+    assert kept == Path(alembic_kept).name == "r4_b.py", lines
+    assert "Alembic's load order keeps r4_b.py (loaded last)" in lines[0]
+    project = load_project(str(root))
+    assert Path(project.graph.files[project.graph.kept["r4"]].path).name == "r4_b.py"
+
+
+@pytest.mark.parametrize(
+    ("known", "expected"),
+    [
+        ({"0001", "0002", "ab12cd34ef56", "fe65dc43ba21"}, "0003"),  # exactly half numbered: numbered
+        ({"0001", "ab12cd34ef56", "fe65dc43ba21"}, None),  # fewer than half: 12 hex characters
+        ({"0009", "0010"}, "0011"),
+    ],
+)
+def test_a_merge_id_follows_the_style_most_ids_have(known, expected):
+    from fixhelp import NOW
+
+    from migdoc.model import FixOptions
+    from migdoc.planner.merge import _new_revision_id
+
+    new = _new_revision_id(set(known), sorted(known)[-2:], FixOptions(now=NOW))
+    if expected is None:
+        assert re.fullmatch(r"[0-9a-f]{12}", new) and not new.isdigit(), new
+    else:
+        assert new == expected
+
+
+@pytest.mark.parametrize("word", [".hidden", ".env", "..x", "."])
+def test_renumber_refuses_an_id_that_starts_with_a_dot(word):
+    """A file named ``.hidden_step.py`` is hidden, and Alembic skips names starting with a dot."""
+    from migdoc.planner.renumber import unsafe_name_reason
+
+    assert unsafe_name_reason(word) == "it starts with a dot"
+    assert unsafe_name_reason("x.hidden") is None
