@@ -338,3 +338,106 @@ def test_renumber_refuses_an_id_that_starts_with_a_dot(word):
 
     assert unsafe_name_reason(word) == "it starts with a dot"
     assert unsafe_name_reason("x.hidden") is None
+
+
+def chain_with_a_repeat(root: Path, third_name: str = "r3_step.py") -> Path:
+    """r1 <- r2 <- a1 <- r3 <- r4, where a1's upgrade() only repeats r2's (MD012, an error):
+    --archive archives a1 and relinks r3 onto r2."""
+    from hostile import write_project, write_revision
+
+    versions = write_project(root, 2)
+    text = (versions / "r2_step.py").read_text()
+    for old, new in (
+        ("'r2'", "'a1'"),
+        ("'r1'", "'r2'"),
+        ("Revision ID: r2", "Revision ID: a1"),
+        ("Revises: r1", "Revises: r2"),
+    ):
+        text = text.replace(old, new)
+    (versions / "a1_step.py").write_text(text)
+    write_revision(versions, "r3", "a1", name=third_name)
+    write_revision(versions, "r4", "r3")
+    return versions
+
+
+def test_archive_never_archives_what_a_survivor_depends_on(in_tmp):
+    from fixhelp import plan_for
+    from hostile import write_revision
+
+    versions = chain_with_a_repeat(in_tmp / "p")
+    assert [a.source for a in plan_for("p", is_archive=True).actions if a.kind == "move"] == [
+        str(versions / "a1_step.py")
+    ]
+    r4 = versions / "r4_step.py"
+    r4.write_text(r4.read_text().replace("depends_on = None", "depends_on = 'a1'"))
+    write_revision(versions, "x1", "r1", message="dead end")  # something else to archive
+    plan = plan_for("p", is_archive=True)
+    assert [a.source for a in plan.actions if a.kind == "move"] == [str(versions / "x1_step.py")]
+    assert "a1 only repeats an ancestor but another revision depends_on it; left in place" in plan.notes
+
+
+@pytest.mark.parametrize("inside", ["versions", "versions/old", "versions/old/deeper"])
+def test_an_archive_dir_in_or_under_a_version_location_is_refused(in_tmp, inside):
+    """Alembic would still load files archived there (with recursive_version_locations, or
+    at once when it is the folder itself)."""
+    from fixhelp import NOW
+
+    from migdoc import doctor
+    from migdoc.errors import FixRefused
+
+    versions = chain_with_a_repeat(in_tmp / "p")
+    archive_dir = str(versions.parent / inside)
+    options = doctor.FixOptions(now=NOW, is_archive=True, archive_dir=archive_dir)
+    with pytest.raises(FixRefused, match="is inside the version location"):
+        doctor.plan_fix(doctor.load_project("p"), options)
+
+
+def test_undo_of_a_plan_that_edits_and_renames_one_file_restores_it(in_tmp):
+    """The rename of a file edited first is journalled with the edited file's hash; with the
+    unedited hash the undo saw a conflict and left the file renamed and edited."""
+    from fixhelp import apply_for, plan_for, snapshot
+
+    root = in_tmp / "p"
+    versions = chain_with_a_repeat(root, third_name="third_step.py")
+    (root / "pyproject.toml").write_text('[tool.migdoc]\nseverity = { MD006 = "error" }\n')
+    before = snapshot(versions)
+    plan = plan_for("p", is_archive=True, is_renumber=True)
+    third = str(versions / "third_step.py")
+    assert [
+        a.kind for a in plan.actions if getattr(a, "path", None) == third or getattr(a, "source", None) == third
+    ] == [
+        "edit",
+        "rename",
+    ]
+    assert not apply_for("p", plan).is_rolled_back
+    assert not (versions / "third_step.py").exists() and (versions / "r3_third_step.py").exists()
+    result = applying.undo_last(root)
+    assert (result.kept, result.failed) == ((), ())
+    assert snapshot(versions) == before
+
+
+def test_is_inside_does_not_take_a_sibling_with_a_longer_name_for_the_folder(tmp_path):
+    from migdoc.journal import is_inside
+
+    project = tmp_path / "proj"
+    (tmp_path / "proj2").mkdir()
+    project.mkdir()
+    assert is_inside(str(project / "a.py"), (project,))
+    assert is_inside(str(project), (project,))
+    assert not is_inside(str(tmp_path / "proj2" / "a.py"), (project,))
+    assert not is_inside(str(tmp_path / "proj2"), (project,))
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o755])
+def test_apply_keeps_an_edited_files_mode_and_byte_order_mark(copy_fixture, mode):
+    copy_fixture("fix_story")
+    plan = plan_for("fix_story", is_archive=True)
+    edited = edited_path(plan)
+    edited.write_bytes(b"\xef\xbb\xbf" + edited.read_bytes())
+    edited.chmod(mode)
+    plan = plan_for("fix_story", is_archive=True)  # planned on the file as it is now
+    assert not apply_for("fix_story", plan).is_rolled_back
+    assert edited.stat().st_mode & 0o777 == mode
+    data = edited.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") and not data.startswith(b"\xef\xbb\xbf" * 2)
+    assert "down_revision" in data.decode("utf-8-sig")
