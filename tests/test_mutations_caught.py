@@ -27,6 +27,36 @@ hash re-check during apply, move      yes     test_apply_interrupted.py::test_it
 rollback of a changed created file    no      test_mutations_caught.py::test_undo_keeps_a_created_file_someone_changed;
 (removed although changed)                    test_apply_never_overwrites_a_target_that_appears_after_the_check
 ====================================  ======  ==========================================================
+
+Issue 23 (each killed by the test named, in this file unless said; graph.resolve was also
+fixed: Alembic 1.20 matches a prefix of any length against ids longer than three characters):
+
+=====================================================  ====================================  ============================================
+mutation                                               where                                 killed by
+=====================================================  ====================================  ============================================
+a prefix of 1-3 characters handled apart               graph.py: RevisionGraph.resolve       test_prefix_resolution_matches_alembic_...
+a label owned by two revisions resolves to the first   graph.py: resolve, resolve_dependency test_a_label_owned_by_two_revisions_...
+exactly half the names carrying their id: no pattern   rules/naming.py: filename_mismatch    test_exactly_half_the_names_carrying_...
+a template's rev group capturing extra tokens flagged  rules/naming.py: filename_mismatch    test_a_template_rev_group_that_captures_...
+content evidence before file name                      planner/evidence.py: LEVELS           test_evidence_file_name_outranks_content
+git history before the deployed database               planner/evidence.py: LEVELS           test_evidence_deployed_database_outranks_...
+the copy loaded first kept (not Alembic's last)        graph.py: __init__; evidence.py:      test_without_evidence_the_copy_kept_is_...
+                                                       choose_original                       (also test_graph, test_fix_story)
+exactly half numbered ids: a hex merge id              planner/merge.py: _new_revision_id    test_a_merge_id_follows_the_style_...
+renumber accepts an id starting with "."               planner/renumber.py: unsafe_name_...  test_renumber_refuses_an_id_that_starts_...
+--archive archives what a survivor depends_on          planner/archive.py: plan_archive      test_archive_never_archives_what_a_...
+an --archive-dir under a version folder accepted       planner/archive.py: _refuse_bad_...   test_an_archive_dir_in_or_under_a_...
+a renamed edited file journalled with its old hash     apply.py: _journal_for                test_undo_of_a_plan_that_edits_and_...
+is_inside("/proj2/x", "/proj") true                    journal.py: is_inside                 test_is_inside_does_not_take_a_sibling_...
+an edited file written 0644 / without its BOM          apply.py: _write_atomic, _encode_like test_apply_keeps_an_edited_files_mode_...
+the proof ignores current_database()                   dryrun/guard.py: prove                test_guard_refuses_another_database_on_...
+a failed connect elsewhere with the run's db name      dryrun/guard.py: _is_ours             test_guard_stops_a_failed_connect_to_...
+no pool checkout hook                                  dryrun/guard.py: __enter__            test_guard_proves_a_connection_pooled_...
+a remembered password not also URL-decoded             masking.py: remember_secret           test_a_url_decoded_password_is_masked_...
+PASSWORD= masked only in lower case                    masking.py: _KEYWORD_PASSWORD         test_a_keyword_password_is_masked_in_...
+sslpassword in the query not remembered                masking.py: mask_url                  test_an_sslpassword_in_the_query_is_...
+the result cache's key without the current directory   result_cache.py: open_for (key)       test_the_result_cache_answers_an_...
+=====================================================  ====================================  ============================================
 """
 
 from __future__ import annotations
@@ -441,3 +471,150 @@ def test_apply_keeps_an_edited_files_mode_and_byte_order_mark(copy_fixture, mode
     data = edited.read_bytes()
     assert data.startswith(b"\xef\xbb\xbf") and not data.startswith(b"\xef\xbb\xbf" * 2)
     assert "down_revision" in data.decode("utf-8-sig")
+
+
+# -- the dry-run's connection guard, in process (its end-to-end tests need PostgreSQL) -----------
+
+
+class FakeCursor:
+    def __init__(self, row):
+        self.row = row
+
+    def execute(self, sql):
+        assert "current_database()" in sql
+
+    def fetchone(self):
+        return self.row
+
+    def close(self):
+        pass
+
+
+class FakeConnection:
+    """A DBAPI connection whose proof query answers ``row``."""
+
+    def __init__(self, row):
+        self.row = row
+        self.is_closed = False
+
+    def cursor(self):
+        return FakeCursor(self.row)
+
+    def rollback(self):
+        pass
+
+    def close(self):
+        self.is_closed = True
+
+
+def guard_for(tmp_path):
+    from migdoc.dryrun.guard import ConnectionGuard, RunIdentity
+
+    return ConnectionGuard(RunIdentity("migdoc_dryrun_run", "tok-123", host="/run/sock"), tmp_path)
+
+
+def test_guard_refuses_another_database_on_the_runs_own_server(tmp_path):
+    """A private server carries the run's token as a server setting: every database on it
+    shows the token, so only ``current_database()`` tells the run's database from another."""
+    from migdoc.dryrun.guard import ForeignConnection
+
+    guard = guard_for(tmp_path)
+    guard.prove(FakeConnection(("tok-123", "migdoc_dryrun_run", None)), "the run's")  # the run's own: passes
+    other = FakeConnection(("tok-123", "postgres", None))
+    with pytest.raises(ForeignConnection, match="not to the dry-run's throwaway database"):
+        guard.prove(other, "postgresql://postgres@/postgres")
+    assert other.is_closed
+
+
+def test_guard_stops_a_failed_connect_to_another_host_with_the_runs_database_name(tmp_path):
+    """A connection that fails is re-raised as is only when it was meant for the run's own
+    database: same name *and* same host. Elsewhere it is a foreign connection."""
+    from migdoc.dryrun.guard import ForeignConnection
+
+    class Dialect:
+        name, driver = "postgresql", "psycopg"
+
+        def connect(self, *cargs, **cparams):
+            raise OSError("connection refused")
+
+    guard = guard_for(tmp_path)
+    with pytest.raises(ForeignConnection, match="tried to connect to"):
+        guard._do_connect(Dialect(), None, (), {"dbname": "migdoc_dryrun_run", "host": "db.example.com"})
+    with pytest.raises(OSError, match="connection refused"):
+        guard._do_connect(Dialect(), None, (), {"dbname": "migdoc_dryrun_run", "host": "/run/sock"})
+
+
+def test_guard_proves_a_connection_pooled_before_it_started(tmp_path):
+    """The pool's checkout hook: a connection made before the guard (an engine built at
+    import time, used once) is proved when the project's code checks it out again."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import QueuePool
+
+    from migdoc.dryrun.guard import ForeignConnection
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'developer.db'}", poolclass=QueuePool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))  # now pooled, never proved
+        with guard_for(tmp_path), pytest.raises(ForeignConnection):
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+
+
+# -- masking --------------------------------------------------------------------------------
+
+
+def test_a_url_decoded_password_is_masked_where_a_driver_repeats_it():
+    """A URL SQLAlchemy cannot parse (a bad port) is masked textually; its password, still
+    percent-encoded there, is remembered decoded too: a driver's error shows it decoded."""
+    from migdoc.masking import mask_secrets, mask_url
+
+    assert "p%40ss-w0rd-decode" not in mask_url("postgresql://app:p%40ss-w0rd-decode@db:notaport/shop")
+    assert mask_secrets('FATAL: password "p@ss-w0rd-decode" rejected') == 'FATAL: password "***" rejected'
+
+
+@pytest.mark.parametrize("spelling", ["password", "PASSWORD", "Password", "PassWord"])
+def test_a_keyword_password_is_masked_in_any_case(spelling):
+    from migdoc.masking import mask_secrets
+
+    shown = mask_secrets(f"host=db {spelling}=kw-secret-{spelling} dbname=shop")
+    assert shown == f"host=db {spelling}=*** dbname=shop"
+
+
+def test_an_sslpassword_in_the_query_is_masked_and_remembered():
+    from migdoc.masking import mask_secrets, mask_url
+
+    shown = mask_url("postgresql+psycopg://app@db/shop?sslmode=verify-full&sslpassword=key-pass-9981")
+    assert "key-pass-9981" not in shown and "sslmode=verify-full" in shown
+    assert "key-pass-9981" not in mask_secrets("could not decrypt key with key-pass-9981")
+
+
+# -- the result cache -------------------------------------------------------------------------
+
+
+def test_the_result_cache_answers_an_absolute_path_anew_from_another_folder(tmp_path, monkeypatch):
+    """Paths are shown relative to the current directory: the same absolute PATH checked
+    from two folders is two answers, not the first one's paths replayed."""
+    import shutil
+
+    from migdoc.output.text import plain
+    from migdoc.reports import CheckRequest, check_paths
+    from tests.conftest import FIXTURES
+
+    monkeypatch.setenv("MIGDOC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MIGDOC_NO_CACHE", raising=False)
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES / "md003_multiple_heads", project)
+
+    def check():
+        return check_paths(CheckRequest(paths=(str(project),)), lambda: plain)
+
+    monkeypatch.chdir(tmp_path)
+    assert "project/migrations/versions/" in check().report
+    assert check().is_cached  # the cache is on
+    monkeypatch.chdir(project)
+    moved = check()
+    assert not moved.is_cached
+    assert "project/migrations/versions/" not in moved.report and "migrations/versions/" in moved.report
