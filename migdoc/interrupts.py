@@ -84,24 +84,36 @@ def hold_until_exit(exit_code: object = None) -> None:
     already (by a guard of its own, a dry-run's or a fix's), and no later one is."""
     if exit_code in {128 + signum for signum in WATCHED}:
         _first.append(int(exit_code) - 128)  # type: ignore[call-overload]
+    _exit_code[:] = [0 if exit_code is None else exit_code]
     _exiting.append(True)
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
 
 
+_exit_code: list[object] = []
+
+
 def _report_late() -> None:
     """The last atexit callback: a signal that arrived while migdoc was exiting ends the
-    process with its line and code, after the report already written is flushed."""
+    process with its line and code, after the report already written is flushed.
+
+    Either way the process ends here, with its code decided: what Python would still do
+    (tear its modules down: tens of milliseconds after a dry-run) frees only memory, and a
+    signal arriving meanwhile could only be dropped, the run ending 0 although terminated.
+    Every atexit callback has run (this one was registered first, so it runs last) and
+    every thread was joined before them."""
     if _first or not _exiting:
         return
     pending = sorted(signal.sigpending() & set(WATCHED))
     signum = _late[0] if _late else (pending[0] if pending else None)
-    if signum is None:
-        return  # one arriving after this check is held, and dropped when the process ends
+    code = _exit_code[0] if _exit_code else None
+    if signum is None and type(code) is not int:
+        return  # sys.exit("text"): Python prints it; a signal from here on is held and dropped
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
-    code = report(Interrupted(signum))
-    os._exit(code)
+    if signum is not None:
+        code = report(Interrupted(signum))
+    os._exit(code)  # type: ignore[arg-type]
 
 
 _previous_hook: list = []
