@@ -528,10 +528,6 @@ class UndoResult:
     def is_closed(self) -> bool:
         return not self.failed
 
-    # the (journal, problems) pair undo_last returned before: callers may still unpack it
-    def __iter__(self):
-        return iter((self.journal, [*self.kept, *self.failed]))
-
 
 def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> UndoResult:
     """Revert the newest journal that is not closed: an interrupted one, or else the last applied.

@@ -178,9 +178,9 @@ def test_undo_leaves_a_file_edited_after_the_fix(copy_fixture):
     edited = edited_path(plan)
     assert not apply_for("fix_story", plan).is_rolled_back
     edited.write_text(edited.read_text() + "\n# a later change by hand\n")
-    _, problems = applying.undo_last(load_project("fix_story").layout.root)
+    undone = applying.undo_last(load_project("fix_story").layout.root)
     assert edited.read_text().endswith("# a later change by hand\n")
-    assert any(edited.name in p and "changed since it was fixed" in p for p in problems), problems
+    assert any(edited.name in p and "changed since it was fixed" in p for p in undone.kept), undone
 
 
 def test_undo_keeps_a_created_file_someone_changed(copy_fixture):
@@ -190,9 +190,9 @@ def test_undo_keeps_a_created_file_someone_changed(copy_fixture):
     created = created_path(plan)
     assert not apply_for("fix_merge", plan).is_rolled_back
     created.write_text(created.read_text() + "\n# filled in by hand\n")
-    _, problems = applying.undo_last(load_project("fix_merge").layout.root)
+    undone = applying.undo_last(load_project("fix_merge").layout.root)
     assert created.exists() and created.read_text().endswith("# filled in by hand\n")
-    assert any(created.name in p and "changed since it was created" in p for p in problems), problems
+    assert any(created.name in p and "changed since it was created" in p for p in undone.kept), undone
 
 
 # -- issue 23: the mutations that survived -----------------------------------------------------

@@ -106,8 +106,8 @@ def test_plan_made_in_one_folder_applies_and_undoes_from_others(copy_fixture, tm
     assert (root / "migrations" / "archive" / "2025-12-20" / "0024b_add_invoice_discount.py").is_file()
 
     monkeypatch.chdir("/")
-    journal, problems = doctor.undo_fix(doctor.load_project(str(root)))
-    assert problems == [] and journal.is_absolute()
+    undone = doctor.undo_fix(doctor.load_project(str(root)))
+    assert (undone.kept, undone.failed) == ((), ()) and undone.journal.is_absolute()
     after = {k: v for k, v in snapshot(root).items() if not k.startswith(".migdoc")}
     assert after == before
 
