@@ -43,8 +43,8 @@ def is_inside(path: str, folders: tuple[Path, ...]) -> bool:
 
 _STATUSES = ("applying", "applied", "rolled back", "rollback incomplete", "undoing", "undone", "partly undone")
 CLOSED = ("undone", "rolled back")
-_UNDOING = ("undoing", "partly undone")
 """A journal in any other status still has work on disk: undone only by ``fix --undo``, newest first."""
+_UNDOING = ("undoing", "partly undone")
 _MAX_JOURNAL_BYTES = 256 * 1024 * 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _REQUIRED = {
@@ -169,11 +169,10 @@ def find_unfinished(root: Path, folders: tuple[Path, ...]) -> str | None:
     entry = entries[-1]
     steps = entry.data["steps"]
     done = sum(1 for step in steps if step_state(step)[0] in ("done", "linked"))
-    what = (
-        "the undo of an earlier fix did not finish"
-        if entry.data["status"] in _UNDOING
-        else ("an earlier fix was interrupted and is not finished")
-    )
+    if entry.data["status"] in _UNDOING:
+        what = "the undo of an earlier fix did not finish"
+    else:
+        what = "an earlier fix was interrupted and is not finished"
     return (
         f"{what} ({display_path(entry.path)}: "
         f'"{entry.data["status"]}", {done} of {len(steps)} steps on disk); '
