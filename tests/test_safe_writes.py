@@ -238,6 +238,8 @@ def test_undo_whose_write_fails_leaves_the_journal_open_and_says_so(copy_fixture
     assert result.output.splitlines()[0].startswith("partly restored the files of")
     assert "migdoc: not restored:" in result.output
     assert journals(root)[0]["status"] == "partly undone"
+    blocked = run("fix", "fix_story", "--archive")
+    assert blocked.exit_code == 2 and "the undo of an earlier fix did not finish" in blocked.output
     monkeypatch.setattr(applying, "_move_no_clobber", real_move)
     assert run("fix", "fix_story", "--undo").exit_code == 0
     assert journals(root)[0]["status"] == "undone"
