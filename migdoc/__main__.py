@@ -6,14 +6,26 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The whole process: it ends it (the run's exit code, or 130/143 for a signal up to the
+    last moment, see ``interrupts.hold_until_exit``). From code, call ``migdoc.cli.main``."""
     from migdoc import interrupts  # standard library only: installed before any heavy import
 
     interrupts.install()
+    exit_code = None
     try:
-        from migdoc.cli import main as run
-    except KeyboardInterrupt as exc:  # a signal while click and migdoc load
+        try:
+            from migdoc.cli import main as run
+
+            run(argv)  # always ends by SystemExit
+        except SystemExit as exc:
+            exit_code = exc.code
+            raise
+        finally:
+            # The handler stays until the process is gone: a signal from here on is
+            # reported as the process ends (exit 130/143), never raised into Python's exit.
+            interrupts.hold_until_exit(exit_code)
+    except KeyboardInterrupt as exc:  # a signal while click and migdoc load, or as the run ends
         sys.exit(interrupts.report(exc))
-    run(argv)
 
 
 if __name__ == "__main__":

@@ -74,12 +74,6 @@ class ApplyResult:
     is_rolled_back: bool
 
 
-def __init__(self, signum: int, note: str) -> None:
-    super().__init__(signum)
-    self.signum = signum
-    self.note = note
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -109,8 +103,12 @@ def _preflight(plan: Plan, folders: tuple[Path, ...]) -> None:
     for action in plan.actions:
         for path in _paths_of(action):
             if not is_inside(os.path.abspath(path), folders):
+                real = os.path.realpath(path)
+                where = "" if real == os.path.abspath(path) else f" (it resolves to {real})"
                 raise ApplyError(
-                    f"{path} lies outside the project; migdoc writes only inside it; nothing changed", path
+                    f"{display_path(path)} lies outside the project{where}; migdoc writes only inside it; "
+                    "nothing changed",
+                    path,
                 )
         if isinstance(action, (MoveFile, RenameFile)):
             _refuse_changed(action.source, action.sha256)
@@ -162,10 +160,17 @@ def _write_atomic(path: Path, data: bytes, *, exclusive: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            if exc.filename is not None:
+                raise
+            # write(2) and fsync(2) errors (a full disk, a quota) name no file: name the one
+            # being written, not its temporary twin
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         if path.exists():
             os.chmod(name, path.stat().st_mode & 0o7777)
         else:
@@ -279,7 +284,8 @@ def apply_plan(
             raise ApplyInterrupted(getattr(exc, "signum", signal.SIGINT), note) from exc
         except OSError as exc:
             note = _roll_back(journal_path, journal)[1]
-            raise ApplyError(f"could not write ({exc.strerror or exc}): {exc.filename or ''}; {note}") from exc
+            shown = display_path(exc.filename) if exc.filename else "a file"
+            raise ApplyError(f"could not write {shown} ({exc.strerror or exc}); {note}", exc.filename) from exc
 
         try:
             after = recheck()
@@ -442,19 +448,28 @@ def _make_dirs(folder: Path, created: list[str]) -> None:
 
 
 def _restore(journal: dict) -> list[str]:
-    """Undo every step that is on disk, newest first; returns what could not be restored.
+    """Undo every step that is on disk, newest first; returns what could not be restored."""
+    kept, failed = _restore_steps(journal)
+    return kept + failed
+
+
+def _restore_steps(journal: dict) -> tuple[list[str], list[str]]:
+    """Undo every step that is on disk, newest first. Returns what was kept as someone left
+    it (a file changed since the fix: never reverted over) and what failed (a write that
+    did not happen: trying again may succeed).
 
     Each step's state is read from the disk just before it is reverted, so a
     journal interrupted at any point (its ``done`` flags never written) is
     reverted exactly as far as it went."""
-    problems = []
+    kept: list[str] = []
+    problems: list[str] = []
     for step in reversed(journal["steps"]):
         state, problem = step_state(step)
         if state == "pending":
             step["done"] = False
             continue
         if state == "conflict":
-            problems.append(problem)
+            kept.append(problem)
             continue
         try:
             if step["kind"] == "edit":
@@ -474,7 +489,7 @@ def _restore(journal: dict) -> list[str]:
             os.rmdir(folder)  # only folders this run created, and only when empty
         except OSError:
             pass
-    return problems
+    return kept, problems
 
 
 def _sweep_temporaries(journal: dict) -> None:
@@ -500,7 +515,21 @@ def _sweep_journal_temporaries(root: Path) -> None:
 # -- undoing -----------------------------------------------------------------------
 
 
-def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> tuple[Path, list[str]]:
+@dataclass(frozen=True)
+class UndoResult:
+    """What an undo did: the journal it closed (or left open), the files it kept as someone
+    changed them after the fix (closed all the same), and the restores that failed (open)."""
+
+    journal: Path
+    kept: tuple[str, ...]
+    failed: tuple[str, ...]
+
+    @property
+    def is_closed(self) -> bool:
+        return not self.failed
+
+
+def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> UndoResult:
     """Revert the newest journal that is not closed: an interrupted one, or else the last applied.
 
     Journals are undone in the reverse order they were made, never an older
@@ -520,13 +549,18 @@ def undo_last(root: Path, folders: tuple[Path, ...] | None = None) -> tuple[Path
             raise UndoError(
                 f"cannot update the journal {display_path(path)}: {exc.strerror or exc}; nothing changed", str(path)
             ) from exc
-        problems = _restore(journal)
-        journal["status"] = "undone" if not problems else "partly undone"
+        kept, failed = _restore_steps(journal)
+        # A file changed since the fix is kept as its author left it, and the journal is
+        # closed all the same: leaving it open would block every later fix on a step no
+        # undo will ever revert. A write that failed leaves it open: trying again may succeed.
+        journal["status"] = "partly undone" if failed else "undone"
+        if kept:
+            journal["kept"] = kept
         try:
             _save_journal(path, journal)
         except OSError as exc:
-            problems.append(
+            failed.append(
                 f"the journal {display_path(path)} could not be updated ({exc.strerror or exc}); "
                 "run `migdoc fix --undo` again once there is room"
             )
-        return path, problems
+        return UndoResult(path, tuple(kept), tuple(failed))

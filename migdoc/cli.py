@@ -639,11 +639,25 @@ def fix(
 
     project = _load(path, config, name, version_locations, is_read_only=not is_apply)
     if is_undo:
-        journal, problems = doctor.undo_fix(project)
-        click.echo(f"restored the files of {display_path(journal)}")
-        for problem in problems:
+        undone = doctor.undo_fix(project)
+        shown_journal = display_path(undone.journal)
+        if not undone.kept and not undone.failed:
+            click.echo(f"restored the files of {shown_journal}")
+        elif undone.is_closed:
+            click.echo(
+                f"restored the files of {shown_journal} except {len(undone.kept)}, kept as they were changed "
+                "after the fix; the journal is closed"
+            )
+        else:
+            click.echo(
+                f"partly restored the files of {shown_journal}; the journal stays open: "
+                "`migdoc fix --undo` again finishes the restore"
+            )
+        for problem in undone.kept:
+            click.echo(f"migdoc: kept: {display_text(problem)}", err=True)
+        for problem in undone.failed:
             click.echo(f"migdoc: not restored: {display_text(problem)}", err=True)
-        sys.exit(EXIT_FINDINGS if problems else EXIT_OK)
+        sys.exit(EXIT_FINDINGS if undone.kept or undone.failed else EXIT_OK)
     options = FixOptions(
         is_renumber=is_renumber,
         is_archive=is_archive,

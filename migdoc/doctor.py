@@ -285,20 +285,23 @@ def plan_fix(
     before = check_project(project)
     context = read_plan_inputs(project, before.diagnostics, archive_dir=archive_dir, now=now)
     if not options.strategies:
-        overview = {name: _readable_notes(plan) for name, plan in plan_overview(context, options).items()}
+        overview = {
+            name: _readable_notes(plan, project.layout.root) for name, plan in plan_overview(context, options).items()
+        }
         return FixProposal(before, options, overview=overview)
-    return FixProposal(before, options, plan=_readable_notes(plan_repairs(context, options)))
+    return FixProposal(before, options, plan=_readable_notes(plan_repairs(context, options), project.layout.root))
 
 
-def _readable_notes(plan: Plan) -> Plan:
+def _readable_notes(plan: Plan, root: Path) -> Plan:
     """The plan with the notes it writes into the project (the archive README) naming files
-    as the person who planned it reads them, as ``--diff`` shows them; its own paths stay
-    absolute, so it applies from any folder."""
+    relative to the project ``root``: the same README whichever folder ``fix`` ran from, and
+    one that still reads right from the project's root (an absolute path outside it stays
+    as it is). The plan's own paths stay absolute, so it applies from any folder."""
     from migdoc.filesystem import display_text
     from migdoc.model import CreateFile
 
     actions = tuple(
-        replace(a, content=display_text(a.content)) if isinstance(a, CreateFile) else a for a in plan.actions
+        replace(a, content=display_text(a.content, cwd=root)) if isinstance(a, CreateFile) else a for a in plan.actions
     )
     return replace(plan, actions=actions)
 
@@ -323,8 +326,9 @@ def apply_fix(project: Project, proposal: FixProposal, recheck: Callable[[], Che
         )
 
 
-def undo_fix(project: Project) -> tuple[Path, list[str]]:
-    """Restore the files of the last applied fix: its journal, and what could not be restored."""
+def undo_fix(project: Project):
+    """Restore the files of the last applied fix (an ``apply.UndoResult``: its journal, the
+    files kept as changed since the fix, the restores that failed)."""
     from migdoc import apply as applying
 
     return applying.undo_last(project.layout.root, applying.project_folders(project.layout))

@@ -12,6 +12,7 @@ cannot fool it), and reads at most the limit.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -138,11 +139,52 @@ def repository_root(folder: Path) -> Path:
 
 def write_atomically(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` so a reader sees the old file or the whole new one, never
-    half of it: a temporary file in the same folder, flushed to disk, then renamed over."""
+    half of it: a temporary file in the same folder, flushed to disk, then renamed over.
+
+    Only a regular file (or nothing) is ever renamed over. A symlink is followed: its
+    target is written (atomically, beside the target), the link stays. A character device
+    (``/dev/null``, ``/dev/stdout``'s terminal) or a FIFO with a reader is written through,
+    as a shell's ``>`` would. Anything else (a folder, a block device, a socket, a FIFO
+    nobody reads) raises :class:`FileRefused` and is left as it was."""
+    target = Path(os.path.realpath(path))  # through every symlink: the link is not ours to replace
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        _write_through(target, text, is_fifo=stat.S_ISFIFO(mode))
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise FileRefused(path, f"it is {kind}; migdoc writes only a regular file, a character device or a FIFO")
+    _replace_regular(target, text)
+
+
+def _write_through(target: Path, text: str, *, is_fifo: bool) -> None:
+    """Write into a device or a FIFO in place (never replaced). A FIFO is opened without
+    blocking, so one nobody reads is refused instead of waiting forever."""
+    flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0) | (os.O_NONBLOCK if is_fifo else 0)
+    try:
+        handle = os.open(target, flags)
+    except OSError as exc:
+        if is_fifo and exc.errno == errno.ENXIO:
+            raise FileRefused(target, "it is a FIFO (named pipe) nobody is reading") from exc
+        raise
+    try:
+        if is_fifo:
+            os.set_blocking(handle, True)  # a reader is there: wait for it as a pipe does
+        data = text.encode("utf-8")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view) :]
+    finally:
+        os.close(handle)
+
+
+def _replace_regular(target: Path, text: str) -> None:
     import tempfile
 
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
+    folder = target.parent
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
         # mkstemp makes the file 0600; a report is for others too: the mode the file had,

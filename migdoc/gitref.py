@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -96,12 +97,14 @@ def _fetch_hint(repo: Path, ref: str) -> str:
     remotes = _git(repo, "remote", check=False).stdout.decode().split()
     remote, _, branch = ref.partition("/")
     if remote in remotes and branch:
-        command = f"git fetch --no-tags --depth=50 {remote} +refs/heads/{branch}:refs/remotes/{remote}/{branch}"
+        words = [remote, f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"]
     elif ref.startswith("refs/remotes/") and ref.count("/") >= 3:
         remote, branch = ref.split("/", 3)[2:]
-        command = f"git fetch --no-tags --depth=50 {remote} +refs/heads/{branch}:{ref}"
+        words = [remote, f"+refs/heads/{branch}:{ref}"]
     else:
-        command = f"git fetch --no-tags --depth=50 origin {ref}"
+        words = ["origin", ref]
+    # a command to paste into a shell: a ref such as `$(id)` or `a;b` must stay one word, inert
+    command = "git fetch --no-tags --depth=50 " + " ".join(shlex.quote(word) for word in words)
     where = "this is a shallow clone; " if shallow else ""
     return f"{where}`{command}` makes it available"
 

@@ -115,15 +115,16 @@ class RevisionGraph:
         return None
 
     def resolve(self, name: str) -> int | None:
-        """Resolve an id, a branch label or a unique id prefix (of four or more
-        characters), as Alembic's ``get_revision`` does for command arguments
-        and database revisions."""
+        """Resolve an id, a branch label or a unique id prefix, as Alembic's ``get_revision``
+        does for command arguments and database revisions. Alembic (1.20) matches a prefix
+        of any length against the ids longer than three characters: its check is on the
+        id's length, although its error message asks for four characters of prefix."""
         if name in self.kept:
             return self.kept[name]
         if name in self.labels and len(self.labels[name]) == 1:
             return self.labels[name][0]
-        if len(name) >= 4:
-            matches = [rev for rev in self.kept if rev.startswith(name)]
+        if name:
+            matches = [rev for rev in self.kept if len(rev) > 3 and rev.startswith(name)]
             if len(matches) == 1:
                 return self.kept[matches[0]]
         return None

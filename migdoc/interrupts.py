@@ -12,6 +12,7 @@ before any heavy import, so the first signal becomes :class:`Interrupted`, a
 from __future__ import annotations
 
 import _thread
+import atexit
 import contextlib
 import os
 import signal
@@ -32,10 +33,22 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+_exiting: list[bool] = []
+"""Set by :func:`hold_until_exit`: the run is over and Python is exiting."""
+_late: list[int] = []
+"""A signal that arrived while exiting: reported by :func:`_report_late` as the process ends."""
+
+
 def _on_signal(signum: int, frame) -> None:
     # The first signal decides; later ones wait, blocked, until the process exits,
     # so an impatient second Ctrl-C cannot cut the unwinding short with a traceback.
     if _first:
+        return
+    if _exiting:
+        # Raising now would land in Python's own exit (an atexit callback, a thread join),
+        # where it is printed as "Exception ignored" and lost: remember it instead.
+        if not _late:
+            _late.append(signum)
         return
     _first.append(signum)
     signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
@@ -51,6 +64,56 @@ def install() -> None:
     if sys.unraisablehook is not _on_unraisable:
         _previous_hook[:] = [sys.unraisablehook]
         sys.unraisablehook = _on_unraisable
+    if not _registered:
+        # registered first, so it runs last of all atexit callbacks: the last moment
+        # Python code runs before the interpreter resets the handlers to the default
+        # (which would end the process by the signal, -15, instead of 143)
+        atexit.register(_report_late)
+        _registered.append(True)
+
+
+_registered: list[bool] = []
+
+
+def hold_until_exit(exit_code: object = None) -> None:
+    """The run is over: from here to the end of the process a signal is held, neither raised
+    into Python's exit nor left to the default disposition, and :func:`_report_late` reports
+    it (one line, 130/143) as the process ends. Main thread only.
+
+    ``exit_code``: the code the run exits with; 130 or 143 means a signal was reported
+    already (by a guard of its own, a dry-run's or a fix's), and no later one is."""
+    if exit_code in {128 + signum for signum in WATCHED}:
+        _first.append(int(exit_code) - 128)  # type: ignore[call-overload]
+    _exit_code[:] = [0 if exit_code is None else exit_code]
+    _exiting.append(True)
+    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+
+
+_exit_code: list[object] = []
+
+
+def _report_late() -> None:
+    """The last atexit callback: a signal that arrived while migdoc was exiting ends the
+    process with its line and code, after the report already written is flushed.
+
+    Either way the process ends here, with its code decided: what Python would still do
+    (tear its modules down: tens of milliseconds after a dry-run) frees only memory, and a
+    signal arriving meanwhile could only be dropped, the run ending 0 although terminated.
+    Every atexit callback has run (this one was registered first, so it runs last) and
+    every thread was joined before them."""
+    if _first or not _exiting:
+        return
+    pending = sorted(signal.sigpending() & set(WATCHED))
+    signum = _late[0] if _late else (pending[0] if pending else None)
+    code = _exit_code[0] if _exit_code else None
+    if signum is None and type(code) is not int:
+        return  # sys.exit("text"): Python prints it; a signal from here on is held and dropped
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    if signum is not None:
+        code = report(Interrupted(signum))
+    os._exit(code)  # type: ignore[arg-type]
 
 
 _previous_hook: list = []

@@ -22,8 +22,10 @@ JOURNAL_DIR = Path(".migdoc") / "journal"
 
 def project_folders(layout) -> tuple[Path, ...]:
     """The folders a fix may write in (and an undo restore into): the project root,
-    the script folder, every version folder and the archive."""
-    folders = [layout.root, *layout.version_locations, layout.archive_root]
+    the script folder and every version folder, each as it resolves. Not the archive as it
+    resolves: it lies under the script folder, and a symlink there pointing elsewhere
+    must not carry archived files out of the project."""
+    folders = [layout.root, *layout.version_locations]
     if layout.script_location is not None:
         folders.append(layout.script_location)
     return tuple(dict.fromkeys(Path(os.path.realpath(folder)) for folder in folders))
@@ -42,6 +44,7 @@ def is_inside(path: str, folders: tuple[Path, ...]) -> bool:
 _STATUSES = ("applying", "applied", "rolled back", "rollback incomplete", "undoing", "undone", "partly undone")
 CLOSED = ("undone", "rolled back")
 """A journal in any other status still has work on disk: undone only by ``fix --undo``, newest first."""
+_UNDOING = ("undoing", "partly undone")
 _MAX_JOURNAL_BYTES = 256 * 1024 * 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _REQUIRED = {
@@ -166,8 +169,12 @@ def find_unfinished(root: Path, folders: tuple[Path, ...]) -> str | None:
     entry = entries[-1]
     steps = entry.data["steps"]
     done = sum(1 for step in steps if step_state(step)[0] in ("done", "linked"))
+    if entry.data["status"] in _UNDOING:
+        what = "the undo of an earlier fix did not finish"
+    else:
+        what = "an earlier fix was interrupted and is not finished"
     return (
-        f"an earlier fix was interrupted and is not finished ({display_path(entry.path)}: "
+        f"{what} ({display_path(entry.path)}: "
         f'"{entry.data["status"]}", {done} of {len(steps)} steps on disk); '
         "run `migdoc fix --undo` to revert it before anything else"
     )

@@ -14,7 +14,11 @@ from migdoc import owner
 from migdoc.errors import LockedError, MigdocError
 from migdoc.filesystem import display_path
 
-LOCK_FILE = Path(".migdoc") / "lock"
+STATE_DIR = Path(".migdoc")
+LOCK_FILE = STATE_DIR / "lock"
+_JOURNALS = STATE_DIR / "journal"
+GITIGNORE = STATE_DIR / ".gitignore"
+_GITIGNORE_TEXT = "# Written by migdoc: its lock and fix journals are not for version control.\n*\n"
 
 
 @contextlib.contextmanager
@@ -27,7 +31,9 @@ def project_lock(root: Path, error: type[MigdocError] = MigdocError) -> Iterator
     holder removes the file (and an empty ``.migdoc``) when done; a run that
     locked a file just removed notices (the path no longer names it) and tries again."""
     path = root / LOCK_FILE
+    refuse_state_outside(root, error)
     handle = _acquire(path, error)
+    _ignore_in_git(root)
     try:
         with contextlib.suppress(OSError):
             os.pwrite(handle, json.dumps(owner.this_process()).encode("utf-8"), 0)
@@ -36,8 +42,50 @@ def project_lock(root: Path, error: type[MigdocError] = MigdocError) -> Iterator
         with contextlib.suppress(OSError):
             os.unlink(path)  # while still holding it: nobody can lock this file in between
         os.close(handle)
-        with contextlib.suppress(OSError):
-            path.parent.rmdir()  # only when empty: a refused run leaves nothing behind
+        _remove_if_only_ours(root)
+
+
+def refuse_state_outside(root: Path, error: type[MigdocError] = MigdocError) -> None:
+    """Refuse (``error``, one line) when ``.migdoc`` or ``.migdoc/journal`` resolves outside
+    the project: a symlink there would send the lock and the journal (which holds the full
+    text of every edited file) wherever it points."""
+    base = os.path.realpath(root)
+    for folder in (STATE_DIR, _JOURNALS):
+        real = os.path.realpath(root / folder)
+        if real != base and not real.startswith(base.rstrip(os.sep) + os.sep):
+            raise error(
+                f"{display_path(root / folder)} resolves to {real}, outside the project; migdoc keeps its lock "
+                "and journals only inside the project; nothing changed; make it a plain folder or remove it",
+                str(root / folder),
+            )
+
+
+def _ignore_in_git(root: Path) -> None:
+    """``.migdoc/.gitignore`` holding ``*``, as ruff and pytest mark their caches: ``git status``
+    stays clean. Best effort: an existing one is the user's and kept."""
+    with contextlib.suppress(OSError):
+        handle = os.open(root / GITIGNORE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(handle, _GITIGNORE_TEXT.encode("utf-8"))
+        finally:
+            os.close(handle)
+
+
+def _remove_if_only_ours(root: Path) -> None:
+    """A run that leaves no journal leaves no ``.migdoc``: the folder goes when it holds
+    nothing but the ``.gitignore`` migdoc wrote (a changed one is the user's and stays)."""
+    with contextlib.suppress(OSError):
+        if os.listdir(root / STATE_DIR) == [GITIGNORE.name] and _is_our_gitignore(root / GITIGNORE):
+            os.unlink(root / GITIGNORE)
+    with contextlib.suppress(OSError):
+        (root / STATE_DIR).rmdir()  # only when empty: a refused run leaves nothing behind
+
+
+def _is_our_gitignore(path: Path) -> bool:
+    try:
+        return not path.is_symlink() and path.read_text(encoding="utf-8") == _GITIGNORE_TEXT
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _acquire(path: Path, error: type[MigdocError]) -> int:

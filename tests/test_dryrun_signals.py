@@ -32,7 +32,7 @@ from test_dryrun import normalised
 
 from migdoc.dryrun.cluster import RUN_PREFIX, run_base_candidates
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("sigint_delivered")]  # they send SIGINT
 
 PROMPT = 5.0  # seconds from the signal to the exit; the statement itself would take 20
 INTERRUPTED = {

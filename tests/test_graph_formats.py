@@ -6,7 +6,6 @@ browser (Chromium), which checks its own DOM."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import pydot
 import pytest
 from click.testing import CliRunner
+from environment import is_ci
 
 from migdoc.cli import cli
 from migdoc.graph import build_graph
@@ -196,7 +196,7 @@ def test_text_lines_fit_the_width_given():
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_browser = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"), reason="no chromium (.ci/run installs it; CI fails without it)"
+    CHROMIUM is None and not is_ci(), reason="no chromium (.ci/run installs it; CI fails without it)"
 )
 
 

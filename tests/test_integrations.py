@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from environment import require_tool
 
 from tests.gitutil import GIT_ENV, git
 
@@ -285,8 +286,7 @@ def test_pre_commit_hook_entry_is_the_static_check():
 def test_pre_commit_try_repo(tmp_path, copy_fixture):
     """pre-commit builds its own virtualenv from the hook repo (pip, PyPI for dependencies)."""
     pre_commit = shutil.which("pre-commit") or shutil.which("pre-commit", path=str(Path(sys.executable).parent))
-    if pre_commit is None:
-        pytest.skip("pre-commit is not installed (pip install -e '.[test]')")
+    require_tool(pre_commit, "pre-commit (pip install -e '.[test]')")
     hooks = hook_repository(tmp_path)
     project = copy_fixture("deploy_chain")
     git(project, "init", "-q", "-b", "main")

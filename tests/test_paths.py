@@ -106,19 +106,20 @@ def test_plan_made_in_one_folder_applies_and_undoes_from_others(copy_fixture, tm
     assert (root / "migrations" / "archive" / "2025-12-20" / "0024b_add_invoice_discount.py").is_file()
 
     monkeypatch.chdir("/")
-    journal, problems = doctor.undo_fix(doctor.load_project(str(root)))
-    assert problems == [] and journal.is_absolute()
+    undone = doctor.undo_fix(doctor.load_project(str(root)))
+    assert (undone.kept, undone.failed) == ((), ()) and undone.journal.is_absolute()
     after = {k: v for k, v in snapshot(root).items() if not k.startswith(".migdoc")}
     assert after == before
 
 
 def test_the_archive_readme_names_files_as_the_diff_shows_them(copy_fixture, monkeypatch):
-    """What ``--diff`` shows is what ``--apply`` writes, byte for byte."""
+    """What ``--diff`` shows is what ``--apply`` writes, byte for byte; the README names
+    files from the project root, wherever fix ran (issue 23)."""
     root = copy_fixture("fix_story").resolve()
     project = doctor.load_project("fix_story")
     plan = doctor.plan_fix(project, doctor.FixOptions(now=NOW, is_archive=True)).plan
     (readme,) = [a for a in plan.actions if a.kind == "create"]
-    assert "from `fix_story/migrations/versions/`" in readme.content and str(root) not in readme.content
+    assert "from `migrations/versions/`" in readme.content and str(root) not in readme.content
     monkeypatch.chdir(root)
     assert readme.content.splitlines()[5] in fix_output.render_diff(plan).replace("\n+", "\n")
 

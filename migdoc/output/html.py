@@ -53,8 +53,9 @@ _SCRIPT = """
 window.onerror=function(message,source,line){document.getElementById('script-errors').textContent+=
 'error: '+message+' (line '+line+')\\n';};
 (function(){
-var nodes=document.querySelectorAll('g.node'),byRev={},panel=document.getElementById('details');
-nodes.forEach(function(g){byRev[g.dataset.rev]=byRev[g.dataset.rev]||g;});
+// a Map, not an object: a revision may be named toString or constructor, a fragment __proto__
+var nodes=document.querySelectorAll('g.node'),byRev=new Map(),panel=document.getElementById('details');
+nodes.forEach(function(g){if(!byRev.has(g.dataset.rev))byRev.set(g.dataset.rev,g);});
 function show(g){
   var d=g.dataset,findings=JSON.parse(d.findings||'[]');
   panel.textContent='';
@@ -70,15 +71,16 @@ document.getElementById('chain').addEventListener('click',function(e){
   var g=e.target.closest('g.node');if(g)show(g);});
 var found=null;
 document.getElementById('search').addEventListener('input',function(e){
-  var text=e.target.value.trim(),g=byRev[text];
+  var text=e.target.value.trim(),g=byRev.get(text);
   if(!g&&text){for(var i=0;i<nodes.length;i++){if(nodes[i].dataset.rev.indexOf(text)===0){g=nodes[i];break;}}}
   if(found)found.classList.remove('found');found=g||null;
   document.getElementById('search-result').textContent=text?(g?'':'no revision '+text):'';
   if(g){g.classList.add('found');g.scrollIntoView({block:'center'});show(g);}
 });
 // a link to one revision: page.html#<revision> opens its details
-var wanted=decodeURIComponent(location.hash.slice(1));
-if(wanted&&byRev[wanted]){byRev[wanted].classList.add('found');found=byRev[wanted];show(byRev[wanted]);}
+// (a fragment typed or pasted by hand may be no valid percent-encoding: then it names no revision)
+var wanted;try{wanted=decodeURIComponent(location.hash.slice(1));}catch(error){wanted='';}
+if(wanted&&byRev.has(wanted)){found=byRev.get(wanted);found.classList.add('found');show(found);}
 var body=document.body;
 body.dataset.drawn=nodes.length;
 body.dataset.problems=document.querySelectorAll('g.node.problem').length;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import posixpath
 from pathlib import PurePath
+from urllib.parse import quote
 
 from migdoc import __version__
 from migdoc.filesystem import display_path, display_text
@@ -24,12 +25,19 @@ def _artifact(path: str, root: PurePath | None, cwd: PurePath | None) -> dict:
     any folder migdoc ran in); a file outside the root keeps its absolute URI. Without a
     root, the path as the other formats show it."""
     if root is None or cwd is None:
-        return {"uri": display_path(path, cwd)}
+        return {"uri": _uri_reference(display_path(path, cwd))}
     absolute = posixpath.normpath(posixpath.join(cwd.as_posix(), path))
     relative = posixpath.relpath(absolute, root.as_posix())
     if relative == ".." or relative.startswith("../"):
         return {"uri": PurePath(absolute).as_uri()}
-    return {"uri": relative, "uriBaseId": BASE_ID}
+    return {"uri": _uri_reference(relative), "uriBaseId": BASE_ID}
+
+
+def _uri_reference(path: str) -> str:
+    """A relative path as SARIF's ``uri`` must hold it (an RFC 3986 URI reference): a space,
+    ``#``, ``%``, ``?`` or a non-ASCII letter in a file name percent-encoded, as UTF-8;
+    ``/`` kept. (An absolute path goes through ``as_uri``, which does the same.)"""
+    return quote(path, safe="/")
 
 
 def check_to_sarif(result: CheckResult, root: PurePath | None = None, cwd: PurePath | None = None) -> dict:

@@ -330,12 +330,16 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
     for index in survivors:
         rf = files[index]
         old = state.parents[index]
+        left = [p for p in old if p not in surviving_ids and p in lines.declarations]
+        if not left:
+            continue  # no parent archived: a redundant parent (MD018) is the user's to drop
         new = nearest_surviving(lines, old, surviving_ids, main_line)
-        new = drop_implied(lines, new, main_line)
+        # Drop only the implied parents this relink brought in; one the user wrote stays.
+        pruned = drop_implied(lines, new, main_line)
+        new = tuple(p for p in new if p in pruned or p in old)
         parents[index] = new
         if new == old:
             continue
-        left = [p for p in old if p not in surviving_ids]
         text = context.sources.get(rf.path)
         if text is None:
             unresolved.append(f"{rf.path}: its parent {', '.join(left)} was archived but its text is not available")
@@ -367,7 +371,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
     actions.append(
         CreateFile(
             path=_readme_path(context, archive_dir),
-            content=_archive_readme(context, options, archive_dir, head, actions, relinked),
+            content=_archive_readme(context, options, head, actions, relinked, evidence),
             reason="why each file was archived, for the next person who looks",
         )
     )
@@ -446,10 +450,10 @@ def _readme_path(context: PlanContext, archive_dir: str) -> str:
 def _archive_readme(
     context: PlanContext,
     options: FixOptions,
-    archive_dir: str,
     head: int,
     actions: Sequence[Action],
     relinked: Sequence[tuple[RevisionFile, tuple[str, ...], tuple[str, ...]]],
+    evidence: Sequence[str],
 ) -> str:
     head_file = context.files[head]
     lines = [
@@ -459,6 +463,9 @@ def _archive_readme(
         f"The main line is the ancestry of head {head_file.revision} ({name_of(head_file.path)}).",
         "",
     ]
+    if evidence:
+        # the reasons below point at it ("evidence above"): it is recorded here, not only printed
+        lines += ["Evidence for the choices made:", "", *(f"- {line}" for line in evidence), ""]
     for action in actions:
         if isinstance(action, MoveFile):
             answers = f" [{', '.join(action.answers)}]" if action.answers else ""
