@@ -224,6 +224,9 @@ class FixProposal:
     options: FixOptions
     overview: dict[str, Plan] | None = None
     plan: Plan | None = None
+    recommended: str | None = None
+    """With no strategy chosen: the name of the overview's plan that ``fix`` recommends
+    (and ``fix --apply`` applies), or None when no plan qualifies."""
 
 
 def plan_fix(
@@ -235,7 +238,7 @@ def plan_fix(
     ``database_url``: the deployed database is read (read-only) so that applied revisions
     are warned about and the ``alembic stamp`` it needs afterwards is named."""
     from migdoc import apply as applying
-    from migdoc.planner import plan_overview, plan_repairs
+    from migdoc.planner import plan_overview, plan_repairs, recommend
 
     folders = applying.project_folders(project.layout)
     unfinished = applying.unfinished_journal(project.layout.root, folders)
@@ -273,8 +276,10 @@ def plan_fix(
     before = check_project(project)
     context = read_plan_inputs(project, before.diagnostics, archive_dir=archive_dir, now=now)
     if not options.strategies:
-        overview = {name: _readable_notes(plan) for name, plan in plan_overview(context, options).items()}
-        return FixProposal(before, options, overview=overview)
+        planned = plan_overview(context, options)
+        recommended = recommend(context, options, planned)
+        overview = {name: _readable_notes(plan) for name, plan in planned.items()}
+        return FixProposal(before, options, overview=overview, recommended=recommended)
     return FixProposal(before, options, plan=_readable_notes(plan_repairs(context, options)))
 
 

@@ -329,6 +329,10 @@ class FixOptions:
     is_archive: bool = False
     is_merge: bool = False
     is_relink: bool = False
+    is_rebase: bool = False
+    """``--rebase``: re-point the newer branch's first revision onto the other head."""
+    is_reid: bool = False
+    """``--reid``: give the copy of a duplicated id the id its file name carries (or a fresh one)."""
     head: str | None = None
     keep: tuple[str, ...] = ()
     """``--keep FILE``: of the files declaring one id, the one the main line keeps."""
@@ -362,6 +366,10 @@ class FixOptions:
         chosen = []
         if self.is_relink:
             chosen.append("relink")
+        if self.is_reid:
+            chosen.append("reid")
+        if self.is_rebase:
+            chosen.append("rebase")
         if self.is_archive:
             chosen.append("archive")
         if self.is_merge:

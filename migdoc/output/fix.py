@@ -76,17 +76,36 @@ def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -
     return "\n".join(lines) + "\n"
 
 
-def render_overview(proposals: Mapping[str, Plan], style: Styler = plain) -> str:
+def render_overview(proposals: Mapping[str, Plan], style: Styler = plain, recommended: str | None = None) -> str:
+    """The recommended plan first, then the alternatives, then every flag that chooses one."""
     if not proposals:
         return "migdoc fix: nothing to do\n"
-    parts = ["migdoc fix: no strategy chosen; here is what each would do (nothing is written)\n"]
+    parts = []
+    if recommended is not None:
+        plan = proposals[recommended]
+        flags = " ".join(f"--{s}" for s in plan.strategies)
+        parts.append(
+            f"migdoc fix: recommended: {flags} ({plural(len(plan.actions), 'action')}); "
+            "`migdoc fix --apply` applies it (nothing is written until then)\n"
+        )
+        parts.append(
+            render_plan(plan, style, heading=f"recommended, {flags} would do {plural(len(plan.actions), 'action')}:")
+        )
+        parts.append("the alternatives:\n" if len(proposals) > 1 else "")
+    else:
+        parts.append(
+            "migdoc fix: no plan can be recommended (each leaves something unresolved or refused); "
+            "here is what each would do (nothing is written)\n"
+        )
     for name, plan in proposals.items():
+        if name == recommended:
+            continue
+        flags = " ".join(f"--{s}" for s in plan.strategies)
         count = plural(len(plan.actions), "action") if plan.actions else "nothing"
-        parts.append(render_plan(plan, style, heading=f"--{name} would do {count}:"))
-    parts.append(
-        "Choose with --archive, --merge, --renumber (combinable); --diff shows the changes; --apply writes them.\n"
-    )
-    return "\n".join(parts)
+        parts.append(render_plan(plan, style, heading=f"{flags} would do {count}:"))
+    choices = ", ".join(dict.fromkeys(f"--{name}" for name in proposals))
+    parts.append(f"Choose with {choices}; --diff shows the changes; --apply writes them.\n")
+    return "\n".join(p for p in parts if p)
 
 
 def render_diff(plan: Plan) -> str:
@@ -171,5 +190,9 @@ def render_refusal_json(refused: FixRefused) -> str:
     return json.dumps({"refused": refusal_to_dict(str(refused), refused.flag, refused.candidates)}, indent=2) + "\n"
 
 
-def render_overview_json(proposals: Mapping[str, Plan]) -> str:
-    return json.dumps({"proposals": {name: plan_to_dict(p) for name, p in proposals.items()}}, indent=2) + "\n"
+def render_overview_json(proposals: Mapping[str, Plan], recommended: str | None = None) -> str:
+    """``proposals`` (each strategy's plan, the recommended one first) and ``recommended``
+    (its name, or null when no plan qualifies)."""
+    ordered = sorted(proposals, key=lambda name: name != recommended)
+    shown = {"recommended": recommended, "proposals": {name: plan_to_dict(proposals[name]) for name in ordered}}
+    return json.dumps(shown, indent=2) + "\n"

@@ -68,15 +68,19 @@ class PlanState:
     survivors: tuple[int, ...]
     parents: Mapping[int, tuple[str, ...]]
     """File index -> down_revision ids after relinking."""
+    renamed: Mapping[int, str] = field(default_factory=dict)
+    """File index -> the revision id a re-id (``--reid``) gave it; absent: its own."""
 
     @staticmethod
     def initial(context: PlanContext) -> PlanState:
         usable = tuple(i for i, rf in enumerate(context.files) if rf.revision is not None and rf.read_error is None)
         return PlanState(usable, {i: context.files[i].down_revisions for i in usable})
 
+    def revision_of(self, context: PlanContext, index: int) -> str:
+        return self.renamed.get(index, str(context.files[index].revision))
+
     def heads(self, context: PlanContext) -> list[str]:
-        files = context.files
-        ids = {files[i].revision for i in self.survivors}
+        ids = {self.revision_of(context, i) for i in self.survivors}
         named = {p for i in self.survivors for p in self.parents[i]}
         named |= {d for i in self.survivors for d in depends_ids(context, i)}
         return sorted(str(rev) for rev in ids if rev not in named)
