@@ -271,6 +271,7 @@ def plan_fix(
             options,
             base_ref=base_ref,
             base_ref_heads=merged.ref_heads,
+            base_ref_revisions=merged.ref_revisions,
             ours_paths=frozenset(path for path, origin in merged.origins.items() if origin == OURS),
         )
     before = check_project(project)

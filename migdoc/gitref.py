@@ -43,6 +43,8 @@ class MergedView:
     ref_heads: tuple[str, ...]
     """The heads at REF alone."""
     has_merge_base: bool
+    ref_revisions: frozenset[str] = frozenset()
+    """Every revision id declared at REF (a file changed here keeps its id: it is not new)."""
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -212,7 +214,15 @@ def merge_with_ref(layout: ProjectLayout, worktree: Sequence[RevisionFile], ref:
         files.append(shown)
         origins[shown.path] = THEIRS
     ref_records = [read_revision(rel, data) for rel, data in ref_bytes.items() if data is not None]
-    return MergedView(ref, commit, tuple(files), origins, build_graph(ref_records).kept_heads, base is not None)
+    return MergedView(
+        ref,
+        commit,
+        tuple(files),
+        origins,
+        build_graph(ref_records).kept_heads,
+        base is not None,
+        frozenset(str(rf.revision) for rf in ref_records if rf.revision is not None),
+    )
 
 
 def _read_worktree(path: Path) -> bytes | None:

@@ -342,6 +342,8 @@ class FixOptions:
     """The heads at REF alone, read from git by the edge."""
     ours_paths: frozenset[str] = frozenset()
     """Version files added or changed on this branch (not at REF), read from git by the edge."""
+    base_ref_revisions: frozenset[str] = frozenset()
+    """Every revision id declared at REF: a file this branch changed but REF declares is not new."""
     message: str | None = None
     """``--merge -m/--message``: the merge revision's message (default "merge heads"), as ``alembic merge -m``."""
     rev_id: str | None = None

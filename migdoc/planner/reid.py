@@ -84,8 +84,7 @@ def plan_reid(context: PlanContext, options: FixOptions, state: PlanState | None
             edits += revision_edits(text, rf, renamed[index])
         if parents[index] != state.parents[index]:
             edits += relink_edits(text, rf, parents[index])
-        answers = {DUPLICATE_REVISION} & codes_on(context, rf.path) if index in renamed else set()
-        answers |= {FILENAME_MISMATCH, HEADER_MISMATCH} & codes_on(context, rf.path)
+        answers = {DUPLICATE_REVISION} | ({FILENAME_MISMATCH, HEADER_MISMATCH} & codes_on(context, rf.path))
         actions.append(
             EditText(
                 path=rf.path,
@@ -94,7 +93,7 @@ def plan_reid(context: PlanContext, options: FixOptions, state: PlanState | None
                 old_text=text,
                 new_text=apply_edits(text, edits),
                 reason="; ".join(reasons[index]),
-                answers=tuple(sorted(answers)) or (DUPLICATE_REVISION,),
+                answers=tuple(sorted(answers)),
                 revision=rf.revision,
                 warnings=_applied_warning(options, rf, renamed.get(index)),
             )

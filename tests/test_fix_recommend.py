@@ -1,0 +1,194 @@
+"""Issue 18: plain `migdoc fix` recommends the repair engineers made on real chains, and
+`migdoc fix --apply` applies it. Each fixture is one real shape, tiny: the exact plan (golden
+diff), then the applied result checked by migdoc, loaded by Alembic's own ScriptDirectory
+(no warning, one head) and upgraded from base by `alembic upgrade heads` through the
+fixture's env.py on a throwaway PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from fixhelp import NOW, alembic_heads, snapshot
+from gitutil import GIT_ENV
+from golden import assert_golden
+
+from migdoc import doctor
+from migdoc.cli import cli
+from migdoc.doctor import check_project, load_project
+from migdoc.errors import PlanInvariantError
+from migdoc.model import EditText, FixOptions, MoveFile, TextEdit
+from migdoc.planner.overview import check_one_edit_per_line
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def overview(name: str) -> doctor.FixProposal:
+    return doctor.plan_fix(load_project(name), FixOptions(now=NOW))
+
+
+def commit(root, when: str, *paths: str) -> None:
+    env = {**os.environ, **GIT_ENV, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    for args in (["add", "--", *paths], ["commit", "-q", "-m", f"add {len(paths)} files"]):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, env=env)
+
+
+def upgrade_from_base(root, url: str) -> str:
+    """`alembic upgrade heads` by Alembic itself, through the fixture's env.py; the heads after."""
+    for command in (["upgrade", "heads"], ["current"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "alembic", *command],
+            cwd=root,
+            env={**os.environ, "DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def apply_recommended(name: str, root, expected: str) -> None:
+    """Plain `fix --apply` applies the recommended plan; the result is clean and Alembic loads it."""
+    result = run("fix", "--apply", name)
+    assert result.exit_code == 0, result.output
+    assert f"migdoc fix {expected}:" in result.output
+    after = check_project(load_project(name))
+    assert after.summary.errors == 0 and after.summary.heads == 1, after.diagnostics
+    assert len(alembic_heads(root)) == 1  # fails on any warning Alembic emits
+    assert overview(name).overview == {}  # a second plain fix plans nothing
+    again = run("fix", "--apply", name)
+    assert again.exit_code == 0 and "nothing to do" in again.output, again.output
+
+
+SHAPES = [
+    # (fixture, recommended flags, the files the plan edits)
+    ("fix_rebase_fork", "--rebase", {"c0ffee5a1b2c_create_teams.py"}),
+    (
+        "fix_reid_then_rebase",
+        "--reid --rebase",
+        {"0025b_add_sessions_key.py", "0026b_index_sessions_key.py", "0024b_create_sessions.py"},
+    ),
+    ("fix_reid_from_name", "--reid --rebase", {"9f8e7d6c5b4a_add_refunds.py"}),
+    ("fix_relink_after_revert", "--relink", {"0004_add_orders_note.py"}),
+]
+
+
+@pytest.mark.parametrize(("name", "flags", "edited"), SHAPES)
+def test_the_recommended_plan_keeps_every_revision_and_applies(copy_fixture, name, flags, edited):
+    root = copy_fixture(name)
+    proposal = overview(name)
+    plan = proposal.overview[proposal.recommended]
+    assert " ".join(f"--{s}" for s in plan.strategies) == flags
+    assert not any(isinstance(a, MoveFile) for a in plan.actions)  # nothing archived
+    assert {a.path.rsplit("/", 1)[1] for a in plan.actions if isinstance(a, EditText)} == edited
+    shown = run("fix", "--diff", name)
+    assert shown.exit_code == 1, shown.output
+    assert_golden(f"fix/recommend_{name}.diff", shown.output)
+    text = run("fix", name).output
+    assert text.startswith(f"migdoc fix: recommended: {flags} (")
+    choose = text.splitlines()[-1]
+    assert choose.startswith("Choose with ") and all(f"--{n}" in choose for n in proposal.overview)
+    payload = json.loads(run("fix", "--format", "json", name).output)
+    assert payload["recommended"] == proposal.recommended and next(iter(payload["proposals"])) == proposal.recommended
+    apply_recommended(name, root, flags)
+
+
+def test_a_side_branch_newer_by_git_history_is_rebased_onto_mains_head(copy_fixture):
+    # the Create Dates say the side branch (0005) is older; the commits say it came later
+    root = copy_fixture("fix_rebase_side_branch")
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True, env={**os.environ, **GIT_ENV})
+    side = "migrations/versions/0005_add_orders_coupon.py"
+    main = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not str(p).endswith(side)]
+    commit(root, "2025-10-07T10:00:00", *main)
+    commit(root, "2025-10-09T10:00:00", side)
+    proposal = overview("fix_rebase_side_branch")
+    assert proposal.recommended == "rebase"
+    plan = proposal.overview["rebase"]
+    (edit,) = plan.actions
+    assert edit.path.endswith("0005_add_orders_coupon.py") and edit.new_text.count('"0004"') == 1
+    assert any("0004 stays" in n and "by git history" in n for n in plan.notes), plan.notes
+    shown = run("fix", "--diff", "fix_rebase_side_branch")
+    assert_golden("fix/recommend_fix_rebase_side_branch.diff", shown.output)
+    apply_recommended("fix_rebase_side_branch", root, "--rebase")
+
+
+def test_the_copied_branch_is_kept_whole_never_archived(copy_fixture):
+    """The real shape: the recommendation re-ids 0025b and rebases its branch; 0027 and every
+    side revision stay, and 0026b (which indexes 0025b's column) still follows 0025b."""
+    copy_fixture("fix_reid_then_rebase")
+    proposal = overview("fix_reid_then_rebase")
+    assert proposal.recommended == "reid"
+    plan = proposal.overview["reid"]
+    new_texts = {a.path.rsplit("/", 1)[1]: a.new_text for a in plan.actions}
+    assert 'revision = "0025b"' in new_texts["0025b_add_sessions_key.py"]
+    assert 'down_revision = "0025b"' in new_texts["0026b_index_sessions_key.py"]
+    assert 'down_revision = "0027"' in new_texts["0024b_create_sessions.py"]
+    assert "Revises: 0027\n" in new_texts["0024b_create_sessions.py"]
+
+
+def test_archive_is_not_recommended_where_a_kept_revision_uses_what_it_archives(copy_fixture):
+    from migdoc.planner.overview import archive_unsafe_reason
+
+    copy_fixture("fix_reid_then_rebase")
+    project = load_project("fix_reid_then_rebase")
+    context = doctor.read_plan_inputs(project, check_project(project).diagnostics, now=NOW)
+    archive = doctor.plan_fix(project, FixOptions(now=NOW, is_archive=True, head="0026d")).plan
+    moved = {a.revision for a in archive.actions if isinstance(a, MoveFile)}
+    assert "0024" in moved or "0025" in moved  # main's work leaves with --head 0026d
+    database = FixOptions(now=NOW, applied_revisions=frozenset(moved))
+    assert "which the database applied" in archive_unsafe_reason(context, database, archive)
+
+
+def test_fix_seed_still_recommends_the_hand_repair(copy_fixture):
+    # every plan that keeps both lines would run 0024's CREATE TABLE twice: only --archive is safe
+    copy_fixture("fix_seed")
+    proposal = overview("fix_seed")
+    assert proposal.recommended == "archive"
+    moved = {a.source.rsplit("/", 1)[1] for a in proposal.overview["archive"].actions if isinstance(a, MoveFile)}
+    from test_fix_seed import HAND_REPAIR
+
+    assert moved == HAND_REPAIR
+
+
+def test_a_plan_never_holds_two_edits_of_one_line():
+    edit = TextEdit(4, 10, 4, 14, "0002", "0003")
+    action = EditText(path="v/0004.py", old_sha256="x", edits=(edit,), old_text="", new_text="", reason="r")
+    check_one_edit_per_line([action])  # one edit: fine
+    with pytest.raises(PlanInvariantError, match="edits v/0004.py twice"):
+        check_one_edit_per_line([action, action])
+    doubled = EditText(path="v/0004.py", old_sha256="x", edits=(edit, edit), old_text="", new_text="", reason="r")
+    with pytest.raises(PlanInvariantError):
+        check_one_edit_per_line([doubled])
+
+
+def test_a_chain_with_no_error_plans_nothing(copy_fixture):
+    root = copy_fixture("fix_rebase_fork")
+    assert run("fix", "--apply", "fix_rebase_fork").exit_code == 0
+    before = snapshot(root)
+    result = run("fix", "--apply", "fix_rebase_fork")
+    assert result.exit_code == 0 and result.output.startswith("migdoc fix: nothing to do"), result.output
+    assert snapshot(root) == before
+
+
+def test_rebase_without_evidence_refuses_and_head_decides(copy_fixture):
+    copy_fixture("fix_refuse_ambiguous_head")
+    refused = run("fix", "--rebase", "fix_refuse_ambiguous_head")
+    assert refused.exit_code == 2 and "--head 0002 or --head 0003" in refused.output
+    chosen = run("fix", "--rebase", "--head", "0002", "--apply", "fix_refuse_ambiguous_head")
+    assert chosen.exit_code == 0, chosen.output
+    assert check_project(load_project("fix_refuse_ambiguous_head")).summary.errors == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", [s[0] for s in SHAPES] + ["fix_rebase_side_branch"])
+def test_alembic_upgrades_the_repaired_chain_from_base(copy_fixture, pg_database, name):
+    root = copy_fixture(name)
+    assert run("fix", "--apply", name).exit_code == 0
+    current = upgrade_from_base(root, pg_database)
+    assert current.strip().endswith("(head)"), current
