@@ -6,6 +6,7 @@ fixture's env.py on a throwaway PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -192,3 +193,48 @@ def test_alembic_upgrades_the_repaired_chain_from_base(copy_fixture, pg_database
     assert run("fix", "--apply", name).exit_code == 0
     current = upgrade_from_base(root, pg_database)
     assert current.strip().endswith("(head)"), current
+
+
+def write_revision(versions, rev: str, down: str | None) -> str:
+    path = versions / f"{rev}_step.py"
+    path.write_text(
+        f'"""step {rev}\n\nRevision ID: {rev}\nRevises: {down or ""}\n"""\n'
+        f'revision = "{rev}"\ndown_revision = {down!r}\n\n\ndef upgrade():\n    pass\n'
+    )
+    return str(path)
+
+
+def test_relink_with_base_ref_on_a_reverted_state_plans_one_edit_and_no_loop(tmp_path, monkeypatch):
+    """The state of issue 18, item 8: this branch reverted 0003's parent (0099 is gone) and
+    REF already holds 0004 on top of 0003. --relink re-points 0003 at the branch head; the
+    base-ref step used to re-point it once more, onto 0004 (a loop), in a second edit of the
+    same line, and took REF's own head for new ("main has 0 heads ()")."""
+    from migdoc.planner import plan_repairs
+
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    write_revision(versions, "0001", None)
+    write_revision(versions, "0002", "0001")
+    changed_here = write_revision(versions, "0003", "0099")
+    write_revision(versions, "0004", "0003")
+    project = load_project(".")
+    context = doctor.read_plan_inputs(project, check_project(project).diagnostics, now=NOW)
+    options = FixOptions(
+        now=NOW,
+        is_relink=True,
+        base_ref="main",
+        base_ref_heads=("0004",),
+        ours_paths=frozenset({changed_here}),
+        base_ref_revisions=frozenset({"0001", "0002", "0003", "0004"}),
+    )
+    plan = plan_repairs(context, options)
+    (edit,) = plan.actions
+    assert edit.path == changed_here and "down_revision = '0002'" in edit.new_text
+    assert not any("0 heads" in item for item in plan.unresolved), plan.unresolved
+    # even when REF's ids are not known, re-pointing onto a head above is refused, not planned
+    unknown = plan_repairs(context, dataclasses.replace(options, base_ref_revisions=frozenset()))
+    (edit,) = unknown.actions
+    assert "down_revision = '0002'" in edit.new_text
+    assert any("already descends from 0003" in item for item in unknown.unresolved), unknown.unresolved
