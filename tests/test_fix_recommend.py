@@ -238,3 +238,14 @@ def test_relink_with_base_ref_on_a_reverted_state_plans_one_edit_and_no_loop(tmp
     (edit,) = unknown.actions
     assert "down_revision = '0002'" in edit.new_text
     assert any("already descends from 0003" in item for item in unknown.unresolved), unknown.unresolved
+
+
+def test_relink_head_on_a_fork_moves_the_other_branch_onto_that_head(copy_fixture):
+    # the opposite of the recommendation: the team keeps the newer branch, the older one moves
+    root = copy_fixture("fix_rebase_fork")
+    result = run("fix", "--relink", "--head", "0badc0de1234", "--apply", "fix_rebase_fork")
+    assert result.exit_code == 0, result.output
+    moved = (root / "migrations/versions/e4d3c2b1a098_add_users_email.py").read_text()
+    assert 'down_revision = "0badc0de1234"' in moved and "Revises: 0badc0de1234\n" in moved
+    assert alembic_heads(root) == ["e4d3c2b1a098"]
+    assert check_project(load_project("fix_rebase_fork")).summary.errors == 0

@@ -59,6 +59,14 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
         notes += relink.notes
         unresolved += relink.unresolved
         state = relink.state
+    if options.is_relink and options.head and not options.is_rebase and not actions and len(state.heads(context)) > 1:
+        # `--relink --head REV` on a fork (no missing parent): the other branch's first
+        # revision is re-pointed onto REV, which is what --rebase --head REV does
+        forked = plan_rebase(context, options, state)
+        actions = _combined(actions, forked.actions)
+        notes += forked.notes
+        unresolved += forked.unresolved
+        state = forked.state or state
     if options.is_reid:
         reid = plan_reid(context, options, state)
         actions = _combined(actions, reid.actions)

@@ -95,7 +95,7 @@ def plan_rebase(context: PlanContext, options: FixOptions, state: PlanState | No
                 text,
                 (target,),
                 reason=(
-                    f"the first revision of the newer branch ({listed}); re-pointed from "
+                    f"the first revision of the branch that moves ({listed}); re-pointed from "
                     f"{', '.join(old) or 'a base'} onto the other head {target}, as rebasing a migration by hand does"
                 ),
                 answers=answers or (MULTIPLE_HEADS,),
@@ -205,7 +205,10 @@ def _oldest_first(context: PlanContext, options: FixOptions, branches: Branches)
     stacked; and the evidence lines. Refuses (naming ``--head``) when nothing decides."""
     heads = branches.heads
     if options.head:
-        wanted = [h for h in heads if h == options.head or h.startswith(options.head)]
+        # the head named, or (after an earlier step moved a branch onto it) the head above it
+        wanted = [h for h in heads if any(r == options.head or r.startswith(options.head) for r in branches.line(h))]
+        if len(wanted) > 1:  # a prefix of a shared ancestor: only a head itself names one line
+            wanted = [h for h in wanted if h == options.head or h.startswith(options.head)]
         if len(wanted) != 1:
             raise FixRefused(
                 f"--head {options.head}: not one of the heads {', '.join(heads)}",
@@ -214,7 +217,7 @@ def _oldest_first(context: PlanContext, options: FixOptions, branches: Branches)
             )
         rest = [h for h in heads if h != wanted[0]]
         return [wanted[0], *rest], [
-            f"evidence for the rebase: --head {wanted[0]} stays; {', '.join(rest)} moved onto it"
+            f"evidence for the rebase: --head {options.head}: {wanted[0]} stays; {rest[0]}'s branch moves onto it"
         ]
     for kind, level in LEVELS:
         said = {h: level(context, options, branches, h) for h in heads}
