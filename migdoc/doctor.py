@@ -369,6 +369,7 @@ def read_plan_inputs(project: Project, diagnostics, archive_dir: str | None = No
         script_template=script,
         archived=dict(project.archived),
         added=_git_added(project),
+        arrived=_git_arrived(project),
     )
 
 
@@ -390,6 +391,16 @@ def _git_added(project: Project) -> dict[str, tuple[int, str]]:
     from migdoc.gitref import first_added
 
     return first_added(project.layout, copies)
+
+
+def _git_arrived(project: Project) -> dict[str, tuple[int, str, bool]]:
+    """When each file reached the checked-out line (the merge that brought it), the evidence
+    ``--rebase`` weighs for which branch is newer; asked of git only with several heads."""
+    if len(project.graph.heads) < 2:
+        return {}
+    from migdoc.gitref import first_arrived
+
+    return first_arrived(project.layout, [rf.path for rf in project.files if rf.revision is not None])
 
 
 # -- dry-run -----------------------------------------------------------------------------

@@ -330,3 +330,45 @@ def first_added(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tuple[
                 # log runs newest first: the last addition seen is the first one made
                 found[path] = (int(stamp), f"commit {short} ({date})")
     return found
+
+
+def first_arrived(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tuple[int, str, bool]]:
+    """Path (as given) -> (commit time, "merge <short> (<date>)", whether a merge brought it) of
+    the commit on the checked-out branch's first-parent line that brought each file: for a
+    pull request merged with a merge commit, the merge, not the branch's own commit. Which of
+    two pull requests reached the line later (the one whose migration engineers re-point) is
+    told by this, not by when their commits were written. Empty outside a repository."""
+    wanted = {str(Path(p).resolve()): p for p in paths}
+    if not wanted:
+        return {}
+    try:
+        repo = find_repository(layout.root)
+        specs = [_relative(repo, p) or "." for p in layout.version_locations]
+    except EnvironmentProblem:
+        return {}
+    log = _git(
+        repo,
+        "log",
+        "--first-parent",
+        "--diff-merges=first-parent",
+        "--no-renames",
+        "--diff-filter=A",
+        "--name-only",
+        "--date=short",
+        "--format=%x01%ct%x00%h%x00%cd%x00%p",
+        "--",
+        *specs,
+        check=False,
+    )
+    found: dict[str, tuple[int, str, bool]] = {}
+    for chunk in log.stdout.decode("utf-8", "replace").split("\x01"):
+        if not chunk.strip():
+            continue
+        header, _, names = chunk.partition("\n")
+        stamp, short, date, parents = (header.split("\x00") + ["", "", ""])[:4]
+        is_merge = len(parents.split()) > 1
+        for name in names.split("\n"):
+            path = wanted.get(str((repo / name.strip()).resolve())) if name.strip() else None
+            if path is not None and stamp.isdigit():
+                found[path] = (int(stamp), f"{'merge' if is_merge else 'commit'} {short} ({date})", is_merge)
+    return found

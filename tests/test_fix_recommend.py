@@ -249,3 +249,39 @@ def test_relink_head_on_a_fork_moves_the_other_branch_onto_that_head(copy_fixtur
     assert 'down_revision = "0badc0de1234"' in moved and "Revises: 0badc0de1234\n" in moved
     assert alembic_heads(root) == ["e4d3c2b1a098"]
     assert check_project(load_project("fix_rebase_fork")).summary.errors == 0
+
+
+def test_the_pull_request_merged_later_moves_even_when_its_commit_is_older(copy_fixture):
+    """notifications-api, April 2022: a pull request written first but merged second brought
+    the second head; the engineers re-pointed its revision. The merge order says so; the
+    commit times alone say the opposite."""
+    root = copy_fixture("fix_rebase_side_branch")
+    versions = "migrations/versions"
+    side, main_work = (
+        f"{versions}/0005_add_orders_coupon.py",
+        [
+            f"{versions}/0003_create_invoices.py",
+            f"{versions}/0004_add_invoices_due.py",
+        ],
+    )
+    env = {**os.environ, **GIT_ENV}
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True, env=env)
+    base = [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()]
+    base = [p for p in base if p not in (side, *main_work)]
+    commit(root, "2025-10-01T10:00:00", *base)
+
+    def branch_from_main(name: str, when: str, *paths: str) -> None:
+        subprocess.run(["git", "checkout", "-q", "-b", name, "main"], cwd=root, check=True, env=env)
+        commit(root, when, *paths)
+
+    branch_from_main("coupons", "2025-10-02T10:00:00", side)  # written first
+    branch_from_main("invoices", "2025-10-03T10:00:00", *main_work)
+    subprocess.run(["git", "checkout", "-q", "main"], cwd=root, check=True, env=env)
+    for name, when in (("invoices", "2025-10-04T10:00:00"), ("coupons", "2025-10-05T10:00:00")):  # merged second
+        merged = {**env, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+        subprocess.run(["git", "merge", "-q", "--no-ff", "-m", f"merge {name}", name], cwd=root, check=True, env=merged)
+    proposal = overview("fix_rebase_side_branch")
+    plan = proposal.overview["rebase"]
+    (edit,) = plan.actions
+    assert edit.path.endswith("0005_add_orders_coupon.py") and 'down_revision = "0004"' in edit.new_text
+    assert any("by merge order" in note for note in plan.notes), plan.notes

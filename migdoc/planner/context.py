@@ -52,6 +52,10 @@ class PlanContext:
     added: Mapping[str, tuple[int, str]] = field(default_factory=dict)
     """File path -> (commit time, "commit <short> (<date>)") of the commit that added it, from
     git history; empty outside a repository. Files git never saw are absent (the newest)."""
+    arrived: Mapping[str, tuple[int, str, bool]] = field(default_factory=dict)
+    """File path -> (commit time, "merge <short> (<date>)", whether a merge brought it) of the
+    commit on the checked-out line that brought it (:func:`migdoc.gitref.first_arrived`);
+    read only when the chain has several heads."""
 
     @property
     def files(self) -> tuple[RevisionFile, ...]:

@@ -6,7 +6,10 @@ no merge file is written. Pure.
 Which branch is the newer one, strongest first: ``--head REV`` (that head stays where it
 is); the deployed database (a branch it applied stays); ``--base-ref`` (this branch's own
 files are the newcomers); git history (the branch first added later); the ``Create
-Date`` of each branch's first revision. Where nothing decides, the planner refuses and
+Date`` of each branch's first revision. Git history is read two ways: when merges
+brought every branch onto the checked-out line, the branch merged later is the newer
+(pull requests are re-pointed in the order they land); otherwise the commit that added each
+branch's first file. Where nothing decides, the planner refuses and
 names ``--head``. With more than two heads the branches are stacked oldest first.
 """
 
@@ -174,6 +177,22 @@ def _by_base_ref(context: PlanContext, options: FixOptions, branches: Branches, 
     return (1 if ours else 0), (f"new on this branch, not at {options.base_ref}" if ours else f"at {options.base_ref}")
 
 
+def _by_merge_order(context: PlanContext, options: FixOptions, branches: Branches, head: str):
+    """Each branch's first arrival on the checked-out line, when merges brought every branch
+    (pull requests merged one after the other): the one merged later is the newer. Says
+    nothing when a branch was committed on the line itself (a working branch that merged
+    another into it: there the merge brings the older work)."""
+    arrivals = [a for a in (context.arrived.get(context.files[i].path) for i in branches.own(head)) if a is not None]
+    every = [
+        [a for a in (context.arrived.get(context.files[i].path) for i in branches.own(h)) if a is not None]
+        for h in branches.heads
+    ]
+    if not arrivals or not all(found and min(found)[2] for found in every):
+        return None
+    first = min(arrivals)
+    return first[0], f"reached this line in {first[1]}"
+
+
 def _by_git(context: PlanContext, options: FixOptions, branches: Branches, head: str):
     added = [a for a in (context.added.get(context.files[i].path) for i in branches.own(head)) if a is not None]
     if not context.added:
@@ -195,6 +214,7 @@ def _by_date(context: PlanContext, options: FixOptions, branches: Branches, head
 LEVELS: tuple[tuple[str, Key], ...] = (
     ("database", _by_database),
     ("--base-ref", _by_base_ref),
+    ("merge order", _by_merge_order),
     ("git history", _by_git),
     ("Create Date", _by_date),
 )
