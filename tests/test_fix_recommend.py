@@ -285,3 +285,47 @@ def test_the_pull_request_merged_later_moves_even_when_its_commit_is_older(copy_
     (edit,) = plan.actions
     assert edit.path.endswith("0005_add_orders_coupon.py") and 'down_revision = "0004"' in edit.new_text
     assert any("by merge order" in note for note in plan.notes), plan.notes
+
+
+def test_the_recommendation_is_the_highest_ranked_plan_that_is_proved(copy_fixture):
+    """One function picks the recommendation; the proof of a plan (verify) plugs in there."""
+    from migdoc.planner import plan_overview, recommend
+
+    copy_fixture("fix_rebase_fork")
+    project = load_project("fix_rebase_fork")
+    context = doctor.read_plan_inputs(project, check_project(project).diagnostics, now=NOW)
+    options = FixOptions(now=NOW)
+    plans = plan_overview(context, options)
+    assert list(plans) == ["rebase", "merge", "archive"]
+    assert recommend(context, options, plans) == "rebase"
+    unproved = {id(plans["rebase"])}
+    assert recommend(context, options, plans, is_proved=lambda plan: id(plan) not in unproved) == "merge"
+    assert recommend(context, options, plans, is_proved=lambda plan: False) is None
+
+
+def test_a_branch_the_database_applied_stays_and_the_other_moves(copy_fixture):
+    from migdoc.planner import plan_repairs
+
+    copy_fixture("fix_rebase_fork")
+    project = load_project("fix_rebase_fork")
+    context = doctor.read_plan_inputs(project, check_project(project).diagnostics, now=NOW)
+    applied = frozenset({"5d1c0e2f3a4b", "c0ffee5a1b2c", "0badc0de1234"})
+    plan = plan_repairs(
+        context,
+        FixOptions(now=NOW, is_rebase=True, database_current=("0badc0de1234",), applied_revisions=applied),
+    )
+    (edit,) = plan.actions
+    assert edit.path.endswith("e4d3c2b1a098_add_users_email.py") and 'down_revision = "0badc0de1234"' in edit.new_text
+    assert any("by database" in note for note in plan.notes), plan.notes
+    # a database that applied both branches' own revisions: rebasing either would skip the other
+    both = plan_repairs(
+        context,
+        FixOptions(
+            now=NOW,
+            is_rebase=True,
+            head="e4d3c2b1a098",
+            database_current=("0badc0de1234", "e4d3c2b1a098"),
+            applied_revisions=applied | {"e4d3c2b1a098"},
+        ),
+    )
+    assert not both.actions and any("write a merge revision instead" in u for u in both.unresolved)

@@ -103,7 +103,7 @@ def render_overview(proposals: Mapping[str, Plan], style: Styler = plain, recomm
         flags = " ".join(f"--{s}" for s in plan.strategies)
         count = plural(len(plan.actions), "action") if plan.actions else "nothing"
         parts.append(render_plan(plan, style, heading=f"{flags} would do {count}:"))
-    choices = ", ".join(dict.fromkeys(f"--{name}" for name in proposals))
+    choices = ", ".join(dict.fromkeys(" ".join(f"--{s}" for s in plan.strategies) for plan in proposals.values()))
     parts.append(f"Choose with {choices}; --diff shows the changes; --apply writes them.\n")
     return "\n".join(p for p in parts if p)
 
