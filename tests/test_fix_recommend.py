@@ -329,3 +329,35 @@ def test_a_branch_the_database_applied_stays_and_the_other_moves(copy_fixture):
         ),
     )
     assert not both.actions and any("write a merge revision instead" in u for u in both.unresolved)
+
+
+def test_ids_that_are_whole_file_names_get_the_copys_whole_name_back(tmp_path, monkeypatch):
+    """notifications-api's style: the id is the file's stem (0176_alter_billing_columns); a file
+    named 0177_add_virus_scan_statuses.py that kept 0176's id gets 0177_add_virus_scan_statuses."""
+    from migdoc.planner import plan_repairs
+
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+
+    def stem_revision(name: str, rev: str, down: str | None) -> None:
+        (versions / f"{name}.py").write_text(f'revision = "{rev}"\ndown_revision = {down!r}\n')
+
+    stem_revision("0001_create_jobs", "0001_create_jobs", None)
+    stem_revision("0002_add_status", "0002_add_status", "0001_create_jobs")
+    stem_revision("0003_add_owner", "0002_add_status", "0001_create_jobs")  # the copy
+    project = load_project(".")
+    context = doctor.read_plan_inputs(project, check_project(project).diagnostics, now=NOW)
+    plan = plan_repairs(context, FixOptions(now=NOW, is_reid=True, keep=("0002_add_status.py",)))
+    (edit,) = plan.actions
+    assert edit.path.endswith("0003_add_owner.py") and 'revision = "0003_add_owner"' in edit.new_text
+    # the name taken as an id already: the chain's next number, with the copy's own slug
+    stem_revision("0009_add_owner", "0003_add_owner", "0002_add_status")
+    stem_revision("0004_add_index", "0004_add_index", "0003_add_owner")
+    stem_revision("0005_add_flag", "0005_add_flag", "0004_add_index")
+    project = load_project(".")
+    context = doctor.read_plan_inputs(project, check_project(project).diagnostics, now=NOW)
+    plan = plan_repairs(context, FixOptions(now=NOW, is_reid=True, keep=("0002_add_status.py",)))
+    (edit,) = plan.actions
+    assert 'revision = "0006_add_owner"' in edit.new_text, edit.new_text

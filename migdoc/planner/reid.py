@@ -119,6 +119,8 @@ def name_id(context: PlanContext, rf: RevisionFile) -> str | None:
     """The id the file's name carries: by ``file_template`` when the project sets one, else
     a leading token shaped like an id (``0025b``, twelve hex characters)."""
     stem = name_of(rf.path).removesuffix(".py")
+    if _ids_are_stems(context):
+        return stem  # ids such as 0177_add_virus_scan_statuses: the whole name is the id
     if context.is_template_explicit:
         claimed = filename_revision(stem, context.file_template)
         if claimed:
@@ -127,11 +129,33 @@ def name_id(context: PlanContext, rf: RevisionFile) -> str | None:
     return match.group(1) if match else None
 
 
+_STEM_IDS: list = [None, False]  # the last context (by identity) and its answer
+
+
+def _ids_are_stems(context: PlanContext) -> bool:
+    """Whether most revisions' id is their whole file name (``0176_alter_billing_columns``)."""
+    if _STEM_IDS[0] is not context:
+        files = [rf for rf in context.files if rf.revision is not None]
+        same = sum(1 for rf in files if str(rf.revision) == name_of(rf.path).removesuffix(".py"))
+        _STEM_IDS[:] = [context, bool(files) and same * 2 > len(files)]
+    return _STEM_IDS[1]
+
+
 def _new_id(context: PlanContext, copy: int, rev: str, taken: set[str]) -> tuple[str, str]:
     rf = context.files[copy]
     named = name_id(context, rf)
     if named is not None and named != rev and named not in taken:
         return named, f"its file name carries the free id {named}, so it gets that id back"
+    if _ids_are_stems(context):
+        numbers = [m.group(1) for t in taken if (m := re.match(r"(\d+)_", t))]
+        stem = name_of(rf.path).removesuffix(".py")
+        slug = stem.split("_", 1)[1] if "_" in stem else stem
+        if numbers:
+            width = max(len(n) for n in numbers)
+            candidate = max(int(n) for n in numbers) + 1
+            while (fresh := f"{str(candidate).zfill(width)}_{slug}") in taken:
+                candidate += 1
+            return fresh, f"its name is taken as an id; it gets the chain's next number with its own slug, {fresh}"
     numbered = [t for t in taken if t.isdigit()]
     if numbered and len(numbered) * 2 >= len(taken):
         width = max(len(t) for t in numbered)
