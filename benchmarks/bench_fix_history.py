@@ -185,7 +185,7 @@ def verdict(ours: tuple[set[Change], tuple | None], theirs: tuple[set[Change], t
     if their_merge and not done and my_merge:
         return "match (merge)" if set(my_merge) == set(their_merge) else "differ: a merge of other heads"
     if done and all(what == "removed" for _, what, _ in done):
-        return "differ: engineers removed (reverted) the branch"
+        return "differ: engineers deleted it (reverted or rewrote the migration)"
     their_moves = {rev for rev, what, _ in done if what == "down_revision"}
     my_moves = {rev for rev, what, _ in mine if what == "down_revision"}
     if their_merge and not my_merge:

@@ -361,3 +361,47 @@ def test_ids_that_are_whole_file_names_get_the_copys_whole_name_back(tmp_path, m
     plan = plan_repairs(context, FixOptions(now=NOW, is_reid=True, keep=("0002_add_status.py",)))
     (edit,) = plan.actions
     assert 'revision = "0006_add_owner"' in edit.new_text, edit.new_text
+
+
+def test_a_numbered_chain_renumbers_the_revision_it_moves(tmp_path, monkeypatch):
+    """notifications-api's convention (ids are numbered file names): the pull request that
+    landed second is re-pointed and renumbered, 0002_add_flag -> 0003_add_flag, file renamed."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (tmp_path / "migrations" / "script.py.mako").write_text("")
+    monkeypatch.chdir(tmp_path)
+    for name, down, date in (
+        ("0001_create_jobs", None, "2025-10-01 09:00:00"),
+        ("0002_add_status", "0001_create_jobs", "2025-10-02 09:00:00"),
+        ("0002_add_flag", "0001_create_jobs", "2025-10-03 09:00:00"),
+        ("0003_add_index", "0002_add_flag", "2025-10-04 09:00:00"),
+    ):
+        (versions / f"{name}.py").write_text(
+            f'"""{name}\n\nRevision ID: {name}\nRevises: {down or ""}\nCreate Date: {date}\n\n"""\n'
+            f"revision = {name!r}\ndown_revision = {down!r}\n\n\ndef upgrade():\n    pass\n\n\n"
+            "def downgrade():\n    pass\n"
+        )
+    # 0003_add_index follows 0002_add_flag and already holds the number 0003: the moved one
+    # cannot take it, so it keeps its id (a clash is never planned)
+    proposal = overview(".")
+    assert proposal.recommended == "rebase"
+    (edit,) = proposal.overview["rebase"].actions
+    assert "down_revision = '0002_add_status'" in edit.new_text and "revision = '0002_add_flag'" in edit.new_text
+    (versions / "0003_add_index.py").unlink()
+    proposal = overview(".")
+    edit, rename = proposal.overview["rebase"].actions
+    assert "revision = '0003_add_flag'" in edit.new_text and "down_revision = '0002_add_status'" in edit.new_text
+    assert rename.kind == "rename" and rename.target.endswith("versions/0003_add_flag.py")
+    result = run("fix", "--apply", ".")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in versions.iterdir()) == [
+        "0001_create_jobs.py",
+        "0002_add_status.py",
+        "0003_add_flag.py",
+    ]
+    assert ScriptDirectory.from_config(Config("alembic.ini")).get_heads() == ["0003_add_flag"]
+    assert check_project(load_project(".")).summary.errors == 0

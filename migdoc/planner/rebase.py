@@ -15,10 +15,12 @@ names ``--head``. With more than two heads the branches are stacked oldest first
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+from migdoc.edits import apply_edits, relink_edits, revision_edits
 from migdoc.errors import FixRefused
-from migdoc.model import Action, FixOptions
+from migdoc.model import Action, EditText, FixOptions, RenameFile
 from migdoc.naming import parse_create_date
 from migdoc.planner.context import (
     HEAD_CONFLICT,
@@ -27,11 +29,12 @@ from migdoc.planner.context import (
     PlanContext,
     PlanState,
     depends_ids,
+    folder_of,
     has_error,
     healthy_note,
     name_of,
-    repoint_edit,
 )
+from migdoc.planner.reid import ids_are_stems
 
 
 def plan_rebase(context: PlanContext, options: FixOptions, state: PlanState | None = None) -> PartialPlan:
@@ -58,10 +61,12 @@ def plan_rebase(context: PlanContext, options: FixOptions, state: PlanState | No
     if len(branches.heads) < 2:
         return PartialPlan(notes=(f"--rebase: {len(branches.heads)} head; nothing to rebase",), state=state)
     files = context.files
-    actions: list[Action] = []
     notes: list[str] = []
     unresolved: list[str] = []
     parents = dict(state.parents)
+    renamed = dict(state.renamed)
+    reasons: dict[int, list[str]] = {}
+    taken = set(branches.index) | set(context.archived) | set(context.graph.declarations)
     # One branch at a time, oldest first: each step moves the next-oldest branch onto the
     # oldest one, and the ancestry (what each branch owns) is measured again after it.
     while len(branches.heads) > 1:
@@ -85,34 +90,92 @@ def plan_rebase(context: PlanContext, options: FixOptions, state: PlanState | No
             )
             break
         root = roots[0]
-        rf = files[root]
-        old = parents[root]
+        if context.sources.get(files[root].path) is None:
+            unresolved.append(f"{files[root].path}: --rebase: its text is not available")
+            break
+        old_id = branches.revision(root)
+        reasons.setdefault(root, []).append(
+            f"the first revision of the branch that moves ({listed}); re-pointed from "
+            f"{', '.join(parents[root]) or 'a base'} onto the other head {target}, as rebasing a migration by hand does"
+        )
+        parents[root] = (target,)
+        new_id = next_numbered_id(context, old_id, target, taken)
+        if new_id is not None:
+            taken.add(new_id)
+            renamed[root] = new_id
+            reasons[root].append(
+                f"its number now follows {target}'s, so it becomes {new_id} (file renamed), as this chain numbers them"
+            )
+            for child in own:
+                if old_id in parents[child]:
+                    parents[child] = tuple(new_id if p == old_id else p for p in parents[child])
+                    reasons.setdefault(child, []).append(f"re-pointed from {old_id} to its new id {new_id}")
+        branches = Branches(context, PlanState(state.survivors, parents, renamed))
+    answers = tuple(sorted({MULTIPLE_HEADS, HEAD_CONFLICT} & {d.code for d in context.diagnostics}))
+    actions: list[Action] = []
+    for index in sorted(reasons, key=lambda i: files[i].path):
+        rf = files[index]
         text = context.sources.get(rf.path)
         if text is None:
             unresolved.append(f"{rf.path}: --rebase: its text is not available")
-            break
-        answers = tuple(sorted({MULTIPLE_HEADS, HEAD_CONFLICT} & {d.code for d in context.diagnostics}))
+            continue
+        edits = list(relink_edits(text, rf, parents[index])) if parents[index] != state.parents[index] else []
+        if renamed.get(index) != state.renamed.get(index):
+            edits += revision_edits(text, rf, renamed[index])
+        edits.sort(key=lambda e: (e.line, e.col))
         actions.append(
-            repoint_edit(
-                rf,
-                text,
-                (target,),
-                reason=(
-                    f"the first revision of the branch that moves ({listed}); re-pointed from "
-                    f"{', '.join(old) or 'a base'} onto the other head {target}, as rebasing a migration by hand does"
-                ),
+            EditText(
+                path=rf.path,
+                old_sha256=rf.sha256,
+                edits=tuple(edits),
+                old_text=text,
+                new_text=apply_edits(text, edits),
+                reason="; ".join(reasons[index]),
                 answers=answers or (MULTIPLE_HEADS,),
+                revision=rf.revision,
             )
         )
-        parents[root] = (target,)
-        branches = Branches(context, PlanState(state.survivors, parents, state.renamed))
+        if renamed.get(index) != state.renamed.get(index):
+            target_path = f"{folder_of(rf.path)}/{renamed[index]}.py"
+            if name_of(target_path) in context.existing_names.get(folder_of(rf.path), frozenset()):
+                unresolved.append(f"{rf.path}: --rebase: {target_path} exists; rename it by hand")
+                continue
+            actions.append(
+                RenameFile(
+                    source=rf.path,
+                    target=target_path,
+                    sha256=rf.sha256,
+                    reason=f"the file holds revision {renamed[index]} now; its name says so",
+                    answers=answers or (MULTIPLE_HEADS,),
+                    revision=renamed[index],
+                )
+            )
     return PartialPlan(
         actions=tuple(actions),
         notes=tuple(notes),
         unresolved=tuple(unresolved),
         main_head=branches.heads[0] if len(branches.heads) == 1 else None,
-        state=PlanState(state.survivors, parents, state.renamed),
+        state=PlanState(state.survivors, parents, renamed),
     )
+
+
+_NUMBERED_STEM = re.compile(r"^(\d+)_(.+)$")
+
+
+def next_numbered_id(context: PlanContext, moved: str, target: str, taken: set[str]) -> str | None:
+    """In a chain whose ids are numbered file names (``0370_remove_reach``), the id a revision
+    re-pointed onto ``target`` gets when its number no longer follows (``0370_fix_rate`` onto
+    ``0370_remove_reach`` becomes ``0371_fix_rate``), as engineers renumber it; else None."""
+    if not ids_are_stems(context):
+        return None
+    mine, theirs = _NUMBERED_STEM.match(moved), _NUMBERED_STEM.match(target)
+    if mine is None or theirs is None or int(mine.group(1)) > int(theirs.group(1)):
+        return None
+    width = len(mine.group(1))
+    number = str(int(theirs.group(1)) + 1).zfill(width)
+    if any(t.startswith(f"{number}_") for t in taken):
+        return None  # the number is someone's already (the moved branch's next, say): the id stays
+    return f"{number}_{mine.group(2)}"
 
 
 class Branches:

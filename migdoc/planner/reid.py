@@ -119,7 +119,7 @@ def name_id(context: PlanContext, rf: RevisionFile) -> str | None:
     """The id the file's name carries: by ``file_template`` when the project sets one, else
     a leading token shaped like an id (``0025b``, twelve hex characters)."""
     stem = name_of(rf.path).removesuffix(".py")
-    if _ids_are_stems(context):
+    if ids_are_stems(context):
         return stem  # ids such as 0177_add_virus_scan_statuses: the whole name is the id
     if context.is_template_explicit:
         claimed = filename_revision(stem, context.file_template)
@@ -132,7 +132,7 @@ def name_id(context: PlanContext, rf: RevisionFile) -> str | None:
 _STEM_IDS: list = [None, False]  # the last context (by identity) and its answer
 
 
-def _ids_are_stems(context: PlanContext) -> bool:
+def ids_are_stems(context: PlanContext) -> bool:
     """Whether most revisions' id is their whole file name (``0176_alter_billing_columns``)."""
     if _STEM_IDS[0] is not context:
         files = [rf for rf in context.files if rf.revision is not None]
@@ -146,7 +146,7 @@ def _new_id(context: PlanContext, copy: int, rev: str, taken: set[str]) -> tuple
     named = name_id(context, rf)
     if named is not None and named != rev and named not in taken:
         return named, f"its file name carries the free id {named}, so it gets that id back"
-    if _ids_are_stems(context):
+    if ids_are_stems(context):
         numbers = [m.group(1) for t in taken if (m := re.match(r"(\d+)_", t))]
         stem = name_of(rf.path).removesuffix(".py")
         slug = stem.split("_", 1)[1] if "_" in stem else stem
