@@ -133,17 +133,47 @@ def test_the_copied_branch_is_kept_whole_never_archived(copy_fixture):
     assert "Revises: 0027\n" in new_texts["0024b_create_sessions.py"]
 
 
-def test_archive_is_not_recommended_where_a_kept_revision_uses_what_it_archives(copy_fixture):
+def test_archive_is_not_recommended_where_a_kept_revision_uses_what_it_archives(tmp_path, monkeypatch):
+    """Two files declare 0002; keeping the wrong one would archive the table 0003 indexes."""
     from migdoc.planner.overview import archive_unsafe_reason
 
-    copy_fixture("fix_reid_then_rebase")
-    project = load_project("fix_reid_then_rebase")
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    for name, rev, down, body in (
+        ("0001_create_channels", "0001", None, 'op.create_table("channels")'),
+        ("0002_create_sessions", "0002", "0001", 'op.create_table("sessions")'),
+        ("0002b_add_topic", "0002", "0001", 'op.add_column("channels", sa.Column("topic", sa.Text()))'),
+        ("0003_index_sessions", "0003", "0002", 'op.create_index("ix_sessions_id", "sessions", ["id"])'),
+    ):
+        (versions / f"{name}.py").write_text(
+            f"from alembic import op\nimport sqlalchemy as sa\n\nrevision = {rev!r}\ndown_revision = {down!r}\n\n\n"
+            f"def upgrade():\n    {body}\n"
+        )
+    project = load_project(".")
     context = doctor.read_plan_inputs(project, check_project(project).diagnostics, now=NOW)
-    archive = doctor.plan_fix(project, FixOptions(now=NOW, is_archive=True, head="0026d")).plan
-    moved = {a.revision for a in archive.actions if isinstance(a, MoveFile)}
-    assert "0024" in moved or "0025" in moved  # main's work leaves with --head 0026d
-    database = FixOptions(now=NOW, applied_revisions=frozenset(moved))
-    assert "which the database applied" in archive_unsafe_reason(context, database, archive)
+    wrong = doctor.plan_fix(project, FixOptions(now=NOW, is_archive=True, keep=("0002b_add_topic.py",))).plan
+    assert {a.revision for a in wrong.actions if isinstance(a, MoveFile)} == {"0002"}
+    assert archive_unsafe_reason(context, FixOptions(now=NOW), wrong) == (
+        "it archives 0002, which creates sessions that a kept revision uses"
+    )
+    right = doctor.plan_fix(project, FixOptions(now=NOW, is_archive=True, keep=("0002_create_sessions.py",))).plan
+    assert archive_unsafe_reason(context, FixOptions(now=NOW), right) is None
+    database = FixOptions(now=NOW, applied_revisions=frozenset({"0002"}))
+    assert archive_unsafe_reason(context, database, right) == "it archives 0002, which the database applied"
+
+
+def test_no_recommendation_where_every_plan_leaves_alembic_stopped(copy_fixture):
+    # a merge over a missing parent would leave Alembic's KeyError: never recommended
+    root = copy_fixture("md002_missing_revision")
+    before = snapshot(root)
+    proposal = overview("md002_missing_revision")
+    assert proposal.recommended is None and "merge" in proposal.overview
+    result = run("fix", "--apply", "md002_missing_revision")
+    assert result.exit_code == 2 and "no plan can be recommended here" in result.output, result.output
+    assert snapshot(root) == before
+    assert json.loads(run("fix", "--format", "json", "md002_missing_revision").output)["recommended"] is None
 
 
 def test_fix_seed_still_recommends_the_hand_repair(copy_fixture):

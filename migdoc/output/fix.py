@@ -94,7 +94,8 @@ def render_overview(proposals: Mapping[str, Plan], style: Styler = plain, recomm
         parts.append("the alternatives:\n" if len(proposals) > 1 else "")
     else:
         parts.append(
-            "migdoc fix: no plan can be recommended (each leaves something unresolved or refused); "
+            "migdoc fix: no plan can be recommended (each refuses, leaves something unresolved, or leaves "
+            "an error that stops `alembic upgrade`); "
             "here is what each would do (nothing is written)\n"
         )
     for name, plan in proposals.items():

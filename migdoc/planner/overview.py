@@ -19,6 +19,7 @@ from migdoc.model import (
     FixOptions,
     Plan,
     Refusal,
+    Severity,
 )
 from migdoc.planner.archive import (
     plan_archive,
@@ -188,10 +189,17 @@ def recommend(
     """The name of the highest-ranked plan that fixes without leaving anything unresolved,
     is safe to recommend, and is proved (``is_proved``: the proof of a plan on the planned
     tree; the default proves everything). None when no plan qualifies."""
+    from migdoc.planner.context import DUPLICATE_REVISION, HEAD_CONFLICT, MISSING_REVISION, MULTIPLE_HEADS
+
+    # the errors a recommended plan must answer: those that stop `alembic upgrade head`
+    stopping = {DUPLICATE_REVISION, MISSING_REVISION, MULTIPLE_HEADS, HEAD_CONFLICT}
+    present = {d.code for d in context.diagnostics if d.severity is Severity.ERROR} & stopping
     for name, _ in CANDIDATES:
         plan = proposals.get(name)
         if plan is None or not plan.actions or plan.unresolved or plan.refusal is not None:
             continue
+        if not present <= {code for action in plan.actions for code in action.answers}:
+            continue  # a merge over a missing parent leaves Alembic's KeyError in place
         if name == "renumber":
             continue  # renames answer a warning, never the error that made fix act
         if name == "archive" and archive_unsafe_reason(context, options, plan) is not None:
