@@ -15,6 +15,7 @@ from migdoc.model import Action, FixOptions, Severity
 from migdoc.planner.context import (
     HEAD_CONFLICT,
     MISSING_REVISION,
+    MULTIPLE_HEADS,
     PartialPlan,
     PlanContext,
     PlanState,
@@ -83,7 +84,8 @@ def plan_relink(context: PlanContext, options: FixOptions, state: PlanState | No
                     f"its parent {', '.join(missing)} is not on this branch (a cherry-picked migration); "
                     f"re-pointed at the branch's current head {others[0]}"
                 ),
-                answers=(MISSING_REVISION,),
+                # the cut-off branch was a second head: re-pointed, it is the chain's again
+                answers=(MISSING_REVISION, *({MULTIPLE_HEADS} & {d.code for d in context.diagnostics})),
             )
         )
         parents[index] = new
