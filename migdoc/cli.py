@@ -666,18 +666,21 @@ def fix(
         if proposal.recommended is None:
             raise UsageError(
                 "--apply: no plan can be recommended here (`migdoc fix` shows why); choose a strategy: "
-                + ", ".join(f"--{name}" for name in proposal.overview)
+                + ", ".join(" ".join(f"--{s}" for s in plan.strategies) for plan in proposal.overview.values())
             )
         proposal = dataclasses.replace(proposal, plan=proposal.overview[proposal.recommended])
     if proposal.plan is None:
         proposals = proposal.overview or {}
         if fmt == "json":
-            click.echo(shown.render_overview_json(proposals, proposal.recommended), nl=False)
+            click.echo(shown.render_overview_json(proposals, proposal.recommended, proposal.not_recommended), nl=False)
         elif show_diff:  # the recommended plan's diff (one plan, so `git apply` takes it), else each
             chosen = [proposals[proposal.recommended]] if proposal.recommended else list(proposals.values())
             click.echo("".join(shown.render_diff(p) for p in chosen), nl=False)
         else:
-            click.echo(shown.render_overview(proposals, _styler(_is_terminal()), proposal.recommended), nl=False)
+            overview = shown.render_overview(
+                proposals, _styler(_is_terminal()), proposal.recommended, proposal.not_recommended
+            )
+            click.echo(overview, nl=False)
         sys.exit(EXIT_FINDINGS if proposals else EXIT_OK)
     plan = proposal.plan
     if fmt == "json":

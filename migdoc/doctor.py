@@ -227,6 +227,8 @@ class FixProposal:
     recommended: str | None = None
     """With no strategy chosen: the name of the overview's plan that ``fix`` recommends
     (and ``fix --apply`` applies), or None when no plan qualifies."""
+    not_recommended: dict[str, str] = field(default_factory=dict)
+    """Overview plan name -> why it is not the recommendation (plans that could be are absent)."""
 
 
 def plan_fix(
@@ -238,7 +240,7 @@ def plan_fix(
     ``database_url``: the deployed database is read (read-only) so that applied revisions
     are warned about and the ``alembic stamp`` it needs afterwards is named."""
     from migdoc import apply as applying
-    from migdoc.planner import plan_overview, plan_repairs, recommend
+    from migdoc.planner import not_recommended, plan_overview, plan_repairs, recommend
 
     folders = applying.project_folders(project.layout)
     unfinished = applying.unfinished_journal(project.layout.root, folders)
@@ -279,8 +281,11 @@ def plan_fix(
     if not options.strategies:
         planned = plan_overview(context, options)
         recommended = recommend(context, options, planned)
+        why_not = {
+            name: said for name, plan in planned.items() if (said := not_recommended(context, options, name, plan))
+        }
         overview = {name: _readable_notes(plan) for name, plan in planned.items()}
-        return FixProposal(before, options, overview=overview, recommended=recommended)
+        return FixProposal(before, options, overview=overview, recommended=recommended, not_recommended=why_not)
     return FixProposal(before, options, plan=_readable_notes(plan_repairs(context, options)))
 
 

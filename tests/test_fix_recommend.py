@@ -159,7 +159,10 @@ def test_archive_is_not_recommended_where_a_kept_revision_uses_what_it_archives(
         "it archives 0002, which creates sessions that a kept revision uses"
     )
     right = doctor.plan_fix(project, FixOptions(now=NOW, is_archive=True, keep=("0002_create_sessions.py",))).plan
-    assert archive_unsafe_reason(context, FixOptions(now=NOW), right) is None
+    # keeping the right copy archives 0002b's new column: still new work, still not recommended
+    assert archive_unsafe_reason(context, FixOptions(now=NOW), right) == (
+        "it archives 0002, whose upgrade() is work no kept revision repeats"
+    )
     database = FixOptions(now=NOW, applied_revisions=frozenset({"0002"}))
     assert archive_unsafe_reason(context, database, right) == "it archives 0002, which the database applied"
 
@@ -176,15 +179,25 @@ def test_no_recommendation_where_every_plan_leaves_alembic_stopped(copy_fixture)
     assert json.loads(run("fix", "--format", "json", "md002_missing_revision").output)["recommended"] is None
 
 
-def test_fix_seed_still_recommends_the_hand_repair(copy_fixture):
-    # every plan that keeps both lines would run 0024's CREATE TABLE twice: only --archive is safe
-    copy_fixture("fix_seed")
-    proposal = overview("fix_seed")
-    assert proposal.recommended == "archive"
-    moved = {a.source.rsplit("/", 1)[1] for a in proposal.overview["archive"].actions if isinstance(a, MoveFile)}
+def test_fix_seed_recommends_nothing_and_says_why_each_plan_is_not_it(copy_fixture):
+    """The seed story's side branch repeats main's DDL (0024b is 0024 again) and adds new work
+    (0025b's audit log): keeping both lines runs a CREATE TABLE twice, and archiving drops new
+    work. Nothing is recommended; --archive (the engineer's repair) stays an explicit choice."""
     from test_fix_seed import HAND_REPAIR
 
+    copy_fixture("fix_seed")
+    proposal = overview("fix_seed")
+    assert proposal.recommended is None
+    assert proposal.not_recommended == {
+        "reid": "it keeps 0024 and 0024b, whose upgrade() is the same: the DDL would run twice",
+        "rebase": "it leaves something unresolved",
+        "merge": "it leaves MD001, which stops Alembic",
+        "archive": "it archives 0025, whose upgrade() is work no kept revision repeats",
+    }
+    moved = {a.source.rsplit("/", 1)[1] for a in proposal.overview["archive"].actions if isinstance(a, MoveFile)}
     assert moved == HAND_REPAIR
+    text = run("fix", "fix_seed").output
+    assert "--archive would do 7 actions (not recommended: it archives 0025, whose upgrade() is work" in text
 
 
 def test_a_plan_never_holds_two_edits_of_one_line():

@@ -76,8 +76,15 @@ def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -
     return "\n".join(lines) + "\n"
 
 
-def render_overview(proposals: Mapping[str, Plan], style: Styler = plain, recommended: str | None = None) -> str:
-    """The recommended plan first, then the alternatives, then every flag that chooses one."""
+def render_overview(
+    proposals: Mapping[str, Plan],
+    style: Styler = plain,
+    recommended: str | None = None,
+    not_recommended: Mapping[str, str] | None = None,
+) -> str:
+    """The recommended plan first, then the alternatives (each saying why it is not the
+    recommendation), then every flag that chooses one."""
+    why_not = not_recommended or {}
     if not proposals:
         return "migdoc fix: nothing to do\n"
     parts = []
@@ -94,8 +101,7 @@ def render_overview(proposals: Mapping[str, Plan], style: Styler = plain, recomm
         parts.append("the alternatives:\n" if len(proposals) > 1 else "")
     else:
         parts.append(
-            "migdoc fix: no plan can be recommended (each refuses, leaves something unresolved, or leaves "
-            "an error that stops `alembic upgrade`); "
+            "migdoc fix: no plan can be recommended (each says why below); "
             "here is what each would do (nothing is written)\n"
         )
     for name, plan in proposals.items():
@@ -103,7 +109,8 @@ def render_overview(proposals: Mapping[str, Plan], style: Styler = plain, recomm
             continue
         flags = " ".join(f"--{s}" for s in plan.strategies)
         count = plural(len(plan.actions), "action") if plan.actions else "nothing"
-        parts.append(render_plan(plan, style, heading=f"{flags} would do {count}:"))
+        heading = f"{flags} would do {count}" + (f" (not recommended: {why_not[name]})" if name in why_not else "")
+        parts.append(render_plan(plan, style, heading=printable(display_text(heading)) + ":"))
     choices = ", ".join(dict.fromkeys(" ".join(f"--{s}" for s in plan.strategies) for plan in proposals.values()))
     parts.append(f"Choose with {choices}; --diff shows the changes; --apply writes them.\n")
     return "\n".join(p for p in parts if p)
@@ -191,9 +198,22 @@ def render_refusal_json(refused: FixRefused) -> str:
     return json.dumps({"refused": refusal_to_dict(str(refused), refused.flag, refused.candidates)}, indent=2) + "\n"
 
 
-def render_overview_json(proposals: Mapping[str, Plan], recommended: str | None = None) -> str:
-    """``proposals`` (each strategy's plan, the recommended one first) and ``recommended``
-    (its name, or null when no plan qualifies)."""
+def render_overview_json(
+    proposals: Mapping[str, Plan], recommended: str | None = None, not_recommended: Mapping[str, str] | None = None
+) -> str:
+    """``proposals`` (each strategy's plan, the recommended one first, each with
+    ``not_recommended``: why it is not the recommendation, or null) and ``recommended`` (its
+    name, or null when no plan qualifies)."""
+    why_not = not_recommended or {}
     ordered = sorted(proposals, key=lambda name: name != recommended)
-    shown = {"recommended": recommended, "proposals": {name: plan_to_dict(proposals[name]) for name in ordered}}
+    shown = {
+        "recommended": recommended,
+        "proposals": {
+            name: {
+                **plan_to_dict(proposals[name]),
+                "not_recommended": display_text(why_not[name]) if name in why_not else None,
+            }
+            for name in ordered
+        },
+    }
     return json.dumps(shown, indent=2) + "\n"

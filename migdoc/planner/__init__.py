@@ -35,12 +35,13 @@ from __future__ import annotations
 from migdoc.planner.archive import plan_archive
 from migdoc.planner.context import PlanContext
 from migdoc.planner.merge import plan_merge, render_merge_script
-from migdoc.planner.overview import plan_overview, plan_repairs, recommend
+from migdoc.planner.overview import not_recommended, plan_overview, plan_repairs, recommend
 from migdoc.planner.renumber import new_stem, plan_renumber, unsafe_name_reason
 
 __all__ = [
     "PlanContext",
     "new_stem",
+    "not_recommended",
     "plan_archive",
     "plan_merge",
     "plan_overview",

@@ -27,7 +27,6 @@ from migdoc.planner.archive import (
 from migdoc.planner.context import (
     PlanContext,
     PlanState,
-    name_of,
 )
 from migdoc.planner.merge import plan_merge
 from migdoc.planner.rebase import plan_rebase
@@ -186,34 +185,46 @@ def recommend(
     proposals: dict[str, Plan],
     is_proved: Callable[[Plan], bool] = lambda plan: True,
 ) -> str | None:
-    """The name of the highest-ranked plan that fixes without leaving anything unresolved,
-    is safe to recommend, and is proved (``is_proved``: the proof of a plan on the planned
-    tree; the default proves everything). None when no plan qualifies."""
+    """The name of the highest-ranked plan that :func:`not_recommended` lets through and that
+    is proved (``is_proved``: the proof of a plan on the planned tree, the one place it plugs
+    in; the default proves everything). None when no plan qualifies."""
+    for name, _ in CANDIDATES:
+        plan = proposals.get(name)
+        if plan is not None and not_recommended(context, options, name, plan) is None and is_proved(plan):
+            return name
+    return None
+
+
+def not_recommended(context: PlanContext, options: FixOptions, name: str, plan: Plan) -> str | None:
+    """Why the plan named ``name`` cannot be the recommendation, in a few words; None when it can."""
     from migdoc.planner.context import DUPLICATE_REVISION, HEAD_CONFLICT, MISSING_REVISION, MULTIPLE_HEADS
 
+    if plan.refusal is not None:
+        return f"it needs {plan.refusal.flag or 'a choice'} to decide"
+    if plan.unresolved:
+        return "it leaves something unresolved"
+    if not plan.actions:
+        return "it does nothing"
+    if name == "renumber":
+        return "renames answer a warning, not the error"
     # the errors a recommended plan must answer: those that stop `alembic upgrade head`
     stopping = {DUPLICATE_REVISION, MISSING_REVISION, MULTIPLE_HEADS, HEAD_CONFLICT}
     present = {d.code for d in context.diagnostics if d.severity is Severity.ERROR} & stopping
-    for name, _ in CANDIDATES:
-        plan = proposals.get(name)
-        if plan is None or not plan.actions or plan.unresolved or plan.refusal is not None:
-            continue
-        if not present <= {code for action in plan.actions for code in action.answers}:
-            continue  # a merge over a missing parent leaves Alembic's KeyError in place
-        if name == "renumber":
-            continue  # renames answer a warning, never the error that made fix act
-        if name == "archive" and archive_unsafe_reason(context, options, plan) is not None:
-            continue
-        if repeated_upgrade(context, plan) is not None:
-            continue
-        if is_proved(plan):
-            return name
+    left = sorted(present - {code for action in plan.actions for code in action.answers})
+    if left:
+        return f"it leaves {', '.join(left)}, which stops Alembic"  # a merge over a missing parent, say
+    if name == "archive" and (unsafe := archive_unsafe_reason(context, options, plan)) is not None:
+        return unsafe
+    repeated = repeated_upgrade(context, plan)
+    if repeated is not None:
+        return f"it keeps {repeated}, whose upgrade() is the same: the DDL would run twice"
     return None
 
 
 def archive_unsafe_reason(context: PlanContext, options: FixOptions, plan: Plan) -> str | None:
     """Why an archive plan may not be the recommendation: it moves a revision the given
-    database applied, or one that creates what a kept revision uses. None when safe."""
+    database applied, one whose upgrade() is not a repeat of a kept revision's (new work),
+    or one that creates what a kept revision uses. None when safe."""
     moved = {a.source for a in plan.actions if a.kind == "move"}
     leaving = [rf for rf in context.files if rf.path in moved]
     kept = [rf for rf in context.files if rf.path not in moved and rf.revision is not None]
@@ -225,6 +236,12 @@ def archive_unsafe_reason(context: PlanContext, options: FixOptions, plan: Plan)
         wanted = sorted(objects_created(rf) & used)
         if wanted and not any(objects_created(other) >= set(wanted) for other in kept):
             return f"it archives {rf.revision}, which creates {', '.join(wanted)} that a kept revision uses"
+    repeated = {rf.upgrade.fingerprint for rf in kept if rf.upgrade is not None and rf.upgrade.does_work}
+    for rf in leaving:
+        body = rf.upgrade
+        if body is not None and body.does_work and body.fingerprint not in repeated:
+            # issue 18: teams archive copies that repeat the kept line, never new work
+            return f"it archives {rf.revision}, whose upgrade() is work no kept revision repeats"
     return None
 
 
@@ -244,7 +261,7 @@ def repeated_upgrade(context: PlanContext, plan: Plan) -> str | None:
         for other in seen.get(body.fingerprint, ()):
             if not (context.graph.is_ancestor(other, index) or context.graph.is_ancestor(index, other)):
                 first = context.files[other]
-                return f"{first.revision} ({name_of(first.path)}) and {rf.revision} ({name_of(rf.path)}) run the same upgrade()"
+                return f"{first.revision} and {rf.revision}"
         seen.setdefault(body.fingerprint, []).append(index)
     return None
 

@@ -24,6 +24,7 @@ from migdoc.model import Action, EditText, FixOptions, RenameFile
 from migdoc.naming import parse_create_date
 from migdoc.planner.context import (
     HEAD_CONFLICT,
+    MISSING_REVISION,
     MULTIPLE_HEADS,
     PartialPlan,
     PlanContext,
@@ -66,6 +67,7 @@ def plan_rebase(context: PlanContext, options: FixOptions, state: PlanState | No
     parents = dict(state.parents)
     renamed = dict(state.renamed)
     reasons: dict[int, list[str]] = {}
+    cut_off: set[int] = set()
     taken = set(branches.index) | set(context.archived) | set(context.graph.declarations)
     # One branch at a time, oldest first: each step moves the next-oldest branch onto the
     # oldest one, and the ancestry (what each branch owns) is measured again after it.
@@ -94,6 +96,8 @@ def plan_rebase(context: PlanContext, options: FixOptions, state: PlanState | No
             unresolved.append(f"{files[root].path}: --rebase: its text is not available")
             break
         old_id = branches.revision(root)
+        if any(p not in branches.index for p in parents[root]):
+            cut_off.add(root)  # its missing parent goes too: the rebase also answers MD002
         reasons.setdefault(root, []).append(
             f"the first revision of the branch that moves ({listed}); re-pointed from "
             f"{', '.join(parents[root]) or 'a base'} onto the other head {target}, as rebasing a migration by hand does"
@@ -131,7 +135,7 @@ def plan_rebase(context: PlanContext, options: FixOptions, state: PlanState | No
                 old_text=text,
                 new_text=apply_edits(text, edits),
                 reason="; ".join(reasons[index]),
-                answers=answers or (MULTIPLE_HEADS,),
+                answers=(*(answers or (MULTIPLE_HEADS,)), *((MISSING_REVISION,) if index in cut_off else ())),
                 revision=rf.revision,
             )
         )
@@ -312,7 +316,8 @@ def _oldest_first(context: PlanContext, options: FixOptions, branches: Branches)
             continue
         order = sorted(heads, key=lambda h: (keys[h], h))  # type: ignore[return-value]
         words = "; ".join(f"{h}'s branch {said[h][1]}" for h in order)  # type: ignore[index]
-        first_files = ", ".join(name_of(context.files[i].path) for i in sorted(branches.own(order[0])))
+        staying = [name_of(context.files[i].path) for i in sorted(branches.own(order[0]))]
+        first_files = ", ".join(staying[:3]) + (f" and {len(staying) - 3} more" if len(staying) > 3 else "")
         return order, [
             f"evidence for the rebase: {order[0]} stays ({first_files}) by {kind}: {words} (the newer branch moves)"
         ]
