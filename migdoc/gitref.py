@@ -338,8 +338,8 @@ def first_arrived(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tupl
     pull request merged with a merge commit, the merge, not the branch's own commit. Which of
     two pull requests reached the line later (the one whose migration engineers re-point) is
     told by this, not by when their commits were written. Empty outside a repository."""
-    wanted = {str(Path(p).resolve()): p for p in paths}
-    if not wanted:
+    paths = list(paths)
+    if not paths:
         return {}
     try:
         repo = find_repository(layout.root)
@@ -360,15 +360,30 @@ def first_arrived(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tupl
         *specs,
         check=False,
     )
-    found: dict[str, tuple[int, str, bool]] = {}
+    added: list[tuple[str, tuple[int, str, bool]]] = []  # newest first, as git logs
     for chunk in log.stdout.decode("utf-8", "replace").split("\x01"):
         if not chunk.strip():
             continue
         header, _, names = chunk.partition("\n")
         stamp, short, date, parents = (header.split("\x00") + ["", "", ""])[:4]
+        if not stamp.isdigit():
+            continue
         is_merge = len(parents.split()) > 1
-        for name in names.split("\n"):
-            path = wanted.get(str((repo / name.strip()).resolve())) if name.strip() else None
-            if path is not None and stamp.isdigit():
-                found[path] = (int(stamp), f"{'merge' if is_merge else 'commit'} {short} ({date})", is_merge)
-    return found
+        said = (int(stamp), f"{'merge' if is_merge else 'commit'} {short} ({date})", is_merge)
+        added += [(name.strip(), said) for name in names.split("\n") if name.strip()]
+    # paths normalised, not resolved (resolving 20,000 paths one by one cost seconds); a
+    # project reached through a symlink is matched again with resolved paths
+    for spell, root in ((os.path.normpath, os.path.normpath(repo)), (_resolved, _resolved(str(repo)))):
+        wanted = {spell(p): p for p in paths}
+        found: dict[str, tuple[int, str, bool]] = {}
+        for name, said in added:
+            path = wanted.get(spell(os.path.join(root, name)))
+            if path is not None:
+                found[path] = said  # the last addition seen is the first one made
+        if found or not added:
+            return found
+    return {}
+
+
+def _resolved(path: str) -> str:
+    return str(Path(path).resolve())
