@@ -448,3 +448,11 @@ def test_a_numbered_chain_renumbers_the_revision_it_moves(tmp_path, monkeypatch)
     ]
     assert ScriptDirectory.from_config(Config("alembic.ini")).get_heads() == ["0003_add_flag"]
     assert check_project(load_project(".")).summary.errors == 0
+
+
+def test_reid_and_archive_together_is_a_usage_error(copy_fixture):
+    root = copy_fixture("fix_reid_from_name")
+    before = snapshot(root)
+    result = run("fix", "--reid", "--archive", "--apply", "fix_reid_from_name")
+    assert result.exit_code == 2 and "choose one" in result.output and "Traceback" not in result.output
+    assert snapshot(root) == before

@@ -47,6 +47,9 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
             "choose a strategy: --rebase, --reid, --relink, --merge, --archive or --renumber "
             "(or none, to see what each would do)"
         )
+    if options.is_reid and options.is_archive:
+        # two answers to one duplicated id: keep the copy under a new id, or archive it
+        raise UsageError("--reid and --archive answer a duplicated id in two ways; choose one")
     state = PlanState.initial(context)
     notes: list[str] = list(_database_notes(context, options))
     unresolved: list[str] = []
