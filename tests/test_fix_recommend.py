@@ -456,3 +456,32 @@ def test_reid_and_archive_together_is_a_usage_error(copy_fixture):
     result = run("fix", "--reid", "--archive", "--apply", "fix_reid_from_name")
     assert result.exit_code == 2 and "choose one" in result.output and "Traceback" not in result.output
     assert snapshot(root) == before
+
+
+def test_base_ref_after_merging_main_in_moves_this_branchs_revision(tmp_path, monkeypatch):
+    """A working branch merged main in (git) and now has two heads: with --base-ref main the
+    recommendation moves this branch's revision onto main's head, never main's onto ours,
+    although the merge brought main's file later."""
+    from test_base_ref import revision, two_children_of_one_head, versions_of
+
+    from tests.gitutil import git
+
+    root = tmp_path / "shop"
+    versions_of(root).mkdir(parents=True)
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    revision(versions_of(root), "0001", None, "customers")
+    revision(versions_of(root), "0002", "0001", "orders")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "base chain")
+    monkeypatch.chdir(root)
+    two_children_of_one_head(root)
+    git(root, "merge", "-q", "--no-edit", "main")
+    proposal = doctor.plan_fix(load_project("."), FixOptions(now=NOW), base_ref="main")
+    assert proposal.recommended == "relink"  # --relink --base-ref: the MD017 rebase, named first
+    plan = proposal.overview[proposal.recommended]
+    (edit,) = plan.actions
+    assert edit.path.endswith("0003c_coupons.py") and "down_revision = '0003r'" in edit.new_text, plan
+    result = run("fix", "--base-ref", "main", "--apply")
+    assert result.exit_code == 0, result.output
+    assert check_project(load_project(".")).summary.errors == 0

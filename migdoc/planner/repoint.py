@@ -170,7 +170,8 @@ def _onto_ref_head(context: PlanContext, options: FixOptions, state: PlanState, 
             f"this branch's first new revision; {ref} moved on to {head}, so it is re-pointed onto {head} "
             f"(was {', '.join(parents[index]) or 'a base'}), as rebasing a migration by hand does"
         ),
-        answers=(HEAD_CONFLICT,),
+        # with REF merged in, the two lines are two heads here too: re-pointed, they are one
+        answers=(HEAD_CONFLICT, *({MULTIPLE_HEADS} & {d.code for d in context.diagnostics})),
     )
     return index, head, action
 
