@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -21,7 +22,7 @@ from golden import assert_golden
 from migdoc import doctor
 from migdoc.cli import cli
 from migdoc.doctor import check_project, load_project
-from migdoc.errors import PlanInvariantError
+from migdoc.errors import MigdocError, PlanInvariantError
 from migdoc.model import EditText, FixOptions, MoveFile, TextEdit
 from migdoc.planner.overview import check_one_edit_per_line
 
@@ -485,3 +486,31 @@ def test_base_ref_after_merging_main_in_moves_this_branchs_revision(tmp_path, mo
     result = run("fix", "--base-ref", "main", "--apply")
     assert result.exit_code == 0, result.output
     assert check_project(load_project(".")).summary.errors == 0
+
+
+FIXTURES = sorted(
+    p.name
+    for p in (Path(__file__).resolve().parent.parent / "fixtures").iterdir()
+    if p.is_dir() and p.name not in ("layout_dialect_subfolders", "healthy_named_sections")  # need options
+)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_every_recommendation_applies_and_leaves_nothing_that_stops_alembic(copy_fixture, name):
+    """Over every fixture: plain fix plans without a bug; what it recommends applies (no
+    rollback) and leaves no duplicated id, missing parent, second head or head conflict."""
+    copy_fixture(name)
+    try:
+        proposal = overview(name)
+    except MigdocError:
+        return  # a project migdoc refuses to read (exit 2): nothing to recommend
+    if proposal.recommended is None:
+        assert proposal.overview == {} or set(proposal.not_recommended) == set(proposal.overview)
+        return
+    project = load_project(name)
+    plan = proposal.overview[proposal.recommended]
+    result = doctor.apply_fix(project, doctor.FixProposal(proposal.before, proposal.options, plan=plan))
+    assert not result.is_rolled_back and result.errors_after < result.errors_before
+    stopping = {"MD001", "MD002", "MD003", "MD017"}
+    after = check_project(load_project(name))
+    assert not [d for d in after.diagnostics if d.code in stopping and d.severity.value == "error"]
