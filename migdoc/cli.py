@@ -554,8 +554,9 @@ def explain(code):
     short_help="Plan repairs and show them; --apply writes them.",
     epilog="""\b
 Example:
-  migdoc fix --merge --diff
-  migdoc fix --archive --apply && migdoc check""",
+  migdoc fix            # the recommended plan first, then the alternatives
+  migdoc fix --apply    # apply the recommended plan
+  migdoc fix --merge --diff""",
 )
 @_project_options
 @click.option(
@@ -570,8 +571,25 @@ Example:
     is_flag=True,
     help="Re-point a revision whose parent is missing (a cherry-pick) at the branch's current head.",
 )
+@click.option(
+    "--rebase",
+    "is_rebase",
+    is_flag=True,
+    help="Re-point the newer branch's first revision onto the other head (down_revision and Revises:).",
+)
+@click.option(
+    "--reid",
+    "is_reid",
+    is_flag=True,
+    help="Give the copy of a duplicated id the id its file name carries (else a fresh one); re-point its children.",
+)
 @click.option("--renumber", "is_renumber", is_flag=True, help="Rename files so their names carry their revision ids.")
-@click.option("--head", metavar="REV", default=None, help="The main head for --archive (default: chosen by evidence).")
+@click.option(
+    "--head",
+    metavar="REV",
+    default=None,
+    help="The head that stays: the main head for --archive, the head --rebase/--relink re-point onto.",
+)
 @click.option(
     "--keep",
     metavar="FILE",
@@ -617,6 +635,8 @@ def fix(
     is_merge,
     is_renumber,
     is_relink,
+    is_rebase,
+    is_reid,
     head,
     keep,
     base_ref,
@@ -631,6 +651,8 @@ def fix(
     database_url,
 ):
     """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied."""
+    import dataclasses
+
     from migdoc import doctor
     from migdoc.errors import ApplyInterrupted, FixRefused, UsageError
     from migdoc.filesystem import display_path, display_text
@@ -663,6 +685,8 @@ def fix(
         is_archive=is_archive,
         is_merge=is_merge,
         is_relink=is_relink,
+        is_rebase=is_rebase,
+        is_reid=is_reid,
         head=head,
         archive_dir=archive_dir,
         keep=tuple(keep),
@@ -676,16 +700,25 @@ def fix(
         if fmt == "json":  # the refusal's data on stdout; its one line still goes to stderr, exit 2
             click.echo(shown.render_refusal_json(exc), nl=False)
         raise
+    if proposal.plan is None and is_apply and proposal.overview:
+        if proposal.recommended is None:
+            raise UsageError(
+                "--apply: no plan can be recommended here (`migdoc fix` shows why); choose a strategy: "
+                + ", ".join(" ".join(f"--{s}" for s in plan.strategies) for plan in proposal.overview.values())
+            )
+        proposal = dataclasses.replace(proposal, plan=proposal.overview[proposal.recommended])
     if proposal.plan is None:
-        if is_apply:
-            raise UsageError("--apply needs a strategy: --archive, --merge or --renumber")
-        proposals = proposal.overview
+        proposals = proposal.overview or {}
         if fmt == "json":
-            click.echo(shown.render_overview_json(proposals), nl=False)
-        elif show_diff:
-            click.echo("".join(shown.render_diff(p) for p in proposals.values()), nl=False)
+            click.echo(shown.render_overview_json(proposals, proposal.recommended, proposal.not_recommended), nl=False)
+        elif show_diff:  # the recommended plan's diff (one plan, so `git apply` takes it), else each
+            chosen = [proposals[proposal.recommended]] if proposal.recommended else list(proposals.values())
+            click.echo("".join(shown.render_diff(p) for p in chosen), nl=False)
         else:
-            click.echo(shown.render_overview(proposals, _styler(_is_terminal())), nl=False)
+            overview = shown.render_overview(
+                proposals, _styler(_is_terminal()), proposal.recommended, proposal.not_recommended
+            )
+            click.echo(overview, nl=False)
         sys.exit(EXIT_FINDINGS if proposals else EXIT_OK)
     plan = proposal.plan
     if fmt == "json":

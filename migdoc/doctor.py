@@ -236,6 +236,11 @@ class FixProposal:
     options: FixOptions
     overview: dict[str, Plan] | None = None
     plan: Plan | None = None
+    recommended: str | None = None
+    """With no strategy chosen: the name of the overview's plan that ``fix`` recommends
+    (and ``fix --apply`` applies), or None when no plan qualifies."""
+    not_recommended: dict[str, str] = field(default_factory=dict)
+    """Overview plan name -> why it is not the recommendation (plans that could be are absent)."""
 
 
 def plan_fix(
@@ -247,7 +252,7 @@ def plan_fix(
     ``database_url``: the deployed database is read (read-only) so that applied revisions
     are warned about and the ``alembic stamp`` it needs afterwards is named."""
     from migdoc import apply as applying
-    from migdoc.planner import plan_overview, plan_repairs
+    from migdoc.planner import not_recommended, plan_overview, plan_repairs, recommend
 
     folders = applying.project_folders(project.layout)
     unfinished = applying.unfinished_journal(project.layout.root, folders)
@@ -280,15 +285,19 @@ def plan_fix(
             options,
             base_ref=base_ref,
             base_ref_heads=merged.ref_heads,
+            base_ref_revisions=merged.ref_revisions,
             ours_paths=frozenset(path for path, origin in merged.origins.items() if origin == OURS),
         )
     before = check_project(project)
     context = read_plan_inputs(project, before.diagnostics, archive_dir=archive_dir, now=now)
     if not options.strategies:
-        overview = {
-            name: _readable_notes(plan, project.layout.root) for name, plan in plan_overview(context, options).items()
+        planned = plan_overview(context, options)
+        recommended = recommend(context, options, planned)
+        why_not = {
+            name: said for name, plan in planned.items() if (said := not_recommended(context, options, name, plan))
         }
-        return FixProposal(before, options, overview=overview)
+        overview = {name: _readable_notes(plan, project.layout.root) for name, plan in planned.items()}
+        return FixProposal(before, options, overview=overview, recommended=recommended, not_recommended=why_not)
     return FixProposal(before, options, plan=_readable_notes(plan_repairs(context, options), project.layout.root))
 
 
@@ -379,6 +388,7 @@ def read_plan_inputs(project: Project, diagnostics, archive_dir: str | None = No
         script_template=script,
         archived=dict(project.archived),
         added=_git_added(project),
+        arrived=_git_arrived(project),
     )
 
 
@@ -400,6 +410,16 @@ def _git_added(project: Project) -> dict[str, tuple[int, str]]:
     from migdoc.gitref import first_added
 
     return first_added(project.layout, copies)
+
+
+def _git_arrived(project: Project) -> dict[str, tuple[int, str, bool]]:
+    """When each file reached the checked-out line (the merge that brought it), the evidence
+    ``--rebase`` weighs for which branch is newer; asked of git only with several heads."""
+    if len(project.graph.heads) < 2:
+        return {}
+    from migdoc.gitref import first_arrived
+
+    return first_arrived(project.layout, [rf.path for rf in project.files if rf.revision is not None])
 
 
 # -- dry-run -----------------------------------------------------------------------------

@@ -227,3 +227,26 @@ def unified_diff(old: str, new: str, old_path: str, new_path: str) -> str:
         if not line.endswith(("\n", "\r")):
             out.append("\n\\ No newline at end of file\n")
     return "".join(out)
+
+
+_REVISION_ID_LINE = re.compile(r"^(\s*Revision ID\s*:[ \t]*)(.*?)(\s*)$")
+
+
+def revision_edits(text: str, rf: RevisionFile, new_id: str) -> tuple[TextEdit, ...]:
+    """Edits that make ``revision`` (and the docstring's ``Revision ID:`` line) say ``new_id``:
+    the literal keeps its own quotes; nothing else in the file moves."""
+    if rf.revision_at is None:
+        raise EditError(f"{rf.path}: no revision assignment to edit")
+    lines = split_lines(text)
+    line, col, end_line, end_col = _span(lines, rf.revision_at)
+    old_value = _segment(lines, line, col, end_line, end_col)
+    own_quote = _STRING_PREFIX.match(old_value)
+    edits = [
+        TextEdit(line, col, end_line, end_col, old_value, _quoted(new_id, own_quote.group(1) if own_quote else '"'))
+    ]
+    header_line = rf.header.revision_id_line
+    if rf.header.revision_id is not None and 0 < header_line <= len(lines):
+        match = _REVISION_ID_LINE.match(lines[header_line - 1].rstrip("\r\n"))
+        if match is not None and match.group(2) != new_id:
+            edits.append(TextEdit(header_line, match.start(2), header_line, match.end(2), match.group(2), new_id))
+    return tuple(sorted(edits, key=lambda e: (e.line, e.col)))

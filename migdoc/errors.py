@@ -123,3 +123,8 @@ class ApplyInterrupted(KeyboardInterrupt):
 
 class EditError(ValueError):
     """The text does not hold what the edit expects at its position."""
+
+
+class PlanInvariantError(AssertionError):
+    """A plan broke an invariant the planner keeps (two edits of one line): a bug in migdoc,
+    reported with its traceback (exit 3), never applied."""

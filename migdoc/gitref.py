@@ -44,6 +44,8 @@ class MergedView:
     ref_heads: tuple[str, ...]
     """The heads at REF alone."""
     has_merge_base: bool
+    ref_revisions: frozenset[str] = frozenset()
+    """Every revision id declared at REF (a file changed here keeps its id: it is not new)."""
 
 
 def _git(repo: Path, *args: str, stdin: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -215,7 +217,15 @@ def merge_with_ref(layout: ProjectLayout, worktree: Sequence[RevisionFile], ref:
         files.append(shown)
         origins[shown.path] = THEIRS
     ref_records = [read_revision(rel, data) for rel, data in ref_bytes.items() if data is not None]
-    return MergedView(ref, commit, tuple(files), origins, build_graph(ref_records).kept_heads, base is not None)
+    return MergedView(
+        ref,
+        commit,
+        tuple(files),
+        origins,
+        build_graph(ref_records).kept_heads,
+        base is not None,
+        frozenset(str(rf.revision) for rf in ref_records if rf.revision is not None),
+    )
 
 
 def _read_worktree(path: Path) -> bytes | None:
@@ -323,3 +333,60 @@ def first_added(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tuple[
                 # log runs newest first: the last addition seen is the first one made
                 found[path] = (int(stamp), f"commit {short} ({date})")
     return found
+
+
+def first_arrived(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tuple[int, str, bool]]:
+    """Path (as given) -> (commit time, "merge <short> (<date>)", whether a merge brought it) of
+    the commit on the checked-out branch's first-parent line that brought each file: for a
+    pull request merged with a merge commit, the merge, not the branch's own commit. Which of
+    two pull requests reached the line later (the one whose migration engineers re-point) is
+    told by this, not by when their commits were written. Empty outside a repository."""
+    paths = list(paths)
+    if not paths:
+        return {}
+    try:
+        repo = find_repository(layout.root)
+        specs = [_relative(repo, p) or "." for p in layout.version_locations]
+    except EnvironmentProblem:
+        return {}
+    log = _git(
+        repo,
+        "log",
+        "--first-parent",
+        "--diff-merges=first-parent",
+        "--no-renames",
+        "--diff-filter=A",
+        "--name-only",
+        "--date=short",
+        "--format=%x01%ct%x00%h%x00%cd%x00%p",
+        "--",
+        *specs,
+        check=False,
+    )
+    added: list[tuple[str, tuple[int, str, bool]]] = []  # newest first, as git logs
+    for chunk in log.stdout.decode("utf-8", "replace").split("\x01"):
+        if not chunk.strip():
+            continue
+        header, _, names = chunk.partition("\n")
+        stamp, short, date, parents = (header.split("\x00") + ["", "", ""])[:4]
+        if not stamp.isdigit():
+            continue
+        is_merge = len(parents.split()) > 1
+        said = (int(stamp), f"{'merge' if is_merge else 'commit'} {short} ({date})", is_merge)
+        added += [(name.strip(), said) for name in names.split("\n") if name.strip()]
+    # paths normalised, not resolved (resolving 20,000 paths one by one cost seconds); a
+    # project reached through a symlink is matched again with resolved paths
+    for spell, root in ((os.path.normpath, os.path.normpath(repo)), (_resolved, _resolved(str(repo)))):
+        wanted = {spell(p): p for p in paths}
+        found: dict[str, tuple[int, str, bool]] = {}
+        for name, said in added:
+            path = wanted.get(spell(os.path.join(root, name)))
+            if path is not None:
+                found[path] = said  # the last addition seen is the first one made
+        if found or not added:
+            return found
+    return {}
+
+
+def _resolved(path: str) -> str:
+    return str(Path(path).resolve())

@@ -334,6 +334,10 @@ class FixOptions:
     is_archive: bool = False
     is_merge: bool = False
     is_relink: bool = False
+    is_rebase: bool = False
+    """``--rebase``: re-point the newer branch's first revision onto the other head."""
+    is_reid: bool = False
+    """``--reid``: give the copy of a duplicated id the id its file name carries (or a fresh one)."""
     head: str | None = None
     keep: tuple[str, ...] = ()
     """``--keep FILE``: of the files declaring one id, the one the main line keeps."""
@@ -343,6 +347,8 @@ class FixOptions:
     """The heads at REF alone, read from git by the edge."""
     ours_paths: frozenset[str] = frozenset()
     """Version files added or changed on this branch (not at REF), read from git by the edge."""
+    base_ref_revisions: frozenset[str] = frozenset()
+    """Every revision id declared at REF: a file this branch changed but REF declares is not new."""
     message: str | None = None
     """``--merge -m/--message``: the merge revision's message (default "merge heads"), as ``alembic merge -m``."""
     rev_id: str | None = None
@@ -367,6 +373,10 @@ class FixOptions:
         chosen = []
         if self.is_relink:
             chosen.append("relink")
+        if self.is_reid:
+            chosen.append("reid")
+        if self.is_rebase:
+            chosen.append("rebase")
         if self.is_archive:
             chosen.append("archive")
         if self.is_merge:

@@ -144,4 +144,6 @@ def test_the_overview_json_keeps_a_strategys_refusal_as_data(copy_fixture):
     refused = proposals["archive"]["refused"]
     assert refused["flag"] == "--head" and refused["candidates"] == ["0002", "0003"]
     assert refused["message"] in proposals["archive"]["unresolved"]
-    assert all("refused" not in plan for name, plan in proposals.items() if name != "archive")
+    # --rebase cannot tell the newer branch either (same Create Date, no git): it refuses too
+    assert proposals["rebase"]["refused"]["flag"] == "--head"
+    assert all("refused" not in plan for name, plan in proposals.items() if name not in ("archive", "rebase"))

@@ -105,10 +105,16 @@ def test_cli_apply_then_undo(copy_fixture):
     assert run("fix", "--undo", "fix_story").exit_code == 2  # nothing left to undo
 
 
-def test_apply_without_strategy_is_usage_error(copy_fixture):
-    copy_fixture("fix_story")
+def test_apply_without_strategy_needs_one_when_nothing_is_recommended(copy_fixture):
+    # issue 18: plain `fix --apply` applies what plain `fix` recommends; here nothing is (every
+    # plan keeping both lines runs 0025's upgrade twice; --archive drops new work: 0026c's coupons)
+    root = copy_fixture("fix_story")
+    before = snapshot(root)
+    shown = run("fix", "fix_story")
+    assert shown.output.startswith("migdoc fix: no plan can be recommended"), shown.output
     result = run("fix", "--apply", "fix_story")
-    assert result.exit_code == 2 and "strategy" in result.output
+    assert result.exit_code == 2 and "choose a strategy: --reid --rebase, --rebase, --merge, --archive" in result.output
+    assert snapshot(root) == before
 
 
 def test_head_chooses_another_main_line(copy_fixture):

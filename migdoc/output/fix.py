@@ -76,17 +76,44 @@ def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -
     return "\n".join(lines) + "\n"
 
 
-def render_overview(proposals: Mapping[str, Plan], style: Styler = plain) -> str:
+def render_overview(
+    proposals: Mapping[str, Plan],
+    style: Styler = plain,
+    recommended: str | None = None,
+    not_recommended: Mapping[str, str] | None = None,
+) -> str:
+    """The recommended plan first, then the alternatives (each saying why it is not the
+    recommendation), then every flag that chooses one."""
+    why_not = not_recommended or {}
     if not proposals:
         return "migdoc fix: nothing to do\n"
-    parts = ["migdoc fix: no strategy chosen; here is what each would do (nothing is written)\n"]
+    parts = []
+    if recommended is not None:
+        plan = proposals[recommended]
+        flags = " ".join(f"--{s}" for s in plan.strategies)
+        parts.append(
+            f"migdoc fix: recommended: {flags} ({plural(len(plan.actions), 'action')}); "
+            "`migdoc fix --apply` applies it (nothing is written until then)\n"
+        )
+        parts.append(
+            render_plan(plan, style, heading=f"recommended, {flags} would do {plural(len(plan.actions), 'action')}:")
+        )
+        parts.append("the alternatives:\n" if len(proposals) > 1 else "")
+    else:
+        parts.append(
+            "migdoc fix: no plan can be recommended (each says why below); "
+            "here is what each would do (nothing is written)\n"
+        )
     for name, plan in proposals.items():
+        if name == recommended:
+            continue
+        flags = " ".join(f"--{s}" for s in plan.strategies)
         count = plural(len(plan.actions), "action") if plan.actions else "nothing"
-        parts.append(render_plan(plan, style, heading=f"--{name} would do {count}:"))
-    parts.append(
-        "Choose with --archive, --merge, --renumber (combinable); --diff shows the changes; --apply writes them.\n"
-    )
-    return "\n".join(parts)
+        heading = f"{flags} would do {count}" + (f" (not recommended: {why_not[name]})" if name in why_not else "")
+        parts.append(render_plan(plan, style, heading=printable(display_text(heading)) + ":"))
+    choices = ", ".join(dict.fromkeys(" ".join(f"--{s}" for s in plan.strategies) for plan in proposals.values()))
+    parts.append(f"Choose with {choices}; --diff shows the changes; --apply writes them.\n")
+    return "\n".join(p for p in parts if p)
 
 
 def render_diff(plan: Plan) -> str:
@@ -171,5 +198,22 @@ def render_refusal_json(refused: FixRefused) -> str:
     return json.dumps({"refused": refusal_to_dict(str(refused), refused.flag, refused.candidates)}, indent=2) + "\n"
 
 
-def render_overview_json(proposals: Mapping[str, Plan]) -> str:
-    return json.dumps({"proposals": {name: plan_to_dict(p) for name, p in proposals.items()}}, indent=2) + "\n"
+def render_overview_json(
+    proposals: Mapping[str, Plan], recommended: str | None = None, not_recommended: Mapping[str, str] | None = None
+) -> str:
+    """``proposals`` (each strategy's plan, the recommended one first, each with
+    ``not_recommended``: why it is not the recommendation, or null) and ``recommended`` (its
+    name, or null when no plan qualifies)."""
+    why_not = not_recommended or {}
+    ordered = sorted(proposals, key=lambda name: name != recommended)
+    shown = {
+        "recommended": recommended,
+        "proposals": {
+            name: {
+                **plan_to_dict(proposals[name]),
+                "not_recommended": display_text(why_not[name]) if name in why_not else None,
+            }
+            for name in ordered
+        },
+    }
+    return json.dumps(shown, indent=2) + "\n"

@@ -8,6 +8,8 @@ Strategies (README, "Repairs (`migdoc fix`)"), one module each over :mod:`.conte
   ancestor.
 - ``plan_merge`` (:mod:`.merge`): one merge revision for the open heads, as ``alembic merge``.
 - ``plan_renumber`` (:mod:`.renumber`): file names follow revision ids; ids never change.
+- ``plan_rebase`` (:mod:`.rebase`): the newer branch's first revision re-pointed onto the other head.
+- ``plan_reid`` (:mod:`.reid`): the copy of a duplicated id gets the id its name carries (or a fresh one).
 
 Decisions of ours, where the SPEC is silent:
 
@@ -24,7 +26,8 @@ Decisions of ours, where the SPEC is silent:
 - The planner is given the clock (``FixOptions.now``) and the texts it may
   edit; the same inputs always give the same plan.
 
-``plan_repairs`` combines the chosen ones, ``plan_overview`` shows each (:mod:`.overview`).
+``plan_repairs`` combines the chosen ones, ``plan_overview`` shows each and ``recommend``
+names the one plain ``fix`` recommends (:mod:`.overview`).
 """
 
 from __future__ import annotations
@@ -32,17 +35,19 @@ from __future__ import annotations
 from migdoc.planner.archive import plan_archive
 from migdoc.planner.context import PlanContext
 from migdoc.planner.merge import plan_merge, render_merge_script
-from migdoc.planner.overview import plan_overview, plan_repairs
+from migdoc.planner.overview import not_recommended, plan_overview, plan_repairs, recommend
 from migdoc.planner.renumber import new_stem, plan_renumber, unsafe_name_reason
 
 __all__ = [
     "PlanContext",
     "new_stem",
+    "not_recommended",
     "plan_archive",
     "plan_merge",
     "plan_overview",
     "plan_renumber",
     "plan_repairs",
+    "recommend",
     "render_merge_script",
     "unsafe_name_reason",
 ]

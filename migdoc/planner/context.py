@@ -52,6 +52,10 @@ class PlanContext:
     added: Mapping[str, tuple[int, str]] = field(default_factory=dict)
     """File path -> (commit time, "commit <short> (<date>)") of the commit that added it, from
     git history; empty outside a repository. Files git never saw are absent (the newest)."""
+    arrived: Mapping[str, tuple[int, str, bool]] = field(default_factory=dict)
+    """File path -> (commit time, "merge <short> (<date>)", whether a merge brought it) of the
+    commit on the checked-out line that brought it (:func:`migdoc.gitref.first_arrived`);
+    read only when the chain has several heads."""
 
     @property
     def files(self) -> tuple[RevisionFile, ...]:
@@ -68,15 +72,19 @@ class PlanState:
     survivors: tuple[int, ...]
     parents: Mapping[int, tuple[str, ...]]
     """File index -> down_revision ids after relinking."""
+    renamed: Mapping[int, str] = field(default_factory=dict)
+    """File index -> the revision id a re-id (``--reid``) gave it; absent: its own."""
 
     @staticmethod
     def initial(context: PlanContext) -> PlanState:
         usable = tuple(i for i, rf in enumerate(context.files) if rf.revision is not None and rf.read_error is None)
         return PlanState(usable, {i: context.files[i].down_revisions for i in usable})
 
+    def revision_of(self, context: PlanContext, index: int) -> str:
+        return self.renamed.get(index, str(context.files[index].revision))
+
     def heads(self, context: PlanContext) -> list[str]:
-        files = context.files
-        ids = {files[i].revision for i in self.survivors}
+        ids = {self.revision_of(context, i) for i in self.survivors}
         named = {p for i in self.survivors for p in self.parents[i]}
         named |= {d for i in self.survivors for d in depends_ids(context, i)}
         return sorted(str(rev) for rev in ids if rev not in named)

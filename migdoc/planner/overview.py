@@ -1,17 +1,25 @@
 """The strategies combined (``plan_repairs``) and, with none chosen, what each would do
-(``plan_overview``). Pure."""
+(``plan_overview``), the recommended one first (``recommend``). Pure.
+
+The ranking follows what engineers did on real broken chains (issue 18): a missing parent
+is relinked; a duplicated id gets its copy a new id and the branches are then rebased; two
+heads are rebased (the newer branch onto the other head), a merge revision being the
+alternative. ``--archive`` drops revisions; it is recommended only where nothing it moves is
+used by a kept revision or applied by the given database."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from migdoc.errors import FixRefused, UsageError
+from migdoc.edits import apply_edits
+from migdoc.errors import FixRefused, PlanInvariantError, UsageError
 from migdoc.model import (
     Action,
     FixOptions,
     Plan,
     Refusal,
+    Severity,
 )
 from migdoc.planner.archive import (
     plan_archive,
@@ -21,10 +29,14 @@ from migdoc.planner.context import (
     PlanState,
 )
 from migdoc.planner.merge import plan_merge
+from migdoc.planner.rebase import plan_rebase
+from migdoc.planner.reid import objects_created, objects_used, plan_reid
 from migdoc.planner.renumber import (
     plan_renumber,
 )
 from migdoc.planner.repoint import plan_relink
+
+STRATEGY_FLAGS = ("is_relink", "is_reid", "is_rebase", "is_archive", "is_merge", "is_renumber")
 
 
 def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
@@ -32,8 +44,12 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
     archive, merge, renumber (each sees the project as the previous left it)."""
     if not options.strategies:
         raise UsageError(
-            "choose a strategy: --archive, --merge, --renumber or --relink (or none, to see what each would do)"
+            "choose a strategy: --rebase, --reid, --relink, --merge, --archive or --renumber "
+            "(or none, to see what each would do)"
         )
+    if options.is_reid and options.is_archive:
+        # two answers to one duplicated id: keep the copy under a new id, or archive it
+        raise UsageError("--reid and --archive answer a duplicated id in two ways; choose one")
     state = PlanState.initial(context)
     notes: list[str] = list(_database_notes(context, options))
     unresolved: list[str] = []
@@ -46,6 +62,27 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
         notes += relink.notes
         unresolved += relink.unresolved
         state = relink.state
+    if options.is_relink and options.head and not options.is_rebase and not actions and len(state.heads(context)) > 1:
+        # `--relink --head REV` on a fork (no missing parent): the other branch's first
+        # revision is re-pointed onto REV, which is what --rebase --head REV does
+        forked = plan_rebase(context, options, state)
+        actions = _combined(actions, forked.actions)
+        notes += forked.notes
+        unresolved += forked.unresolved
+        state = forked.state or state
+    if options.is_reid:
+        reid = plan_reid(context, options, state)
+        actions = _combined(actions, reid.actions)
+        notes += reid.notes
+        unresolved += reid.unresolved
+        state = reid.state or state
+    if options.is_rebase:
+        rebase = plan_rebase(context, options, state)
+        actions = _combined(actions, rebase.actions)
+        notes += rebase.notes
+        unresolved += rebase.unresolved
+        main_head = rebase.main_head
+        state = rebase.state or state
     if options.is_archive:
         archive = plan_archive(context, options, state)
         main_head = archive.main_head
@@ -64,9 +101,11 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
         actions += renumber.actions
         notes += renumber.notes
         unresolved += renumber.unresolved
+    ordered = _ordered(actions)
+    check_one_edit_per_line(ordered)
     return Plan(
         strategies=options.strategies,
-        actions=_ordered(actions),
+        actions=ordered,
         notes=tuple(dict.fromkeys(notes)),
         unresolved=tuple(dict.fromkeys(unresolved)),
         main_head=main_head,
@@ -110,33 +149,171 @@ def _database_notes(context: PlanContext, options: FixOptions) -> list[str]:
     return notes
 
 
+# The overview's plans, in the order engineers chose them on real chains (issue 18); each
+# is (name, strategy flags). "reid" re-ids the copy and then rebases what heads remain.
+CANDIDATES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("relink", ("is_relink",)),
+    ("reid", ("is_reid", "is_rebase")),
+    ("rebase", ("is_rebase",)),
+    ("merge", ("is_merge",)),
+    ("archive", ("is_archive",)),
+    ("renumber", ("is_renumber",)),
+)
+
+
 def plan_overview(context: PlanContext, options: FixOptions) -> dict[str, Plan]:
-    """With no strategy chosen: what each one would do, each from the project as it is.
+    """With no strategy chosen: what each one would do, each from the project as it is, in
+    the order they are ranked (:func:`recommend` picks among them).
 
     Only strategies that would do something (or have something to say) appear.
     """
     proposals: dict[str, Plan] = {}
-    for name, flag in (
-        ("archive", "is_archive"),
-        ("merge", "is_merge"),
-        ("renumber", "is_renumber"),
-        ("relink", "is_relink"),
-    ):
-        chosen = FixOptions(**{**_options_dict(options), flag: True})
+    for name, flags in CANDIDATES:
+        chosen = FixOptions(**{**_options_dict(options), **dict.fromkeys(flags, True)})
         try:
             plan = plan_repairs(context, chosen)
         except FixRefused as exc:
             refusal = Refusal(str(exc), exc.flag, exc.candidates)
-            plan = Plan(strategies=(name,), unresolved=(str(exc),), refusal=refusal)
+            plan = Plan(strategies=chosen.strategies, unresolved=(str(exc),), refusal=refusal)
+        if name == "reid" and not any(len(c) > 1 for c in context.graph.declarations.values()):
+            continue  # no duplicated id: the plain rebase says the same
         if plan.actions or plan.unresolved:
             proposals[name] = plan
     return proposals
 
 
+def recommend(
+    context: PlanContext,
+    options: FixOptions,
+    proposals: dict[str, Plan],
+    is_proved: Callable[[Plan], bool] = lambda plan: True,
+) -> str | None:
+    """The name of the highest-ranked plan that :func:`not_recommended` lets through and that
+    is proved (``is_proved``: the proof of a plan on the planned tree, the one place it plugs
+    in; the default proves everything). None when no plan qualifies."""
+    for name, _ in CANDIDATES:
+        plan = proposals.get(name)
+        if plan is not None and not_recommended(context, options, name, plan) is None and is_proved(plan):
+            return name
+    return None
+
+
+def not_recommended(context: PlanContext, options: FixOptions, name: str, plan: Plan) -> str | None:
+    """Why the plan named ``name`` cannot be the recommendation, in a few words; None when it can."""
+    from migdoc.planner.context import DUPLICATE_REVISION, HEAD_CONFLICT, MISSING_REVISION, MULTIPLE_HEADS
+
+    if plan.refusal is not None:
+        return f"it needs {plan.refusal.flag or 'a choice'} to decide"
+    if plan.unresolved:
+        return "it leaves something unresolved"
+    if not plan.actions:
+        return "it does nothing"
+    if name == "renumber":
+        return "renames answer a warning, not the error"
+    # the errors a recommended plan must answer: those that stop `alembic upgrade head`
+    stopping = {DUPLICATE_REVISION, MISSING_REVISION, MULTIPLE_HEADS, HEAD_CONFLICT}
+    present = {d.code for d in context.diagnostics if d.severity is Severity.ERROR} & stopping
+    left = sorted(present - {code for action in plan.actions for code in action.answers})
+    if left:
+        return f"it leaves {', '.join(left)}, which stops Alembic"  # a merge over a missing parent, say
+    if name == "archive" and (unsafe := archive_unsafe_reason(context, options, plan)) is not None:
+        return unsafe
+    repeated = repeated_upgrade(context, plan)
+    if repeated is not None:
+        return f"it keeps {repeated}, whose upgrade() is the same: the DDL would run twice"
+    return None
+
+
+def archive_unsafe_reason(context: PlanContext, options: FixOptions, plan: Plan) -> str | None:
+    """Why an archive plan may not be the recommendation: it moves a revision the given
+    database applied, one whose upgrade() is not a repeat of a kept revision's (new work),
+    or one that creates what a kept revision uses. None when safe."""
+    moved = {a.source for a in plan.actions if a.kind == "move"}
+    leaving = [rf for rf in context.files if rf.path in moved]
+    kept = [rf for rf in context.files if rf.path not in moved and rf.revision is not None]
+    applied = sorted(str(rf.revision) for rf in leaving if rf.revision in options.applied_revisions)
+    if applied:
+        return f"it archives {', '.join(applied)}, which the database applied"
+    used = objects_used(kept)
+    for rf in leaving:
+        wanted = sorted(objects_created(rf) & used)
+        if wanted and not any(objects_created(other) >= set(wanted) for other in kept):
+            return f"it archives {rf.revision}, which creates {', '.join(wanted)} that a kept revision uses"
+    repeated = {rf.upgrade.fingerprint for rf in kept if rf.upgrade is not None and rf.upgrade.does_work}
+    for rf in leaving:
+        body = rf.upgrade
+        if body is not None and body.does_work and body.fingerprint not in repeated:
+            # issue 18: teams archive copies that repeat the kept line, never new work
+            return f"it archives {rf.revision}, whose upgrade() is work no kept revision repeats"
+    return None
+
+
+def repeated_upgrade(context: PlanContext, plan: Plan) -> str | None:
+    """Two revisions on parallel branches (neither an ancestor of the other) that the plan
+    keeps and whose upgrade() is the same work: stacked or merged, the chain would run that
+    DDL twice and fail ("already exists"). None when there is no such pair. A static guard
+    only; the proof on the planned tree (verify) is the judge."""
+    if context.graph.cycles:
+        return "the chain has a loop"
+    moved = {a.source for a in plan.actions if a.kind == "move"}  # type: ignore[union-attr]
+    seen: dict[str, list[int]] = {}
+    for index, rf in enumerate(context.files):
+        body = rf.upgrade
+        if rf.path in moved or rf.revision is None or body is None or not body.does_work:
+            continue
+        for other in seen.get(body.fingerprint, ()):
+            if not (context.graph.is_ancestor(other, index) or context.graph.is_ancestor(index, other)):
+                first = context.files[other]
+                return f"{first.revision} and {rf.revision}"
+        seen.setdefault(body.fingerprint, []).append(index)
+    return None
+
+
+def check_one_edit_per_line(actions: Sequence[Action]) -> None:
+    """The invariant every plan keeps: one edit action per file, and no two of its text edits on
+    one line. Two edits of one line each expect the original text; applied in turn, the second
+    would find the first's result (or close a loop the first opened). Broken: a bug in migdoc."""
+    edited: dict[str, int] = {}
+    for action in actions:
+        if action.kind != "edit":
+            continue
+        path = action.path  # type: ignore[union-attr]
+        edited[path] = edited.get(path, 0) + 1
+        lines = [e.line for e in action.edits]  # type: ignore[union-attr]
+        if edited[path] > 1 or len(lines) != len(set(lines)):
+            raise PlanInvariantError(f"the plan edits {path} twice (lines {sorted(lines)}): a bug in migdoc's planner")
+
+
+def _combined(earlier: list[Action], later: Sequence[Action]) -> list[Action]:
+    """``later``'s edits taking over ``earlier``'s edits of the same file: one edit, made from
+    the original text with both strategies' changes (the later one's where both change one
+    value), giving both reasons."""
+    by_path = {a.path: a for a in earlier if a.kind == "edit"}  # type: ignore[union-attr]
+    out = list(earlier)
+    for action in later:
+        before = by_path.get(action.path) if action.kind == "edit" else None  # type: ignore[union-attr]
+        if before is None:
+            out.append(action)
+            continue
+        overridden = {(e.line, e.col) for e in action.edits}  # type: ignore[union-attr]
+        kept = [e for e in before.edits if (e.line, e.col) not in overridden]  # type: ignore[union-attr]
+        edits = tuple(sorted((*kept, *action.edits), key=lambda e: (e.line, e.col)))  # type: ignore[union-attr]
+        merged = dataclasses.replace(
+            action,
+            edits=edits,
+            new_text=apply_edits(before.old_text, edits),  # type: ignore[union-attr]
+            reason=f"{before.reason}; then {action.reason}",
+            answers=tuple(dict.fromkeys((*before.answers, *action.answers))),
+            warnings=tuple(dict.fromkeys((*before.warnings, *action.warnings))),
+        )
+        out[out.index(before)] = merged
+    return out
+
+
 def _options_dict(options: FixOptions) -> dict:
     """Every field of ``options`` but the strategy flags (a new field is carried over, not dropped)."""
-    fields = dataclasses.asdict(options)
-    for flag in ("is_archive", "is_merge", "is_renumber", "is_relink"):
+    fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+    for flag in STRATEGY_FLAGS:
         del fields[flag]
     return fields
 

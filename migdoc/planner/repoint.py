@@ -8,6 +8,7 @@ typo than a cherry-pick: it is reported, not guessed at.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 
 from migdoc.edits import down_revision_problem
@@ -15,6 +16,7 @@ from migdoc.model import Action, FixOptions, Severity
 from migdoc.planner.context import (
     HEAD_CONFLICT,
     MISSING_REVISION,
+    MULTIPLE_HEADS,
     PartialPlan,
     PlanContext,
     PlanState,
@@ -86,7 +88,8 @@ def plan_relink(context: PlanContext, options: FixOptions, state: PlanState | No
                     f"its parent {', '.join(missing)} is not on this branch (a cherry-picked migration); "
                     f"re-pointed at the branch's current head {others[0]}"
                 ),
-                answers=(MISSING_REVISION,),
+                # the cut-off branch was a second head: re-pointed, it is the chain's again
+                answers=(MISSING_REVISION, *({MULTIPLE_HEADS} & {d.code for d in context.diagnostics})),
             )
         )
         parents[index] = new
@@ -96,6 +99,16 @@ def plan_relink(context: PlanContext, options: FixOptions, state: PlanState | No
             unresolved.append(rebased)
         elif rebased is not None:
             index, head, action = rebased
+            # one edit per file: a revision relinked above and re-pointed onto REF's head here
+            # gets one edit, made from its original text with the final parent, both reasons
+            earlier = [a for a in actions if a.path == action.path]  # type: ignore[union-attr]
+            if earlier:
+                actions.remove(earlier[0])
+                action = dataclasses.replace(
+                    action,
+                    reason=f"{earlier[0].reason}; then {action.reason}",
+                    answers=tuple(dict.fromkeys((*earlier[0].answers, *action.answers))),
+                )
             actions.append(action)
             parents[index] = (head,)
     if not actions and not unresolved:
@@ -113,10 +126,16 @@ def _onto_ref_head(context: PlanContext, options: FixOptions, state: PlanState, 
     REF's head. (index, head, action), a reason it cannot (str), or None when nothing is to do."""
     files = context.files
     ref = options.base_ref
-    ours = [i for i in state.survivors if files[i].path in options.ours_paths]
+    # new here: added on this branch and not declared at REF (a file this branch changed,
+    # REF's head say, is not new: taking it for new once printed "REF has 0 heads")
+    ours = [
+        i
+        for i in state.survivors
+        if files[i].path in options.ours_paths and str(files[i].revision) not in options.base_ref_revisions
+    ]
     our_ids = {str(files[i].revision) for i in ours}
     roots = [i for i in ours if not any(p in our_ids for p in parents[i])]
-    heads = [h for h in options.base_ref_heads if h not in our_ids]
+    heads = list(options.base_ref_heads)
     if not roots:
         return None
     if len(heads) != 1:
@@ -128,6 +147,17 @@ def _onto_ref_head(context: PlanContext, options: FixOptions, state: PlanState, 
     rf = files[index]
     if parents[index] == (head,):
         return None
+    children: dict[str, set[str]] = {}
+    for i in state.survivors:
+        for parent in parents[i]:
+            children.setdefault(parent, set()).add(str(files[i].revision))
+    if head in _descendants(str(rf.revision), children):
+        # REF's head already sits above this revision (a revert, a merge of REF): re-pointing
+        # it there would close a loop
+        return (
+            f"{rf.path}: --relink --base-ref {ref}: {ref}'s head {head} already descends from {rf.revision}; "
+            "nothing to rebase"
+        )
     if head not in {str(files[i].revision) for i in state.survivors}:
         return (
             f"{rf.path}: --relink --base-ref {ref}: {ref}'s head {head} is not in this working tree; "
@@ -146,7 +176,8 @@ def _onto_ref_head(context: PlanContext, options: FixOptions, state: PlanState, 
             f"this branch's first new revision; {ref} moved on to {head}, so it is re-pointed onto {head} "
             f"(was {', '.join(parents[index]) or 'a base'}), as rebasing a migration by hand does"
         ),
-        answers=(HEAD_CONFLICT,),
+        # with REF merged in, the two lines are two heads here too: re-pointed, they are one
+        answers=(HEAD_CONFLICT, *({MULTIPLE_HEADS} & {d.code for d in context.diagnostics})),
     )
     return index, head, action
 
