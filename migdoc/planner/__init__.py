@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from migdoc.planner.archive import plan_archive
 from migdoc.planner.context import PlanContext
-from migdoc.planner.merge import plan_merge, render_merge_script
+from migdoc.planner.merge import plan_merge
 from migdoc.planner.overview import plan_overview, plan_repairs
 from migdoc.planner.renumber import new_stem, plan_renumber, unsafe_name_reason
 
@@ -43,6 +43,5 @@ __all__ = [
     "plan_overview",
     "plan_renumber",
     "plan_repairs",
-    "render_merge_script",
     "unsafe_name_reason",
 ]
