@@ -133,19 +133,20 @@ def _prove_revision_map(files: Sequence[RevisionFile], promised: tuple[set[str],
     """Alembic's RevisionMap on the planned records: no error, no warning, the heads promised."""
     from alembic.script.revision import Revision, RevisionMap
 
-    revisions = [
-        Revision(
-            rf.revision,
-            _scalar(rf.down_revisions),
-            dependencies=_scalar(rf.depends_on),
-            branch_labels=rf.branch_labels or None,
-        )
-        for rf in files
-        if rf.revision is not None and rf.read_error is None
-    ]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            # a Revision refuses a self-loop when it is made: inside the proof too
+            revisions = [
+                Revision(
+                    rf.revision,
+                    _scalar(rf.down_revisions),
+                    dependencies=_scalar(rf.depends_on),
+                    branch_labels=rf.branch_labels or None,
+                )
+                for rf in files
+                if rf.revision is not None and rf.read_error is None
+            ]
             revision_map = RevisionMap(lambda: iter(revisions))
             heads = sorted(revision_map.heads)
             revision_map.bases  # noqa: B018 - loading the bases checks the dependencies too
