@@ -291,6 +291,9 @@ def _proved(project: Project, context, plan: Plan) -> Plan:
     return prove_statically(context, plan, codes, settings.severity)
 
 
+_SERVER_BINARIES = ("initdb and postgres", "initdb", "postgres")
+
+
 def prove_fix(
     project: Project,
     proposal: FixProposal,
@@ -333,9 +336,9 @@ def prove_fix(
                 on_database=on_database,
             )
         except EnvironmentProblem as exc:
-            if server_url or pg_bindir:  # the user named a database: not finding it is their problem to know
+            if pg_bindir and exc.needs in _SERVER_BINARIES:  # binaries the user named and that are not there
                 raise
-            return replace(proposal, plan=with_proofs(plan, [plan_proof.no_database(exc)]))
+            return replace(proposal, plan=with_proofs(plan, [plan_proof.not_run(exc, layout, project.layout)]))
         proof = plan_proof.upgrade_proof(result, plan, layout, project.layout)
     return replace(proposal, plan=with_proofs(plan, [proof]))
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from migdoc.config import ProjectLayout
-from migdoc.errors import ApplyError, EnvironmentProblem
+from migdoc.errors import ApplyError
 from migdoc.filesystem import display_path
 from migdoc.model import CreateFile, EditText, MoveFile, Plan, Proof, RenameFile, TemplateRender
 from migdoc.reader import read_revision
@@ -135,9 +135,11 @@ def _one_line(value: object) -> str:
 # -- the upgrade from base to heads on the planned tree -----------------------------
 
 
-def no_database(problem: EnvironmentProblem) -> Proof:
-    """The database proof did not run: no PostgreSQL was found (not an error)."""
-    return Proof(UPGRADE, None, f"no PostgreSQL to upgrade on ({_one_line(problem)}); the database proof did not run")
+def not_run(problem: Exception, copy: ProjectLayout, original: ProjectLayout) -> Proof:
+    """The database proof did not run (no PostgreSQL found, or the project's code cannot be
+    imported here): not an error, said with why, the copy's paths shown as the project's."""
+    said = _one_line(problem).replace(str(copy.root), str(original.root))
+    return Proof(UPGRADE, None, f"the database proof did not run: {said}")
 
 
 def skipped() -> Proof:
@@ -154,20 +156,16 @@ def upgrade_proof(result, plan: Plan, copy: ProjectLayout, original: ProjectLayo
     if failure is None or failure.phase == "models":  # the models are MD020's business, not the plan's
         return Proof(UPGRADE, True, f"upgraded base to heads ({len(result.steps)} revisions) on {result.database}")
     file = _original_path(failure.file, copy, original)
+    error = _one_line(failure.error).replace(str(copy.root), str(original.root))
     if failure.phase == "load" and failure.revision is None and (file is None or file not in _written_paths(plan)):
-        return Proof(
-            UPGRADE,
-            None,
-            f"the project's env.py could not run ({_one_line(failure.error)}); the database proof did not run",
-        )
+        return Proof(UPGRADE, None, f"the database proof did not run: the project's env.py could not run ({error})")
     where = f" ({display_path(file)})" if file else ""
     return Proof(
         UPGRADE,
         False,
-        f"{failure.phase} of {failure.revision or 'the chain'}{where} failed on {result.database}: "
-        f"{_one_line(failure.error)}",
+        f"{failure.phase} of {failure.revision or 'the chain'}{where} failed on {result.database}: {error}",
         revision=failure.revision,
-        error=_one_line(failure.error),
+        error=error,
         statement=failure.statement,
     )
 

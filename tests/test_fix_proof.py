@@ -204,7 +204,7 @@ def test_without_a_postgresql_the_database_proof_did_not_run_and_the_fix_applies
     root = copy_fixture("fix_merge")
     result = run("fix", "--merge", "--apply", "fix_merge")
     assert result.exit_code == 0, result.output
-    assert "not run: upgrade: no PostgreSQL to upgrade on (no PostgreSQL server binaries found)" in result.stdout
+    assert "not run: upgrade: the database proof did not run: no PostgreSQL server binaries found" in result.stdout
     assert (root / "migrations" / "versions" / "0005_merge_heads.py").is_file()
 
 
@@ -326,3 +326,16 @@ def test_severity_of_new_errors_follows_the_project():
     plan = Plan(("merge",), actions=(create("d4_merge.py", repeat, "d4"),))
     (_, no_new_errors) = prove_plan(context, plan, severity={"MD012": Severity.WARNING.value})
     assert no_new_errors.ok is True
+
+
+@pytest.mark.postgres
+def test_an_env_py_that_cannot_import_the_application_here_means_the_proof_did_not_run(copy_fixture, pg_binaries):
+    root = copy_fixture("fix_merge")
+    env = root / "migrations" / "env.py"
+    env.write_text("import shopapp_not_installed  # the application, not installed here\n" + env.read_text())
+    result = run("fix", "--merge", "--apply", "fix_merge")
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stdout.splitlines() if "upgrade:" in line]
+    assert line.startswith("  not run: upgrade: the database proof did not run:") and "shopapp_not_installed" in line
+    assert "migdoc-proof-" not in result.output  # the temporary copy's paths are shown as the project's
+    assert (root / "migrations" / "versions" / "0005_merge_heads.py").is_file()
