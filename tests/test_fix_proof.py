@@ -339,3 +339,12 @@ def test_an_env_py_that_cannot_import_the_application_here_means_the_proof_did_n
     assert line.startswith("  not run: upgrade: the database proof did not run:") and "shopapp_not_installed" in line
     assert "migdoc-proof-" not in result.output  # the temporary copy's paths are shown as the project's
     assert (root / "migrations" / "versions" / "0005_merge_heads.py").is_file()
+
+
+def test_apply_of_a_plan_a_static_proof_refutes_writes_nothing(copy_fixture):
+    root = copy_fixture("fix_story")
+    before = snapshot(root)
+    result = run("fix", "--merge", "--apply", "fix_story")
+    assert result.exit_code == 1
+    assert "not applied: the revision-map proof failed: Alembic warns on the planned chain" in result.stderr
+    assert snapshot(root) == before
