@@ -223,7 +223,9 @@ def planned_copy(layout: ProjectLayout, plan: Plan) -> Iterator[ProjectLayout]:
                 dirs_exist_ok=True,
             )
         for location in layout.version_locations:
-            shutil.copytree(location, mirrored(location), ignore=_SKIPPED, symlinks=True, dirs_exist_ok=True)
+            if mirrored(location).exists():  # inside the script folder: copied with it
+                continue
+            shutil.copytree(location, mirrored(location), ignore=_SKIPPED, symlinks=True)
         config_file = None
         if layout.config_file is not None:
             config_file = mirrored(layout.config_file)
@@ -251,9 +253,10 @@ def _carry_out(plan: Plan, mirrored) -> None:
             if source.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(source, target)
-        elif isinstance(action, EditText):
-            Path(mirrored(Path(action.path))).write_text(action.new_text, encoding="utf-8")
-        elif isinstance(action, CreateFile):
+        elif isinstance(action, (EditText, CreateFile)):
             target = mirrored(Path(action.path))
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(action.content, encoding="utf-8")
+            # a copied symlink still points at the project's file: replace the link, never write through it
+            if target.is_symlink():
+                target.unlink()
+            target.write_text(action.new_text if isinstance(action, EditText) else action.content, encoding="utf-8")

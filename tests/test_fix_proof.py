@@ -348,3 +348,25 @@ def test_apply_of_a_plan_a_static_proof_refutes_writes_nothing(copy_fixture):
     assert result.exit_code == 1
     assert "not applied: the revision-map proof failed: Alembic warns on the planned chain" in result.stderr
     assert snapshot(root) == before
+
+
+def test_the_planned_copy_never_writes_through_a_symlink_to_the_project(tmp_path):
+    from migdoc.plan_proof import planned_copy
+
+    root = tmp_path / "p"
+    versions = root / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (root / "migrations" / "env.py").write_text("")
+    shared = tmp_path / "shared_0001.py"
+    shared.write_text(revision_text("0001", None))
+    (versions / "0001_base.py").symlink_to(shared)
+    (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    layout = doctor.load_project(root).layout
+    path = str(versions / "0001_base.py")
+    edited = revision_text("0001", None, "op.execute('SELECT 1')")
+    edit = EditText(path=path, old_sha256="x", edits=(), old_text="", new_text=edited, reason="test", revision="0001")
+    with planned_copy(layout, Plan(("relink",), actions=(edit,))) as copy:
+        (copied,) = copy.version_locations
+        assert (copied / "0001_base.py").read_text() == edited and not (copied / "0001_base.py").is_symlink()
+        assert copy.root != layout.root and layout.root in copy.prepend_sys_path
+    assert shared.read_text() == revision_text("0001", None)
