@@ -370,3 +370,12 @@ def test_the_planned_copy_never_writes_through_a_symlink_to_the_project(tmp_path
         assert (copied / "0001_base.py").read_text() == edited and not (copied / "0001_base.py").is_symlink()
         assert copy.root != layout.root and layout.root in copy.prepend_sys_path
     assert shared.read_text() == revision_text("0001", None)
+
+
+def test_a_planned_parent_no_file_declares_is_refused_saying_which_file_needs_it():
+    context = context_of(*TWO_HEADS)
+    plan = Plan(("merge",), actions=(create("d4_merge.py", revision_text("d4", ("b2", "zz")), "d4"),))
+    (revision_map, no_new_errors) = prove_plan(context, plan)
+    assert revision_map.ok is False
+    assert "KeyError: 'zz'" in revision_map.why and "Revision zz referenced from Revision('d4'" in revision_map.why
+    assert no_new_errors.ok is False and "MD002 on d4" in no_new_errors.why

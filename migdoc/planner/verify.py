@@ -154,7 +154,14 @@ def _prove_revision_map(files: Sequence[RevisionFile], promised: tuple[set[str],
             for rev in heads:  # walking every head to base finds a loop or a missing parent
                 list(revision_map.iterate_revisions(rev, "base"))
         except Exception as exc:  # noqa: BLE001 - every way Alembic refuses the chain is the answer
-            return Proof(REVISION_MAP, False, f"Alembic's RevisionMap refuses the planned chain: {_one_line(exc)}")
+            # a bare KeyError names only the id: what Alembic warned on the way says which file needs it
+            said = sorted({_one_line(w.message) for w in caught})
+            warned = f" (it warned: {'; '.join(said)})" if said else ""
+            return Proof(
+                REVISION_MAP,
+                False,
+                f"Alembic's RevisionMap refuses the planned chain: {type(exc).__name__}: {_one_line(exc)}{warned}",
+            )
     said = sorted({_one_line(w.message) for w in caught})
     if said:
         return Proof(REVISION_MAP, False, f"Alembic warns on the planned chain: {'; '.join(said)}")
