@@ -379,3 +379,13 @@ def test_a_planned_parent_no_file_declares_is_refused_saying_which_file_needs_it
     assert revision_map.ok is False
     assert "KeyError: 'zz'" in revision_map.why and "Revision zz referenced from Revision('d4'" in revision_map.why
     assert no_new_errors.ok is False and "MD002 on d4" in no_new_errors.why
+
+
+def test_a_refusal_caused_by_an_unreadable_file_says_it_was_left_out():
+    # modelled on a public chain whose Python 2 files (print statements) neither migdoc nor Alembic can load
+    unreadable = ("b2_left.py", revision_text("b2", "a1", "print 'backfilling'"))
+    context = context_of(TWO_HEADS[0], unreadable, TWO_HEADS[2], ("e5_after.py", revision_text("e5", "b2")))
+    plan = Plan(("merge",), actions=(create("d4_merge.py", revision_text("d4", ("c3", "e5")), "d4"),))
+    (revision_map, _) = prove_plan(context, plan)
+    assert revision_map.ok is False and "KeyError: 'b2'" in revision_map.why
+    assert revision_map.why.endswith("1 version file(s) cannot be read (MD010) and are left out")

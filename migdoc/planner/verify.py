@@ -113,10 +113,15 @@ def prove_plan(
     if not plan.actions:
         return ()
     files = planned_files(context, plan)
-    return (
-        _prove_revision_map(files, promised_heads(context, plan)),
-        _prove_no_new_errors(context, files, codes, severity),
-    )
+    revision_map = _prove_revision_map(files, promised_heads(context, plan))
+    unreadable = sum(rf.read_error is not None for rf in files)
+    if revision_map.is_failed and unreadable:
+        # Alembic would import them, and fail on them too (a syntax error); say why they are missing
+        revision_map = dataclasses.replace(
+            revision_map,
+            why=f"{revision_map.why}; {unreadable} version file(s) cannot be read (MD010) and are left out",
+        )
+    return (revision_map, _prove_no_new_errors(context, files, codes, severity))
 
 
 def promised_heads(context: PlanContext, plan: Plan) -> tuple[set[str], bool]:
