@@ -10,6 +10,7 @@ config or environment error, 3 a bug in migdoc.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import signal
@@ -701,6 +702,8 @@ def fix(
         for action in plan.actions:
             for warning in action.warnings:
                 click.echo(f"warning: {shown.printable(display_text(warning))}", err=True)
+        for line in shown.proof_lines(dataclasses.replace(plan, proofs=tuple(p for p in plan.proofs if not p.ok))):
+            click.echo(line.strip(), err=True)
         if plan.realign is not None:
             click.echo(
                 f"after applying, stamp the database: {shown.printable(display_text(plan.realign.command))}", err=True

@@ -389,3 +389,12 @@ def test_a_refusal_caused_by_an_unreadable_file_says_it_was_left_out():
     (revision_map, _) = prove_plan(context, plan)
     assert revision_map.ok is False and "KeyError: 'b2'" in revision_map.why
     assert revision_map.why.endswith("1 version file(s) cannot be read (MD010) and are left out")
+
+
+def test_a_diff_with_apply_says_on_stderr_which_proof_did_not_run(copy_fixture):
+    copy_fixture("fix_merge")
+    result = run("fix", "--merge", "--apply", "--diff", "--no-verify", "fix_merge")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("diff --git") and '+"""merge heads' in result.stdout  # the rendered file
+    assert "not run: upgrade: --no-verify: the database proof was skipped" in result.stderr
+    assert "proved: revision-map" not in result.stderr  # only what did not pass is worth the noise
