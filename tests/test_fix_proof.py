@@ -398,3 +398,15 @@ def test_a_diff_with_apply_says_on_stderr_which_proof_did_not_run(copy_fixture):
     assert result.stdout.startswith("diff --git") and '+"""merge heads' in result.stdout  # the rendered file
     assert "not run: upgrade: --no-verify: the database proof was skipped" in result.stderr
     assert "proved: revision-map" not in result.stderr  # only what did not pass is worth the noise
+
+
+def test_is_proved_answers_for_the_overviews_plans_as_a_ranking_will_ask(copy_fixture):
+    """The hook of the recommendation: a plan the overview shows is proved statically, or not."""
+    copy_fixture("fix_story")
+    overview = doctor.plan_fix(doctor.load_project("fix_story"), doctor.FixOptions(now=NOW)).overview
+    assert is_proved(overview["archive"]) and not is_proved(overview["merge"])
+    bare = replace(overview["archive"], proofs=())
+    assert not is_proved(bare)  # no proof ran: not proved, until proved with the planner's inputs
+    project = doctor.load_project("fix_story")
+    context = doctor.read_plan_inputs(project, doctor.check_project(project).diagnostics, now=NOW)
+    assert is_proved(bare, context)
