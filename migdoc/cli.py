@@ -10,6 +10,7 @@ config or environment error, 3 a bug in migdoc.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import signal
@@ -624,6 +625,32 @@ Example:
 @click.option("--diff", "show_diff", is_flag=True, help="Show the plan as a unified diff.")
 @click.option("--apply", "is_apply", is_flag=True, help="Carry the plan out (journalled; undo with --undo).")
 @click.option("--undo", "is_undo", is_flag=True, help="Restore the files of the last applied fix.")
+@click.option(
+    "--no-verify",
+    "is_no_verify",
+    is_flag=True,
+    help="With --apply: skip the database proof (the upgrade of the planned tree on a throwaway PostgreSQL).",
+)
+@click.option(
+    "--server",
+    "server_url",
+    envvar="MIGDOC_DRYRUN_SERVER",
+    show_envvar=True,
+    metavar="URL",
+    default=None,
+    callback=_remember_url,
+    help="For the database proof of --apply: a PostgreSQL server migdoc may create a throwaway database on.",
+)
+@click.option(
+    "--pg-bindir", metavar="DIR", default=None, help="For the database proof: folder with initdb and postgres."
+)
+@click.option(
+    "--url-env",
+    multiple=True,
+    metavar="NAME",
+    help="For the database proof: environment variable(s) env.py reads the URL from (default DATABASE_URL).",
+)
+@click.option("-x", "x_arguments", multiple=True, metavar="KEY=VALUE", help="For the database proof: as Alembic's -x.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_database_url_option
 def fix(
@@ -647,12 +674,16 @@ def fix(
     show_diff,
     is_apply,
     is_undo,
+    is_no_verify,
+    server_url,
+    pg_bindir,
+    url_env,
+    x_arguments,
     fmt,
     database_url,
 ):
-    """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied."""
-    import dataclasses
-
+    """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied
+    (a proof of the planned tree failed, or the plan was not healthier)."""
     from migdoc import doctor
     from migdoc.errors import ApplyInterrupted, FixRefused, UsageError
     from migdoc.filesystem import display_path, display_text
@@ -720,6 +751,17 @@ def fix(
             )
             click.echo(overview, nl=False)
         sys.exit(EXIT_FINDINGS if proposals else EXIT_OK)
+    if is_apply and not proposal.plan.is_empty:
+        # proved before anything is written: the static proofs on what will be written, then the upgrade
+        proposal = doctor.prove_fix(
+            project,
+            proposal,
+            is_database_proof=not is_no_verify,
+            server_url=server_url,
+            pg_bindir=pg_bindir,
+            url_env=tuple(url_env) or ("DATABASE_URL",),
+            x_arguments=tuple(x_arguments),
+        )
     plan = proposal.plan
     if fmt == "json":
         click.echo(shown.render_plan_json(plan), nl=False)
@@ -729,6 +771,8 @@ def fix(
         for action in plan.actions:
             for warning in action.warnings:
                 click.echo(f"warning: {shown.printable(display_text(warning))}", err=True)
+        for line in shown.proof_lines(dataclasses.replace(plan, proofs=tuple(p for p in plan.proofs if not p.ok))):
+            click.echo(line.strip(), err=True)
         if plan.realign is not None:
             click.echo(
                 f"after applying, stamp the database: {shown.printable(display_text(plan.realign.command))}", err=True
@@ -737,6 +781,16 @@ def fix(
         click.echo(shown.render_plan(plan, _styler(_is_terminal())), nl=False)
     if not is_apply or plan.is_empty:
         sys.exit(EXIT_FINDINGS if plan.actions or plan.unresolved else EXIT_OK)
+    failed = [proof for proof in plan.proofs if proof.is_failed]
+    if failed:
+        skip = " (--no-verify skips the database proof)" if failed[0].name == "upgrade" else ""
+        statement = f" [SQL: {' '.join(failed[0].statement.split())}]" if failed[0].statement else ""
+        click.echo(
+            f"migdoc: not applied: the {failed[0].name} proof failed: "
+            f"{shown.printable(display_text(failed[0].why + statement))}; nothing changed{skip}",
+            err=True,
+        )
+        sys.exit(EXIT_FINDINGS)
     try:
         result = doctor.apply_fix(project, proposal)
     except ApplyInterrupted as exc:

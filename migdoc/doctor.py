@@ -291,14 +291,82 @@ def plan_fix(
     before = check_project(project)
     context = read_plan_inputs(project, before.diagnostics, archive_dir=archive_dir, now=now)
     if not options.strategies:
-        planned = plan_overview(context, options)
-        recommended = recommend(context, options, planned)
+        planned = {name: _proved(project, context, plan) for name, plan in plan_overview(context, options).items()}
+        recommended = recommend(context, options, planned, is_proved=_is_proved)
         why_not = {
             name: said for name, plan in planned.items() if (said := not_recommended(context, options, name, plan))
         }
         overview = {name: _readable_notes(plan, project.layout.root) for name, plan in planned.items()}
         return FixProposal(before, options, overview=overview, recommended=recommended, not_recommended=why_not)
-    return FixProposal(before, options, plan=_readable_notes(plan_repairs(context, options), project.layout.root))
+    plan = _proved(project, context, plan_repairs(context, options))
+    return FixProposal(before, options, plan=_readable_notes(plan, project.layout.root))
+
+
+def _is_proved(plan: Plan) -> bool:
+    """A plan may be recommended only when no proof of its planned tree failed."""
+    return not any(proof.is_failed for proof in plan.proofs)
+
+
+def _proved(project: Project, context, plan: Plan) -> Plan:
+    """``plan`` with the static proofs on its planned tree (a failed one refuses it), judged by
+    the project's own rule selection and severities."""
+    from migdoc.planner.verify import prove_statically
+
+    settings = project.layout.settings
+    codes = selected_codes(select=settings.select, ignore=settings.ignore)
+    return prove_statically(context, plan, codes, settings.severity)
+
+
+_SERVER_BINARIES = ("initdb and postgres", "initdb", "postgres")
+
+
+def prove_fix(
+    project: Project,
+    proposal: FixProposal,
+    *,
+    is_database_proof: bool = True,
+    server_url: str | None = None,
+    pg_bindir: str | None = None,
+    url_env: Sequence[str] = ("DATABASE_URL",),
+    x_arguments: Sequence[str] = (),
+    on_database: Callable[[str], None] | None = None,
+) -> FixProposal:
+    """Before ``--apply`` writes: the proposal's plan with its new files rendered from the
+    project's template (``ApplyError`` when that cannot be done, nothing written), the static
+    proofs run again on what will really be written, then, when they pass and
+    ``is_database_proof``, the upgrade from base to heads of the planned tree on a throwaway
+    PostgreSQL (found as the dry-run finds one; not run, and said so, where there is none).
+    Nothing of the project is written; :func:`apply_fix` refuses a plan a proof failed."""
+    from migdoc import plan_proof
+    from migdoc.errors import EnvironmentProblem
+    from migdoc.planner.verify import with_proofs
+
+    assert proposal.plan is not None
+    plan = plan_proof.render_templates(project.layout, replace(proposal.plan, proofs=()))
+    context = read_plan_inputs(project, proposal.before.diagnostics, proposal.options.archive_dir, proposal.options.now)
+    plan = _proved(project, context, plan)
+    if plan.is_empty or any(p.is_failed for p in plan.proofs):
+        return replace(proposal, plan=plan)
+    if not is_database_proof:
+        return replace(proposal, plan=with_proofs(plan, [plan_proof.skipped()]))
+    with plan_proof.planned_copy(project.layout, plan) as layout:
+        copy = load_project(layout=layout, is_read_only=True)
+        try:
+            result = dryrun_project(
+                copy,
+                server_url=server_url,
+                pg_bindir=pg_bindir,
+                downgrade=False,
+                url_env=url_env,
+                x_arguments=x_arguments,
+                on_database=on_database,
+            )
+        except EnvironmentProblem as exc:
+            if pg_bindir and exc.needs in _SERVER_BINARIES:  # binaries the user named and that are not there
+                raise
+            return replace(proposal, plan=with_proofs(plan, [plan_proof.not_run(exc, layout, project.layout)]))
+        proof = plan_proof.upgrade_proof(result, plan, layout, project.layout)
+    return replace(proposal, plan=with_proofs(plan, [proof]))
 
 
 def _readable_notes(plan: Plan, root: Path) -> Plan:
@@ -324,9 +392,18 @@ def apply_fix(project: Project, proposal: FixProposal, recheck: Callable[[], Che
     from migdoc.dryrun.signals import first_signal_guarded
 
     assert proposal.plan is not None
+    failed = [p for p in proposal.plan.proofs if p.is_failed]
+    if failed:  # the gate: a plan its own proof refutes is never written
+        from migdoc.errors import ApplyError
+
+        raise ApplyError(f"not applied: the {failed[0].name} proof failed: {failed[0].why}; nothing changed")
+    from migdoc.plan_proof import render_templates
+
+    # a file still to be rendered from the project's template is rendered now (never its preview written)
+    plan = render_templates(project.layout, proposal.plan)
     with first_signal_guarded():  # SIGINT/SIGTERM while writing: roll back, then one line
         return applying.apply_plan(
-            proposal.plan,
+            plan,
             project.layout.root,
             recheck=recheck or (lambda: check_project(reload_project(project))),
             before=proposal.before,
@@ -370,8 +447,9 @@ def read_plan_inputs(project: Project, diagnostics, archive_dir: str | None = No
             existing[folder] = frozenset(os.listdir(folder))
         except OSError:
             existing[folder] = frozenset()
-    script = None
+    script = script_path = None
     if layout.script_location is not None and (layout.script_location / "script.py.mako").is_file():
+        script_path = str(layout.script_location / "script.py.mako")
         try:
             script = (layout.script_location / "script.py.mako").read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -386,6 +464,7 @@ def read_plan_inputs(project: Project, diagnostics, archive_dir: str | None = No
         file_template=layout.file_template,
         is_template_explicit=layout.has_explicit_file_template,
         script_template=script,
+        script_template_path=script_path,
         archived=dict(project.archived),
         added=_git_added(project),
         arrived=_git_arrived(project),

@@ -259,13 +259,33 @@ class EditText(_ActionBase):
     kind: str = "edit"
 
 
+@dataclass(frozen=True)
+class TemplateRender:
+    """A new file to be rendered from the project's own template (``script.py.mako``), as
+    Alembic renders it. Rendering runs the Python inside the template, so it happens only
+    where the user asked for a write (``--apply``); a preview shows these arguments.
+
+    ``arguments``: Alembic's template arguments but ``config`` (which the edge supplies),
+    as (name, value) pairs in the order Alembic passes them."""
+
+    template: str
+    """The template's path (absolute, as the project was read)."""
+    arguments: tuple[tuple[str, object], ...]
+    down_revisions: tuple[str, ...] = ()
+    """The parents the rendered file must declare (checked after rendering)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class CreateFile(_ActionBase):
-    """Write a new file; refused when something already exists at ``path``."""
+    """Write a new file; refused when something already exists at ``path``.
+
+    With ``template`` set, ``content`` is a preview (what will be rendered, from which
+    template) until the edge renders the file at ``--apply``."""
 
     path: str
     content: str
     kind: str = "create"
+    template: TemplateRender | None = None
 
 
 Action = MoveFile | RenameFile | EditText | CreateFile
@@ -302,6 +322,27 @@ class Realign:
 
 
 @dataclass(frozen=True)
+class Proof:
+    """One proof run (or not) on a plan's planned tree.
+
+    ``ok``: True passed, False failed (the plan must not be written), None did not run
+    (``why`` says why: no PostgreSQL, ``--no-verify``)."""
+
+    name: str
+    """``revision-map``, ``no-new-errors`` or ``upgrade``."""
+    ok: bool | None
+    why: str = ""
+    revision: str | None = None
+    """For a failed ``upgrade``: the revision whose step failed."""
+    error: str | None = None
+    statement: str | None = None
+
+    @property
+    def is_failed(self) -> bool:
+        return self.ok is False
+
+
+@dataclass(frozen=True)
 class Plan:
     """An ordered list of actions and what the strategies could not do.
 
@@ -320,6 +361,8 @@ class Plan:
     """With a database: the ``alembic stamp`` to run after applying, when the plan needs one."""
     refusal: Refusal | None = None
     """When the strategy refused (the overview of ``fix`` without a strategy): why, and the flag."""
+    proofs: tuple[Proof, ...] = ()
+    """What was proved on the planned tree (``migdoc.planner.verify``); empty: not yet proved."""
 
     @property
     def is_empty(self) -> bool:

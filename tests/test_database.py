@@ -131,7 +131,9 @@ def test_status_without_a_database_url_reads_the_configured_one(copy_fixture):
     """As `alembic current`: the ini's sqlalchemy.url (here a server nobody runs: one line, exit 2)."""
     root = copy_fixture("deploy_chain")
     ini = root / "alembic.ini"
-    ini.write_text(ini.read_text().replace("postgresql+psycopg://localhost/shop", "postgresql+psycopg://127.0.0.1:1/shop"))
+    ini.write_text(
+        ini.read_text().replace("postgresql+psycopg://localhost/shop", "postgresql+psycopg://127.0.0.1:1/shop")
+    )
     result = run("status", "deploy_chain", env={"MIGDOC_DATABASE_URL": ""})
     assert result.exit_code == 2
     assert "127.0.0.1:1/shop: cannot reach the database server" in result.output

@@ -72,13 +72,17 @@ def test_an_exact_repeat_on_a_healthy_chain_is_left_alone(tmp_path, monkeypatch)
 def test_merge_takes_message_and_rev_id_as_alembic_merge_does(copy_fixture):
     from fixhelp import alembic_heads, apply_for, plan_for
 
+    from migdoc.doctor import load_project
     from migdoc.model import CreateFile
+    from migdoc.plan_proof import render_templates
 
     root = copy_fixture("fix_merge")
     plan = plan_for("fix_merge", is_merge=True, message="join billing and audit", rev_id="0005")
     (created,) = [a for a in plan.actions if isinstance(a, CreateFile)]
     assert created.path.endswith("/0005_join_billing_and_audit.py")
-    assert "join billing and audit" in created.content and "revision: str = '0005'" in created.content
+    assert "join billing and audit" in created.content and "up_revision = '0005'" in created.content
+    (rendered,) = render_templates(load_project("fix_merge").layout, plan).actions
+    assert '"""join billing and audit' in rendered.content and "revision: str = '0005'" in rendered.content
     taken = CliRunner().invoke(cli, ["fix", "--merge", "--rev-id", "0002", "fix_merge"])
     assert taken.exit_code == 2 and "--rev-id 0002: a revision with that id already exists" in taken.output
     bad = CliRunner().invoke(cli, ["fix", "--merge", "--rev-id", "../x", "fix_merge"])

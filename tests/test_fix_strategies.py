@@ -14,6 +14,7 @@ from migdoc.doctor import check_project, load_project
 from migdoc.errors import ApplyError
 from migdoc.model import CreateFile, RenameFile
 from migdoc.output.fix import render_diff, render_plan
+from migdoc.plan_proof import render_templates
 
 
 def run(*args: str):
@@ -48,7 +49,9 @@ def test_merge_follows_the_project_id_style(copy_fixture):
     copy_fixture("fix_merge")
     (create,) = plan_for("fix_merge", is_merge=True).actions
     assert isinstance(create, CreateFile) and create.path.endswith("versions/0005_merge_heads.py")
-    assert "down_revision: Union[str, Sequence[str], None] = ('0003', '0004')" in create.content
+    assert create.template is not None and dict(create.template.arguments)["down_revision"] == ("0003", "0004")
+    (rendered,) = render_templates(load_project("fix_merge").layout, plan_for("fix_merge", is_merge=True)).actions
+    assert "down_revision: Union[str, Sequence[str], None] = ('0003', '0004')" in rendered.content
     copy_fixture("fix_merge_hex")
     (create,) = plan_for("fix_merge_hex", is_merge=True).actions
     stem = create.path.rsplit("/", 1)[1]
@@ -141,7 +144,7 @@ def test_not_healthier_is_rolled_back(copy_fixture):
     from dataclasses import replace
 
     root = copy_fixture("fix_merge")
-    plan = plan_for("fix_merge", is_merge=True)
+    plan = render_templates(load_project("fix_merge").layout, plan_for("fix_merge", is_merge=True))
     (create,) = plan.actions
     # A merge revision that merges nothing useful: the result is no healthier.
     broken = replace(create, content=create.content.replace("('0003', '0004')", "'0003'"))

@@ -34,6 +34,7 @@ EDGES = {
     "migdoc.result_cache",
     "migdoc.reports",
     "migdoc.apply",
+    "migdoc.plan_proof",
     "migdoc.journal",
     "migdoc.lock",
     "migdoc.deployed",

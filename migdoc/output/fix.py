@@ -56,6 +56,7 @@ def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -
     lines.append(style(heading, "path"))
     for note in plan.notes:
         lines.append(style(f"  note: {printable(note)}", "dim"))
+    lines += proof_lines(plan, style)
     for number, action in enumerate(plan.actions, 1):
         lines.append("")
         lines.append(f"  {number:>2}. {_describe(action)}")
@@ -74,6 +75,28 @@ def render_plan(plan: Plan, style: Styler = plain, heading: str | None = None) -
         for item in plan.unresolved:
             lines.append(f"    - {printable(item)}")
     return "\n".join(lines) + "\n"
+
+
+_PROOF_WORDS = {True: ("proved", "dim"), False: ("NOT PROVED", "warning"), None: ("not run", "dim")}
+
+
+def proof_lines(plan: Plan, style: Styler = plain) -> list[str]:
+    """One line per proof of the planned tree: passed, failed (with the failing revision and
+    statement of an upgrade), or did not run (and why)."""
+    lines = []
+    for proof in plan.proofs:
+        word, tone = _PROOF_WORDS[proof.ok]
+        lines.append(style(f"  {word}: {proof.name}: {printable(display_text(proof.why))}", tone))
+        if proof.statement:
+            lines.append(style(f"      statement: {printable(' '.join(proof.statement.split()))}", tone))
+    return lines
+
+
+def proof_to_dict(proof) -> dict:
+    shown: dict = {"name": proof.name, "ok": proof.ok, "ran": proof.ok is not None, "why": display_text(proof.why)}
+    if proof.revision is not None or proof.error is not None or proof.statement is not None:
+        shown.update(revision=proof.revision, error=proof.error, statement=proof.statement)
+    return shown
 
 
 def render_overview(
@@ -174,6 +197,7 @@ def plan_to_dict(plan: Plan) -> dict:
         "unresolved": list(plan.unresolved),
         "stamp": realign_to_dict(plan.realign) if plan.realign is not None else None,
         "diff": render_diff(plan),
+        "proofs": [proof_to_dict(proof) for proof in plan.proofs],
     }
     if refusal is not None:  # only where a strategy refused: every other plan keeps its shape
         shown["refused"] = refusal_to_dict(refusal.message, refusal.flag, refusal.candidates)

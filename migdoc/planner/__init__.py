@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from migdoc.planner.archive import plan_archive
 from migdoc.planner.context import PlanContext
-from migdoc.planner.merge import plan_merge, render_merge_script
+from migdoc.planner.merge import plan_merge
 from migdoc.planner.overview import not_recommended, plan_overview, plan_repairs, recommend
 from migdoc.planner.renumber import new_stem, plan_renumber, unsafe_name_reason
 
@@ -48,6 +48,5 @@ __all__ = [
     "plan_renumber",
     "plan_repairs",
     "recommend",
-    "render_merge_script",
     "unsafe_name_reason",
 ]

@@ -46,6 +46,9 @@ class PlanContext:
     is_template_explicit: bool = False
     script_template: str | None = None
     """The project's ``script.py.mako``, when it has one."""
+    script_template_path: str | None = None
+    """Where the project's ``script.py.mako`` is (absolute), when it has one: new revision
+    files are rendered from it at ``--apply`` (never read or run by the planner)."""
     archived: Mapping[str, str] = field(default_factory=dict)
     """Revision id -> path of files already in the archive (ids a database may still hold)."""
     truncate_slug_length: int = 40

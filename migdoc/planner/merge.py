@@ -9,6 +9,7 @@ from migdoc.errors import FixRefused
 from migdoc.model import (
     CreateFile,
     FixOptions,
+    TemplateRender,
 )
 from migdoc.naming import (
     render_file_template,
@@ -28,7 +29,6 @@ from migdoc.planner.context import (
     name_of,
 )
 from migdoc.planner.renumber import unsafe_name_reason
-from migdoc.reader import read_revision
 
 MERGE_MESSAGE = "merge heads"
 
@@ -73,10 +73,18 @@ def plan_merge(context: PlanContext, options: FixOptions, state: PlanState | Non
         return PartialPlan(
             unresolved=(f"--merge: {path} already exists; cannot write the merge revision",), state=state
         )
-    content = render_merge_script(context.script_template, revision, tuple(heads), options)
-    check = read_revision(path, content.encode("utf-8"))
-    if check.revision != revision or set(check.down_revisions) != set(heads):
-        content = render_merge_script(None, revision, tuple(heads), options)
+    if context.script_template_path is None:
+        # `alembic merge` renders script.py.mako and fails without it; a merge file from any
+        # other template would not be the project's (issue 23: a built-in one broke a run)
+        return PartialPlan(
+            unresolved=(
+                "--merge: the project has no script.py.mako in its script folder, so the merge file cannot be "
+                "rendered as `alembic merge` renders it; add the template (or run `alembic merge heads`)",
+            ),
+            state=state,
+        )
+    render = merge_render(context.script_template_path, revision, tuple(heads), options)
+    content = preview_of(render)
     merged_codes = tuple(sorted({MULTIPLE_HEADS, HEAD_CONFLICT} & {d.code for d in context.diagnostics}))
     action = CreateFile(
         path=path,
@@ -84,6 +92,7 @@ def plan_merge(context: PlanContext, options: FixOptions, state: PlanState | Non
         reason=f"merges the {len(heads)} heads {', '.join(heads)} into one, as `alembic merge heads` would",
         answers=merged_codes,
         revision=revision,
+        template=render,
     )
     # The merge file is new: the surviving files and their parents stay as they are.
     return PartialPlan(actions=(action,), state=state)
@@ -106,47 +115,29 @@ def _new_revision_id(known: set[str], heads: Sequence[str], options: FixOptions)
         seed += "+"
 
 
-def _comma(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return ", ".join(str(v) for v in value)  # type: ignore[union-attr]
-
-
-def render_merge_script(template: str | None, revision: str, heads: tuple[str, ...], options: FixOptions) -> str:
-    """The project's ``script.py.mako`` rendered as Alembic renders it for a merge
-    (Alembic's generic template when the project has none or it cannot be rendered)."""
-    from mako.template import Template
-
-    values = dict(
-        up_revision=revision,
-        down_revision=heads if len(heads) > 1 else (heads[0] if heads else None),
-        branch_labels=None,
-        depends_on=None,
-        create_date=options.now,
-        comma=_comma,
-        message=options.message or MERGE_MESSAGE,
-        upgrades=None,
-        downgrades=None,
-        imports=None,
-        config=None,
+def merge_render(template: str, revision: str, heads: tuple[str, ...], options: FixOptions) -> TemplateRender:
+    """The template arguments ``ScriptDirectory.generate_revision`` passes for ``alembic merge``,
+    in its order, but ``comma`` and ``config`` (the edge adds them when it renders): the down
+    revision a scalar for one head and a tuple for several, labels and dependencies None."""
+    arguments = (
+        ("up_revision", revision),
+        ("down_revision", heads if len(heads) > 1 else (heads[0] if heads else None)),
+        ("branch_labels", None),
+        ("depends_on", None),
+        ("create_date", options.now),
+        ("message", options.message or MERGE_MESSAGE),
     )
-    if template is not None:
-        try:
-            return Template(text=template).render_unicode(**values)
-        except Exception:  # noqa: BLE001 - a custom template may need Alembic's runtime; fall back
-            pass
-    return Template(text=_generic_script()).render_unicode(**values)
+    return TemplateRender(template=template, arguments=arguments, down_revisions=heads)
 
 
-def _generic_script() -> str:
-    """Alembic's own ``generic`` template, from the installed alembic: a merge written here
-    is the file ``alembic merge`` would write. Found without importing alembic (which
-    would pull in SQLAlchemy: the planner stays free of it)."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("alembic")
-    assert spec is not None and spec.origin is not None, "alembic is a dependency of migdoc"
-    return (Path(spec.origin).parent / "templates" / "generic" / "script.py.mako").read_text(encoding="utf-8")
+def preview_of(render: TemplateRender) -> str:
+    """What a preview shows for a file rendered only at ``--apply``: the template and its
+    arguments. The template is Python (Mako); a preview, which promises to write nothing,
+    does not run it."""
+    lines = [
+        f"# rendered at --apply from {render.template}, as `alembic merge` renders it;",
+        "# a preview does not run the template (it is Python). Template arguments:",
+    ]
+    lines += [f"#   {name} = {value!r}" for name, value in render.arguments]
+    lines.append("#   comma = alembic.util.format_as_comma; config = the project's Alembic Config")
+    return "\n".join(lines) + "\n"
