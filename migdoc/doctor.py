@@ -373,13 +373,19 @@ def _readable_notes(plan: Plan, root: Path) -> Plan:
     """The plan with the notes it writes into the project (the archive README) naming files
     relative to the project ``root``: the same README whichever folder ``fix`` ran from, and
     one that still reads right from the project's root (an absolute path outside it stays
-    as it is). The plan's own paths stay absolute, so it applies from any folder."""
+    as it is). The plan's own paths stay absolute, so it applies from any folder. A file still
+    to be rendered from the project's template keeps its preview as the diff shows it."""
     from migdoc.filesystem import display_text
     from migdoc.model import CreateFile
 
-    actions = tuple(
-        replace(a, content=display_text(a.content, cwd=root)) if isinstance(a, CreateFile) else a for a in plan.actions
-    )
+    def readable(action):
+        if not isinstance(action, CreateFile):
+            return action
+        if action.template is not None:  # a preview, never written: as the diff shows paths
+            return replace(action, content=display_text(action.content))
+        return replace(action, content=display_text(action.content, cwd=root))
+
+    actions = tuple(readable(a) for a in plan.actions)
     return replace(plan, actions=actions)
 
 

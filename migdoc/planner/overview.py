@@ -202,9 +202,12 @@ def not_recommended(context: PlanContext, options: FixOptions, name: str, plan: 
     """Why the plan named ``name`` cannot be the recommendation, in a few words; None when it can."""
     from migdoc.planner.context import DUPLICATE_REVISION, HEAD_CONFLICT, MISSING_REVISION, MULTIPLE_HEADS
 
-    if plan.refusal is not None:
+    failed_proofs = [proof for proof in plan.proofs if proof.is_failed]
+    if plan.refusal is not None and not failed_proofs:
         return f"it needs {plan.refusal.flag or 'a choice'} to decide"
-    if plan.unresolved:
+    # a failed proof leaves its refusal in `unresolved` too: the plan's own reasons come first
+    proof_refusal = plan.refusal.message if plan.refusal is not None and failed_proofs else None
+    if [item for item in plan.unresolved if item != proof_refusal]:
         return "it leaves something unresolved"
     if not plan.actions:
         return "it does nothing"
@@ -221,6 +224,8 @@ def not_recommended(context: PlanContext, options: FixOptions, name: str, plan: 
     repeated = repeated_upgrade(context, plan)
     if repeated is not None:
         return f"it keeps {repeated}, whose upgrade() is the same: the DDL would run twice"
+    if failed_proofs:
+        return "it is not proved: " + "; ".join(f"{proof.name}: {proof.why}" for proof in failed_proofs)
     return None
 
 
