@@ -36,7 +36,15 @@ def _file(n: int, parent: str | None, folder: str = "v") -> RevisionFile:
 def _context(files: list[RevisionFile]) -> PlanContext:
     graph = build_graph(files)
     diagnostics = run_checks(CheckContext(graph=graph)).diagnostics
-    return PlanContext(graph=graph, diagnostics=diagnostics, sources={}, version_dirs=("v",), archive_root="archive")
+    return PlanContext(
+        graph=graph,
+        diagnostics=diagnostics,
+        sources={},
+        version_dirs=("v",),
+        archive_root="archive",
+        # a merge is planned only from the project's own template (rendered at --apply)
+        script_template_path="script.py.mako",
+    )
 
 
 def test_fix_plans_a_20000_revision_chain_without_recursion():
