@@ -159,15 +159,15 @@ class RevisionGraph:
 
     @cached_property
     def kept_heads(self) -> tuple[str, ...]:
-        """Kept revisions no ``down_revision`` names: the distinct heads of the chain.
+        """Kept revisions no kept ``down_revision`` names: the heads of the chain, each id once.
 
-        A file whose ``down_revision`` could not be read (MD010) is neither a
-        head nor a base: where it hangs is unknown, and counting it would add
-        a false second head or base next to the MD010 finding."""
-        named = {parent for index in self.kept.values() for parent in self.files[index].down_revisions}
-        return tuple(
-            sorted(rev for rev, index in self.kept.items() if rev not in named and self.files[index].read_error is None)
-        )
+        A ``depends_on`` never takes a head away (Alembic discards a head only for a
+        ``down_revision``), and a shadowed copy's ``down_revision`` is never read by Alembic
+        (its map holds the kept copy). A file whose ``down_revision`` could not be read
+        (MD010) is neither a head nor a base: where it hangs is unknown, and counting it
+        would add a false second head or base next to the MD010 finding."""
+        heads = open_heads((rev, self.files[index].down_revisions) for rev, index in self.kept.items())
+        return tuple(rev for rev in heads if self.files[self.kept[rev]].read_error is None)
 
     @cached_property
     def heads(self) -> tuple[str, ...]:
@@ -184,6 +184,24 @@ class RevisionGraph:
             if rf.read_error is None
         ]
         return tuple(sorted([*self.kept_heads, *shadowed]))  # type: ignore[list-item]
+
+    @cached_property
+    def head_revisions(self) -> tuple[str, ...]:
+        """:attr:`heads` with each id once: what every head count migdoc prints counts
+        (a duplicated id that is a head twice is one head, named by MD001)."""
+        return tuple(sorted(set(self.heads)))
+
+    def is_head_file(self, index: int) -> bool:
+        """Whether this file is one of Alembic's heads: the kept copy when no
+        ``down_revision`` names its id, a shadowed copy always (see :attr:`heads`)."""
+        rf = self.files[index]
+        if rf.revision is None or rf.read_error is not None:
+            return False
+        return self.is_shadowed(index) or rf.revision in self._kept_head_set
+
+    @cached_property
+    def _kept_head_set(self) -> frozenset[str]:
+        return frozenset(self.kept_heads)
 
     @cached_property
     def bases(self) -> tuple[str, ...]:
@@ -281,6 +299,20 @@ class RevisionGraph:
             for node in self._topological_order
             if (index := self.index_of(node)) is not None and not self.is_shadowed(index)
         )
+
+
+def open_heads(revisions: Iterable[tuple[str, Sequence[str]]]) -> tuple[str, ...]:
+    """The heads as Alembic defines them, each id once, sorted: every revision that no
+    ``down_revision`` names. ``depends_on`` is not a ``down_revision``: a revision
+    named only by another's ``depends_on`` stays a head (Alembic's ``RevisionMap``
+    discards a head only for a versioned down revision). The one definition the
+    graph, the rules and the planner (on the chain as a plan leaves it) all use."""
+    ids: list[str] = []
+    named: set[str] = set()
+    for revision, down_revisions in revisions:
+        ids.append(revision)
+        named.update(down_revisions)
+    return tuple(sorted({rev for rev in ids if rev not in named}))
 
 
 def node_sort_key(node: NodeKey) -> tuple[int, int, str]:

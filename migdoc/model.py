@@ -172,9 +172,12 @@ class Summary:
     files: int
     revisions: int
     heads: int
+    """How many distinct revision ids are heads (:attr:`migdoc.graph.RevisionGraph.head_revisions`)."""
     errors: int
     warnings: int
     info: int
+    head_revisions: tuple[str, ...] = ()
+    """The heads counted by ``heads``, sorted."""
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ def check_to_dict(result: CheckResult) -> dict:
             "files": s.files,
             "revisions": s.revisions,
             "heads": s.heads,
+            "head_revisions": list(s.head_revisions),
             "errors": s.errors,
             "warnings": s.warnings,
             "info": s.info,

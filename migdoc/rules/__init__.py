@@ -83,9 +83,10 @@ def run_checks(
     summary = Summary(
         files=len(graph.files),
         revisions=len(graph.kept),
-        heads=len(graph.heads),
+        heads=len(graph.head_revisions),
         errors=sum(d.severity is Severity.ERROR for d in found),
         warnings=sum(d.severity is Severity.WARNING for d in found),
         info=sum(d.severity is Severity.INFO for d in found),
+        head_revisions=graph.head_revisions,
     )
     return CheckResult(tuple(found), summary)
