@@ -5,7 +5,9 @@ One node per file, so two files declaring one revision id stay two nodes; a
 so a broken chain is still a graph that can be drawn and diagnosed.
 
 Edges run from the older revision to the newer one (``down_revision`` ->
-``revision``), with ``kind`` ``"down"`` or ``"depends"``.
+``revision``). An edge carries ``kinds``, the relations it stands for (``"down"``,
+``"depends"``, or both when a ``depends_on`` names the ``down_revision`` too: neither
+erases the other), and ``kind``, the one it is drawn as (``"down"`` when it is one).
 """
 
 from __future__ import annotations
@@ -79,19 +81,27 @@ class RevisionGraph:
             rf = self.files[index]
             child = keys[index]
             for parent in rf.down_revisions:
-                g.add_edge(self._node_for(parent), child, kind="down")
+                self._link(self._node_for(parent), child, "down")
             for name in rf.depends_on:
                 target = self.resolve_dependency(name)
                 self.dependencies.append(Dependency(index, name, target))
                 if target is not None:
-                    g.add_edge(keys[target], child, kind="depends")
+                    self._link(keys[target], child, "depends")
         # Shadowed copies keep their own down_revision edges so they can be drawn.
         for _rev, indexes in self.declarations.items():
             for index in indexes[:-1]:
                 for parent in self.files[index].down_revisions:
-                    if not g.has_edge(self._node_for(parent), keys[index]):
-                        g.add_edge(self._node_for(parent), keys[index], kind="down")
+                    self._link(self._node_for(parent), keys[index], "down")
         del self._keys
+
+    def _link(self, parent: NodeKey, child: NodeKey, kind: str) -> None:
+        """Add ``kind`` to the edge's relations (a second ``add_edge`` would replace the first's)."""
+        data = self.graph.get_edge_data(parent, child)
+        if data is None:
+            self.graph.add_edge(parent, child, kind=kind, kinds=(kind,))
+        elif kind not in data["kinds"]:
+            data["kinds"] = tuple(sorted((*data["kinds"], kind), reverse=True))  # "down" first
+            data["kind"] = data["kinds"][0]
 
     def _node_for(self, revision: str) -> NodeKey:
         if revision in self.kept:
@@ -153,7 +163,7 @@ class RevisionGraph:
         out = []
         for _, child, data in self.graph.out_edges(file_node(index), data=True):
             child_index = self.index_of(child)
-            if data["kind"] in wanted and child_index is not None and not self.is_shadowed(child_index):
+            if wanted.intersection(data["kinds"]) and child_index is not None and not self.is_shadowed(child_index):
                 out.append(child_index)
         return sorted(out)
 

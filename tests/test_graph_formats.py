@@ -359,3 +359,15 @@ def test_html_shows_markup_from_files_as_text():
     assert "<img" not in page and "<b>x</b>" not in page
     assert "&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "\x1b" not in page and "\\x1b[2J" in page
+
+
+def test_dot_and_mermaid_draw_a_depends_on_on_the_down_revision_as_both_edges():
+    files = [
+        RevisionFile(path="versions/0001.py", revision="0001"),
+        RevisionFile(path="versions/0002.py", revision="0002", down_revisions=("0001",), depends_on=("0001",)),
+    ]
+    graph = build_graph(files)
+    dot_lines = [line.strip() for line in dot.render_graph(graph).splitlines() if "->" in line]
+    assert dot_lines == ['"f:1" -> "f:0";', '"f:1" -> "f:0" [style=dashed, label="depends_on"];']
+    mermaid_edges = [line.strip() for line in mermaid.render_graph(graph).splitlines() if "n_f_1 " in line]
+    assert len(mermaid_edges) == 2 and sum("depends_on" in line for line in mermaid_edges) == 1

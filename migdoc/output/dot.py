@@ -47,7 +47,8 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
             attributes[0] = f"label={_label(*label_lines, ' '.join(sorted(set(problems[rf.path]))))}"
         lines.append(f"  {_quote(printable(node))} [{', '.join(attributes)}];")
     for parent, child, data in sorted(graph.graph.edges(data=True)):
-        style = ' [style=dashed, label="depends_on"]' if data["kind"] == "depends" else ""
-        lines.append(f"  {_quote(printable(child))} -> {_quote(printable(parent))}{style};")
+        for kind in data["kinds"]:  # a depends_on on the down_revision is drawn as both
+            style = ' [style=dashed, label="depends_on"]' if kind == "depends" else ""
+            lines.append(f"  {_quote(printable(child))} -> {_quote(printable(parent))}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -40,8 +40,9 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
         suffix = f":::{classes[-1]}" if classes else ""
         lines.append(f'  {_node_id(node)}["{_text(label)}"]{suffix}')
     for parent, child, data in sorted(graph.graph.edges(data=True)):
-        arrow = "-.->|depends_on|" if data["kind"] == "depends" else "-->"
-        lines.append(f"  {_node_id(child)} {arrow} {_node_id(parent)}")
+        for kind in data["kinds"]:  # a depends_on on the down_revision is drawn as both
+            arrow = "-.->|depends_on|" if kind == "depends" else "-->"
+            lines.append(f"  {_node_id(child)} {arrow} {_node_id(parent)}")
     lines.append("  classDef head stroke-width:3px")
     lines.append("  classDef problem stroke:#d00,color:#d00")
     lines.append("  classDef missing stroke-dasharray:5 5,stroke:#d00")
