@@ -330,6 +330,10 @@ class _OperationScanner(ast.NodeVisitor):
             names = [_column_name(arg) for arg in node.args[1:]]
             columns = tuple(n for n in names if n)
             certain = certain and not any(isinstance(a, ast.Starred) for a in node.args)
+        if attr == "create_index":  # the columns it indexes (MD022: a column only another branch adds)
+            columns = _literal_strings(_argument(node, 1 if is_batch else 2, ("columns",)))
+        if any(k.arg in ("if_not_exists", "if_exists") and not _is_false(k.value) for k in node.keywords):
+            certain = False  # it may do nothing: what it finds there is not known
         if fields.get("table") is None or self._conditional_depth:
             certain = False
         schema = batch_schema
@@ -463,6 +467,17 @@ def _sql_template(node: ast.expr | None) -> str | None:
         right = _sql_template(node.right)
         return None if left is None else left + (right if right is not None else "{}")
     return _string(node)
+
+
+def _literal_strings(node: ast.expr | None) -> tuple[str, ...]:
+    """The string constants of a literal list or tuple (expressions in it are left out)."""
+    if not isinstance(node, ast.List | ast.Tuple):
+        return ()
+    return tuple(e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+
+
+def _is_false(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value in (False, None)
 
 
 def _column_name(node: ast.expr | None) -> str | None:

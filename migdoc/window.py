@@ -76,6 +76,6 @@ def cut_graph(graph: RevisionGraph, window: Window) -> RevisionGraph:
         return graph
     cut = copy.copy(graph)
     cut.graph = graph.graph.subgraph(window_nodes(graph, window)).copy()
-    for derived in ("missing", "cycles"):  # computed from the edges: recomputed for the window
+    for derived in ("missing", "cycles", "_replay"):  # computed from the edges: recomputed for the window
         cut.__dict__.pop(derived, None)
     return cut
