@@ -370,7 +370,7 @@ def _git_added(project: Project) -> dict[str, tuple[int, str]]:
     """When git added each file of a duplicated id, and every file when the chain has several
     heads (which branch came first), the evidence ``--archive`` weighs; nothing is asked of
     git when no id is duplicated and there is one head."""
-    if len(project.graph.heads) > 1:
+    if len(project.graph.head_revisions) > 1:
         copies = [rf.path for rf in project.files if rf.revision is not None]
     else:
         copies = [

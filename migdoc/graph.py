@@ -209,6 +209,14 @@ class RevisionGraph:
             return False
         return self.is_shadowed(index) or rf.revision in self._kept_head_set
 
+    def is_base_file(self, index: int) -> bool:
+        """Whether this file is one of Alembic's bases (``down_revision`` None; every copy)."""
+        rf = self.files[index]
+        return rf.revision is not None and rf.read_error is None and not rf.down_revisions
+
+    def is_merge_file(self, index: int) -> bool:
+        return len(self.files[index].down_revisions) > 1
+
     @cached_property
     def _kept_head_set(self) -> frozenset[str]:
         return frozenset(self.kept_heads)

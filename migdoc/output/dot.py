@@ -23,7 +23,6 @@ def _label(*lines: str) -> str:
 
 def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = None) -> str:
     problems = problems or {}
-    heads, bases = set(graph.heads), set(graph.bases)
     lines = ["digraph migrations {", "  rankdir=BT;", "  node [shape=box, fontname=monospace];"]
     for node, data in sorted(graph.graph.nodes(data=True)):
         index = data["index"]
@@ -38,9 +37,9 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
         attributes = [f"label={_label(*label_lines)}", f"tooltip={_quote(printable(display_path(rf.path)))}"]
         if graph.is_shadowed(index):
             attributes.append("style=dotted")
-        if rf.revision in heads and not graph.is_shadowed(index):
+        if graph.is_head_file(index):  # a shadowed copy too: Alembic counts it among its heads
             attributes.append("peripheries=2")
-        if rf.revision in bases:
+        if graph.is_base_file(index):
             attributes.append("shape=house")
         if rf.path in problems:
             attributes.append("color=red")

@@ -22,7 +22,6 @@ def _text(text: str) -> str:
 
 def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = None) -> str:
     problems = problems or {}
-    heads = set(graph.heads)
     lines = ["flowchart BT"]
     for node, data in sorted(graph.graph.nodes(data=True)):
         index, revision = data["index"], data["revision"]
@@ -32,7 +31,7 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
         rf = graph.files[index]
         label = revision + (f"<br/>{_text(rf.message)}" if rf.message else "")
         classes = []
-        if revision in heads and not graph.is_shadowed(index):
+        if graph.is_head_file(index):  # a shadowed copy too: Alembic counts it among its heads
             classes.append("head")
         if rf.path in problems:
             classes.append("problem")
