@@ -16,7 +16,7 @@ import hashlib
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from migdoc.model import FunctionBody, Operation
 from migdoc.safe_values import CLASS_MARK, bound_names, is_built_from_values, is_safe, parameters, safe_names
@@ -147,6 +147,43 @@ def read_function_body(
         operations=tuple(scanner.operations),
         has_uncertain_sql=scanner.has_uncertain,
         unsafe_sql_lines=tuple(scanner.unsafe_sql_lines),
+    )
+
+
+def is_dispatcher(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether ``func`` only hands over to a function chosen by name at run time, as
+    Alembic's multidb template does: ``globals()["upgrade_%s" % engine_name]()``."""
+    body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Expr | ast.Return) or body[0].value is None:
+        return False
+    call = body[0].value
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Subscript)
+        and isinstance(call.func.value, ast.Call)
+        and isinstance(call.func.value.func, ast.Name)
+        and call.func.value.func.id == "globals"
+    )
+
+
+def read_dispatched_body(dispatcher: FunctionBody, targets: list[tuple[str, FunctionBody]]) -> FunctionBody:
+    """What a dispatcher (:func:`is_dispatcher`) does: the work of the functions it may
+    call (``upgrade_<db>()``, by name), so two revisions compare by that work and not by
+    the dispatching line every revision of the template shares. The operations stay the
+    dispatcher's own: each database has a schema of its own, which one replay cannot hold."""
+    digest = hashlib.sha1(b"dispatched\n")
+    for name, body in sorted(targets):
+        digest.update(f"{name}={body.fingerprint}\n".encode())
+    working = [body for _, body in targets if body.does_work]
+    return replace(
+        dispatcher,
+        fingerprint=digest.hexdigest(),
+        does_work=bool(working),
+        only_raises=bool(working) and all(body.only_raises for body in working),
+        has_uncertain_sql=dispatcher.has_uncertain_sql or any(b.has_uncertain_sql for _, b in targets),
+        unsafe_sql_lines=tuple(
+            sorted({*dispatcher.unsafe_sql_lines, *(n for _, b in targets for n in b.unsafe_sql_lines)})
+        ),
     )
 
 
