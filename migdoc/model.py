@@ -332,6 +332,9 @@ class FixOptions:
     is_archive: bool = False
     is_merge: bool = False
     is_relink: bool = False
+    is_overview: bool = False
+    """No strategy was named (``fix`` alone shows what each would do): each acts on
+    error-level findings only; ``--renumber`` named acts on every filename mismatch."""
     head: str | None = None
     keep: tuple[str, ...] = ()
     """``--keep FILE``: of the files declaring one id, the one the main line keeps."""

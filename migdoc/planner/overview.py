@@ -122,7 +122,7 @@ def plan_overview(context: PlanContext, options: FixOptions) -> dict[str, Plan]:
         ("renumber", "is_renumber"),
         ("relink", "is_relink"),
     ):
-        chosen = FixOptions(**{**_options_dict(options), flag: True})
+        chosen = FixOptions(**{**_options_dict(options), flag: True, "is_overview": True})
         try:
             plan = plan_repairs(context, chosen)
         except FixRefused as exc:
