@@ -90,6 +90,9 @@ class Replay:
     """Lower-cased words of raw SQL and names of tables touched by calls it could not follow."""
     is_all_uncertain: bool = False
     """Some call could touch anything (a helper, SQL built at run time)."""
+    is_tracking: bool = True
+    """Whether needs and creations are recorded: only a chain that branches has revisions
+    off each other's lines, so a straight chain skips the bookkeeping."""
     drops: dict[tuple, list[int]] = field(default_factory=dict)
     """Object -> revisions whose certain operation drops it or renames it away."""
 
@@ -344,6 +347,7 @@ def replay_chain(graph: RevisionGraph) -> Replay:
     cached = graph.__dict__.get("_replay")
     if cached is None:
         cached = Replay([], [], {}, set())
+        cached.is_tracking = any(degree > 1 for _, degree in graph.graph.out_degree())
         if graph.is_acyclic:
             cached.redundancies = list(_replay(graph, cached))
         graph.__dict__["_replay"] = cached
@@ -428,7 +432,8 @@ def _apply(state: _State, index: int, operations: tuple[Operation, ...], found: 
                 state.make_everything_uncertain(index)
                 found.is_all_uncertain = True
             continue
-        _note_needs_and_creations(state, index, op, found)
+        if found.is_tracking:
+            _note_needs_and_creations(state, index, op, found)
         yield from _apply_certain(state, index, op)
 
 
