@@ -341,13 +341,14 @@ def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
     yield from replay_chain(graph).redundancies
 
 
-def replay_chain(graph: RevisionGraph) -> Replay:
+def replay_chain(graph: RevisionGraph, is_tracking_needed: bool = False) -> Replay:
     """The replay of the whole chain, made once per graph (MD011, MD012, MD022 and MD023
-    read it). An empty replay for a cyclic graph."""
+    read it). An empty replay for a cyclic graph. ``is_tracking_needed``: record needs and
+    creations even on a chain that never branches (MD022 against the archive folder)."""
     cached = graph.__dict__.get("_replay")
-    if cached is None:
+    if cached is None or (is_tracking_needed and not cached.is_tracking):
         cached = Replay([], [], {}, set())
-        cached.is_tracking = any(degree > 1 for _, degree in graph.graph.out_degree())
+        cached.is_tracking = is_tracking_needed or any(degree > 1 for _, degree in graph.graph.out_degree())
         if graph.is_acyclic:
             cached.redundancies = list(_replay(graph, cached))
         graph.__dict__["_replay"] = cached
@@ -437,6 +438,38 @@ def _apply(state: _State, index: int, operations: tuple[Operation, ...], found: 
         yield from _apply_certain(state, index, op)
 
 
+def created_keys(op: Operation) -> list[tuple]:
+    """The objects a certain operation makes exist, keyed as the replay keys them."""
+    table, schema, kind = op.table, op.schema, op.kind
+    if kind == "create_table":
+        return [("table", schema, table), *(("column", schema, table, column) for column in op.columns)]
+    if kind == "rename_table" and op.new_name:
+        return [("table", schema, op.new_name)]
+    if kind == "add_column" and op.name:
+        return [("column", schema, table, op.name)]
+    if kind == "alter_column" and op.name and op.new_name:
+        return [("column", schema, table, op.new_name)]
+    if kind == "create_index" and op.name:
+        return [("index", schema, op.name)]
+    if kind.startswith("create_") and op.name:
+        return [("constraint", schema, table, op.name)]
+    return []
+
+
+def creations_in(files) -> dict[tuple, list[int]]:
+    """Object -> positions in ``files`` whose ``upgrade()`` creates it with certainty (no
+    replay: for files outside the chain, such as the archive folder's)."""
+    found: dict[tuple, list[int]] = {}
+    for position, rf in enumerate(files):
+        if rf.upgrade is None or rf.read_error is not None:
+            continue
+        for op in rf.upgrade.operations:
+            if op.is_certain and op.table is not None and op.kind not in ("unknown", "execute"):
+                for key in created_keys(op):
+                    found.setdefault(key, []).append(position)
+    return found
+
+
 _NEEDS_TABLE = frozenset(
     {"add_column", "drop_column", "alter_column", "create_index", "drop_table", "rename_table", "drop_constraint"}
 )
@@ -460,23 +493,8 @@ def _note_needs_and_creations(state: _State, index: int, op: Operation, found: R
             if state.get(("column", schema, table, column)) is None:
                 found.needs.append(Need(index, op, ("column", schema, table, column)))
 
-    def created(key: tuple) -> None:
+    for key in created_keys(op):
         found.creations.setdefault(key, []).append(Creation(index, op, state.get(key) is None))
-
-    if kind == "create_table":
-        created(table_key)
-        for column in op.columns:
-            created(("column", schema, table, column))
-    elif kind == "rename_table" and op.new_name:
-        created(("table", schema, op.new_name))
-    elif kind == "add_column" and op.name:
-        created(("column", schema, table, op.name))
-    elif kind == "alter_column" and op.name and op.new_name:
-        created(("column", schema, table, op.new_name))
-    elif kind == "create_index" and op.name:
-        created(("index", schema, op.name))
-    elif kind.startswith("create_") and op.name:
-        created(("constraint", schema, table, op.name))
 
     def dropped(key: tuple) -> None:
         found.drops.setdefault(key, []).append(index)

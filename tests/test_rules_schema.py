@@ -172,3 +172,65 @@ def test_md023(case):
     for diagnostic, (_, what, other) in zip(found, expected, strict=True):
         assert_mentions(diagnostic, what, other)
         assert diagnostic.related == (f"versions/{other}_change.py",)
+
+
+ARCHIVED_AUDIT_BODY = "op.create_table('channel_audit', sa.Column('id', sa.Integer()), sa.Column('note', sa.Text()))"
+ARCHIVED_AUDIT = revision(
+    "0002b",
+    "0001",
+    path="archive/2025-12-01/0002b_change.py",
+    upgrade=ARCHIVED_AUDIT_BODY,
+)
+ALTER_AUDIT = "op.alter_column('channel_audit', 'note', type_=sa.String(80))"
+
+ARCHIVE_CASES = {
+    "only an archived revision created the table": ([BASE, main(ALTER_AUDIT)], ["0002"]),
+    "an ancestor creates it too": (
+        [
+            BASE,
+            revision("0002", "0001", upgrade="op.create_table('channel_audit', sa.Column('note', sa.Text()))"),
+            main(ALTER_AUDIT, rev="0003", down="0002"),
+        ],
+        [],
+    ),
+    "the line starts from a base that does no work": ([revision("0001", None, upgrade="pass"), main(ALTER_AUDIT)], []),
+    "raw SQL on the line may create it": (
+        [BASE, main("op.execute('CREATE TABLE channel_audit (note text)')\n" + ALTER_AUDIT)],
+        [],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ARCHIVE_CASES, ids=list(ARCHIVE_CASES))
+def test_md022_against_the_archive_folder(case):
+    files, expected = ARCHIVE_CASES[case]
+    found = findings("MD022", files, archived_files=(ARCHIVED_AUDIT,))
+    assert [d.revision for d in found] == expected
+    for diagnostic in found:
+        assert_mentions(diagnostic, "table channel_audit", "archive/2025-12-01/0002b_change.py", "archive folder")
+        assert diagnostic.related == ("archive/2025-12-01/0002b_change.py",)
+    assert findings("MD022", files) == []  # without the archive, nothing in the chain makes it: silent
+
+
+def test_check_reads_the_archive_folder_for_md022(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from rulekit import source
+
+    from migdoc.cli import cli
+
+    versions = tmp_path / "migrations" / "versions"
+    archive = tmp_path / "migrations" / "archive" / "2025-12-01"
+    versions.mkdir(parents=True)
+    archive.mkdir(parents=True)
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    base_body = "op.create_table('channels', sa.Column('id', sa.Integer()))"
+    (versions / "0001_base.py").write_text(source("0001", None, upgrade=base_body))
+    (versions / "0002_change.py").write_text(source("0002", "0001", upgrade=ALTER_AUDIT))
+    (archive / "0002b_audit.py").write_text(source("0002b", "0001", upgrade=ARCHIVED_AUDIT_BODY))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check", "--format", "concise", "."])
+    assert result.exit_code == 1, result.output
+    (line,) = [line for line in result.output.splitlines() if " MD022 " in line]
+    assert line.startswith("migrations/versions/0002_change.py:") and "0002b_audit.py" in line
+    (archive / "0002b_audit.py").unlink()
+    assert " MD022 " not in CliRunner().invoke(cli, ["check", "--format", "concise", "."]).output

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from migdoc.graph import RevisionGraph, file_node
-from migdoc.replay import Creation, Replay, replay_chain
+from migdoc.replay import Creation, Replay, creations_in, replay_chain
 from migdoc.rules.registry import CheckContext, Finding, rule
 
 
@@ -52,7 +52,8 @@ def _line_is_unknown(graph: RevisionGraph, index: int) -> bool:
     summary=(
         "Replaying the `op.*` calls, an operation uses a table, column, index or constraint that no "
         "ancestor creates but a revision on another branch does (an index on a column only a side "
-        "branch adds, an `alter_column` on a table only a side branch creates). Silent where the "
+        "branch adds, an `alter_column` on a table only a side branch creates), or, where nothing in "
+        "the chain creates it, a revision in the archive folder did. Silent where the "
         "object may come from outside migrations (nothing creates it, or the line starts from a base "
         "that does no work, as with `create_all`), and where raw SQL or a call the replay cannot "
         "follow may create it."
@@ -68,35 +69,40 @@ def _line_is_unknown(graph: RevisionGraph, index: int) -> bool:
 0025 (from 0024): op.create_index("ix_channels_flags", "channels", ["flags"])   <- MD022""",
     fix=(
         "`fix` does not guess the order: make the revision that creates the object an ancestor "
-        "(its `down_revision`, or a `depends_on`), or create the object on this line. Every fix "
-        "plan is refused when it would leave a new MD022."
+        "(its `down_revision`, or a `depends_on`), create the object on this line, or restore an "
+        "archived revision that made it. As an error, it counts in the re-check every applied fix "
+        "plan must pass."
     ),
 )
 def off_line_dependency(context: CheckContext) -> Iterator[Finding]:
     graph = context.graph
-    replay = replay_chain(graph)
+    archived = context.archived_files
+    replay = replay_chain(graph, is_tracking_needed=bool(archived))
+    from_archive = creations_in(archived) if archived else {}
     reported: set[tuple[int, tuple]] = set()
     for need in replay.needs:
         if (need.index, need.key) in reported or replay.is_uncertain(need.key):
             continue
         creators = [c for c in replay.creations.get(need.key, ()) if c.index != need.index]
-        if not creators:
-            continue  # nothing in the chain makes it: it comes from outside migrations
         if any(graph.is_ancestor(c.index, need.index) for c in creators):
             continue  # made on this line and renamed or dropped since: MD012's ground
-        off_line = [c for c in creators if not graph.is_ancestor(need.index, c.index)]
-        if not off_line or _line_is_unknown(graph, need.index):
+        off_line = [graph.files[c.index] for c in creators if not graph.is_ancestor(need.index, c.index)]
+        # the archive counts only where nothing in the chain makes the object
+        gone = [archived[i] for i in from_archive.get(need.key, ())] if not creators else []
+        if not (off_line or gone) or _line_is_unknown(graph, need.index):
             continue
         reported.add((need.index, need.key))
         rf = graph.files[need.index]
-        sources = [graph.files[c.index] for c in off_line]
-        named = ", ".join(f"{s.revision} ({s.path})" for s in sources)
+        named = [f"{s.revision} ({s.path}), on another branch" for s in off_line]
+        named += [f"{s.revision} ({s.path}), in the archive folder that Alembic does not read" for s in gone]
+        sources = [*off_line, *gone]
         yield Finding(
             rf,
             need.operation.line,
             f"op.{need.operation.kind}() needs {describe(need.key)}, which no ancestor of {rf.revision} "
-            f"creates; only {named}, on another branch, does: upgrading this line alone fails. Make "
-            f"{'it' if len(sources) == 1 else 'one of them'} an ancestor (down_revision or depends_on)",
+            f"creates; only {'; '.join(named)}, does: upgrading this line alone fails. Make "
+            f"{'it' if len(sources) == 1 else 'one of them'} an ancestor (down_revision or depends_on)"
+            + (", or restore it from the archive" if gone else ""),
             rf.revision,
             tuple(s.path for s in sources),
         )
