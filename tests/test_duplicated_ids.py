@@ -71,3 +71,15 @@ def test_around_a_duplicated_id_shows_every_copy():
     cut = cut_graph(graph, Window(around="0003", depth=0))
     lines = render_graph(cut)
     assert "v/0003_a.py" in lines and "v/0003_b.py" in lines
+
+
+def test_status_heads_name_only_the_copies_that_are_heads():
+    # the kept 0003 (v/0003_b.py) is a head; so is the shadowed v/0003_a.py, which nothing can name
+    graph = _chain()
+    heads = render_status("db", graph, compute_status(graph, ["0001"])).split("heads:")[1].split("upgrade")[0]
+    (row,) = [line for line in heads.splitlines() if line.strip().startswith("0003")]
+    assert "v/0003_a.py" in row and "v/0003_b.py" in row
+    above = build_graph([*graph.files, RevisionFile(path="v/0005.py", revision="0005", down_revisions=("0003",))])
+    heads = render_status("db", above, compute_status(above, ["0001"])).split("heads:")[1].split("upgrade")[0]
+    (row,) = [line for line in heads.splitlines() if line.strip().startswith("0003")]
+    assert "v/0003_a.py" in row and "v/0003_b.py" not in row

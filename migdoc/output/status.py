@@ -22,7 +22,7 @@ def _copies(graph: RevisionGraph, revision: str) -> list[str]:
 _AMBIGUOUS = {
     # alembic_version holds an id, not a file: which copy ran cannot be told
     "current": "ambiguous: {n} files declare it (MD001); alembic_version records the id, not which file ran",
-    "heads": "{n} files declare it (MD001); Alembic counts the copy it does not map as a head too",
+    "heads": "{n} files declare it (MD001); Alembic counts the copy it does not map as a head",
     "pending": "{n} files declare it (MD001)",
 }
 
@@ -33,7 +33,10 @@ def _describe(graph: RevisionGraph, revision: str, role: str = "current") -> tup
         return "", ""
     copies = _copies(graph, revision)
     if len(copies) > 1:
-        return _AMBIGUOUS[role].format(n=len(copies)), ", ".join(display_path(p) for p in copies)
+        shown = copies
+        if role == "heads":  # the copies that are heads: the kept one only when nothing is above it
+            shown = [graph.files[i].path for i in graph.declarations[revision] if graph.is_head_file(i)] or copies
+        return _AMBIGUOUS[role].format(n=len(copies)), ", ".join(display_path(p) for p in shown)
     rf = graph.files[index]
     return rf.message, display_path(rf.path)
 
