@@ -31,18 +31,26 @@ def _is_related(graph: RevisionGraph, one: int, other: int) -> bool:
     return one == other or graph.is_ancestor(one, other) or graph.is_ancestor(other, one)
 
 
-def _line_is_unknown(graph: RevisionGraph, index: int) -> bool:
-    """Whether what lies below ``index`` is not known well enough to say an object is not
-    made there: a file on the line could not be read (MD010: where it hangs is unknown),
-    or the line starts from a base that does no work, a chain begun on a schema made
-    outside migrations (``create_all``), where an object no ancestor creates may be there."""
-    for ancestor in (*graph.ancestors(index), index):
-        rf = graph.files[ancestor]
-        if rf.read_error is not None:
-            return True
-        if not rf.down_revisions and (rf.upgrade is None or not rf.upgrade.does_work):
-            return True
-    return False
+def _unknown_lines(graph: RevisionGraph) -> set[int]:
+    """Revisions below which too little is known to say an object is not made there: a file
+    on the line could not be read (MD010: where it hangs is unknown), or the line starts from
+    a base that does no work, a chain begun on a schema made outside migrations
+    (``create_all``), where an object no ancestor creates may be there. One pass, oldest
+    first (the replay, and so these rules, run on acyclic graphs only)."""
+    unknown: set[int] = set()
+    for index in graph.topological_indexes:
+        rf = graph.files[index]
+        is_empty_base = not rf.down_revisions and (rf.upgrade is None or not rf.upgrade.does_work)
+        if rf.read_error is not None or is_empty_base:
+            unknown.add(index)
+            continue
+        node = file_node(index)
+        for parent in graph.graph.predecessors(node):
+            parent_index = graph.index_of(parent)
+            if parent_index is not None and (parent_index in unknown or graph.files[parent_index].read_error):
+                unknown.add(index)
+                break
+    return unknown
 
 
 @rule(
@@ -80,6 +88,7 @@ def off_line_dependency(context: CheckContext) -> Iterator[Finding]:
     replay = replay_chain(graph, is_tracking_needed=bool(archived))
     from_archive = creations_in(archived) if archived else {}
     reported: set[tuple[int, tuple]] = set()
+    unknown: set[int] | None = None  # made on the first need that has a source to name
     for need in replay.needs:
         if (need.index, need.key) in reported or replay.is_uncertain(need.key):
             continue
@@ -89,7 +98,11 @@ def off_line_dependency(context: CheckContext) -> Iterator[Finding]:
         off_line = [graph.files[c.index] for c in creators if not graph.is_ancestor(need.index, c.index)]
         # the archive counts only where nothing in the chain makes the object
         gone = [archived[i] for i in from_archive.get(need.key, ())] if not creators else []
-        if not (off_line or gone) or _line_is_unknown(graph, need.index):
+        if not (off_line or gone):
+            continue
+        if unknown is None:
+            unknown = _unknown_lines(graph)
+        if need.index in unknown:
             continue
         reported.add((need.index, need.key))
         rf = graph.files[need.index]
