@@ -96,8 +96,9 @@ class Replay:
     drops: dict[tuple, list[int]] = field(default_factory=dict)
     """Object -> revisions whose certain operation drops it or renames it away."""
 
-    def is_uncertain(self, key: tuple) -> bool:
-        return self.is_all_uncertain or any(str(part).lower() in self.uncertain_words for part in key[2:] if part)
+    def is_named_uncertainly(self, key: tuple) -> bool:
+        """Whether raw SQL, or a call the replay could not follow, names the object anywhere."""
+        return any(str(part).lower() in self.uncertain_words for part in key[2:] if part)
 
 
 _GONE = object()

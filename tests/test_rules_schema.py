@@ -45,6 +45,15 @@ MD022_CASES = {
         ],
         [("0002", "table channel_audit")],
     ),
+    "a helper call on a third branch leaves this line as it was": (
+        [
+            BASE,
+            SIDE_CREATES_AUDIT,
+            revision("0002c", "0001", upgrade="make_tables()"),
+            main("op.alter_column('channel_audit', 'note', type_=sa.String(80))"),
+        ],
+        [("0002", "table channel_audit")],
+    ),
     "the side branch made an ancestor by depends_on": (
         [BASE, SIDE_ADDS_FLAGS, main("op.create_index('ix_flags', 'channels', ['flags'])", depends_on="0002b")],
         [],

@@ -90,7 +90,9 @@ def off_line_dependency(context: CheckContext) -> Iterator[Finding]:
     reported: set[tuple[int, tuple]] = set()
     unknown: set[int] | None = None  # made on the first need that has a source to name
     for need in replay.needs:
-        if (need.index, need.key) in reported or replay.is_uncertain(need.key):
+        # A call that could touch anything, on this line, already left no need here (the
+        # replay's state there is uncertain); one elsewhere does not make this line whole.
+        if (need.index, need.key) in reported or replay.is_named_uncertainly(need.key):
             continue
         creators = [c for c in replay.creations.get(need.key, ()) if c.index != need.index]
         if any(graph.is_ancestor(c.index, need.index) for c in creators):
@@ -127,8 +129,8 @@ def _rivals(graph: RevisionGraph, replay: Replay, key: tuple, creations: list[Cr
     firsts = [c for c in creations if c.is_first and graph.files[c.index].read_error is None]
     if key[0] == "column":  # a column of a table both create is the table's finding
         firsts = [c for c in firsts if c.operation.kind != "create_table"]
-    if len(firsts) < 2 or replay.is_uncertain(key):
-        return
+    if len(firsts) < 2 or replay.is_all_uncertain or replay.is_named_uncertainly(key):
+        return  # anything the replay could not follow might drop it between the two
     position = graph.topological_position
     firsts.sort(key=lambda c: position[file_node(c.index)])
     for later_at, later in enumerate(firsts):
