@@ -9,6 +9,7 @@ graph that can be pasted into a literal case."""
 
 from __future__ import annotations
 
+import json
 import random
 import warnings
 
@@ -112,3 +113,29 @@ def test_the_planner_merges_alembics_heads(name, specs):
         assert len(partial.actions) == 1 and all(h in partial.actions[0].reason for h in alembic_heads)
     else:
         assert partial.actions == ()
+
+
+def test_a_revision_named_only_by_depends_on_is_merged_end_to_end(tmp_path, monkeypatch):
+    """The issue's chain on disk: `check` names two heads (as `alembic heads` does) and
+    `fix --merge --apply` leaves the one head Alembic then sees."""
+    from click.testing import CliRunner
+    from fixhelp import alembic_heads
+    from rulekit import source
+
+    from migdoc.cli import cli
+
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    (versions / "0001_base.py").write_text(source("0001", None))
+    (versions / "0002_side.py").write_text(source("0002", "0001"))
+    (versions / "0003_main.py").write_text(source("0003", "0001", depends_on="0002"))
+    assert alembic_heads(tmp_path) == ["0002", "0003"]
+    monkeypatch.chdir(tmp_path)
+    checked = CliRunner().invoke(cli, ["check", "--format", "json", "."])
+    summary = json.loads(checked.output)["summary"]
+    assert summary["heads"] == 2 and summary["head_revisions"] == ["0002", "0003"]
+    applied = CliRunner().invoke(cli, ["fix", "--merge", "--apply", "."])
+    assert applied.exit_code == 0, applied.output
+    (merge,) = alembic_heads(tmp_path)
+    assert merge not in ("0002", "0003")
