@@ -90,6 +90,8 @@ class Replay:
     """Lower-cased words of raw SQL and names of tables touched by calls it could not follow."""
     is_all_uncertain: bool = False
     """Some call could touch anything (a helper, SQL built at run time)."""
+    touching_anything: set[int] = field(default_factory=set)
+    """The revisions with such a call."""
     is_tracking: bool = True
     """Whether needs and creations are recorded: only a chain that branches has revisions
     off each other's lines, so a straight chain skips the bookkeeping."""
@@ -414,11 +416,13 @@ def _apply(state: _State, index: int, operations: tuple[Operation, ...], found: 
         if op.kind == "unknown":
             state.make_everything_uncertain(index)
             found.is_all_uncertain = True
+            found.touching_anything.add(index)
             continue
         if op.kind == "execute":
             if op.name is None:
                 state.make_everything_uncertain(index)
                 found.is_all_uncertain = True
+                found.touching_anything.add(index)
             elif not _DML.match(op.name):
                 state.make_words_uncertain(op.name, index)
                 found.uncertain_words.update(w.lower() for w in _WORD.findall(op.name))
@@ -433,6 +437,7 @@ def _apply(state: _State, index: int, operations: tuple[Operation, ...], found: 
             else:
                 state.make_everything_uncertain(index)
                 found.is_all_uncertain = True
+                found.touching_anything.add(index)
             continue
         if found.is_tracking:
             _note_needs_and_creations(state, index, op, found)

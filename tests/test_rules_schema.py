@@ -153,6 +153,32 @@ MD023_CASES = {
         ],
         [],
     ),
+    "a helper call on a third branch leaves the finding": (
+        [
+            BASE,
+            SIDE_CREATES_AUDIT,
+            revision("0002c", "0001", upgrade="make_tables()"),
+            main("op.create_table('channel_audit', sa.Column('id', sa.Integer()))"),
+        ],
+        [("0002", "table channel_audit", "0002b")],
+    ),
+    "a helper call above one of them may drop it in between": (
+        [
+            BASE,
+            SIDE_CREATES_AUDIT,
+            revision("0003b", "0002b", upgrade="tidy_up()"),
+            main("op.create_table('channel_audit', sa.Column('id', sa.Integer()))"),
+        ],
+        [],
+    ),
+    "a helper call before the create on its own line": (
+        [
+            BASE,
+            SIDE_CREATES_AUDIT,
+            main("make_tables()\nop.create_table('channel_audit', sa.Column('id', sa.Integer()))"),
+        ],
+        [],
+    ),
     "one branch drops it again before the other creates it": (
         [
             BASE,

@@ -129,23 +129,30 @@ def _rivals(graph: RevisionGraph, replay: Replay, key: tuple, creations: list[Cr
     firsts = [c for c in creations if c.is_first and graph.files[c.index].read_error is None]
     if key[0] == "column":  # a column of a table both create is the table's finding
         firsts = [c for c in firsts if c.operation.kind != "create_table"]
-    if len(firsts) < 2 or replay.is_all_uncertain or replay.is_named_uncertainly(key):
-        return  # anything the replay could not follow might drop it between the two
+    if len(firsts) < 2 or replay.is_named_uncertainly(key):
+        return
     position = graph.topological_position
     firsts.sort(key=lambda c: position[file_node(c.index)])
     for later_at, later in enumerate(firsts):
         for earlier in firsts[:later_at]:
             if _is_related(graph, earlier.index, later.index):
                 continue
-            drops = replay.drops.get(key, ())
-            if any(
-                not (graph.is_ancestor(earlier.index, d) and graph.is_ancestor(later.index, d))
-                for d in drops
-                if d not in (earlier.index, later.index)
-            ):
-                continue  # a drop that may run between them: which order works is not certain
+            # A drop, or a call that could do anything, that may run between them leaves which
+            # order works uncertain. (On a third branch, a call never told of the object is not
+            # taken to drop it; below them, such a call left them not first.)
+            between = [*replay.drops.get(key, ()), *replay.touching_anything]
+            if any(_may_run_between(graph, d, earlier.index, later.index) for d in between):
+                continue
             yield earlier, later
             break
+
+
+def _may_run_between(graph: RevisionGraph, index: int, one: int, other: int) -> bool:
+    """Whether ``index`` may run after one of the two creations and before the other: it is
+    one of them (after its own create) or lies above exactly one of them."""
+    if index in (one, other):
+        return True
+    return graph.is_ancestor(one, index) != graph.is_ancestor(other, index)
 
 
 @rule(
@@ -155,7 +162,8 @@ def _rivals(graph: RevisionGraph, replay: Replay, key: tuple, creations: list[Cr
     summary=(
         "Two revisions on parallel branches (neither is the other's ancestor) both create the same "
         "table, column, index or constraint, each on a line that never had it. Only where the replay "
-        "is certain (no raw SQL or call it cannot follow names the object, no `if_not_exists`)."
+        "is certain: no raw SQL or call it cannot follow names the object, no `if_not_exists`, and "
+        "no drop of it, or call that could do anything, may run between the two."
     ),
     why=(
         "`alembic upgrade heads` runs both branches: whichever runs second fails (`DuplicateTable`, "
