@@ -88,10 +88,8 @@ class Replay:
     creations: dict[tuple, list[Creation]]
     uncertain_words: set[str]
     """Lower-cased words of raw SQL and names of tables touched by calls it could not follow."""
-    is_all_uncertain: bool = False
-    """Some call could touch anything (a helper, SQL built at run time)."""
     touching_anything: set[int] = field(default_factory=set)
-    """The revisions with such a call."""
+    """The revisions with a call that could touch anything (a helper, SQL built at run time)."""
     is_tracking: bool = True
     """Whether needs and creations are recorded: only a chain that branches has revisions
     off each other's lines, so a straight chain skips the bookkeeping."""
@@ -415,13 +413,11 @@ def _apply(state: _State, index: int, operations: tuple[Operation, ...], found: 
     for op in operations:
         if op.kind == "unknown":
             state.make_everything_uncertain(index)
-            found.is_all_uncertain = True
             found.touching_anything.add(index)
             continue
         if op.kind == "execute":
             if op.name is None:
                 state.make_everything_uncertain(index)
-                found.is_all_uncertain = True
                 found.touching_anything.add(index)
             elif not _DML.match(op.name):
                 state.make_words_uncertain(op.name, index)
@@ -436,7 +432,6 @@ def _apply(state: _State, index: int, operations: tuple[Operation, ...], found: 
                     found.uncertain_words.add(op.new_name.lower())
             else:
                 state.make_everything_uncertain(index)
-                found.is_all_uncertain = True
                 found.touching_anything.add(index)
             continue
         if found.is_tracking:
