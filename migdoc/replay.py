@@ -23,6 +23,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from migdoc.graph import RevisionGraph, file_node
 from migdoc.model import Operation
@@ -55,8 +56,7 @@ class Redundancy:
     """File index of the revision that already did it, when known."""
 
 
-@dataclass(frozen=True)
-class Need:
+class Need(NamedTuple):  # a tuple, not a frozen dataclass: a chain on create_all makes one per operation
     """An operation on an object the revision's own line never mentioned before it (no
     ancestor created, dropped or touched it, with certainty): where it comes from is
     decided against the whole chain's creations (MD022)."""
@@ -67,8 +67,7 @@ class Need:
     """The object as the replay keys it: ``("table", schema, table)``, ``("column", schema, table, name)``..."""
 
 
-@dataclass(frozen=True)
-class Creation:
+class Creation(NamedTuple):
     """A certain operation that makes an object exist, and whether the revision's line had
     never mentioned the object before it (``is_first``: the replay knew nothing of it)."""
 
