@@ -269,3 +269,9 @@ def test_check_reads_the_archive_folder_for_md022(tmp_path, monkeypatch):
     assert line.startswith("migrations/versions/0002_change.py:") and "0002b_audit.py" in line
     (archive / "0002b_audit.py").unlink()
     assert " MD022 " not in CliRunner().invoke(cli, ["check", "--format", "concise", "."]).output
+
+
+def test_md012_takes_if_not_exists_as_uncertain_not_a_repeat():
+    again = "op.create_table('channels', sa.Column('id', sa.Integer()), if_not_exists=True)"
+    assert findings("MD012", [BASE, main(again)]) == []
+    assert [d.revision for d in findings("MD012", [BASE, main(again.replace("True", "False"))])] == ["0002"]
