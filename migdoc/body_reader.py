@@ -16,7 +16,7 @@ import hashlib
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from migdoc.model import FunctionBody, Operation
 from migdoc.safe_values import CLASS_MARK, bound_names, is_built_from_values, is_safe, parameters, safe_names
@@ -173,6 +173,43 @@ def local_assignments(func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str,
     for assignments in found.values():
         assignments.sort(key=lambda pair: pair[0])
     return found
+
+
+def is_dispatcher(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether ``func`` only hands over to a function chosen by name at run time, as
+    Alembic's multidb template does: ``globals()["upgrade_%s" % engine_name]()``."""
+    body = [s for s in func.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Expr | ast.Return) or body[0].value is None:
+        return False
+    call = body[0].value
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Subscript)
+        and isinstance(call.func.value, ast.Call)
+        and isinstance(call.func.value.func, ast.Name)
+        and call.func.value.func.id == "globals"
+    )
+
+
+def read_dispatched_body(dispatcher: FunctionBody, targets: list[tuple[str, FunctionBody]]) -> FunctionBody:
+    """What a dispatcher (:func:`is_dispatcher`) does: the work of the functions it may
+    call (``upgrade_<db>()``, by name), so two revisions compare by that work and not by
+    the dispatching line every revision of the template shares. The operations stay the
+    dispatcher's own: each database has a schema of its own, which one replay cannot hold."""
+    digest = hashlib.sha1(b"dispatched\n")
+    for name, body in sorted(targets):
+        digest.update(f"{name}={body.fingerprint}\n".encode())
+    working = [body for _, body in targets if body.does_work]
+    return replace(
+        dispatcher,
+        fingerprint=digest.hexdigest(),
+        does_work=bool(working),
+        only_raises=bool(working) and all(body.only_raises for body in working),
+        has_uncertain_sql=dispatcher.has_uncertain_sql or any(b.has_uncertain_sql for _, b in targets),
+        unsafe_sql_lines=tuple(
+            sorted({*dispatcher.unsafe_sql_lines, *(n for _, b in targets for n in b.unsafe_sql_lines)})
+        ),
+    )
 
 
 def _fingerprint(statements: list[ast.stmt], lines: list[str], module_values: list[str] = ()) -> str:
@@ -362,6 +399,10 @@ class _OperationScanner(ast.NodeVisitor):
             names = [_column_name(arg) for arg in node.args[1:]]
             columns = tuple(n for n in names if n)
             certain = certain and not any(isinstance(a, ast.Starred) for a in node.args)
+        if attr == "create_index":  # the columns it indexes (MD022: a column only another branch adds)
+            columns = _literal_strings(_argument(node, 1 if is_batch else 2, ("columns",)))
+        if any(k.arg in ("if_not_exists", "if_exists") and not _is_false(k.value) for k in node.keywords):
+            certain = False  # it may do nothing: what it finds there is not known
         if fields.get("table") is None or self._conditional_depth:
             certain = False
         schema = batch_schema
@@ -530,6 +571,17 @@ def _statement_keywords(template: str | None) -> str:
         return ""
     match = _LEADING_WORDS.match(template)
     return " ".join(match.group(1).upper().split()) if match else ""
+
+
+def _literal_strings(node: ast.expr | None) -> tuple[str, ...]:
+    """The string constants of a literal list or tuple (expressions in it are left out)."""
+    if not isinstance(node, ast.List | ast.Tuple):
+        return ()
+    return tuple(e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str))
+
+
+def _is_false(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value in (False, None)
 
 
 def _column_name(node: ast.expr | None) -> str | None:

@@ -24,7 +24,7 @@ from migdoc.filesystem import display_path, project_path
 from migdoc.graph import RevisionGraph, build_graph
 from migdoc.model import CheckResult, FixOptions, Plan, RevisionFile
 from migdoc.rules import CheckContext, run_checks, selected_codes
-from migdoc.scan import find_archived, folder_problems, gc_paused, read_project_files
+from migdoc.scan import folder_problems, gc_paused, read_archived, read_project_files
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,14 @@ class Project:
     archived: dict[str, str]
     source: tuple = field(default=(), compare=False)
     """How it was found (path, config, name, version_locations): :func:`reload_project` reads it again."""
+    archived_files: tuple[RevisionFile, ...] = field(default=(), compare=False)
+    """The archive folder's files as read (what they created, for MD022)."""
 
     def context(self) -> CheckContext:
         template = self.layout.file_template if self.layout.has_explicit_file_template else None
-        return CheckContext(graph=self.graph, file_template=template, archived=self.archived)
+        return CheckContext(
+            graph=self.graph, file_template=template, archived=self.archived, archived_files=self.archived_files
+        )
 
 
 def load_project(
@@ -68,7 +72,9 @@ def load_project(
         graph = build_graph(files)
     # as given, made absolute: reloaded after a fix, from whatever folder the process is in then
     source = (_absolute(path), _absolute(config), name, tuple(_absolute(v) for v in version_locations))
-    return Project(layout, files, graph, find_archived(layout), source)
+    archived_files = tuple(read_archived(layout))
+    archived = {rf.revision: rf.path for rf in archived_files if rf.revision is not None}
+    return Project(layout, files, graph, archived, source, archived_files)
 
 
 def _absolute(path):
@@ -481,7 +487,7 @@ def _git_added(project: Project) -> dict[str, tuple[int, str]]:
     """When git added each file of a duplicated id, and every file when the chain has several
     heads (which branch came first), the evidence ``--archive`` weighs; nothing is asked of
     git when no id is duplicated and there is one head."""
-    if len(project.graph.heads) > 1:
+    if len(project.graph.head_revisions) > 1:
         copies = [rf.path for rf in project.files if rf.revision is not None]
     else:
         copies = [

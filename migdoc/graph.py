@@ -5,7 +5,9 @@ One node per file, so two files declaring one revision id stay two nodes; a
 so a broken chain is still a graph that can be drawn and diagnosed.
 
 Edges run from the older revision to the newer one (``down_revision`` ->
-``revision``), with ``kind`` ``"down"`` or ``"depends"``.
+``revision``). An edge carries ``kinds``, the relations it stands for (``"down"``,
+``"depends"``, or both when a ``depends_on`` names the ``down_revision`` too: neither
+erases the other), and ``kind``, the one it is drawn as (``"down"`` when it is one).
 """
 
 from __future__ import annotations
@@ -79,19 +81,27 @@ class RevisionGraph:
             rf = self.files[index]
             child = keys[index]
             for parent in rf.down_revisions:
-                g.add_edge(self._node_for(parent), child, kind="down")
+                self._link(self._node_for(parent), child, "down")
             for name in rf.depends_on:
                 target = self.resolve_dependency(name)
                 self.dependencies.append(Dependency(index, name, target))
                 if target is not None:
-                    g.add_edge(keys[target], child, kind="depends")
+                    self._link(keys[target], child, "depends")
         # Shadowed copies keep their own down_revision edges so they can be drawn.
         for _rev, indexes in self.declarations.items():
             for index in indexes[:-1]:
                 for parent in self.files[index].down_revisions:
-                    if not g.has_edge(self._node_for(parent), keys[index]):
-                        g.add_edge(self._node_for(parent), keys[index], kind="down")
+                    self._link(self._node_for(parent), keys[index], "down")
         del self._keys
+
+    def _link(self, parent: NodeKey, child: NodeKey, kind: str) -> None:
+        """Add ``kind`` to the edge's relations (a second ``add_edge`` would replace the first's)."""
+        data = self.graph.get_edge_data(parent, child)
+        if data is None:
+            self.graph.add_edge(parent, child, kind=kind, kinds=(kind,))
+        elif kind not in data["kinds"]:
+            data["kinds"] = tuple(sorted((*data["kinds"], kind), reverse=True))  # "down" first
+            data["kind"] = data["kinds"][0]
 
     def _node_for(self, revision: str) -> NodeKey:
         if revision in self.kept:
@@ -154,21 +164,21 @@ class RevisionGraph:
         out = []
         for _, child, data in self.graph.out_edges(file_node(index), data=True):
             child_index = self.index_of(child)
-            if data["kind"] in wanted and child_index is not None and not self.is_shadowed(child_index):
+            if wanted.intersection(data["kinds"]) and child_index is not None and not self.is_shadowed(child_index):
                 out.append(child_index)
         return sorted(out)
 
     @cached_property
     def kept_heads(self) -> tuple[str, ...]:
-        """Kept revisions no ``down_revision`` names: the distinct heads of the chain.
+        """Kept revisions no kept ``down_revision`` names: the heads of the chain, each id once.
 
-        A file whose ``down_revision`` could not be read (MD010) is neither a
-        head nor a base: where it hangs is unknown, and counting it would add
-        a false second head or base next to the MD010 finding."""
-        named = {parent for index in self.kept.values() for parent in self.files[index].down_revisions}
-        return tuple(
-            sorted(rev for rev, index in self.kept.items() if rev not in named and self.files[index].read_error is None)
-        )
+        A ``depends_on`` never takes a head away (Alembic discards a head only for a
+        ``down_revision``), and a shadowed copy's ``down_revision`` is never read by Alembic
+        (its map holds the kept copy). A file whose ``down_revision`` could not be read
+        (MD010) is neither a head nor a base: where it hangs is unknown, and counting it
+        would add a false second head or base next to the MD010 finding."""
+        heads = open_heads((rev, self.files[index].down_revisions) for rev, index in self.kept.items())
+        return tuple(rev for rev in heads if self.files[self.kept[rev]].read_error is None)
 
     @cached_property
     def heads(self) -> tuple[str, ...]:
@@ -185,6 +195,32 @@ class RevisionGraph:
             if rf.read_error is None
         ]
         return tuple(sorted([*self.kept_heads, *shadowed]))  # type: ignore[list-item]
+
+    @cached_property
+    def head_revisions(self) -> tuple[str, ...]:
+        """:attr:`heads` with each id once: what every head count migdoc prints counts
+        (a duplicated id that is a head twice is one head, named by MD001)."""
+        return tuple(sorted(set(self.heads)))
+
+    def is_head_file(self, index: int) -> bool:
+        """Whether this file is one of Alembic's heads: the kept copy when no
+        ``down_revision`` names its id, a shadowed copy always (see :attr:`heads`)."""
+        rf = self.files[index]
+        if rf.revision is None or rf.read_error is not None:
+            return False
+        return self.is_shadowed(index) or rf.revision in self._kept_head_set
+
+    def is_base_file(self, index: int) -> bool:
+        """Whether this file is one of Alembic's bases (``down_revision`` None; every copy)."""
+        rf = self.files[index]
+        return rf.revision is not None and rf.read_error is None and not rf.down_revisions
+
+    def is_merge_file(self, index: int) -> bool:
+        return len(self.files[index].down_revisions) > 1
+
+    @cached_property
+    def _kept_head_set(self) -> frozenset[str]:
+        return frozenset(self.kept_heads)
 
     @cached_property
     def bases(self) -> tuple[str, ...]:
@@ -282,6 +318,20 @@ class RevisionGraph:
             for node in self._topological_order
             if (index := self.index_of(node)) is not None and not self.is_shadowed(index)
         )
+
+
+def open_heads(revisions: Iterable[tuple[str, Sequence[str]]]) -> tuple[str, ...]:
+    """The heads as Alembic defines them, each id once, sorted: every revision that no
+    ``down_revision`` names. ``depends_on`` is not a ``down_revision``: a revision
+    named only by another's ``depends_on`` stays a head (Alembic's ``RevisionMap``
+    discards a head only for a versioned down revision). The one definition the
+    graph, the rules and the planner (on the chain as a plan leaves it) all use."""
+    ids: list[str] = []
+    named: set[str] = set()
+    for revision, down_revisions in revisions:
+        ids.append(revision)
+        named.update(down_revisions)
+    return tuple(sorted({rev for rev in ids if rev not in named}))
 
 
 def node_sort_key(node: NodeKey) -> tuple[int, int, str]:

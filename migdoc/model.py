@@ -177,9 +177,12 @@ class Summary:
     files: int
     revisions: int
     heads: int
+    """How many distinct revision ids are heads (:attr:`migdoc.graph.RevisionGraph.head_revisions`)."""
     errors: int
     warnings: int
     info: int
+    head_revisions: tuple[str, ...] = ()
+    """The heads counted by ``heads``, sorted."""
 
 
 @dataclass(frozen=True)
@@ -381,6 +384,9 @@ class FixOptions:
     """``--rebase``: re-point the newer branch's first revision onto the other head."""
     is_reid: bool = False
     """``--reid``: give the copy of a duplicated id the id its file name carries (or a fresh one)."""
+    is_overview: bool = False
+    """No strategy was named (``fix`` alone shows what each would do): each acts on
+    error-level findings only; ``--renumber`` named acts on every filename mismatch."""
     head: str | None = None
     keep: tuple[str, ...] = ()
     """``--keep FILE``: of the files declaring one id, the one the main line keeps."""

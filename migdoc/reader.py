@@ -15,7 +15,7 @@ import sys
 import tokenize
 
 from migdoc.assignments import NOT_LITERAL, Binding, Undecided, evaluate_module
-from migdoc.body_reader import read_function_body, read_module_values
+from migdoc.body_reader import is_dispatcher, read_dispatched_body, read_function_body, read_module_values
 from migdoc.model import Assignment, FunctionBody, Header, Operation, RevisionFile
 
 _NO_CODES: frozenset[str] = frozenset()  # one empty set for the files that ignore nothing
@@ -94,10 +94,10 @@ def _read_module(path: str, text: str, module: ast.Module, digest: str) -> Revis
         header=header,
         ignored_codes=ignored,
         sha256=digest,
-        upgrade=read_function_body(upgrade, lines, module_values)
+        upgrade=_read_body(upgrade, functions, lines, module_values)
         if upgrade
         else _bound_elsewhere(module, "upgrade", lines),
-        downgrade=read_function_body(downgrade, lines, module_values) if downgrade else None,
+        downgrade=_read_body(downgrade, functions, lines, module_values) if downgrade else None,
     )
 
     if "revision" not in bindings:
@@ -205,6 +205,17 @@ def _id_tuple(value: object) -> tuple[str, ...]:
     if isinstance(value, (set, frozenset)) and all(isinstance(v, str) for v in value):
         return tuple(sys.intern(v) for v in sorted(value))  # Alembic accepts a set; its order is Python's whim
     raise _NotLiteral
+
+
+def _read_body(func, functions: dict, lines: list[str], module_values) -> FunctionBody:
+    """``upgrade()`` / ``downgrade()``; for a multidb dispatcher, the work of the
+    ``upgrade_<db>()`` functions it calls by name (:func:`read_dispatched_body`)."""
+    body = read_function_body(func, lines, module_values)
+    prefix = func.name + "_"
+    targets = [(name, f) for name, f in functions.items() if name.startswith(prefix)]
+    if not targets or not is_dispatcher(func):
+        return body
+    return read_dispatched_body(body, [(name, read_function_body(f, lines, module_values)) for name, f in targets])
 
 
 def _bound_elsewhere(module: ast.Module, name: str, lines: list[str]) -> FunctionBody | None:

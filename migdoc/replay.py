@@ -22,7 +22,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from migdoc.graph import RevisionGraph, file_node
 from migdoc.model import Operation
@@ -53,6 +54,50 @@ class Redundancy:
     description: str
     earlier: int | None
     """File index of the revision that already did it, when known."""
+
+
+class Need(NamedTuple):  # a tuple, not a frozen dataclass: a chain on create_all makes one per operation
+    """An operation on an object the revision's own line never mentioned before it (no
+    ancestor created, dropped or touched it, with certainty): where it comes from is
+    decided against the whole chain's creations (MD022)."""
+
+    index: int
+    operation: Operation
+    key: tuple
+    """The object as the replay keys it: ``("table", schema, table)``, ``("column", schema, table, name)``..."""
+
+
+class Creation(NamedTuple):
+    """A certain operation that makes an object exist, and whether the revision's line had
+    never mentioned the object before it (``is_first``: the replay knew nothing of it)."""
+
+    index: int
+    operation: Operation
+    is_first: bool
+
+
+@dataclass
+class Replay:
+    """What one replay of the whole chain found: MD012's redundancies, the objects each
+    revision used without its line having made them, every certain creation by object,
+    and what the replay could not follow (names it must stay silent about)."""
+
+    redundancies: list[Redundancy]
+    needs: list[Need]
+    creations: dict[tuple, list[Creation]]
+    uncertain_words: set[str]
+    """Lower-cased words of raw SQL and names of tables touched by calls it could not follow."""
+    touching_anything: set[int] = field(default_factory=set)
+    """The revisions with a call that could touch anything (a helper, SQL built at run time)."""
+    is_tracking: bool = True
+    """Whether needs and creations are recorded: only a chain that branches has revisions
+    off each other's lines, so a straight chain skips the bookkeeping."""
+    drops: dict[tuple, list[int]] = field(default_factory=dict)
+    """Object -> revisions whose certain operation drops it or renames it away."""
+
+    def is_named_uncertainly(self, key: tuple) -> bool:
+        """Whether raw SQL, or a call the replay could not follow, names the object anywhere."""
+        return any(str(part).lower() in self.uncertain_words for part in key[2:] if part)
 
 
 _GONE = object()
@@ -293,8 +338,24 @@ class _State:
 
 def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
     """Replay every kept revision in dependency order. Acyclic graphs only."""
-    if not graph.is_acyclic:
-        return
+    yield from replay_chain(graph).redundancies
+
+
+def replay_chain(graph: RevisionGraph, is_tracking_needed: bool = False) -> Replay:
+    """The replay of the whole chain, made once per graph (MD011, MD012, MD022 and MD023
+    read it). An empty replay for a cyclic graph. ``is_tracking_needed``: record needs and
+    creations even on a chain that never branches (MD022 against the archive folder)."""
+    cached = graph.__dict__.get("_replay")
+    if cached is None or (is_tracking_needed and not cached.is_tracking):
+        cached = Replay([], [], {}, set())
+        cached.is_tracking = is_tracking_needed or any(degree > 1 for _, degree in graph.graph.out_degree())
+        if graph.is_acyclic:
+            cached.redundancies = list(_replay(graph, cached))
+        graph.__dict__["_replay"] = cached
+    return cached
+
+
+def _replay(graph: RevisionGraph, found: Replay) -> Iterator[Redundancy]:
     states: dict[int, _State] = {}
     waiting = {}  # revision -> children not yet replayed; its state is dropped at 0
     g = graph.graph
@@ -333,7 +394,7 @@ def find_redundancies(graph: RevisionGraph) -> Iterator[Redundancy]:
         state.facts.compact()
         body = graph.files[index].upgrade
         if body is not None:
-            yield from _apply(state, index, body.operations)
+            yield from _apply(state, index, body.operations, found)
         if waiting[index]:
             states[index] = state
         else:
@@ -347,26 +408,107 @@ def _is_in_history(graph: RevisionGraph, parent: int, setter: int) -> bool:
     return setter == parent or graph.is_ancestor(setter, parent)
 
 
-def _apply(state: _State, index: int, operations: tuple[Operation, ...]) -> Iterator[Redundancy]:
+def _apply(state: _State, index: int, operations: tuple[Operation, ...], found: Replay) -> Iterator[Redundancy]:
     for op in operations:
         if op.kind == "unknown":
             state.make_everything_uncertain(index)
+            found.touching_anything.add(index)
             continue
         if op.kind == "execute":
             if op.name is None:
                 state.make_everything_uncertain(index)
+                found.touching_anything.add(index)
             elif not _DML.match(op.name):
                 state.make_words_uncertain(op.name, index)
+                found.uncertain_words.update(w.lower() for w in _WORD.findall(op.name))
             continue
         if not op.is_certain or op.table is None:
             if op.table is not None:
                 state.make_table_uncertain(op.table, index)
+                found.uncertain_words.add(op.table.lower())
                 if op.kind == "rename_table" and op.new_name:
                     state.make_table_uncertain(op.new_name, index)
+                    found.uncertain_words.add(op.new_name.lower())
             else:
                 state.make_everything_uncertain(index)
+                found.touching_anything.add(index)
             continue
+        if found.is_tracking:
+            _note_needs_and_creations(state, index, op, found)
         yield from _apply_certain(state, index, op)
+
+
+def created_keys(op: Operation) -> list[tuple]:
+    """The objects a certain operation makes exist, keyed as the replay keys them."""
+    table, schema, kind = op.table, op.schema, op.kind
+    if kind == "create_table":
+        return [("table", schema, table), *(("column", schema, table, column) for column in op.columns)]
+    if kind == "rename_table" and op.new_name:
+        return [("table", schema, op.new_name)]
+    if kind == "add_column" and op.name:
+        return [("column", schema, table, op.name)]
+    if kind == "alter_column" and op.name and op.new_name:
+        return [("column", schema, table, op.new_name)]
+    if kind == "create_index" and op.name:
+        return [("index", schema, op.name)]
+    if kind.startswith("create_") and op.name:
+        return [("constraint", schema, table, op.name)]
+    return []
+
+
+def creations_in(files) -> dict[tuple, list[int]]:
+    """Object -> positions in ``files`` whose ``upgrade()`` creates it with certainty (no
+    replay: for files outside the chain, such as the archive folder's)."""
+    found: dict[tuple, list[int]] = {}
+    for position, rf in enumerate(files):
+        if rf.upgrade is None or rf.read_error is not None:
+            continue
+        for op in rf.upgrade.operations:
+            if op.is_certain and op.table is not None and op.kind not in ("unknown", "execute"):
+                for key in created_keys(op):
+                    found.setdefault(key, []).append(position)
+    return found
+
+
+_NEEDS_TABLE = frozenset(
+    {"add_column", "drop_column", "alter_column", "create_index", "drop_table", "rename_table", "drop_constraint"}
+)
+_NEEDS_COLUMN = frozenset({"drop_column", "alter_column"})
+
+
+def _note_needs_and_creations(state: _State, index: int, op: Operation, found: Replay) -> None:
+    """Before ``op`` changes the state: what it needs that its line never mentioned (MD022),
+    and what it creates (MD022's sources, MD023's rivals)."""
+    table, schema, kind = op.table, op.schema, op.kind
+    table_key = ("table", schema, table)
+    if kind in _NEEDS_TABLE or (kind.startswith("create_") and kind != "create_table"):
+        if state.get(table_key) is None:
+            found.needs.append(Need(index, op, table_key))
+        elif kind in _NEEDS_COLUMN and op.name and (schema, table) in state.complete_tables:
+            # a column list known whole (a certain create_table): a column it lacks was never made here
+            if state.get(("column", schema, table, op.name)) is None:
+                found.needs.append(Need(index, op, ("column", schema, table, op.name)))
+    if kind == "create_index" and (schema, table) in state.complete_tables:
+        for column in op.columns:
+            if state.get(("column", schema, table, column)) is None:
+                found.needs.append(Need(index, op, ("column", schema, table, column)))
+
+    for key in created_keys(op):
+        found.creations.setdefault(key, []).append(Creation(index, op, state.get(key) is None))
+
+    def dropped(key: tuple) -> None:
+        found.drops.setdefault(key, []).append(index)
+
+    if kind in ("drop_table", "rename_table"):
+        dropped(table_key)
+    elif kind == "drop_column" and op.name:
+        dropped(("column", schema, table, op.name))
+    elif kind == "alter_column" and op.name and op.new_name:
+        dropped(("column", schema, table, op.name))
+    elif kind == "drop_index" and op.name:
+        dropped(("index", schema, op.name))
+    elif kind == "drop_constraint" and op.name:
+        dropped(("constraint", schema, table, op.name))
 
 
 def _column_fact(state: _State, schema: str | None, table: str, column: str) -> Fact | None:

@@ -248,17 +248,21 @@ def gc_paused() -> Iterator[None]:
 
 def find_archived(layout: ProjectLayout) -> dict[str, str]:
     """Revision id -> path of files already moved to the archive folder."""
+    return {record.revision: record.path for record in read_archived(layout) if record.revision is not None}
+
+
+def read_archived(layout: ProjectLayout) -> list[RevisionFile]:
+    """The files already moved to the archive folder, read as version files are (MD022 reads
+    what they created: Alembic no longer runs them)."""
     archive = layout.archive_root
     if not archive.is_dir():
-        return {}
+        return []
     from migdoc.reader import read_revision
 
-    found: dict[str, str] = {}
+    found: list[RevisionFile] = []
     for path in sorted(archive.rglob("*.py")):
         try:
-            record = read_revision(str(path.absolute()), read_regular_file(path))
+            found.append(read_revision(str(path.absolute()), read_regular_file(path)))
         except OSError:
             continue
-        if record.revision is not None:
-            found[record.revision] = record.path
     return found

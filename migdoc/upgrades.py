@@ -103,6 +103,8 @@ def applied_revisions(graph: RevisionGraph, current: Iterable[str]) -> frozenset
     all their ancestors (through ``down_revision`` and ``depends_on``).
 
     A revision no version file declares counts as applied, without ancestors.
+    A duplicated id (MD001) proves only what every copy's ancestry holds: the database
+    records the id, not which file ran, so an ancestor of one copy alone is not proven.
     """
     applied = set()
     for revision in current:
@@ -110,6 +112,8 @@ def applied_revisions(graph: RevisionGraph, current: Iterable[str]) -> frozenset
         index = graph.resolve(revision)
         if index is None:
             continue
-        applied.add(str(graph.files[index].revision))
-        applied |= {str(graph.files[i].revision) for i in graph.ancestors(index)}
+        rev = str(graph.files[index].revision)
+        applied.add(rev)
+        lines = [{str(graph.files[i].revision) for i in graph.ancestors(copy)} for copy in graph.declarations[rev]]
+        applied |= set.intersection(*lines)
     return frozenset(applied)

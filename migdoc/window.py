@@ -67,6 +67,10 @@ def window_nodes(graph: RevisionGraph, window: Window) -> set[NodeKey]:
         nodes &= {start} | nx.descendants(g, start)
     if window.last is not None:
         nodes &= set(newest_first(g)[: window.last])
+    # Every copy of a duplicated id in range (MD001): which one the database ran is not
+    # known, so showing one copy alone would tell a story the chain does not.
+    in_range = {graph.revision_of(node) for node in nodes}
+    nodes |= {file_node(i) for rev in in_range for i in graph.declarations.get(rev, ())}
     return nodes
 
 
@@ -76,6 +80,6 @@ def cut_graph(graph: RevisionGraph, window: Window) -> RevisionGraph:
         return graph
     cut = copy.copy(graph)
     cut.graph = graph.graph.subgraph(window_nodes(graph, window)).copy()
-    for derived in ("missing", "cycles"):  # computed from the edges: recomputed for the window
+    for derived in ("missing", "cycles", "_replay"):  # computed from the edges: recomputed for the window
         cut.__dict__.pop(derived, None)
     return cut

@@ -82,6 +82,8 @@ EXPECTED_CODES: dict[str, set[tuple[str, Severity]]] = {
     "md018_redundant_merge_parent": {("MD018", WARNING)},
     "md019_unresolved_value": {("MD003", WARNING), ("MD019", WARNING)},
     "md024_illegal_revision_id": {("MD024", ERROR)},
+    "md022_off_line_dependency": {("MD022", ERROR)},
+    "md023_parallel_create": {("MD023", ERROR)},
 }
 """What each fixture must report, as (code, severity), written down here rather than read
 from migdoc's output, so a rule that stops (or starts) firing fails the behaviour test

@@ -87,3 +87,17 @@ def test_depends_on_by_id_and_label_but_not_prefix():
 def test_ambiguous_prefix_and_label_do_not_resolve():
     g = build_graph([rev("abcd1"), rev("abcd2", labels=("x",)), rev("z", labels=("x",))])
     assert g.resolve("abcd") is None and g.resolve("x") is None and g.resolve("abcd1") == 0
+
+
+def test_depends_on_the_down_revision_keeps_both_relations():
+    # 0002 both descends from and depends on 0001: one edge, two relations, neither erased.
+    g = build_graph([rev("0001"), rev("0002", "0001", depends="0001")])
+    data = g.graph.get_edge_data("f:0", "f:1")
+    assert data["kinds"] == ("down", "depends") and data["kind"] == "down"
+    assert g.children(0) == [1] and g.children(0, kinds=("depends",)) == [1]
+
+
+def test_a_dependency_alone_is_no_down_revision_child():
+    g = build_graph([rev("0001"), rev("0002", "0001"), rev("0003", "0001", depends="0002")])
+    assert g.children(1) == [] and g.children(1, kinds=("depends",)) == [2]
+    assert g.graph.get_edge_data("f:1", "f:2")["kinds"] == ("depends",)

@@ -359,3 +359,47 @@ def test_html_shows_markup_from_files_as_text():
     assert "<img" not in page and "<b>x</b>" not in page
     assert "&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "\x1b" not in page and "\\x1b[2J" in page
+
+
+def test_dot_and_mermaid_draw_a_depends_on_on_the_down_revision_as_both_edges():
+    files = [
+        RevisionFile(path="versions/0001.py", revision="0001"),
+        RevisionFile(path="versions/0002.py", revision="0002", down_revisions=("0001",), depends_on=("0001",)),
+    ]
+    graph = build_graph(files)
+    dot_lines = [line.strip() for line in dot.render_graph(graph).splitlines() if "->" in line]
+    assert dot_lines == ['"f:1" -> "f:0";', '"f:1" -> "f:0" [style=dashed, label="depends_on"];']
+    mermaid_edges = [line.strip() for line in mermaid.render_graph(graph).splitlines() if "n_f_1 " in line]
+    assert len(mermaid_edges) == 2 and sum("depends_on" in line for line in mermaid_edges) == 1
+
+
+def _duplicated_below_a_child():
+    """0002 twice (v/0002a.py shadowed, v/0002b.py kept, loaded last), 0003 above it."""
+    return build_graph(
+        [
+            RevisionFile(path="v/0001.py", revision="0001"),
+            RevisionFile(path="v/0002a.py", revision="0002", down_revisions=("0001",)),
+            RevisionFile(path="v/0002b.py", revision="0002", down_revisions=("0001",)),
+            RevisionFile(path="v/0003.py", revision="0003", down_revisions=("0002",)),
+        ]
+    )
+
+
+def test_a_duplicated_id_is_marked_head_only_where_alembic_counts_it_one():
+    # Alembic's heads here are 0003 and the shadowed 0002 (no down_revision names it); the
+    # kept 0002 has 0003 above it, so it is no head, though its id is among the heads.
+    from migdoc.output import json_format
+
+    graph = _duplicated_below_a_child()
+    marked = {r["file"]: r["is_head"] for r in json_format.graph_to_dict(graph)["revisions"]}
+    assert marked == {"v/0001.py": False, "v/0002a.py": True, "v/0002b.py": False, "v/0003.py": True}
+    lines = {line.split("  ")[-1]: line for line in text.render_graph(graph).splitlines() if "v/" in line}
+    assert "(head, duplicate" in lines["v/0002a.py"] and "head" not in lines["v/0002b.py"]
+    heads_in_dot = {line.split()[0] for line in dot.render_graph(graph).splitlines() if "peripheries=2" in line}
+    assert heads_in_dot == {'"f:1"', '"f:3"'}
+    heads_in_mermaid = {
+        line.split("[")[0].strip() for line in mermaid.render_graph(graph).splitlines() if ":::head" in line
+    }
+    assert heads_in_mermaid == {"n_f_1", "n_f_3"}
+    heads_in_html = set(re.findall(r'<g class="node head[^"]*" id="([^"]+)"', html.render_graph(graph)))
+    assert heads_in_html == {"f:1", "f:3"}

@@ -55,5 +55,6 @@ def with_dryrun(check: CheckResult, result) -> CheckResult:
         errors=sum(d.severity is Severity.ERROR for d in diagnostics),
         warnings=sum(d.severity is Severity.WARNING for d in diagnostics),
         info=sum(d.severity is Severity.INFO for d in diagnostics),
+        head_revisions=s.head_revisions,
     )
     return CheckResult(tuple(diagnostics), summary, dryrun=result)

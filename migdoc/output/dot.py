@@ -23,7 +23,6 @@ def _label(*lines: str) -> str:
 
 def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = None) -> str:
     problems = problems or {}
-    heads, bases = set(graph.heads), set(graph.bases)
     lines = ["digraph migrations {", "  rankdir=BT;", "  node [shape=box, fontname=monospace];"]
     for node, data in sorted(graph.graph.nodes(data=True)):
         index = data["index"]
@@ -38,16 +37,17 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
         attributes = [f"label={_label(*label_lines)}", f"tooltip={_quote(printable(display_path(rf.path)))}"]
         if graph.is_shadowed(index):
             attributes.append("style=dotted")
-        if rf.revision in heads and not graph.is_shadowed(index):
+        if graph.is_head_file(index):  # a shadowed copy too: Alembic counts it among its heads
             attributes.append("peripheries=2")
-        if rf.revision in bases:
+        if graph.is_base_file(index):
             attributes.append("shape=house")
         if rf.path in problems:
             attributes.append("color=red")
             attributes[0] = f"label={_label(*label_lines, ' '.join(sorted(set(problems[rf.path]))))}"
         lines.append(f"  {_quote(printable(node))} [{', '.join(attributes)}];")
     for parent, child, data in sorted(graph.graph.edges(data=True)):
-        style = ' [style=dashed, label="depends_on"]' if data["kind"] == "depends" else ""
-        lines.append(f"  {_quote(printable(child))} -> {_quote(printable(parent))}{style};")
+        for kind in data["kinds"]:  # a depends_on on the down_revision is drawn as both
+            style = ' [style=dashed, label="depends_on"]' if kind == "depends" else ""
+            lines.append(f"  {_quote(printable(child))} -> {_quote(printable(parent))}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"

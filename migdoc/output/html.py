@@ -102,7 +102,7 @@ def render_graph(
     """The page. ``problems``: file -> codes that mark a node; ``findings``: file ->
     (code, severity, message) shown in its details."""
     problems, findings = problems or {}, findings or {}
-    heads, bases, merges = set(graph.heads), set(graph.bases), set(graph.merges)
+    heads = graph.head_revisions
     placed = lane_columns(graph)
     row_of = {node: row for row, (node, _) in enumerate(placed)}
     column_of = dict(placed)
@@ -136,13 +136,16 @@ def render_graph(
         else:
             rf = graph.files[index]
             classes, tags = [], []
+            for name, marked in (
+                ("head", graph.is_head_file(index)),
+                ("base", graph.is_base_file(index)),
+                ("merge", graph.is_merge_file(index)),
+            ):
+                if marked:
+                    classes.append(name)
+                    tags.append(name)
             if graph.is_shadowed(index):
-                tags.append("duplicate, ignored by Alembic")
-            else:
-                for name, marked in (("head", heads), ("base", bases), ("merge", merges)):
-                    if rf.revision in marked:
-                        classes.append(name)
-                        tags.append(name)
+                tags.append("duplicate: Alembic maps the other copy")
             codes = sorted(set(problems.get(rf.path, [])))
             if codes:
                 classes.append("problem")

@@ -10,8 +10,6 @@ from migdoc.model import CheckResult, Diagnostic
 
 
 def graph_to_dict(graph: RevisionGraph) -> dict:
-    heads = set(graph.heads)
-    bases = set(graph.bases)
     revisions = []
     for index, rf in enumerate(graph.files):
         if rf.revision is None or file_node(index) not in graph.graph:  # outside a --last/--since window
@@ -25,9 +23,9 @@ def graph_to_dict(graph: RevisionGraph) -> dict:
                 "file": display_path(rf.path),
                 "message": rf.message,
                 "create_date": rf.header.create_date,
-                "is_head": rf.revision in heads,
-                "is_base": rf.revision in bases,
-                "is_merge": len(rf.down_revisions) > 1,
+                "is_head": graph.is_head_file(index),
+                "is_base": graph.is_base_file(index),
+                "is_merge": graph.is_merge_file(index),
             }
         )
     shown = {r["revision"] for r in revisions}
@@ -63,6 +61,7 @@ def check_to_dict(result: CheckResult) -> dict:
             "files": s.files,
             "revisions": s.revisions,
             "heads": s.heads,
+            "head_revisions": list(s.head_revisions),
             "errors": s.errors,
             "warnings": s.warnings,
             "info": s.info,

@@ -22,7 +22,6 @@ def _text(text: str) -> str:
 
 def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = None) -> str:
     problems = problems or {}
-    heads = set(graph.heads)
     lines = ["flowchart BT"]
     for node, data in sorted(graph.graph.nodes(data=True)):
         index, revision = data["index"], data["revision"]
@@ -32,7 +31,7 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
         rf = graph.files[index]
         label = revision + (f"<br/>{_text(rf.message)}" if rf.message else "")
         classes = []
-        if revision in heads and not graph.is_shadowed(index):
+        if graph.is_head_file(index):  # a shadowed copy too: Alembic counts it among its heads
             classes.append("head")
         if rf.path in problems:
             classes.append("problem")
@@ -40,8 +39,9 @@ def render_graph(graph: RevisionGraph, problems: dict[str, list[str]] | None = N
         suffix = f":::{classes[-1]}" if classes else ""
         lines.append(f'  {_node_id(node)}["{_text(label)}"]{suffix}')
     for parent, child, data in sorted(graph.graph.edges(data=True)):
-        arrow = "-.->|depends_on|" if data["kind"] == "depends" else "-->"
-        lines.append(f"  {_node_id(child)} {arrow} {_node_id(parent)}")
+        for kind in data["kinds"]:  # a depends_on on the down_revision is drawn as both
+            arrow = "-.->|depends_on|" if kind == "depends" else "-->"
+            lines.append(f"  {_node_id(child)} {arrow} {_node_id(parent)}")
     lines.append("  classDef head stroke-width:3px")
     lines.append("  classDef problem stroke:#d00,color:#d00")
     lines.append("  classDef missing stroke-dasharray:5 5,stroke:#d00")

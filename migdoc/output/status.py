@@ -11,16 +11,39 @@ from migdoc.output.text import printable
 from migdoc.upgrades import DeploymentStatus
 
 
-def _describe(graph: RevisionGraph, revision: str) -> tuple[str, str]:
+def _copies(graph: RevisionGraph, revision: str) -> list[str]:
+    """Every file declaring the revision ``revision`` resolves to (one, or each copy of a duplicated id)."""
+    index = graph.resolve(revision)
+    if index is None:
+        return []
+    return [graph.files[i].path for i in graph.declarations[str(graph.files[index].revision)]]
+
+
+_AMBIGUOUS = {
+    # alembic_version holds an id, not a file: which copy ran cannot be told
+    "current": "ambiguous: {n} files declare it (MD001); alembic_version records the id, not which file ran",
+    "heads": "{n} files declare it (MD001); Alembic counts the copy it does not map as a head",
+    "pending": "{n} files declare it (MD001)",
+}
+
+
+def _describe(graph: RevisionGraph, revision: str, role: str = "current") -> tuple[str, str]:
     index = graph.resolve(revision)
     if index is None:
         return "", ""
+    copies = _copies(graph, revision)
+    if len(copies) > 1:
+        shown = copies
+        if role == "heads":  # the copies that are heads: the kept one only when nothing is above it
+            shown = [graph.files[i].path for i in graph.declarations[revision] if graph.is_head_file(i)] or copies
+        return _AMBIGUOUS[role].format(n=len(copies)), ", ".join(display_path(p) for p in shown)
     rf = graph.files[index]
     return rf.message, display_path(rf.path)
 
 
-def _rows(graph: RevisionGraph, revisions, indent: str) -> list[str]:
-    described = [tuple(printable(part) for part in (rev, *_describe(graph, rev))) for rev in revisions]
+def _rows(graph: RevisionGraph, revisions, indent: str, role: str = "current") -> list[str]:
+    revisions = list(dict.fromkeys(revisions))  # Alembic lists a duplicated head once per copy
+    described = [tuple(printable(part) for part in (rev, *_describe(graph, rev, role))) for rev in revisions]
     width_rev = max((len(r) for r, _, _ in described), default=0)
     width_msg = max((len(m) for _, m, _ in described), default=0)
     return [f"{indent}{r:<{width_rev}}  {m:<{width_msg}}  {p}".rstrip() for r, m, p in described]
@@ -44,7 +67,7 @@ def render_status(
             else:
                 lines.extend(_rows(graph, [revision], "  "))
     lines.append("heads:")
-    lines.extend(_rows(graph, status.heads, "  ") or ["  (none)"])
+    lines.extend(_rows(graph, status.heads, "  ", "heads") or ["  (none)"])
     if status.pending is None:
         lines.append(f"upgrade heads: cannot tell, {printable(status.blocked_by)}")
     elif not status.pending:
@@ -52,8 +75,15 @@ def render_status(
     else:
         count = len(status.pending)
         lines.append(f"upgrade heads would run {count} revision{'' if count == 1 else 's'}, in order:")
-        lines.extend(_rows(graph, [p.revision for p in status.pending], "  "))
+        lines.extend(_rows(graph, [p.revision for p in status.pending], "  ", "pending"))
     return "\n".join(lines) + "\n"
+
+
+def _files_json(graph: RevisionGraph, revision: str) -> dict:
+    """``file``: the one file declaring it (``None`` when none or several do: a duplicated id
+    does not say which copy ran); ``files``: every file declaring it."""
+    copies = [display_path(p) for p in _copies(graph, revision)]
+    return {"file": copies[0] if len(copies) == 1 else None, "files": copies}
 
 
 def render_status_json(
@@ -65,7 +95,7 @@ def render_status_json(
         "current": [
             {
                 "revision": rev,
-                "file": _describe(graph, rev)[1] or None,
+                **_files_json(graph, rev),
                 "is_known": rev not in status.unknown,
                 "whereabouts": display_text(whereabouts[rev]) if rev in status.unknown and rev in whereabouts else None,
             }

@@ -110,7 +110,6 @@ def render_graph(
     problems = problems or {}
     shown_paths = shown_paths or {}
     g = graph.graph
-    heads, bases, merges = set(graph.heads), set(graph.bases), set(graph.merges)
     lanes: list[str] = []
     lines: list[str] = []
     order = _node_order(graph)
@@ -125,7 +124,7 @@ def render_graph(
             lanes = [lane for i, lane in enumerate(lanes) if i not in duplicates]
             column = lanes.index(node)
         marks = {column: "*" if graph.index_of(node) is not None else "?"}
-        label = _label(graph, node, heads, bases, merges, problems, style, shown_paths)
+        label = _label(graph, node, problems, style, shown_paths)
         lines.append(_lane_row(len(lanes), marks) + "  " + label)
         parents = sorted((p for p in g.predecessors(node)), key=node_sort_key, reverse=True)
         if not parents and len(lines) and node != order[-1]:
@@ -167,26 +166,28 @@ def _lane_row(width: int, marks: dict[int, str]) -> str:
     return " ".join(marks.get(i, "|") for i in range(width))
 
 
-def _label(graph, node, heads, bases, merges, problems, style: Styler, shown_paths: dict[str, str]) -> str:
+def _label(graph, node, problems, style: Styler, shown_paths: dict[str, str]) -> str:
     index = graph.index_of(node)
     revision = printable(graph.revision_of(node))
     if index is None:
         return style(f"{revision} (missing: no file declares it)", "error")
     rf = graph.files[index]
+    # Marked per file, as Alembic counts: a shadowed copy of a duplicated id is still one of
+    # its heads (never named by a down_revision), the kept copy is one only when nothing is above it.
+    is_head = graph.is_head_file(index)
     tags = []
+    if is_head:
+        tags.append("head")
+    if graph.is_base_file(index):
+        tags.append("base")
+    if graph.is_merge_file(index):
+        tags.append("merge")
     if graph.is_shadowed(index):
-        tags.append("duplicate, ignored by Alembic")
-    else:
-        if rf.revision in heads:
-            tags.append("head")
-        if rf.revision in bases:
-            tags.append("base")
-        if rf.revision in merges:
-            tags.append("merge")
+        tags.append("duplicate: Alembic maps the other copy")
     tags.extend(f"label: {printable(label)}" for label in rf.branch_labels)
     depends = [d for d in graph.dependencies if d.child == index]
     tags.extend(f"depends on {printable(d.name)}" for d in depends)
-    text = style(revision, "head" if rf.revision in heads else "path")
+    text = style(revision, "head" if is_head else "path")
     if tags:
         text += f" ({', '.join(tags)})"
     if rf.message:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from migdoc.edits import apply_edits, relink_edits
-from migdoc.graph import RevisionGraph
+from migdoc.graph import RevisionGraph, open_heads
 from migdoc.model import (
     Action,
     Diagnostic,
@@ -87,10 +87,10 @@ class PlanState:
         return self.renamed.get(index, str(context.files[index].revision))
 
     def heads(self, context: PlanContext) -> list[str]:
-        ids = {self.revision_of(context, i) for i in self.survivors}
-        named = {p for i in self.survivors for p in self.parents[i]}
-        named |= {d for i in self.survivors for d in depends_ids(context, i)}
-        return sorted(str(rev) for rev in ids if rev not in named)
+        """The heads of the chain as the plan leaves it, by Alembic's definition
+        (:func:`migdoc.graph.open_heads`: a ``depends_on`` takes no head away)."""
+        files = context.files
+        return list(open_heads((str(files[i].revision), self.parents[i]) for i in self.survivors))
 
 
 def depends_ids(context: PlanContext, index: int) -> list[str]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import networkx as nx
 
+from migdoc.graph import open_heads
 from migdoc.planner.context import (
     PlanContext,
     depends_ids,
@@ -30,6 +31,7 @@ class DescentLines:
             i: list(dict.fromkeys([*(parents or {}).get(i, context.files[i].down_revisions), *depends_ids(context, i)]))
             for i in self.usable
         }
+        self.parents = parents
         self._depth: dict[int, int] = {}
         self.preferred: dict[str, int] = {}
         """Duplicated id -> the copy the evidence chose (:mod:`.evidence`); set before the main line is walked."""
@@ -73,8 +75,12 @@ class DescentLines:
         return self._depth[index]
 
     def heads(self) -> list[int]:
-        named = {p for i in self.usable for p in self.parent_ids[i]}
-        return [i for i in self.usable if self.context.files[i].revision not in named]
+        """Every copy whose id is a head by Alembic's definition (:func:`migdoc.graph.open_heads`):
+        ``depends_on`` links the main line's ancestry but takes no head away."""
+        files = self.context.files
+        down = {i: (self.parents or {}).get(i, files[i].down_revisions) for i in self.usable}
+        heads = set(open_heads((str(files[i].revision), down[i]) for i in self.usable))
+        return [i for i in self.usable if files[i].revision in heads]
 
     def choose_copy(self, revision: str) -> int:
         copies = self.declarations[revision]

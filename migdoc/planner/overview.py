@@ -169,7 +169,7 @@ def plan_overview(context: PlanContext, options: FixOptions) -> dict[str, Plan]:
     """
     proposals: dict[str, Plan] = {}
     for name, flags in CANDIDATES:
-        chosen = FixOptions(**{**_options_dict(options), **dict.fromkeys(flags, True)})
+        chosen = FixOptions(**{**_options_dict(options), **dict.fromkeys(flags, True), "is_overview": True})
         try:
             plan = plan_repairs(context, chosen)
         except FixRefused as exc:

@@ -31,23 +31,26 @@ from migdoc.planner.context import (
 _DATE_TOKEN = re.compile(r"^(\d{8}|\d{10}|\d{12}|\d{14}|\d{4}-\d{2}-\d{2})$")
 _HEX12 = re.compile(r"^[0-9a-f]{12}$")
 
-# MD006 is a warning by default (Alembic loads a misnamed file fine): --renumber acts only
-# where the project made it an error, through its own severity override.
-RENUMBER_HANDLE = f'an error-level {FILENAME_MISMATCH}: [tool.migdoc] severity = {{ {FILENAME_MISMATCH} = "error" }}'
+# MD006 is a warning by default (Alembic loads a misnamed file fine): --renumber named by the
+# user renames every mismatch; `fix` alone (the overview) proposes it only for an error-level one.
+RENUMBER_HANDLE = f"an error-level {FILENAME_MISMATCH}, or any {FILENAME_MISMATCH} when --renumber is named"
 
 
 # -- renumber ----------------------------------------------------------------
 
 
 def plan_renumber(context: PlanContext, options: FixOptions, state: PlanState | None = None) -> PartialPlan:
-    """Rename files whose name disagrees with their revision (MD006 at error level); ids never change."""
+    """Rename files whose name disagrees with their revision (MD006); ids, parent links and
+    which copy of a duplicated id Alembic loads never change.
+
+    Named (``--renumber``), every mismatch MD006 reports, warnings included; in the overview
+    of ``fix`` alone, only on a chain with an error, and only error-level mismatches."""
     state = state or PlanState.initial(context)
     files = context.files
-    if not has_error(context):
+    if options.is_overview and not has_error(context):
         return PartialPlan(notes=(healthy_note("--renumber", "nothing to rename", RENUMBER_HANDLE),), state=state)
-    mismatched = {
-        i for i in state.survivors if FILENAME_MISMATCH in codes_on(context, files[i].path, (Severity.ERROR,))
-    }
+    severities = (Severity.ERROR,) if options.is_overview else tuple(Severity)
+    mismatched = {i for i in state.survivors if FILENAME_MISMATCH in codes_on(context, files[i].path, severities)}
     if not mismatched:
         warned = any(FILENAME_MISMATCH in codes_on(context, files[i].path) for i in state.survivors)
         said = (
@@ -124,8 +127,34 @@ def plan_renumber(context: PlanContext, options: FixOptions, state: PlanState | 
                 revision=revision,
             )
         )
+    actions, refused = _keeping_the_loaded_copies(context, actions)
+    unresolved += refused
     notes = () if actions or unresolved else ("--renumber: every file name carries its revision id; nothing to rename",)
     return PartialPlan(actions=tuple(actions), notes=notes, unresolved=tuple(unresolved), state=state)
+
+
+def _keeping_the_loaded_copies(context: PlanContext, actions: list[Action]) -> tuple[list[Action], list[str]]:
+    """``actions`` without the renames that would change which copy of a duplicated id
+    Alembic loads last (and keeps in its map): it reads each folder's files in name order,
+    so a rename within the kept copy's folder can put another copy after it."""
+    graph = context.graph
+    new_name = {a.source: name_of(a.target) for a in actions if isinstance(a, RenameFile)}
+    refused_paths: set[str] = set()
+    refused: list[str] = []
+    for revision, copies in graph.declarations.items():
+        if len(copies) < 2 or not any(graph.files[i].path in new_name for i in copies):
+            continue
+        kept = graph.files[graph.kept[revision]].path
+        beside = [graph.files[i].path for i in copies if folder_of(graph.files[i].path) == folder_of(kept)]
+        last = max(beside, key=lambda path: new_name.get(path, name_of(path)))
+        if last != kept:
+            moved = [p for p in beside if p in new_name]
+            refused_paths.update(moved)
+            refused.append(
+                f"{', '.join(moved)}: --renumber would make Alembic load {last} last and keep it for revision "
+                f"{revision} instead of {kept} (it reads a folder in name order); archive one copy first (MD001)"
+            )
+    return [a for a in actions if not (isinstance(a, RenameFile) and a.source in refused_paths)], refused
 
 
 _MAX_NAME_BYTES = 200  # under every file system's limit of 255, with room for a slug and ".py"
@@ -248,6 +277,14 @@ def rename_by_pattern(stem: str, revision: str, pattern: Pattern, ids: set[str])
         return None
     if _looks_like_id(words[k], revision, ids) or words[k] in ids:
         words[k] = revision
+        return "_".join(words)
+    # A date the project's other names lack (a file made from a dated template, then copied):
+    # the id is the id-like word after it (20251217_0001_x.py declaring 0008 -> 20251217_0008_x.py).
+    after = k
+    while after < len(words) and _DATE_TOKEN.match(words[after]) and not _same_shape(words[after], revision):
+        after += 1
+    if k < after < len(words) and _looks_like_id(words[after], revision, ids):
+        words[after] = revision
     else:  # the id was left out of the name: put it where the project's names carry it
         words.insert(k, revision)
     return "_".join(words)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from migdoc.errors import UsageError
 from migdoc.model import CheckResult, Diagnostic, Severity, Summary
-from migdoc.rules import content, deployment, dryrun, naming, revision_ids, structure  # noqa: F401 - registers the rules
+from migdoc.rules import content, deployment, dryrun, naming, revision_ids, schema, structure  # noqa: F401 - registers the rules
 from migdoc.rules.registry import RULES, CheckContext, Finding, Rule, code_named, diagnostics_of
 
 __all__ = ["RULES", "CheckContext", "Finding", "Rule", "code_named", "run_checks", "selected_codes", "STATIC_CODES"]
@@ -83,9 +83,10 @@ def run_checks(
     summary = Summary(
         files=len(graph.files),
         revisions=len(graph.kept),
-        heads=len(graph.heads),
+        heads=len(graph.head_revisions),
         errors=sum(d.severity is Severity.ERROR for d in found),
         warnings=sum(d.severity is Severity.WARNING for d in found),
         info=sum(d.severity is Severity.INFO for d in found),
+        head_revisions=graph.head_revisions,
     )
     return CheckResult(tuple(found), summary)

@@ -22,6 +22,8 @@ class CheckContext:
     """The project's ``file_template`` when it sets one explicitly."""
     archived: Mapping[str, str] = field(default_factory=dict)
     """Revision id -> archived file path, for "did you mean" hints."""
+    archived_files: tuple[RevisionFile, ...] = ()
+    """The archive folder's files as read: what they created no longer exists for Alembic (MD022)."""
     deployed: tuple[str, ...] | None = None
     """The database's ``alembic_version`` rows (MD016); ``None``: no database was read."""
     lost_revisions: Mapping[str, str] = field(default_factory=dict)

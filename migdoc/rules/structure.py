@@ -326,22 +326,23 @@ def _branch_layout(context: CheckContext) -> str | None:
 )
 def multiple_heads(context: CheckContext) -> Iterator[Finding]:
     graph = context.graph
-    # A shadowed copy of a duplicated id is a head to Alembic too (see RevisionGraph.heads),
-    # but that is MD001's finding; here, the distinct heads of the chain.
-    heads = graph.kept_heads
-    if len(heads) < 2:
+    # The chain branches when two kept revisions are heads; a shadowed copy of a duplicated
+    # id alone is MD001's finding. Once it branches, the count and the listing are the
+    # summary's (graph.head_revisions): one head count everywhere.
+    if len(graph.kept_heads) < 2:
         return
+    heads = graph.head_revisions
     layout = _branch_layout(context)
     owned = _own_labels(context) if layout else {}
-    paths = {head: graph.files[graph.kept[head]].path for head in heads}
+    paths = {head: _head_path(graph, head) for head in heads}
     listing = ", ".join(f"{head} ({paths[head]})" for head in heads)
     # One finding for all the heads, on the first head's file (the others are its related
     # files): one per head, each listing every head, grows as heads squared.
-    first = heads[0]
+    first = graph.kept_heads[0]
     rf = graph.files[graph.kept[first]]
     severity = None
     if layout == "labelled":
-        labels = [owned[h][0][0] for h in heads if owned[h][0]]
+        labels = [owned[h][0][0] for h in heads if h in owned and owned[h][0]]
         commands = " or ".join(f"`alembic upgrade {label}@head`" for label in labels[:3])
         shape = (
             f"each on a branch with its own label ({', '.join(labels)})"
@@ -373,6 +374,15 @@ def multiple_heads(context: CheckContext) -> Iterator[Finding]:
         tuple(p for h, p in paths.items() if h != first),
         severity=severity,
     )
+
+
+def _head_path(graph, head: str) -> str:
+    """The file that makes ``head`` a head: the kept copy when nothing names it, else the
+    shadowed copy Alembic still counts (MD001)."""
+    kept = graph.kept[head]
+    if head in graph.kept_heads:
+        return graph.files[kept].path
+    return graph.files[graph.declarations[head][0]].path
 
 
 @rule(
