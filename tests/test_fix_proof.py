@@ -194,6 +194,25 @@ def test_no_verify_skips_the_database_proof_and_says_so(copy_fixture, pg_server)
     assert not (root / "migrations" / "versions" / "0023_add_channel_flags.py").exists()
 
 
+def test_an_archive_that_strands_a_kept_revision_is_refused_statically_even_without_the_database(copy_fixture):
+    """The same shape written with op.create_index: the replay sees that 0024 needs
+    channels.flags, which only the copy being archived adds (MD022), so the plan is refused
+    before any database is asked, --no-verify or not."""
+    root = copy_fixture("fix_proof_archive_copy")
+    index = root / "migrations" / "versions" / "0024_index_channel_flags.py"
+    index.write_text(
+        index.read_text().replace(
+            'op.execute("CREATE INDEX ix_channels_flags ON channels (flags)")',
+            'op.create_index("ix_channels_flags", "channels", ["flags"])',
+        )
+    )
+    before = snapshot(root)
+    result = run("fix", "--archive", "--apply", "--no-verify", "fix_proof_archive_copy")
+    assert result.exit_code == 1, result.output
+    assert "NOT PROVED: no-new-errors: the planned chain has new error-level findings: MD022 on 0024" in result.output
+    assert snapshot(root) == before
+
+
 def test_without_a_postgresql_the_database_proof_did_not_run_and_the_fix_applies(copy_fixture, monkeypatch):
     import migdoc.dryrun.server as server
 

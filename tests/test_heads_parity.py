@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import warnings
 
 import pytest
@@ -21,6 +22,7 @@ from migdoc.model import FixOptions, RevisionFile
 from migdoc.planner.context import PlanContext, PlanState
 from migdoc.planner.merge import plan_merge
 from migdoc.rules import CheckContext, run_checks
+from tests.conftest import FIXTURES
 
 Spec = tuple[str, tuple[str, ...], tuple[str, ...]]
 """(revision, down_revisions, depends_on), in load order."""
@@ -105,7 +107,12 @@ def test_the_planner_merges_alembics_heads(name, specs):
     graph = build_graph(files_of(specs))
     diagnostics = run_checks(CheckContext(graph)).diagnostics  # --merge acts on an error-level second head
     context = PlanContext(
-        graph=graph, diagnostics=diagnostics, sources={}, version_dirs=("versions",), archive_root="archive"
+        graph=graph,
+        diagnostics=diagnostics,
+        sources={},
+        version_dirs=("versions",),
+        archive_root="archive",
+        script_template_path="script.py.mako",  # a merge is planned only from the project's template
     )
     assert PlanState.initial(context).heads(context) == alembic_heads
     partial = plan_merge(context, FixOptions(is_merge=True), PlanState.initial(context))
@@ -127,6 +134,7 @@ def test_a_revision_named_only_by_depends_on_is_merged_end_to_end(tmp_path, monk
     versions = tmp_path / "migrations" / "versions"
     versions.mkdir(parents=True)
     (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    shutil.copy(FIXTURES / "fix_merge" / "migrations" / "script.py.mako", tmp_path / "migrations")
     (versions / "0001_base.py").write_text(source("0001", None))
     (versions / "0002_side.py").write_text(source("0002", "0001"))
     (versions / "0003_main.py").write_text(source("0003", "0001", depends_on="0002"))

@@ -88,9 +88,9 @@ class PlanState:
 
     def heads(self, context: PlanContext) -> list[str]:
         """The heads of the chain as the plan leaves it, by Alembic's definition
-        (:func:`migdoc.graph.open_heads`: a ``depends_on`` takes no head away)."""
-        files = context.files
-        return list(open_heads((str(files[i].revision), self.parents[i]) for i in self.survivors))
+        (:func:`migdoc.graph.open_heads`: a ``depends_on`` takes no head away), each
+        revision under the id the plan gives it (a re-id'd copy under its new id)."""
+        return list(open_heads((self.revision_of(context, i), self.parents[i]) for i in self.survivors))
 
 
 def depends_ids(context: PlanContext, index: int) -> list[str]:

@@ -121,7 +121,11 @@ def prove_plan(
             revision_map,
             why=f"{revision_map.why}; {unreadable} version file(s) cannot be read (MD010) and are left out",
         )
-    return (revision_map, _prove_no_new_errors(context, files, codes, severity))
+    # what the plan archives is in the archive folder of the planned tree: a kept revision that
+    # needs an object only they create is an off-line dependency (MD022) there
+    moving = {a.source for a in plan.actions if isinstance(a, MoveFile)}
+    archived = tuple(rf for rf in context.files if rf.path in moving)
+    return (revision_map, _prove_no_new_errors(context, files, codes, severity, archived))
 
 
 def promised_heads(context: PlanContext, plan: Plan) -> tuple[set[str], bool]:
@@ -195,6 +199,7 @@ def _prove_no_new_errors(
     files: Sequence[RevisionFile],
     codes: Iterable[str] | None,
     severity: Mapping[str, str] | None,
+    archived_files: tuple[RevisionFile, ...] = (),
 ) -> Proof:
     from migdoc.rules import STATIC_CODES, CheckContext, run_checks
 
@@ -212,7 +217,12 @@ def _prove_no_new_errors(
     gc.disable()  # the rules make short-lived objects by the hundred thousand, none in cycles
     try:
         checked = run_checks(
-            CheckContext(graph=build_graph(files), file_template=template, archived=context.archived),
+            CheckContext(
+                graph=build_graph(files),
+                file_template=template,
+                archived=context.archived,
+                archived_files=archived_files,
+            ),
             chosen,
             severity,
         )
