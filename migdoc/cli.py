@@ -172,6 +172,11 @@ def _dryrun_options(command: Callable) -> Callable:
         click.option("--no-downgrade", is_flag=True, help="Run the upgrades only."),
         click.option("--to", "to_revision", metavar="REV", default=None, help="Stop after this revision."),
         click.option(
+            "--fail-fast",
+            is_flag=True,
+            help="Stop at the first failure (default: report every failure, going on where it safely can).",
+        ),
+        click.option(
             "--step-timeout",
             type=click.FloatRange(min=0, min_open=True),
             metavar="SECONDS",
@@ -212,6 +217,7 @@ _DRYRUN_OPTION_NAMES = (
     "no_downgrade",
     "to_revision",
     "step_timeout",
+    "fail_fast",
 )
 
 

@@ -401,6 +401,7 @@ def dryrun_project(
     on_database: Callable[[str], None] | None = None,
     step_timeout: float | None = None,
     x_arguments=(),
+    **more,
 ):
     """The dry-run: the static gate, a throwaway database, every step, the clean-up.
 
@@ -422,4 +423,5 @@ def dryrun_project(
             on_database=on_database,
             step_timeout=results.DEFAULT_STEP_TIMEOUT if step_timeout is None else step_timeout,
             x_arguments=x_arguments,
+            **more,  # the dry-run's own further options (fail_fast...), as the runner names them
         )

@@ -31,6 +31,7 @@ class DryrunOptions:
     no_downgrade: bool = False
     to_revision: str | None = None
     step_timeout: float | None = None
+    fail_fast: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ def _run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
         on_database=printers.on_database,
         step_timeout=options.step_timeout,
         x_arguments=options.x_arguments,
+        fail_fast=options.fail_fast,
     )
     if printers.progress is not None:
         printers.progress.flush()

@@ -36,7 +36,8 @@ def test_shapes_that_run(copy_fixture, fixture):
     result = _dryrun(fixture, "--format", "json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    assert payload["ok"] and {s["phase"] for s in payload["steps"]} == {"upgrade", "downgrade", "consistency"}
+    phases = {"upgrade", "downgrade", "consistency", "re-upgrade"}
+    assert payload["ok"] and {s["phase"] for s in payload["steps"]} == phases
 
 
 def test_pyproject_and_ini_is_read_the_same_way_by_check_and_dryrun(copy_fixture):

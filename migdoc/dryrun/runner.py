@@ -16,6 +16,7 @@ are in ``results``, what a failure means in ``failures``, Alembic's side in ``al
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import logging.config
 import os
@@ -36,11 +37,14 @@ from migdoc.dryrun.alembic_env import (
     tolerant_file_config,
 )
 from migdoc.dryrun.failures import (
+    NoOnlineRun,
     db_message,
+    describe_exception,
     is_connection_error,
     is_server_error,
     line_in,
     project_frame,
+    raise_before_first_step,
     raise_if_missing_module,
     raise_if_no_app,
     record_path,
@@ -55,16 +59,13 @@ from migdoc.dryrun.results import (
     Step,
     static_failure,
 )
-from migdoc.dryrun.schema import SchemaChange, SchemaTracker
-from migdoc.errors import DatabaseError, UsageError
+from migdoc.dryrun.schema import SchemaTracker
+from migdoc.dryrun.signals import FirstSignalGuard, Interrupted
+from migdoc.errors import DatabaseError, MigdocError, UsageError
 
 
 class _SnapshotError(RuntimeError):
     """Migdoc's own catalog query failed: a bug to surface (exit 3), not a finding."""
-
-
-class _StepFailed(Exception):
-    """Raised inside the migration generator to stop ``run_migrations`` on an inconsistency."""
 
 
 class _StepTimeout(KeyboardInterrupt):
@@ -91,8 +92,10 @@ class Stairway:
         step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
         x_arguments: Sequence[str] = (),
         verify_snapshots: bool = False,
+        fail_fast: bool = False,
     ) -> None:
         self.project = project
+        self.fail_fast = fail_fast  # stop at the first failure instead of going on where it safely can
         # tests: check the snapshot kept step by step against a whole one at every step
         self.verify_snapshots = verify_snapshots
         self._tracker: SchemaTracker | None = None
@@ -109,9 +112,17 @@ class Stairway:
         self.progress = progress
         self.result = DryrunResult(database)
         self._current: tuple[object, str, float] | None = None  # (script, phase, started)
-        self._diff: tuple[SchemaChange, ...] = ()
-        self._ran = False
         self._order: list = []
+        self._chain = None  # the revisions as a graph (parents to children), from _plan
+        self._script_dir = None
+        self._revision_map = None
+        self._version_table: str | None = "alembic_version"
+        self._version_schema: str | None = None
+        self._control_engine = None
+        self._connection = None  # migdoc's own connection to the throwaway database (snapshots)
+        self._engines: set = set()  # engines env.py made in the current run, disposed after it
+        self._next: tuple | None = None  # (script, phase) the env.py run is for; None: no step
+        self._guard: ConnectionGuard | None = None
 
     # -- set-up --------------------------------------------------------------
 
@@ -213,6 +224,7 @@ class Stairway:
         chain.add_edges_from(
             (parent, rev) for rev, script in scripts.items() for parent in script_parents(script) if parent in scripts
         )
+        self._chain = chain
         wanted = set(scripts)
         if self.to is not None:
             from alembic.script.revision import RevisionError
@@ -231,7 +243,244 @@ class Stairway:
         # base first; among revisions ready at once, the smallest id first (a stable order)
         return [scripts[rev] for rev in nx.lexicographical_topological_sort(chain.subgraph(wanted))]
 
-    # -- the generator that Alembic drives -------------------------------------
+    # -- one env.py run per step -------------------------------------------------
+
+    def _run_env(self, migrations: Callable) -> bool:
+        """One run of the project's ``env.py`` with a fresh Config, EnvironmentContext and
+        MigrationContext, as ``alembic upgrade`` in a new process has them: nothing of an
+        earlier step's context (Alembic's ``impl.memo`` of the enum types a step created)
+        is carried into this one. ``migrations(context)``: the steps, an iterator Alembic
+        drives. False when env.py never asked for them (no online run)."""
+        from alembic.runtime.environment import EnvironmentContext
+
+        config = self._config()
+        asked = False
+
+        def migration_fn(heads, context):
+            nonlocal asked
+            if asked:  # an env.py that runs migrations twice (several databases): once is enough
+                return []
+            asked = True
+            self.result.configure_options = dict(context.opts)
+            return migrations(context)
+
+        try:
+            with EnvironmentContext(config, self._script_dir, fn=migration_fn, as_sql=False):
+                self._script_dir.run_env()
+        finally:
+            self._dispose_engines()
+        return asked
+
+    def _remember_engine(self, connection) -> None:
+        if connection.engine is not self._control_engine:
+            self._engines.add(connection.engine)
+
+    def _dispose_engines(self) -> None:
+        """Closes what the engines env.py made in this run still pool: a run per step must not
+        pile up open connections (an env.py without NullPool)."""
+        engines, self._engines = list(self._engines), set()
+        for engine in engines:
+            with contextlib.suppress(Exception):
+                engine.dispose()
+
+    def _step(self, script, phase: str) -> Failure | None:
+        """One step (``upgrade``, ``downgrade`` or ``re-upgrade``) in its own env.py run;
+        its failure, if any."""
+        from alembic.runtime.migration import RevisionStep
+
+        def migrations(context):
+            self._start(script, phase)
+            yield RevisionStep(self._revision_map, script, phase != "downgrade")
+            self._finish()
+
+        self._next = (script, phase)
+        return self._guarded_run(migrations)
+
+    def _guarded_run(self, migrations: Callable) -> Failure | None:
+        try:
+            with self._timer():
+                if not self._run_env(migrations):
+                    raise NoOnlineRun()
+        except _StepTimeout:
+            pass
+        except (ForeignConnection, Interrupted, _SnapshotError, MigdocError):
+            raise
+        except KeyboardInterrupt as exc:
+            if not isinstance(signal.getsignal(signal.SIGINT), FirstSignalGuard):
+                raise  # no signal guard here (a library caller): a real Ctrl-C may look like this
+            return self._failure_of(exc)
+        except BaseException as exc:  # noqa: BLE001 - the project's code failed (or exited): report, don't crash
+            return self._failure_of(exc)
+        finally:
+            self._settle()
+        if self._timed_out is not None:  # also when env.py swallowed the interruption
+            return self._timeout_failure()
+        return None
+
+    def _settle(self) -> None:
+        """Our connection back out of any transaction (env.py may have run on it), so that
+        the next step starts, and the snapshot reads, where the last step committed."""
+        connection = self._connection
+        if connection is None:
+            return
+        with contextlib.suppress(Exception):
+            if connection.in_transaction():
+                connection.rollback()
+        if connection.closed or connection.invalidated:  # env.py closed it: a fresh one
+            self._connection = self._control_engine.connect()
+            if self._tracker is not None:
+                self._tracker.connection = self._connection
+
+    # -- the stairway ----------------------------------------------------------------
+
+    def _stairway(self) -> None:
+        """Every revision up, down, compared, up again, each step its own env.py run. A
+        failure is recorded and, unless ``fail_fast``, the run goes on where it safely can:
+        the database rebuilt at the last good state; nothing above a failed upgrade runs."""
+        import networkx as nx
+
+        tracker = None
+        if self.downgrade:
+            tracker = SchemaTracker(
+                self._connection, self._version_table, self._version_schema, verify=self.verify_snapshots
+            )
+            self._tracker = tracker
+            self._snapshot(tracker.start)
+            self._connection.commit()  # the event triggers visible to env.py's own connections
+        upgraded: list = []  # the revisions the database holds: what a reset rebuilds
+        broken: set[str] = set()  # revisions that could not be upgraded
+        for script in self._order:
+            if broken & nx.ancestors(self._chain, script.revision):
+                self.result.not_run.append(script.revision)
+                continue
+            failure = self._step(script, "upgrade")
+            if failure is not None:
+                broken.add(script.revision)
+                if self._failed(failure, upgraded):
+                    return
+                continue
+            upgraded.append(script)
+            if tracker is None:
+                continue
+            self._snapshot(tracker.after_upgrade)
+            self._connection.commit()
+            failure = self._step(script, "downgrade")
+            if failure is None:
+                failure = self._consistency(script, tracker)
+            if failure is None:
+                failure = self._step(script, "re-upgrade")
+            if failure is not None and self._failed(failure, upgraded):
+                return
+        self._compare_models()
+
+    def _consistency(self, script, tracker: SchemaTracker) -> Failure | None:
+        self._start(script, "consistency")
+        diff = self._snapshot(tracker.after_downgrade)
+        self._connection.commit()
+        if not diff:
+            self._finish()
+            return None
+        self._finish(ok=False)
+        count = len(diff)
+        noun = "difference" if count == 1 else "differences"
+        return Failure(
+            script.revision,
+            record_path(Path(script.path)),
+            "consistency",
+            f"the schema after downgrade differs from the schema before upgrade ({count} {noun})",
+            schema_diff=tuple(diff),
+        )
+
+    def _failed(self, failure: Failure, upgraded: list) -> bool:
+        """Records ``failure``; True when the run stops here (``fail_fast``, or no way on)."""
+        self.result.add_failure(failure)
+        if self.fail_fast:
+            return True
+        reset_failure = self._reset(upgraded)
+        if reset_failure is not None:
+            self.result.add_failure(reset_failure)
+            return True
+        return False
+
+    def _reset(self, upgraded: list) -> Failure | None:
+        """The throwaway database emptied and rebuilt by upgrading, in one env.py run (an
+        ``alembic upgrade``), every revision that upgraded cleanly so far: the state the
+        next step expects, whatever the failed step left behind."""
+        from alembic.runtime.migration import RevisionStep
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
+        self._timed_out = None
+        try:
+            with self._connection.begin():
+                self._connection.execute(text(_EMPTY_DATABASE_SQL))  # text(): the % of format() escaped
+        except DBAPIError as exc:
+            return Failure(None, None, "reset", f"could not empty the database to go on: {db_message(exc)}")
+        if upgraded:
+
+            def migrations(context):
+                for script in upgraded:
+                    yield RevisionStep(self._revision_map, script, True)
+
+            self._next = (upgraded[-1], "upgrade")
+            failure = self._guarded_run(migrations)
+            if failure is not None:
+                return dataclasses.replace(
+                    failure, error=f"rebuilding the database after the failure above: {failure.error}"
+                )
+        if self._tracker is not None:  # the whole schema read again; the next "before" is now
+            self._tracker.opaque = True
+            self._snapshot(self._tracker.after_upgrade)
+            self._snapshot(self._tracker.after_downgrade)
+            self._connection.commit()
+        return None
+
+    @staticmethod
+    def _snapshot(look):
+        try:
+            return look()
+        except Exception as exc:  # noqa: BLE001 - a bug in migdoc's catalog query, not in the project
+            raise _SnapshotError(f"schema snapshot failed: {exc}") from exc
+
+    def _compare_models(self) -> None:
+        """MD020: at the heads, the models (env.py's ``target_metadata``) against the schema,
+        in one more env.py run (the context it configures carries the models)."""
+        if self.to is not None or not self._order or self.result.failures:
+            return
+        head = self._order[-1]
+
+        def migrations(context):
+            self._models_drift(context, head)
+            return iter(())
+
+        self._next = (head, "models")
+        failure = self._guarded_run(migrations)
+        if failure is not None:
+            self.result.add_failure(failure)
+
+    def _models_drift(self, context, head) -> None:
+        metadata = context.opts.get("target_metadata")
+        if metadata is None:
+            return
+        from alembic.autogenerate import compare_metadata
+
+        from migdoc.dryrun.drift import drift_of
+
+        try:
+            diffs = compare_metadata(context, metadata)
+        except Exception as exc:  # noqa: BLE001 - the project's metadata or hooks failed: report it
+            self.result.add_failure(
+                Failure(
+                    None,
+                    record_path(Path(head.path)),
+                    "models",
+                    f"comparing the models failed: {type(exc).__name__}: {exc}",
+                )
+            )
+            return
+        self.result.drift = drift_of(diffs, record_path(Path(head.path)), head.revision)
+
+    # -- the step timer ----------------------------------------------------------
 
     def _start(self, script, phase: str) -> None:
         self._current = (script, phase, time.perf_counter())
@@ -244,79 +493,9 @@ class Stairway:
         script, phase, started = self._current
         step = Step(script.revision, phase, ok, time.perf_counter() - started)
         self.result.steps.append(step)
-        if ok:
-            self._current = None
+        self._current = None
         if self.progress is not None:
             self.progress(script_label(script), step)
-
-    def _migration_fn(self, heads, context):
-        if self._ran:  # an env.py that runs migrations twice (several databases): once is enough
-            return []
-        self._ran = True
-        return self._steps(context)
-
-    def _steps(self, context) -> Iterator:
-        from alembic.runtime.migration import RevisionStep
-
-        revision_map = self._revision_map
-        tracker = None
-        if self.downgrade:
-            tracker = SchemaTracker(
-                context.connection, context.version_table, context.version_table_schema, verify=self.verify_snapshots
-            )
-            self._tracker = tracker
-            self._snapshot(tracker.start)
-        for script in self._order:
-            self._start(script, "upgrade")
-            yield RevisionStep(revision_map, script, True)
-            self._finish()
-            if tracker is None:
-                continue
-            self._snapshot(tracker.after_upgrade)
-            self._start(script, "downgrade")
-            yield RevisionStep(revision_map, script, False)
-            self._finish()
-            self._start(script, "consistency")
-            diff = self._snapshot(tracker.after_downgrade)
-            if diff:
-                self._diff = tuple(diff)
-                raise _StepFailed()
-            self._finish()
-            self._start(script, "upgrade")
-            yield RevisionStep(revision_map, script, True)
-            self._finish()
-        self._compare_models(context)
-
-    @staticmethod
-    def _snapshot(look):
-        try:
-            return look()
-        except Exception as exc:  # noqa: BLE001 - a bug in migdoc's catalog query, not in the project
-            raise _SnapshotError(f"schema snapshot failed: {exc}") from exc
-
-    def _compare_models(self, context) -> None:
-        """MD020: at the heads, the models (env.py's ``target_metadata``) against the schema."""
-        metadata = context.opts.get("target_metadata")
-        if metadata is None or self.to is not None or not self._order:
-            return
-        from alembic.autogenerate import compare_metadata
-
-        from migdoc.dryrun.drift import drift_of
-
-        head = self._order[-1]
-        try:
-            diffs = compare_metadata(context, metadata)
-        except Exception as exc:  # noqa: BLE001 - the project's metadata or hooks failed: report it
-            self.result.failure = Failure(
-                None,
-                record_path(Path(head.path)),
-                "models",
-                f"comparing the models failed: {type(exc).__name__}: {exc}",
-            )
-            return
-        self.result.drift = drift_of(diffs, record_path(Path(head.path)), head.revision)
-
-    # -- the step timer ----------------------------------------------------------
 
     def _can_time(self) -> bool:
         return bool(self.step_timeout) and threading.current_thread() is threading.main_thread()
@@ -349,9 +528,14 @@ class Stairway:
             signal.signal(signal.SIGALRM, previous)
 
     def _note_statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        tracker = self._tracker
+        if tracker is not None and tracker.busy:
+            return
         self._statement = statement
-        if self._tracker is not None:
-            self._tracker.note_statement(statement, conn)
+        if tracker is not None:
+            # the event triggers were committed before any of the project's code ran, so a
+            # statement on env.py's own connection is seen by them as one on ours
+            tracker.note_statement(statement, tracker.connection)
 
     @contextlib.contextmanager
     def _statements(self) -> Iterator[None]:
@@ -359,10 +543,12 @@ class Stairway:
         from sqlalchemy.engine import Engine
 
         event.listen(Engine, "before_cursor_execute", self._note_statement)
+        event.listen(Engine, "engine_connect", self._remember_engine)
         try:
             yield
         finally:
             event.remove(Engine, "before_cursor_execute", self._note_statement)
+            event.remove(Engine, "engine_connect", self._remember_engine)
 
     # -- running ---------------------------------------------------------------
 
@@ -372,62 +558,76 @@ class Stairway:
         # stdout carries migdoc's report, which may be JSON
         with self._process_state(), self._statements(), contextlib.redirect_stdout(sys.stderr):
             if self.identity is None:  # a caller that vouches for the URL itself (tests)
-                with self._timer():
-                    self._run()
-                self._timeout_failure()
+                self._run()
                 return self._done(started)
             with ConnectionGuard(self.identity, self.project.layout.root) as guard:
+                self._guard = guard
                 try:
-                    with self._timer():
-                        self._run()
+                    self._run()
                 except ForeignConnection:
                     pass
-                self._timeout_failure()
                 if guard.violation is not None:  # also when env.py swallowed the exception
                     raise DatabaseError(guard.violation)
         return self._done(started)
 
     def _run(self) -> None:
-        from alembic.runtime.environment import EnvironmentContext
         from alembic.script import ScriptDirectory
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
 
         config = self._config()
         try:
             script_dir = ScriptDirectory.from_config(config)
+            self._script_dir = script_dir
             self._revision_map = script_dir.revision_map
             self._order = self._plan(script_dir)
         except UsageError:
             raise
         except Exception as exc:  # noqa: BLE001 - the project's code failed to import
-            self.result.failure = self._load_failure(exc, "loading the version files")
+            self.result.add_failure(self._load_failure(exc, "loading the version files"))
             return
         self.result.revisions = len(self._order)
+        self._version_table, self._version_schema = self._version_table_of()
+        if self._version_table is None:  # env.py failed (or ran no migrations) before anything ran
+            return
+        self._control_engine = create_engine(self.url, poolclass=NullPool)
         try:
-            with EnvironmentContext(config, script_dir, fn=self._migration_fn, as_sql=False):
-                script_dir.run_env()
-        except _StepTimeout:
-            self._timeout_failure()
-        except Exception as exc:  # noqa: BLE001 - the project's migrations failed; report, don't crash
-            self._fail(exc)
-        else:
-            if not self._ran:
-                self.result.failure = Failure(
-                    None,
-                    record_path(Path(script_dir.dir) / "env.py"),
-                    "load",
-                    "env.py did not call context.run_migrations() in online mode",
-                )
+            self._connection = self._control_engine.connect()
+            try:
+                self._stairway()
+            finally:
+                with contextlib.suppress(Exception):
+                    self._connection.close()
+        finally:
+            self._control_engine.dispose()
+
+    def _version_table_of(self) -> tuple[str | None, str | None]:
+        """A first env.py run that runs nothing: where env.py keeps the version table (its
+        ``context.configure`` says), and env.py proved able to start before any step."""
+        found: list = []
+
+        def migrations(context):
+            found.append((context._version.name, context._version.schema))
+            return iter(())
+
+        self._next = None
+        failure = self._guarded_run(migrations)
+        if failure is not None:  # only a step can fail; before one, _failure_of raises
+            self.result.add_failure(failure)
+            return None, None
+        return found[0] if found else ("alembic_version", None)
 
     def _done(self, started: float) -> DryrunResult:
         self.result.seconds = time.perf_counter() - started
         return self.result
 
-    def _timeout_failure(self) -> None:
+    def _timeout_failure(self) -> Failure | None:
         """The step that ran out of time (also when env.py swallowed the interruption)."""
-        if self._timed_out is None or self.result.failure is not None:
-            return
+        if self._timed_out is None:
+            return None
         self._disarm()
         script, phase, started, statement = self._timed_out
+        self._timed_out = None
         step = Step(script.revision, phase, False, time.perf_counter() - started)
         self.result.steps.append(step)
         self._current = None
@@ -435,7 +635,7 @@ class Stairway:
             self.progress(script_label(script), step)
         statement = " ".join(statement.split()) if statement else None
         running = "" if statement else " (no statement was running: Python code in the migration)"
-        self.result.failure = Failure(
+        return Failure(
             script.revision,
             record_path(Path(script.path)),
             phase,
@@ -443,32 +643,28 @@ class Stairway:
             statement=statement,
         )
 
-    def _fail(self, exc: BaseException) -> None:
+    def _failure_of(self, exc: BaseException) -> Failure:
+        """What the project's code raising ``exc`` means: a failed step (returned), or a
+        problem of the environment, the database or the server (raised)."""
         from sqlalchemy.exc import DBAPIError
 
-        if isinstance(exc, _SnapshotError):
-            raise exc
+        if self._guard is not None and self._guard.violation is not None:
+            raise ForeignConnection(self._guard.violation)  # env.py swallowed it: whatever came after is moot
+        if self._timed_out is not None:
+            return self._timeout_failure()  # type: ignore[return-value]
         raise_if_missing_module(exc, self.project.layout.root)
         raise_if_no_app(exc, self.project.layout.root)
         if self._current is None:
             if isinstance(exc, DBAPIError) and is_connection_error(exc):
                 raise DatabaseError(f"cannot connect to the database: {db_message(exc)}") from exc
-            self.result.failure = self._load_failure(exc, "running env.py")
-            return
+            if self._next is None or not self.result.steps:
+                raise_before_first_step(exc, self.project.layout.root, self._env_py)
+            script, phase = self._next
+            failure = self._load_failure(exc, "running env.py")
+            return dataclasses.replace(failure, revision=script.revision, phase=phase)
         script, phase, _ = self._current
         self._finish(ok=False)
         file = record_path(Path(script.path))
-        if isinstance(exc, _StepFailed):
-            count = len(self._diff)
-            noun = "difference" if count == 1 else "differences"
-            self.result.failure = Failure(
-                script.revision,
-                file,
-                "consistency",
-                f"the schema after downgrade differs from the schema before upgrade ({count} {noun})",
-                schema_diff=self._diff,
-            )
-            return
         if isinstance(exc, DBAPIError):
             if exc.connection_invalidated or is_connection_error(exc):
                 raise DatabaseError(
@@ -479,7 +675,7 @@ class Stairway:
                     f"the database server failed during {phase} of {script.revision} ({file}), "
                     f"not the migration: {db_message(exc, hint=True)}"
                 ) from exc
-            self.result.failure = Failure(
+            return Failure(
                 script.revision,
                 file,
                 phase,
@@ -487,16 +683,34 @@ class Stairway:
                 statement=statement_of(exc),
                 line=line_in(exc, script.path),
             )
-            return
-        self.result.failure = Failure(
-            script.revision, file, phase, f"{type(exc).__name__}: {exc}", line=line_in(exc, script.path)
-        )
+        return Failure(script.revision, file, phase, describe_exception(exc), line=line_in(exc, script.path))
+
+    @property
+    def _env_py(self) -> str:
+        return record_path(Path(self._script_dir.dir) / "env.py")
 
     def _load_failure(self, exc: BaseException, doing: str) -> Failure:
         raise_if_missing_module(exc, self.project.layout.root)
         raise_if_no_app(exc, self.project.layout.root)
         file, line = project_frame(exc, self.project.layout.root)
-        return Failure(None, file, "load", f"{doing}: {type(exc).__name__}: {exc}", line=line)
+        return Failure(None, file, "load", f"{doing}: {describe_exception(exc)}", line=line)
+
+
+_EMPTY_DATABASE_SQL = r"""
+DO $migdoc$
+DECLARE s text;
+BEGIN
+  FOR s IN SELECT nspname FROM pg_namespace
+           WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+             AND left(nspname, 8) NOT IN ('pg_toast', 'pg_temp_') LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', s);
+  END LOOP;
+  CREATE SCHEMA public;
+END
+$migdoc$
+"""
+"""Every schema of the throwaway database dropped and ``public`` made again: the database
+as it was created (the run's event triggers and functions live in pg_catalog and stay)."""
 
 
 def _host_of(url: str) -> str | None:
@@ -520,6 +734,7 @@ def dryrun_project(
     on_database: Callable[[str], None] | None = None,
     step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
     x_arguments: Sequence[str] = (),
+    fail_fast: bool = False,
 ) -> DryrunResult:
     """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up.
 
@@ -544,6 +759,7 @@ def dryrun_project(
             identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
             step_timeout=step_timeout,
             x_arguments=x_arguments,
+            fail_fast=fail_fast,
         ).run()
     result.seconds = time.perf_counter() - started
     return result
