@@ -66,6 +66,7 @@ class DryrunResult:
     failures: list[Failure] = field(default_factory=list)  # every failure, in the order met
     not_run: list[str] = field(default_factory=list)  # revisions above a failed upgrade
     notes: list[str] = field(default_factory=list)  # how the run was made (a driver replaced...)
+    driver: str | None = None  # the driver env.py was given (psycopg2, psycopg, asyncpg, pg8000)
     configure_options: dict = field(default_factory=dict, compare=False)
     """The keyword arguments env.py passed to ``context.configure`` (its last run): its
     ``target_metadata``, ``compare_type``, ``include_object``... Not part of any output."""
@@ -92,6 +93,7 @@ class DryrunResult:
             "failures": [failure.to_dict() for failure in self.failures],
             "not_run": list(self.not_run),
             "notes": list(self.notes),
+            "driver": self.driver,
             "model_drift": [item.to_dict() for item in self.drift],
         }
 

@@ -108,7 +108,10 @@ class Stairway:
         self.to = to
         self.url_env = tuple(url_env)
         # Alembic's -x KEY=VALUE for env.py's context.get_x_argument(); {url} is the throwaway URL
+        # (with the driver the project names: filled in when the run starts)
+        self._x_templates = tuple(x_arguments)
         self.x_arguments = tuple(x.replace("{url}", url) for x in x_arguments)
+        self._own_url = url  # migdoc's own connection (a synchronous driver)
         self.progress = progress
         self.result = DryrunResult(database)
         self._current: tuple[object, str, float] | None = None  # (script, phase, started)
@@ -126,10 +129,13 @@ class Stairway:
 
     # -- set-up --------------------------------------------------------------
 
-    def _config(self):
+    def _config(self, with_url: bool = True):
         """Alembic's Config as its command line builds it (the ini file and pyproject.toml's
         ``[tool.alembic]`` both), with the script and version locations ``check`` found: one
-        configuration, read one way, so whatever ``check`` reads the dry-run runs."""
+        configuration, read one way, so whatever ``check`` reads the dry-run runs. With what
+        env.py may ask for: the throwaway URL (``sqlalchemy.url``), ``-x`` arguments and
+        migdoc's open connection in ``config.attributes["connection"]`` (Alembic's cookbook
+        pattern for a caller that hands in its connection)."""
         Config = dryrun_config_class()  # noqa: N806 - a class, chosen at run time
 
         layout = self.project.layout
@@ -151,9 +157,13 @@ class Stairway:
             config.set_main_option(
                 "version_locations", os.pathsep.join(ini_escaped(str(p)) for p in layout.version_locations)
             )
+        if not with_url:
+            return config
         config.set_main_option("sqlalchemy.url", ini_escaped(self.url))
         # where some env.py files (polar's) take a URL a caller hands in, before their settings
         config.attributes["sqlalchemy.url"] = self.url
+        if self._connection is not None:
+            config.attributes["connection"] = self._connection
         if self.x_arguments:
             import argparse
 
@@ -297,10 +307,12 @@ class Stairway:
         return self._guarded_run(migrations)
 
     def _guarded_run(self, migrations: Callable) -> Failure | None:
+        ran = False
         try:
             with self._timer():
                 if not self._run_env(migrations):
                     raise NoOnlineRun()
+            ran = True
         except _StepTimeout:
             pass
         except (ForeignConnection, Interrupted, _SnapshotError, MigdocError):
@@ -312,20 +324,33 @@ class Stairway:
         except BaseException as exc:  # noqa: BLE001 - the project's code failed (or exited): report, don't crash
             return self._failure_of(exc)
         finally:
-            self._settle()
+            self._settle(ok=ran)
         if self._timed_out is not None:  # also when env.py swallowed the interruption
             return self._timeout_failure()
+        if self._current is not None:  # the step began and never ended: env.py swallowed its error
+            script, phase, _ = self._current
+            self._finish(ok=False)
+            return Failure(
+                script.revision,
+                record_path(Path(script.path)),
+                phase,
+                "the step did not finish: env.py caught its error and went on (the error itself is not known)",
+            )
         return None
 
-    def _settle(self) -> None:
-        """Our connection back out of any transaction (env.py may have run on it), so that
-        the next step starts, and the snapshot reads, where the last step committed."""
+    def _settle(self, ok: bool) -> None:
+        """Our connection out of any transaction env.py left open on it (one begun before its
+        ``context.configure``, which Alembic then leaves to its caller to commit), so that the
+        next step, and the snapshot, start where this step ended."""
         connection = self._connection
         if connection is None:
             return
         with contextlib.suppress(Exception):
             if connection.in_transaction():
-                connection.rollback()
+                if ok:
+                    connection.commit()
+                else:
+                    connection.rollback()
         if connection.closed or connection.invalidated:  # env.py closed it: a fresh one
             self._connection = self._control_engine.connect()
             if self._tracker is not None:
@@ -339,6 +364,9 @@ class Stairway:
         the database rebuilt at the last good state; nothing above a failed upgrade runs."""
         import networkx as nx
 
+        if not self.downgrade:
+            self._upgrades_only()
+            return
         tracker = None
         if self.downgrade:
             tracker = SchemaTracker(
@@ -370,6 +398,41 @@ class Stairway:
             if failure is None:
                 failure = self._step(script, "re-upgrade")
             if failure is not None and self._failed(failure, upgraded):
+                return
+        self._compare_models()
+
+    def _upgrades_only(self) -> None:
+        """``--no-downgrade``: the upgrades in one env.py run, as ``alembic upgrade head``
+        runs them (each revision upgraded once: no context outlives a step it could mislead);
+        after a failure, unless ``fail_fast``, a new run on the rebuilt database goes on with
+        the revisions that do not need the failed one."""
+        import networkx as nx
+        from alembic.runtime.migration import RevisionStep
+
+        pending = list(self._order)
+        upgraded: list = []
+        broken: set[str] = set()
+
+        def migrations(context):
+            while pending:
+                script = pending.pop(0)
+                if broken & nx.ancestors(self._chain, script.revision):
+                    self.result.not_run.append(script.revision)
+                    continue
+                self._next = (script, "upgrade")
+                self._start(script, "upgrade")
+                yield RevisionStep(self._revision_map, script, True)
+                self._finish()
+                upgraded.append(script)
+
+        while pending:
+            left = len(pending)
+            failure = self._guarded_run(migrations)
+            if failure is None:
+                continue
+            if failure.revision is not None:
+                broken.add(failure.revision)
+            if self._failed(failure, upgraded) or len(pending) == left:  # no step taken: no way on
                 return
         self._compare_models()
 
@@ -552,8 +615,23 @@ class Stairway:
 
     # -- running ---------------------------------------------------------------
 
+    def _choose_driver(self) -> None:
+        """The driver the project's own URL names, kept when installed (see ``drivers``)."""
+        from migdoc.dryrun.drivers import choose_driver
+
+        urls: list[str | None] = []
+        with contextlib.suppress(Exception):  # a config env.py alone can read is no URL here
+            urls.append(self._config(with_url=False).get_main_option("sqlalchemy.url"))
+        urls.extend(os.environ.get(name) for name in self.url_env)
+        choice = choose_driver(self.url, urls)
+        self.url, self._own_url, self.result.driver = choice.url, choice.own_url, choice.driver
+        self.x_arguments = tuple(x.replace("{url}", self.url) for x in self._x_templates)
+        if choice.note:
+            self.result.notes.append(choice.note)
+
     def run(self) -> DryrunResult:
         started = time.perf_counter()
+        self._choose_driver()
         # whatever the project's code prints (env.py often prints its URL) goes to stderr:
         # stdout carries migdoc's report, which may be JSON
         with self._process_state(), self._statements(), contextlib.redirect_stdout(sys.stderr):
@@ -587,13 +665,13 @@ class Stairway:
             self.result.add_failure(self._load_failure(exc, "loading the version files"))
             return
         self.result.revisions = len(self._order)
-        self._version_table, self._version_schema = self._version_table_of()
-        if self._version_table is None:  # env.py failed (or ran no migrations) before anything ran
-            return
-        self._control_engine = create_engine(self.url, poolclass=NullPool)
+        self._control_engine = create_engine(self._own_url, poolclass=NullPool)
         try:
             self._connection = self._control_engine.connect()
             try:
+                self._version_table, self._version_schema = self._version_table_of()
+                if self._version_table is None:  # env.py failed (or ran no migrations) before anything ran
+                    return
                 self._stairway()
             finally:
                 with contextlib.suppress(Exception):

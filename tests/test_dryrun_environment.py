@@ -1,0 +1,86 @@
+"""What the dry-run hands env.py (an open connection, the driver the project names) and how
+it tells a project that cannot start (exit 2) from a migration that failed (exit 1)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from migdoc.cli import cli
+from migdoc.dryrun import drivers
+
+PRIVATE = "postgresql+psycopg://postgres@/postgres?host=/dev/shm/migdoc-pg-1-abc"
+
+
+def _dryrun(*args: str):
+    return CliRunner().invoke(cli, ["dryrun", *args], env={"MIGDOC_DRYRUN_SERVER": ""}, catch_exceptions=False)
+
+
+# --- the driver (pure) ------------------------------------------------------------------
+
+
+def test_the_driver_the_project_names_is_kept_when_installed(monkeypatch):
+    monkeypatch.setattr(drivers, "_installed", lambda module: module == "psycopg2")
+    choice = drivers.choose_driver(PRIVATE, ["postgresql+psycopg2://app@db/app"])
+    assert choice.driver == "psycopg2" and choice.note is None
+    assert choice.url.startswith("postgresql+psycopg2://postgres@/postgres?host=")
+    assert choice.own_url == choice.url  # a synchronous driver: migdoc's connection uses it too
+
+
+def test_plain_postgresql_names_sqlalchemys_default_driver(monkeypatch):
+    monkeypatch.setattr(drivers, "_installed", lambda module: True)
+    assert drivers.choose_driver(PRIVATE, ["postgresql://app@db/app"]).driver == "psycopg2"
+    # no PostgreSQL URL (a placeholder, another database): psycopg, silently
+    for urls in ([None], ["driver://user:pass@localhost/dbname"], ["sqlite:///app.db"], []):
+        choice = drivers.choose_driver(PRIVATE, urls)
+        assert (choice.driver, choice.url, choice.note) == ("psycopg", PRIVATE, None)
+
+
+def test_a_driver_not_installed_is_replaced_and_said(monkeypatch):
+    monkeypatch.setattr(drivers, "_installed", lambda module: False)
+    choice = drivers.choose_driver(PRIVATE, [None, "postgresql+asyncpg://app@db/app"])
+    assert choice.driver == "psycopg" and choice.url == PRIVATE
+    assert "'asyncpg'" in choice.note and "not installed" in choice.note and "ran with psycopg" in choice.note
+
+
+def test_an_async_driver_keeps_migdocs_own_connection_synchronous(monkeypatch):
+    monkeypatch.setattr(drivers, "_installed", lambda module: True)
+    choice = drivers.choose_driver(PRIVATE, ["postgresql+asyncpg://app@db/app"])
+    assert choice.url.startswith("postgresql+asyncpg://") and choice.own_url == PRIVATE
+
+
+def test_pg8000_reaches_a_socket_by_its_file():
+    url = drivers.with_driver(PRIVATE, "pg8000")
+    assert url == "postgresql+pg8000://postgres@/postgres?unix_sock=%2Fdev%2Fshm%2Fmigdoc-pg-1-abc%2F.s.PGSQL.5432"
+
+
+# --- on a database ------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_env_py_that_only_takes_the_connection_handed_in(copy_fixture):
+    """dagster's and aiida-core's shape: no URL, only config.attributes["connection"]."""
+    copy_fixture("dryrun_attributes_only")
+    result = _dryrun("dryrun_attributes_only", "--format", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["ok"] and len(payload["steps"]) == 8
+
+
+@pytest.mark.postgres
+def test_a_psycopg2_url_runs_under_psycopg2(copy_fixture, monkeypatch):
+    """Revision 0002 passes only under psycopg2 (a bound parameter in SET), as airflow's
+    686269002441 does; with psycopg2 missing it fails under psycopg, and the report says why."""
+    copy_fixture("dryrun_psycopg2_url")
+    result = _dryrun("dryrun_psycopg2_url", "--format", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["driver"] == "psycopg2" and payload["notes"] == []
+
+    monkeypatch.setattr(drivers, "_installed", lambda module: module != "psycopg2")
+    replaced = _dryrun("dryrun_psycopg2_url")
+    assert replaced.exit_code == 1, replaced.output
+    assert 'syntax error at or near "$1"' in replaced.output
+    assert "note: the project's URL names the driver 'psycopg2', which is not installed" in replaced.output
