@@ -84,3 +84,38 @@ def test_a_psycopg2_url_runs_under_psycopg2(copy_fixture, monkeypatch):
     assert replaced.exit_code == 1, replaced.output
     assert 'syntax error at or near "$1"' in replaced.output
     assert "note: the project's URL names the driver 'psycopg2', which is not installed" in replaced.output
+
+
+# --- a project that cannot start: exit 2, one line with the way out ------------------------
+
+
+def _one_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("migdoc: error: "), result.output
+    return lines[0]
+
+
+@pytest.mark.postgres
+def test_an_option_the_application_never_set_is_an_environment_problem(copy_fixture):
+    """keystone's shape: oslo.config raises NoSuchOptError for an option no config file set."""
+    root = copy_fixture("dryrun_clean")
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text(
+        'class NoSuchOptError(Exception):\n    pass\n\n\nraise NoSuchOptError("no such option connection in group [database]")\n'
+        + env_py.read_text()
+    )
+    line = _one_line(_dryrun("dryrun_clean"))
+    assert "dryrun_clean/migrations/env.py:5: env.py failed before the first migration ran" in line
+    assert "NoSuchOptError: no such option connection in group [database]" in line
+    assert "the application's own configuration" in line
+
+
+@pytest.mark.postgres
+def test_env_py_that_never_runs_online_is_an_environment_problem(copy_fixture):
+    root = copy_fixture("dryrun_clean")
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text(env_py.read_text().replace("    run_migrations_online()", "    pass"))
+    line = _one_line(_dryrun("dryrun_clean"))
+    assert "env.py did not call context.run_migrations() in online mode" in line
+    assert "nothing was tried on the database" in line

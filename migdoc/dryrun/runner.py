@@ -819,6 +819,12 @@ def dryrun_project(
     ``load_check``: the project's static check on :data:`LOAD_CODES`, the gate."""
     from migdoc.dryrun.server import throwaway_database
 
+    if to is not None and not to.strip():
+        raise UsageError(
+            "--to needs a revision (an id, a prefix of one, head, label@head); an empty one names none",
+            option="--to",
+            value=to,
+        )
     started = time.perf_counter()
     failure = static_failure(load_check)
     if failure is not None:
