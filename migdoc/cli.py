@@ -172,6 +172,26 @@ def _dryrun_options(command: Callable) -> Callable:
         click.option("--no-downgrade", is_flag=True, help="Run the upgrades only."),
         click.option("--to", "to_revision", metavar="REV", default=None, help="Stop after this revision."),
         click.option(
+            "--setup",
+            metavar="MODULE:CALLABLE",
+            default=None,
+            help="Call the application's own code with the throwaway connection before the chain, for a "
+            "chain that starts from a schema the application builds (e.g. myapp.models:Base.metadata.create_all).",
+        ),
+        click.option(
+            "--setup-stamp",
+            metavar="REV",
+            default=None,
+            help="Stamp the chain at REV after --setup/--base-sql (when the callable does not stamp it itself); "
+            "the dry-run starts above it.",
+        ),
+        click.option(
+            "--base-sql",
+            metavar="FILE",
+            default=None,
+            help="Run this SQL file on the throwaway database before the chain (before --setup).",
+        ),
+        click.option(
             "--fail-fast",
             is_flag=True,
             help="Stop at the first failure (default: report every failure, going on where it safely can).",
@@ -218,6 +238,9 @@ _DRYRUN_OPTION_NAMES = (
     "to_revision",
     "step_timeout",
     "fail_fast",
+    "setup",
+    "setup_stamp",
+    "base_sql",
 )
 
 

@@ -32,6 +32,9 @@ class DryrunOptions:
     to_revision: str | None = None
     step_timeout: float | None = None
     fail_fast: bool = False
+    setup: str | None = None
+    setup_stamp: str | None = None
+    base_sql: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,7 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
 def _run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
     """The dry-run with its live printers; the result as displayed, and its exit code."""
     from migdoc.doctor import dryrun_project
+    from migdoc.dryrun.base_schema import BaseSchema
     from migdoc.output import dryrun_text
 
     result = dryrun_project(
@@ -206,6 +210,7 @@ def _run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
         step_timeout=options.step_timeout,
         x_arguments=options.x_arguments,
         fail_fast=options.fail_fast,
+        base=BaseSchema(options.base_sql, options.setup, options.setup_stamp),
     )
     if printers.progress is not None:
         printers.progress.flush()

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from migdoc.dryrun import base_schema
 from migdoc.dryrun.alembic_env import (
     dryrun_config_class,
     forget_relative_finders,
@@ -36,6 +37,7 @@ from migdoc.dryrun.alembic_env import (
     script_parents,
     tolerant_file_config,
 )
+from migdoc.dryrun.base_schema import BaseSchema
 from migdoc.dryrun.failures import (
     NoOnlineRun,
     db_message,
@@ -93,9 +95,11 @@ class Stairway:
         x_arguments: Sequence[str] = (),
         verify_snapshots: bool = False,
         fail_fast: bool = False,
+        base: BaseSchema | None = None,
     ) -> None:
         self.project = project
         self.fail_fast = fail_fast  # stop at the first failure instead of going on where it safely can
+        self.base = base if base is not None and not base.is_empty else None  # built before the chain
         # tests: check the snapshot kept step by step against a whole one at every step
         self.verify_snapshots = verify_snapshots
         self._tracker: SchemaTracker | None = None
@@ -126,6 +130,7 @@ class Stairway:
         self._engines: set = set()  # engines env.py made in the current run, disposed after it
         self._next: tuple | None = None  # (script, phase) the env.py run is for; None: no step
         self._guard: ConnectionGuard | None = None
+        self._base_built = False
 
     # -- set-up --------------------------------------------------------------
 
@@ -479,6 +484,7 @@ class Stairway:
                 self._connection.execute(text(_EMPTY_DATABASE_SQL))  # text(): the % of format() escaped
         except DBAPIError as exc:
             return Failure(None, None, "reset", f"could not empty the database to go on: {db_message(exc)}")
+        self._build_base()
         if upgraded:
 
             def migrations(context):
@@ -672,12 +678,43 @@ class Stairway:
                 self._version_table, self._version_schema = self._version_table_of()
                 if self._version_table is None:  # env.py failed (or ran no migrations) before anything ran
                     return
+                self._build_base()
                 self._stairway()
             finally:
                 with contextlib.suppress(Exception):
                     self._connection.close()
         finally:
             self._control_engine.dispose()
+
+    def _build_base(self) -> None:
+        """``--base-sql``/``--setup``/``--setup-stamp``: the schema the chain starts from;
+        then the chain starts above what the version table holds (a stamp)."""
+        import networkx as nx
+
+        if self.base is None:
+            return
+        base_schema.build(
+            self._connection,
+            self.base,
+            self._script_dir,
+            self.project.layout.root,
+            self._version_table,
+            self._version_schema,
+        )
+        heads = base_schema.current_heads(self._connection, self._version_table, self._version_schema)
+        self._connection.commit()
+        below: set[str] = set()
+        for head in heads:
+            if head in self._chain:
+                below |= {head} | nx.ancestors(self._chain, head)
+        if below and not self._base_built:
+            self._order = [script for script in self._order if script.revision not in below]
+            self.result.revisions = len(self._order)
+            self.result.notes.append(
+                f"the chain starts above {', '.join(sorted(heads))}, where the base schema is stamped "
+                f"({len(below)} revision{'s' if len(below) != 1 else ''} below it not run)"
+            )
+        self._base_built = True
 
     def _version_table_of(self) -> tuple[str | None, str | None]:
         """A first env.py run that runs nothing: where env.py keeps the version table (its
@@ -813,6 +850,7 @@ def dryrun_project(
     step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
     x_arguments: Sequence[str] = (),
     fail_fast: bool = False,
+    base: BaseSchema | None = None,
 ) -> DryrunResult:
     """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up.
 
@@ -825,6 +863,10 @@ def dryrun_project(
             option="--to",
             value=to,
         )
+    if base is not None and base.setup is not None:
+        base_schema.check_setup_spec(base.setup)
+    if base is not None and base.sql_file is not None:  # read now: the run works in the project's folder
+        base = dataclasses.replace(base, sql_text=base_schema.read_sql(base.sql_file))
     started = time.perf_counter()
     failure = static_failure(load_check)
     if failure is not None:
@@ -844,6 +886,7 @@ def dryrun_project(
             step_timeout=step_timeout,
             x_arguments=x_arguments,
             fail_fast=fail_fast,
+            base=base,
         ).run()
     result.seconds = time.perf_counter() - started
     return result
