@@ -192,6 +192,14 @@ def _dryrun_options(command: Callable) -> Callable:
             help="Run this SQL file on the throwaway database before the chain (before --setup).",
         ),
         click.option(
+            "--python",
+            "python",
+            metavar="PATH",
+            default=None,
+            help="The project's Python (its virtualenv's): runs env.py and the migrations there, with its "
+            "own Alembic (>= 1.7), SQLAlchemy (>= 1.4) and driver. Default: migdoc's own.",
+        ),
+        click.option(
             "--fail-fast",
             is_flag=True,
             help="Stop at the first failure (default: report every failure, going on where it safely can).",
@@ -241,6 +249,7 @@ _DRYRUN_OPTION_NAMES = (
     "setup",
     "setup_stamp",
     "base_sql",
+    "python",
 )
 
 

@@ -35,6 +35,7 @@ class DryrunOptions:
     setup: str | None = None
     setup_stamp: str | None = None
     base_sql: str | None = None
+    python: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,7 @@ def _run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
         x_arguments=options.x_arguments,
         fail_fast=options.fail_fast,
         base=BaseSchema(options.base_sql, options.setup, options.setup_stamp),
+        python=options.python,
     )
     if printers.progress is not None:
         printers.progress.flush()

@@ -45,6 +45,14 @@ def test_a_driver_not_installed_is_replaced_and_said(monkeypatch):
     assert "'asyncpg'" in choice.note and "not installed" in choice.note and "ran with psycopg" in choice.note
 
 
+def test_the_fallback_is_a_driver_this_sqlalchemy_knows(monkeypatch):
+    """SQLAlchemy 1.4 (a project's own Python, --python) has no psycopg 3 dialect."""
+    monkeypatch.setattr(drivers, "_has_dialect", lambda driver: driver != "psycopg")
+    monkeypatch.setattr(drivers, "_installed", lambda module: True)
+    choice = drivers.choose_driver(PRIVATE, [None])
+    assert choice.driver == "psycopg2" and choice.url.startswith("postgresql+psycopg2://") and choice.note is None
+
+
 def test_an_async_driver_keeps_migdocs_own_connection_synchronous(monkeypatch):
     monkeypatch.setattr(drivers, "_installed", lambda module: True)
     choice = drivers.choose_driver(PRIVATE, ["postgresql+asyncpg://app@db/app"])
@@ -70,20 +78,33 @@ def test_env_py_that_only_takes_the_connection_handed_in(copy_fixture):
 
 
 @pytest.mark.postgres
-def test_a_psycopg2_url_runs_under_psycopg2(copy_fixture, monkeypatch):
+def test_a_psycopg2_url_runs_under_psycopg2(copy_fixture):
     """Revision 0002 passes only under psycopg2 (a bound parameter in SET), as airflow's
-    686269002441 does; with psycopg2 missing it fails under psycopg, and the report says why."""
+    686269002441 does only under one driver."""
     copy_fixture("dryrun_psycopg2_url")
     result = _dryrun("dryrun_psycopg2_url", "--format", "json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert payload["driver"] == "psycopg2" and payload["notes"] == []
 
+
+@pytest.mark.postgres
+def test_without_psycopg2_the_same_chain_fails_under_psycopg_and_says_why(copy_fixture, pg_database, monkeypatch):
+    """In this process (the CLI runs the stairway in a child, out of monkeypatch's reach)."""
+    from migdoc.doctor import load_project
+    from migdoc.dryrun.runner import Stairway
+    from migdoc.output.dryrun_text import render_text
+
+    root = copy_fixture("dryrun_psycopg2_url")
     monkeypatch.setattr(drivers, "_installed", lambda module: module != "psycopg2")
-    replaced = _dryrun("dryrun_psycopg2_url")
-    assert replaced.exit_code == 1, replaced.output
-    assert 'syntax error at or near "$1"' in replaced.output
-    assert "note: the project's URL names the driver 'psycopg2', which is not installed" in replaced.output
+    result = Stairway(load_project(root), pg_database).run()
+    assert result.driver == "psycopg" and result.failure is not None
+    assert result.failure.error == 'syntax error at or near "$1"'
+    assert result.notes == [
+        "the project's URL names the driver 'psycopg2', which this Python cannot use (psycopg2 is not installed): "
+        "ran with psycopg instead"
+    ]
+    assert "note: the project's URL names the driver 'psycopg2'" in render_text(result)
 
 
 # --- a project that cannot start: exit 2, one line with the way out ------------------------

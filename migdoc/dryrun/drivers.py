@@ -58,6 +58,27 @@ def _installed(module: str) -> bool:
     return False
 
 
+def _has_dialect(driver: str) -> bool:
+    """This SQLAlchemy knows the driver (1.4 has no ``postgresql+psycopg``)."""
+    from sqlalchemy.dialects import registry
+
+    with contextlib.suppress(Exception):
+        registry.load(f"postgresql.{driver}")
+        return True
+    return False
+
+
+def _usable(driver: str) -> bool:
+    known = _DRIVERS.get(driver)
+    return known is not None and _installed(known[0]) and _has_dialect(driver)
+
+
+def fallback_driver() -> str:
+    """The driver used when the project names none that can run here: psycopg (migdoc's
+    own), else whichever synchronous one this Python has (an older SQLAlchemy, --python)."""
+    return next((d for d in (DEFAULT_DRIVER, "psycopg2", "pg8000", "psycopg2cffi") if _usable(d)), DEFAULT_DRIVER)
+
+
 def with_driver(url: str, driver: str) -> str:
     """``url`` (a throwaway database's, ``postgresql+psycopg://...``) for ``driver``."""
     from sqlalchemy.engine import make_url
@@ -76,18 +97,21 @@ def choose_driver(throwaway_url: str, project_urls: list[str | None]) -> DriverC
     """The driver of the first of ``project_urls`` that names one (the Alembic config's
     ``sqlalchemy.url``, then the URL variables as set before the run), kept when installed."""
     wanted = next((d for d in map(named_driver, project_urls) if d is not None), None)
-    if wanted is None or wanted == DEFAULT_DRIVER:
-        return DriverChoice(throwaway_url, throwaway_url, DEFAULT_DRIVER)
+    fallback = DEFAULT_DRIVER if wanted in (None, DEFAULT_DRIVER) and _usable(DEFAULT_DRIVER) else fallback_driver()
+    fallback_url = throwaway_url if fallback == DEFAULT_DRIVER else with_driver(throwaway_url, fallback)
+    if wanted is None:
+        return DriverChoice(fallback_url, fallback_url, fallback)
     known = _DRIVERS.get(wanted)
     if known is None:
-        note = f"the project's URL names the driver {wanted!r}, which migdoc does not know: ran with {DEFAULT_DRIVER}"
-        return DriverChoice(throwaway_url, throwaway_url, DEFAULT_DRIVER, note)
+        note = f"the project's URL names the driver {wanted!r}, which migdoc does not know: ran with {fallback}"
+        return DriverChoice(fallback_url, fallback_url, fallback, note)
     module, is_async = known
-    if not _installed(module):
+    if not _usable(wanted):
+        missing = f"{module} is not installed" if not _installed(module) else "this SQLAlchemy has no dialect for it"
         note = (
-            f"the project's URL names the driver {wanted!r}, which is not installed in this Python: "
-            f"ran with {DEFAULT_DRIVER} instead (install {module} here to run with it)"
+            f"the project's URL names the driver {wanted!r}, which this Python cannot use ({missing}): "
+            f"ran with {fallback} instead"
         )
-        return DriverChoice(throwaway_url, throwaway_url, DEFAULT_DRIVER, note)
+        return DriverChoice(fallback_url, fallback_url, fallback, note)
     url = with_driver(throwaway_url, wanted)
-    return DriverChoice(url, throwaway_url if is_async else url, wanted)
+    return DriverChoice(url, fallback_url if is_async else url, wanted)

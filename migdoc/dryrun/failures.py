@@ -74,12 +74,13 @@ def _sqlstate(exc) -> str:
 
 
 def is_connection_error(exc) -> bool:
-    import psycopg
-
     orig = getattr(exc, "orig", None)
     state = _sqlstate(exc)
     if state:  # the server said why: only connection errors and shutdowns lose the database
         return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+    psycopg = sys.modules.get("psycopg")  # the driver in use is imported already; another has no say here
+    if psycopg is None:
+        return bool(getattr(exc, "connection_invalidated", False))
     if isinstance(orig, psycopg.OperationalError) and not isinstance(orig, psycopg.errors.QueryCanceled):
         connection = getattr(orig, "pgconn", None)
         return connection is None or getattr(exc, "connection_invalidated", False) or "connect" in str(orig)

@@ -131,6 +131,7 @@ class Stairway:
         self._next: tuple | None = None  # (script, phase) the env.py run is for; None: no step
         self._guard: ConnectionGuard | None = None
         self._base_built = False
+        self.on_start: Callable | None = None  # told of each step as it starts (the child process's channel)
 
     # -- set-up --------------------------------------------------------------
 
@@ -230,14 +231,10 @@ class Stairway:
 
     def _plan(self, script_dir) -> list:
         """Revisions in dependency order (down_revision and depends_on), base first."""
-        import networkx as nx
-
         revision_map = script_dir.revision_map
         scripts = {s.revision: s for s in script_dir.walk_revisions()}
-        chain = nx.DiGraph()
-        chain.add_nodes_from(scripts)
-        chain.add_edges_from(
-            (parent, rev) for rev, script in scripts.items() for parent in script_parents(script) if parent in scripts
+        chain = Chain(
+            {rev: {parent for parent in script_parents(script) if parent in scripts} for rev, script in scripts.items()}
         )
         self._chain = chain
         wanted = set(scripts)
@@ -254,9 +251,8 @@ class Stairway:
             wanted = set()
             for target in targets:
                 if target is not None:
-                    wanted |= {target.revision} | nx.ancestors(chain, target.revision)
-        # base first; among revisions ready at once, the smallest id first (a stable order)
-        return [scripts[rev] for rev in nx.lexicographical_topological_sort(chain.subgraph(wanted))]
+                    wanted |= {target.revision} | chain.ancestors(target.revision)
+        return [scripts[rev] for rev in chain.order(wanted)]
 
     # -- one env.py run per step -------------------------------------------------
 
@@ -286,7 +282,7 @@ class Stairway:
             self._dispose_engines()
         return asked
 
-    def _remember_engine(self, connection) -> None:
+    def _remember_engine(self, connection, *branch) -> None:  # SQLAlchemy 1.4 also passes ``branch``
         if connection.engine is not self._control_engine:
             self._engines.add(connection.engine)
 
@@ -367,8 +363,6 @@ class Stairway:
         """Every revision up, down, compared, up again, each step its own env.py run. A
         failure is recorded and, unless ``fail_fast``, the run goes on where it safely can:
         the database rebuilt at the last good state; nothing above a failed upgrade runs."""
-        import networkx as nx
-
         if not self.downgrade:
             self._upgrades_only()
             return
@@ -383,7 +377,7 @@ class Stairway:
         upgraded: list = []  # the revisions the database holds: what a reset rebuilds
         broken: set[str] = set()  # revisions that could not be upgraded
         for script in self._order:
-            if broken & nx.ancestors(self._chain, script.revision):
+            if broken & self._chain.ancestors(script.revision):
                 self.result.not_run.append(script.revision)
                 continue
             failure = self._step(script, "upgrade")
@@ -411,7 +405,6 @@ class Stairway:
         runs them (each revision upgraded once: no context outlives a step it could mislead);
         after a failure, unless ``fail_fast``, a new run on the rebuilt database goes on with
         the revisions that do not need the failed one."""
-        import networkx as nx
         from alembic.runtime.migration import RevisionStep
 
         pending = list(self._order)
@@ -421,7 +414,7 @@ class Stairway:
         def migrations(context):
             while pending:
                 script = pending.pop(0)
-                if broken & nx.ancestors(self._chain, script.revision):
+                if broken & self._chain.ancestors(script.revision):
                     self.result.not_run.append(script.revision)
                     continue
                 self._next = (script, "upgrade")
@@ -552,6 +545,8 @@ class Stairway:
     # -- the step timer ----------------------------------------------------------
 
     def _start(self, script, phase: str) -> None:
+        if self.on_start is not None:
+            self.on_start(script, phase)
         self._current = (script, phase, time.perf_counter())
         self._statement = None
         self._arm()
@@ -671,7 +666,8 @@ class Stairway:
             self.result.add_failure(self._load_failure(exc, "loading the version files"))
             return
         self.result.revisions = len(self._order)
-        self._control_engine = create_engine(self._own_url, poolclass=NullPool)
+        # future=True: SQLAlchemy 1.4's 2.0-style connection (commit()), what 2.x always gives
+        self._control_engine = create_engine(self._own_url, poolclass=NullPool, future=True)
         try:
             self._connection = self._control_engine.connect()
             try:
@@ -689,8 +685,6 @@ class Stairway:
     def _build_base(self) -> None:
         """``--base-sql``/``--setup``/``--setup-stamp``: the schema the chain starts from;
         then the chain starts above what the version table holds (a stamp)."""
-        import networkx as nx
-
         if self.base is None:
             return
         base_schema.build(
@@ -706,7 +700,7 @@ class Stairway:
         below: set[str] = set()
         for head in heads:
             if head in self._chain:
-                below |= {head} | nx.ancestors(self._chain, head)
+                below |= {head} | self._chain.ancestors(head)
         if below and not self._base_built:
             self._order = [script for script in self._order if script.revision not in below]
             self.result.revisions = len(self._order)
@@ -828,6 +822,53 @@ $migdoc$
 as it was created (the run's event triggers and functions live in pg_catalog and stay)."""
 
 
+class Chain:
+    """The revisions as a graph, parents to children: standard library only, as all of the
+    dry-run's part that runs in the project's Python (``--python``) must be."""
+
+    def __init__(self, parents: dict[str, set[str]]) -> None:
+        self.parents = parents
+        self._ancestors: dict[str, frozenset[str]] = {}
+
+    def __contains__(self, revision: object) -> bool:
+        return revision in self.parents
+
+    def ancestors(self, revision: str) -> frozenset[str]:
+        found = self._ancestors.get(revision)
+        if found is None:
+            seen: set[str] = set()
+            stack = list(self.parents.get(revision, ()))
+            while stack:
+                parent = stack.pop()
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.extend(self.parents.get(parent, ()))
+            found = self._ancestors[revision] = frozenset(seen)
+        return found
+
+    def order(self, wanted: set[str]) -> list[str]:
+        """``wanted`` base first; among revisions ready at once, the smallest id first (a
+        stable order: networkx's lexicographical topological sort, as before)."""
+        import heapq
+
+        waiting = {rev: len(self.parents[rev] & wanted) for rev in wanted}
+        children: dict[str, list[str]] = {rev: [] for rev in wanted}
+        for rev in wanted:
+            for parent in self.parents[rev] & wanted:
+                children[parent].append(rev)
+        ready = [rev for rev, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        ordered = []
+        while ready:
+            rev = heapq.heappop(ready)
+            ordered.append(rev)
+            for child in children[rev]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, child)
+        return ordered
+
+
 def _host_of(url: str) -> str | None:
     from sqlalchemy.engine import make_url
 
@@ -851,8 +892,10 @@ def dryrun_project(
     x_arguments: Sequence[str] = (),
     fail_fast: bool = False,
     base: BaseSchema | None = None,
+    python: str | None = None,
 ) -> DryrunResult:
-    """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up.
+    """The whole dry-run: static gate, a database (first way that applies), the stairway
+    (run by ``python``, default this one, in a child process), clean-up.
 
     ``load_check``: the project's static check on :data:`LOAD_CODES`, the gate."""
     from migdoc.dryrun.server import throwaway_database
@@ -871,22 +914,30 @@ def dryrun_project(
     failure = static_failure(load_check)
     if failure is not None:
         return DryrunResult(None, failure=failure)
+    from migdoc.dryrun.process import check_python, run_in_child
+
+    python = check_python(python or sys.executable)
     with throwaway_database(server_url, pg_bindir) as throwaway:
         if on_database is not None:
             on_database(throwaway.description)
-        result = Stairway(
+        result = run_in_child(
+            python,
             project,
             throwaway.url,
-            downgrade=downgrade,
-            to=to,
-            url_env=url_env,
-            progress=progress,
             database=throwaway.description,
             identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
-            step_timeout=step_timeout,
-            x_arguments=x_arguments,
-            fail_fast=fail_fast,
-            base=base,
-        ).run()
+            options={
+                "downgrade": downgrade,
+                "to": to,
+                "url_env": list(url_env),
+                "step_timeout": step_timeout,
+                "x_arguments": list(x_arguments),
+                "fail_fast": fail_fast,
+                "base": dataclasses.asdict(base) if base is not None else None,
+            },
+            progress=progress,
+        )
+        if result.database is None:
+            result.database = throwaway.description
     result.seconds = time.perf_counter() - started
     return result
