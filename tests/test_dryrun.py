@@ -379,3 +379,30 @@ def test_enum_dropped_by_a_downgrade_is_created_again_on_re_upgrade(copy_fixture
     assert payload["failures"] == [] and payload["not_run"] == []
     phases = [s["phase"] for s in payload["steps"] if s["revision"] == "e0e000000002"]
     assert phases == ["upgrade", "downgrade", "consistency", "re-upgrade"]
+
+
+def test_a_migration_that_ends_the_process_is_a_failed_step_and_nothing_is_left(copy_fixture):
+    """os._exit in a migration ends the child process that runs the project's code, not
+    migdoc: the step fails (exit 1) and the server and its folder go (the autouse check)."""
+    root = copy_fixture("dryrun_clean")
+    version = root / "migrations" / "versions" / "0002_create_orders.py"
+    version.write_text(
+        version.read_text().replace("def upgrade():\n", "def upgrade():\n    import os\n\n    os._exit(0)\n", 1)
+    )
+    result = dryrun("dryrun_clean", "--format", "json")
+    assert result.exit_code == 1, result.output
+    failure = json.loads(result.output)["failure"]
+    assert (failure["revision"], failure["phase"]) == ("aaaa00000002", "upgrade")
+    assert failure["error"].startswith(
+        "the project's code ended the dry-run's process (exit status 0) during this step"
+    )
+
+
+def test_env_py_that_ends_the_process_is_an_environment_problem(copy_fixture):
+    root = copy_fixture("dryrun_clean")
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text("import os\n\nos._exit(3)\n" + env_py.read_text())
+    result = dryrun("dryrun_clean")
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert "ended the dry-run's process (exit status 3) before the first migration ran" in line

@@ -50,6 +50,10 @@ EDGES = {
     "migdoc.dryrun.failures",
     "migdoc.dryrun.alembic_env",
     "migdoc.dryrun.schema",
+    "migdoc.dryrun.process",
+    "migdoc.dryrun.child",
+    "migdoc.dryrun.drivers",
+    "migdoc.dryrun.base_schema",
 }
 # Small helpers every room may use: safe file reading and path display, URL masking, the
 # owner of a lock or leftover, signal handling; and the package markers.

@@ -12,6 +12,7 @@ driver (through the modules of ``migdoc.dryrun`` it runs, which keep to the same
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -39,8 +40,10 @@ def main() -> None:
     channel = os.fdopen(job["message_fd"], "w", buffering=1, encoding="utf-8")
 
     def send(kind: str, payload) -> None:
-        channel.write(json.dumps({kind: payload}) + "\n")
-        channel.flush()
+        # migdoc stopped listening (a signal: it is stopping this process too): nothing to tell
+        with contextlib.suppress(OSError, ValueError):
+            channel.write(json.dumps({kind: payload}) + "\n")
+            channel.flush()
 
     from migdoc.dryrun.signals import FirstSignalGuard, Interrupted
 
@@ -86,5 +89,6 @@ def main() -> None:
         send("bug", traceback.format_exc())
         code = 3
     finally:
-        channel.close()
+        with contextlib.suppress(OSError, ValueError):
+            channel.close()
     sys.exit(code)

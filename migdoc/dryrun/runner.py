@@ -893,9 +893,12 @@ def dryrun_project(
     fail_fast: bool = False,
     base: BaseSchema | None = None,
     python: str | None = None,
+    in_process: bool = False,
 ) -> DryrunResult:
     """The whole dry-run: static gate, a database (first way that applies), the stairway
-    (run by ``python``, default this one, in a child process), clean-up.
+    (run by ``python``, default this one, in a child process), clean-up. ``in_process``:
+    the stairway in this process instead (a harness that hands env.py objects of its own;
+    a migration that ends the process then ends the caller too).
 
     ``load_check``: the project's static check on :data:`LOAD_CODES`, the gate."""
     from migdoc.dryrun.server import throwaway_database
@@ -920,6 +923,23 @@ def dryrun_project(
     with throwaway_database(server_url, pg_bindir) as throwaway:
         if on_database is not None:
             on_database(throwaway.description)
+        if in_process:
+            result = Stairway(
+                project,
+                throwaway.url,
+                downgrade=downgrade,
+                to=to,
+                url_env=url_env,
+                progress=progress,
+                database=throwaway.description,
+                identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
+                step_timeout=step_timeout,
+                x_arguments=x_arguments,
+                fail_fast=fail_fast,
+                base=base,
+            ).run()
+            result.seconds = time.perf_counter() - started
+            return result
         result = run_in_child(
             python,
             project,
