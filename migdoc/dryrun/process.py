@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,7 +89,8 @@ def run_in_child(
             child = subprocess.Popen(
                 [python, "-c", _START, folder],
                 stdin=subprocess.PIPE,
-                stdout=_stderr_fd(),  # the project's prints: never into migdoc's report
+                stdout=subprocess.PIPE,  # the project's prints: relayed to stderr, never into the report
+                stderr=subprocess.STDOUT,
                 pass_fds=(write_fd,),
                 cwd=str(project.layout.root),
             )
@@ -97,6 +99,8 @@ def run_in_child(
             os.close(write_fd)
             raise EnvironmentProblem(f"--python {python}: cannot start it: {exc}", needs=python) from exc
         os.close(write_fd)
+        relay = threading.Thread(target=_relay, args=(child.stdout, sys.stderr), daemon=True)
+        relay.start()
         try:
             with child.stdin:  # type: ignore[union-attr]
                 child.stdin.write(json.dumps(job).encode())  # type: ignore[union-attr]
@@ -116,13 +120,18 @@ def run_in_child(
         except BaseException:  # a signal for migdoc (or an error here): the child goes first
             _stop(child)
             raise
+        finally:
+            relay.join(timeout=5)
     return _result(outcome, code, started, python)
 
 
-def _stderr_fd():
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        return sys.__stderr__.fileno()  # type: ignore[union-attr]
-    return subprocess.DEVNULL
+def _relay(source, target) -> None:
+    """What the project's code prints (env.py's "Using database ..."), as it comes, to
+    migdoc's stderr: stdout carries the report, which may be JSON."""
+    with contextlib.suppress(OSError, ValueError), source:
+        for line in iter(source.readline, b""):
+            target.write(line.decode("utf-8", errors="replace"))
+            target.flush()
 
 
 def _stop(child: subprocess.Popen) -> None:

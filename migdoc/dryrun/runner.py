@@ -609,10 +609,48 @@ class Stairway:
         event.listen(Engine, "before_cursor_execute", self._note_statement)
         event.listen(Engine, "engine_connect", self._remember_engine)
         try:
-            yield
+            with self._engines_kept():
+                yield
         finally:
             event.remove(Engine, "before_cursor_execute", self._note_statement)
             event.remove(Engine, "engine_connect", self._remember_engine)
+
+    @contextlib.contextmanager
+    def _engines_kept(self) -> Iterator[None]:
+        """env.py runs once per step and makes its engine each time, with the same arguments:
+        the engine made the first time is given again (its pool emptied after every run), so
+        SQLAlchemy's first-connect queries (server version, settings) are not sent three times
+        a revision. No migration state lives in an engine (Alembic's memo is the migration
+        context's, made anew per step); arguments that differ (a ``creator`` function made
+        anew) make a new engine, as before."""
+        import sqlalchemy
+        import sqlalchemy.engine
+        import sqlalchemy.engine.create as create_module
+
+        original = create_module.create_engine
+        made: dict[str, object] = {}
+
+        def create_engine(url, **kwargs):
+            try:
+                key = repr((str(url), sorted(kwargs.items())))
+            except Exception:  # noqa: BLE001 - arguments that cannot be compared: a new engine
+                return original(url, **kwargs)
+            engine = made.get(key)
+            if engine is None:
+                engine = made[key] = original(url, **kwargs)
+            return engine
+
+        owners = (sqlalchemy, sqlalchemy.engine, create_module)
+        for owner in owners:
+            owner.create_engine = create_engine
+        try:
+            yield
+        finally:
+            for owner in owners:
+                owner.create_engine = original
+            for engine in made.values():
+                with contextlib.suppress(Exception):
+                    engine.dispose()
 
     # -- running ---------------------------------------------------------------
 
