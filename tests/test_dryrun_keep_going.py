@@ -104,3 +104,18 @@ def test_to_an_empty_revision_is_a_usage_error(copy_fixture):
     assert result.exit_code == 2, result.output
     [line] = result.output.strip().splitlines()
     assert line.startswith("migdoc: error: --to") and "AssertionError" not in line
+
+
+def test_check_dryrun_reports_one_md021_per_failure(copy_fixture):
+    copy_fixture("dryrun_many_failures")
+    result = CliRunner().invoke(cli, ["check", "--dryrun", "dryrun_many_failures", "--format", "json"], env=ENV)
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.output)
+    md021 = [(d["revision"], d["message"].split(":")[0]) for d in payload["diagnostics"] if d["code"] == "MD021"]
+    assert sorted(md021) == [
+        ("f00000000002", "dry-run failed"),
+        ("f00000000003", "dry-run failed"),
+        ("f00000000004", "dry-run failed"),
+    ]
+    phases = {d["revision"]: d["message"] for d in payload["diagnostics"] if d["code"] == "MD021"}
+    assert "phase consistency" in phases["f00000000003"] and "phase upgrade" in phases["f00000000004"]
