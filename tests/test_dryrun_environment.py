@@ -140,3 +140,26 @@ def test_env_py_that_never_runs_online_is_an_environment_problem(copy_fixture):
     line = _one_line(_dryrun("dryrun_clean"))
     assert "env.py did not call context.run_migrations() in online mode" in line
     assert "nothing was tried on the database" in line
+
+
+@pytest.mark.postgres
+def test_env_py_written_for_sqlalchemy_1_treats_the_handed_in_connection_like_an_engine(copy_fixture):
+    """jupyterhub's env.py: `with connectable.connect() as connection:` on whatever
+    config.attributes["connection"] holds (SQLAlchemy 1.x's Connection.connect() branched)."""
+    root = copy_fixture("dryrun_attributes_only")
+    (root / "migrations" / "env.py").write_text(
+        "from alembic import context\n"
+        "from sqlalchemy import engine_from_config, pool\n\n"
+        "config = context.config\n"
+        'connectable = config.attributes.get("connection", None)\n'
+        "if connectable is None:\n"
+        '    connectable = engine_from_config(config.get_section(config.config_ini_section), prefix="sqlalchemy.",\n'
+        "                                     poolclass=pool.NullPool)\n"
+        "with connectable.connect() as connection:\n"
+        "    context.configure(connection=connection)\n"
+        "    with context.begin_transaction():\n"
+        "        context.run_migrations()\n"
+    )
+    result = _dryrun("dryrun_attributes_only", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ok"] is True

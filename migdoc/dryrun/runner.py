@@ -169,7 +169,7 @@ class Stairway:
         # where some env.py files (polar's) take a URL a caller hands in, before their settings
         config.attributes["sqlalchemy.url"] = self.url
         if self._connection is not None:
-            config.attributes["connection"] = self._connection
+            config.attributes["connection"] = _handed_in(self._connection)
         if self.x_arguments:
             import argparse
 
@@ -858,6 +858,29 @@ $migdoc$
 """
 """Every schema of the throwaway database dropped and ``public`` made again: the database
 as it was created (the run's event triggers and functions live in pg_catalog and stay)."""
+
+
+class _Borrowed:
+    """``with connection.connect() as c:`` on a connection handed in: the connection itself,
+    left open (SQLAlchemy 1.x's ``Connection.connect()`` gave a branch of the same one)."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    def __enter__(self):
+        return self.connection
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+
+def _handed_in(connection):
+    """migdoc's connection as env.py gets it in ``config.attributes["connection"]``. Env.py
+    files written for SQLAlchemy 1.x (jupyterhub's) treat what they find there like an
+    engine: ``with connectable.connect() as connection:``; SQLAlchemy 2's Connection has no
+    ``connect()``, so the handed-in one gets one that lends itself."""
+    connection.connect = lambda: _Borrowed(connection)
+    return connection
 
 
 class Chain:
