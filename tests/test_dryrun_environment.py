@@ -163,3 +163,33 @@ def test_env_py_written_for_sqlalchemy_1_treats_the_handed_in_connection_like_an
     result = _dryrun("dryrun_attributes_only", "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ok"] is True
+
+
+@pytest.mark.postgres
+def test_a_connect_hook_env_py_adds_runs_once_per_connection(copy_fixture):
+    """env.py runs once per step; an engine it adds a `connect` hook to is not given back
+    to it (every earlier run's copy of the hook would run too)."""
+    root = copy_fixture("dryrun_clean")
+    ini = root / "alembic.ini"
+    ini.write_text(ini.read_text().replace("[alembic]\n", "[alembic]\nprepend_sys_path = .\n", 1))
+    (root / "hook_calls.py").write_text("calls = []\n")
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text(
+        env_py.read_text().replace(
+            "    with connectable.connect() as connection:\n",
+            "    import hook_calls\n"
+            "    from sqlalchemy import event\n\n"
+            '    @event.listens_for(connectable, "connect")\n'
+            "    def set_path(dbapi_connection, record):\n"
+            "        hook_calls.calls.append(1)\n"
+            "        cursor = dbapi_connection.cursor()\n"
+            '        cursor.execute("SET search_path = public")\n'
+            "        cursor.close()\n\n"
+            "    before = len(hook_calls.calls)\n"
+            "    with connectable.connect() as connection:\n"
+            "        assert len(hook_calls.calls) == before + 1, 'the hook ran more than once'\n",
+        )
+    )
+    result = _dryrun("dryrun_clean", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ok"] is True

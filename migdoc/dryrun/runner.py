@@ -621,23 +621,30 @@ class Stairway:
         the engine made the first time is given again (its pool emptied after every run), so
         SQLAlchemy's first-connect queries (server version, settings) are not sent three times
         a revision. No migration state lives in an engine (Alembic's memo is the migration
-        context's, made anew per step); arguments that differ (a ``creator`` function made
-        anew) make a new engine, as before."""
+        context's, made anew per step). Arguments that differ (a ``creator`` function made
+        anew) make a new engine, and so does an engine env.py added listeners to (a
+        ``connect`` hook that sets the search path): given again, it would run every earlier
+        run's copy of the hook too."""
         import sqlalchemy
         import sqlalchemy.engine
         import sqlalchemy.engine.create as create_module
 
         original = create_module.create_engine
-        made: dict[str, object] = {}
+        made: dict[str, tuple[object, int | None]] = {}
 
         def create_engine(url, **kwargs):
             try:
                 key = repr((str(url), sorted(kwargs.items())))
             except Exception:  # noqa: BLE001 - arguments that cannot be compared: a new engine
                 return original(url, **kwargs)
-            engine = made.get(key)
-            if engine is None:
-                engine = made[key] = original(url, **kwargs)
+            kept = made.get(key)
+            if kept is not None and kept[1] is not None and _own_listeners(kept[0]) == kept[1]:
+                return kept[0]
+            if kept is not None:
+                with contextlib.suppress(Exception):
+                    kept[0].dispose()
+            engine = original(url, **kwargs)
+            made[key] = (engine, _own_listeners(engine))
             return engine
 
         owners = (sqlalchemy, sqlalchemy.engine, create_module)
@@ -648,7 +655,7 @@ class Stairway:
         finally:
             for owner in owners:
                 owner.create_engine = original
-            for engine in made.values():
+            for engine, _ in made.values():
                 with contextlib.suppress(Exception):
                     engine.dispose()
 
@@ -858,6 +865,20 @@ $migdoc$
 """
 """Every schema of the throwaway database dropped and ``public`` made again: the database
 as it was created (the run's event triggers and functions live in pg_catalog and stay)."""
+
+
+def _own_listeners(engine) -> int | None:
+    """How many event listeners an engine and its pool carry of their own (not their class's);
+    None when this SQLAlchemy does not say (the engine is then never given again)."""
+    try:
+        count = 0
+        for target in (engine, engine.pool):
+            dispatch = target.dispatch
+            for name in dispatch._event_names:
+                count += len(getattr(getattr(dispatch, name), "listeners", ()))
+        return count
+    except Exception:  # noqa: BLE001 - SQLAlchemy's internals moved: no reuse, as before
+        return None
 
 
 class _Borrowed:
