@@ -194,6 +194,39 @@ def _dryrun_options(command: Callable) -> Callable:
         click.option("--no-downgrade", is_flag=True, help="Run the upgrades only."),
         click.option("--to", "to_revision", metavar="REV", default=None, help="Stop after this revision."),
         click.option(
+            "--setup",
+            metavar="MODULE:CALLABLE",
+            default=None,
+            help="Call the application's own code with the throwaway connection before the chain, for a "
+            "chain that starts from a schema the application builds (e.g. myapp.models:Base.metadata.create_all).",
+        ),
+        click.option(
+            "--setup-stamp",
+            metavar="REV",
+            default=None,
+            help="Stamp the chain at REV after --setup/--base-sql (when the callable does not stamp it itself); "
+            "the dry-run starts above it.",
+        ),
+        click.option(
+            "--base-sql",
+            metavar="FILE",
+            default=None,
+            help="Run this SQL file on the throwaway database before the chain (before --setup).",
+        ),
+        click.option(
+            "--python",
+            "python",
+            metavar="PATH",
+            default=None,
+            help="The project's Python (its virtualenv's): runs env.py and the migrations there, with its "
+            "own Alembic (>= 1.7), SQLAlchemy (>= 1.4) and driver. Default: migdoc's own.",
+        ),
+        click.option(
+            "--fail-fast",
+            is_flag=True,
+            help="Stop at the first failure (default: report every failure, going on where it safely can).",
+        ),
+        click.option(
             "--step-timeout",
             type=click.FloatRange(min=0, min_open=True),
             metavar="SECONDS",
@@ -235,6 +268,11 @@ _DRYRUN_OPTION_NAMES = (
     "to_revision",
     "step_timeout",
     "run_as_server_role",
+    "fail_fast",
+    "setup",
+    "setup_stamp",
+    "base_sql",
+    "python",
 )
 
 

@@ -529,6 +529,7 @@ def dryrun_project(
     step_timeout: float | None = None,
     x_arguments=(),
     run_as_server_role: bool = False,
+    **more,
 ):
     """The dry-run: the static gate, a throwaway database, every step, the clean-up.
 
@@ -551,4 +552,5 @@ def dryrun_project(
             step_timeout=results.DEFAULT_STEP_TIMEOUT if step_timeout is None else step_timeout,
             x_arguments=x_arguments,
             run_as_server_role=run_as_server_role,
+            **more,  # the dry-run's own further options (fail_fast...), as the runner names them
         )

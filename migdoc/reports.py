@@ -32,6 +32,11 @@ class DryrunOptions:
     to_revision: str | None = None
     step_timeout: float | None = None
     run_as_server_role: bool = False
+    fail_fast: bool = False
+    setup: str | None = None
+    setup_stamp: str | None = None
+    base_sql: str | None = None
+    python: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,7 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
 def _run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
     """The dry-run with its live printers; the result as displayed, and its exit code."""
     from migdoc.doctor import dryrun_project
+    from migdoc.dryrun.base_schema import BaseSchema
     from migdoc.output import dryrun_text
 
     result = dryrun_project(
@@ -206,6 +212,9 @@ def _run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
         step_timeout=options.step_timeout,
         x_arguments=options.x_arguments,
         run_as_server_role=options.run_as_server_role,
+        fail_fast=options.fail_fast,
+        base=BaseSchema(options.base_sql, options.setup, options.setup_stamp),
+        python=options.python,
     )
     if printers.progress is not None:
         printers.progress.flush()

@@ -79,7 +79,7 @@ def test_clean_chain_json_has_every_step(copy_fixture):
     payload = json.loads(result.output)
     assert payload["ok"] is True and payload["failure"] is None
     phases = [(s["revision"], s["phase"]) for s in payload["steps"]]
-    assert phases[:4] == [("aaaa00000001", p) for p in ("upgrade", "downgrade", "consistency", "upgrade")]
+    assert phases[:4] == [("aaaa00000001", p) for p in ("upgrade", "downgrade", "consistency", "re-upgrade")]
     assert len(phases) == 12
     assert_golden("dryrun/clean.json", normalised_json(result.output))
 
@@ -151,7 +151,9 @@ def test_env_reading_database_url(copy_fixture, monkeypatch):
     # a project that reads another variable says so with --url-env
     project = Path("dryrun_env_url/migrations/env.py")
     project.write_text(project.read_text().replace('"DATABASE_URL"', '"APP_DB"'))
-    assert dryrun("dryrun_env_url").exit_code == 1
+    # env.py fails before any migration ran: no verdict on the chain, the way out named (exit 2)
+    unset = dryrun("dryrun_env_url")
+    assert unset.exit_code == 2 and "KeyError: 'APP_DB'" in unset.output and "--url-env NAME" in unset.output
     assert dryrun("dryrun_env_url", "--url-env", "APP_DB").exit_code == 0
 
 
@@ -201,14 +203,16 @@ def test_env_py_that_imports_a_missing_module_is_an_environment_problem(copy_fix
     assert "install the project" in lines[0] and "PYTHONPATH" in lines[0] and "prepend_sys_path" in lines[0]
 
 
-def test_env_py_that_raises_on_import_is_a_load_failure(copy_fixture):
+def test_env_py_that_raises_on_import_is_an_environment_problem(copy_fixture):
+    """Nothing ran on the database: not a failed migration (exit 1) but one line, exit 2."""
     root = copy_fixture("dryrun_env_raises")
     env_py = root / "migrations" / "env.py"
     env_py.write_text(env_py.read_text().replace("import settings_that_do_not_exist", "raise KeyError('SECRET_KEY')"))
     result = dryrun("dryrun_env_raises")
-    assert result.exit_code == 1
-    assert "phase load" in result.output and "KeyError: 'SECRET_KEY'" in result.output
-    assert "Traceback" not in result.output
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("migdoc: error: dryrun_env_raises/migrations/env.py:3: env.py failed before the first")
+    assert "KeyError: 'SECRET_KEY'" in line and "nothing was tried on the database" in line
 
 
 def test_version_file_that_imports_a_missing_module(copy_fixture):
@@ -378,3 +382,42 @@ def test_check_dryrun_json_on_an_unrunnable_chain_reports_each_finding_once(copy
     assert payload["dryrun"]["failure"]["phase"] == "load"
     codes = [d["code"] for d in payload["diagnostics"]]
     assert codes.count("MD002") == 1 and "MD021" not in codes
+
+
+def test_enum_dropped_by_a_downgrade_is_created_again_on_re_upgrade(copy_fixture):
+    """Each step has its own migration context, as `alembic upgrade` in a new process: the
+    re-upgrade must send CREATE TYPE again (one shared context remembered the type as made)."""
+    copy_fixture("dryrun_enum_recreated")
+    result = dryrun("dryrun_enum_recreated", "--format", "json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["failures"] == [] and payload["not_run"] == []
+    phases = [s["phase"] for s in payload["steps"] if s["revision"] == "e0e000000002"]
+    assert phases == ["upgrade", "downgrade", "consistency", "re-upgrade"]
+
+
+def test_a_migration_that_ends_the_process_is_a_failed_step_and_nothing_is_left(copy_fixture):
+    """os._exit in a migration ends the child process that runs the project's code, not
+    migdoc: the step fails (exit 1) and the server and its folder go (the autouse check)."""
+    root = copy_fixture("dryrun_clean")
+    version = root / "migrations" / "versions" / "0002_create_orders.py"
+    version.write_text(
+        version.read_text().replace("def upgrade():\n", "def upgrade():\n    import os\n\n    os._exit(0)\n", 1)
+    )
+    result = dryrun("dryrun_clean", "--format", "json")
+    assert result.exit_code == 1, result.output
+    failure = json.loads(result.output)["failure"]
+    assert (failure["revision"], failure["phase"]) == ("aaaa00000002", "upgrade")
+    assert failure["error"].startswith(
+        "the project's code ended the dry-run's process (exit status 0) during this step"
+    )
+
+
+def test_env_py_that_ends_the_process_is_an_environment_problem(copy_fixture):
+    root = copy_fixture("dryrun_clean")
+    env_py = root / "migrations" / "env.py"
+    env_py.write_text("import os\n\nos._exit(3)\n" + env_py.read_text())
+    result = dryrun("dryrun_clean")
+    assert result.exit_code == 2, result.output
+    [line] = result.output.strip().splitlines()
+    assert "ended the dry-run's process (exit status 3) before the first migration ran" in line

@@ -208,8 +208,14 @@ def test_hard_coded_url_even_when_env_py_swallows_errors(copy_fixture, developer
 
 
 def test_connection_handed_in_through_config_attributes(copy_fixture, developer_db, monkeypatch):
-    """A connection opened before the run (so before the guard), as a test harness hands one in."""
+    """A connection opened before the run (so before the guard), as a test harness hands one in:
+    only a harness that runs the stairway in its own process can (the CLI runs it in a child)."""
     from sqlalchemy import create_engine
+
+    from migdoc.doctor import check_project, load_project
+    from migdoc.dryrun.results import LOAD_CODES
+    from migdoc.dryrun.runner import dryrun_project
+    from migdoc.errors import DatabaseError
 
     before = developer_db.state()
     engine = create_engine(developer_db.url)
@@ -236,11 +242,13 @@ def test_connection_handed_in_through_config_attributes(copy_fixture, developer_
                 context.run_migrations()
             """,
         )
-        result = _dryrun(str(root))
+        project = load_project(str(root))
+        with pytest.raises(DatabaseError) as stopped:
+            dryrun_project(project, check_project(project, select=LOAD_CODES), in_process=True)
     finally:
         connection.close()
         engine.dispose()
-    _assert_stopped(result, "migrations/env.py:14")
+    _assert_stopped(types.SimpleNamespace(exit_code=2, output=f"migdoc: error: {stopped.value}\n"), "env.py:14")
     assert developer_db.state() == before
 
 

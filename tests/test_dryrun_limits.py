@@ -172,9 +172,13 @@ def test_a_long_chain_commits_per_step(tmp_path, monkeypatch, small_lock_table_s
 
 
 def test_a_server_error_is_reported_as_one(tmp_path, monkeypatch, small_lock_table_server):
-    """An env.py that holds the whole chain in its own transaction runs out of lock slots:
-    that is the server's limit, not a lost database and not a failed migration."""
-    generated_chain(tmp_path / "long", 300, ENV_PY_ONE_TRANSACTION)
+    """A step that holds more locks than the server's lock table has slots for (one env.py run
+    per step, so one step of its own) is the server's limit, not a lost database and not a
+    failed migration."""
+    root = generated_chain(tmp_path / "long", 2, ENV_PY_ONE_TRANSACTION)
+    [second] = (root / "migrations" / "versions").glob("r00002_*.py")
+    many_tables = "    for n in range(2000):\n        op.execute(f'CREATE TABLE many{n} (id int)')\n"
+    second.write_text(second.read_text().replace("def upgrade():\n", "def upgrade():\n" + many_tables))
     monkeypatch.chdir(tmp_path)
     result = _dryrun("long", "--server", small_lock_table_server.url, "--no-downgrade")
     assert result.exit_code == 2, result.output[-2000:]

@@ -53,6 +53,10 @@ EDGES = {
     "migdoc.dryrun.alembic_env",
     "migdoc.dryrun.schema",
     "migdoc.dryrun.drift",
+    "migdoc.dryrun.process",
+    "migdoc.dryrun.child",
+    "migdoc.dryrun.driver_choice",
+    "migdoc.dryrun.base_schema",
 }
 # Small helpers every room may use: safe file reading and path display, URL masking, the
 # owner of a lock or leftover, signal handling; and the package markers.

@@ -74,12 +74,13 @@ def _sqlstate(exc) -> str:
 
 
 def is_connection_error(exc) -> bool:
-    import psycopg
-
     orig = getattr(exc, "orig", None)
     state = _sqlstate(exc)
     if state:  # the server said why: only connection errors and shutdowns lose the database
         return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+    psycopg = sys.modules.get("psycopg")  # the driver in use is imported already; another has no say here
+    if psycopg is None:
+        return bool(getattr(exc, "connection_invalidated", False))
     if isinstance(orig, psycopg.OperationalError) and not isinstance(orig, psycopg.errors.QueryCanceled):
         connection = getattr(orig, "pgconn", None)
         return connection is None or getattr(exc, "connection_invalidated", False) or "connect" in str(orig)
@@ -111,3 +112,61 @@ def line_in(exc: BaseException, file: str) -> int | None:
         if str(Path(frame.filename).resolve()) == target:
             line = frame.lineno
     return line
+
+
+class NoOnlineRun(Exception):
+    """env.py returned without asking Alembic to run migrations on a connection."""
+
+    def __str__(self) -> str:
+        return "env.py did not call context.run_migrations() in online mode"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """What the project's code raised, in words that tell the ways a run can end apart:
+    an error, an exit (``sys.exit``), a KeyboardInterrupt raised by the code itself (no
+    signal was sent: migdoc's own signals are told apart before this), a bare BaseException."""
+    if isinstance(exc, NoOnlineRun):
+        return str(exc)
+    if isinstance(exc, SystemExit):
+        return (
+            f"the migration exited (SystemExit({exc.code!r}), as sys.exit() raises): "
+            "a migration or env.py must return or raise, not exit the process"
+        )
+    if isinstance(exc, KeyboardInterrupt):
+        return "KeyboardInterrupt raised by the project's code itself (no signal was sent)"
+    if not isinstance(exc, Exception):
+        text = str(exc)
+        return f"{type(exc).__name__} (a BaseException, not an Exception){': ' + text if text else ''}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def raise_before_first_step(exc: BaseException, root: Path, env_py: str) -> None:
+    """The project's code failed before the first migration sent anything: nothing was
+    tried on the database, so no verdict on the chain, an environment problem (exit 2)."""
+    from migdoc.errors import one_line
+
+    file, line = project_frame(exc, root)
+    if file is None:
+        file = env_py
+    where = f"{file}:{line}" if line else file
+    cause = describe_exception(exc)
+    if isinstance(exc, NoOnlineRun):
+        fix = "let env.py run online when given a database (context.is_offline_mode() false, run_migrations() called)"
+    elif type(exc).__name__ in ("NoSuchOptError", "NoSuchGroupError", "RequiredOptError"):
+        fix = (
+            "env.py reads an option of the application's own configuration that is not set here: "
+            "set it (a config file or environment variable the application reads), or let env.py fall back to "
+            'config.get_main_option("sqlalchemy.url")'
+        )
+    else:
+        fix = (
+            "env.py must start with what migdoc hands it: the throwaway URL in the Alembic config's "
+            "sqlalchemy.url and in DATABASE_URL (--url-env NAME for another variable), -x KEY={url} "
+            'for context.get_x_argument(), an open connection in config.attributes["connection"]'
+        )
+    raise EnvironmentProblem(
+        f"{where}: env.py failed before the first migration ran, so nothing was tried on the database: "
+        f"{one_line(cause)}; {fix}",
+        needs="env.py",
+        remedy=fix,
+    ) from (exc if isinstance(exc, Exception) else None)

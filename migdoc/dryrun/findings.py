@@ -10,10 +10,13 @@ DRYRUN_FAILED, MODEL_DRIFT = code_named("dryrun-failed"), code_named("model-drif
 
 
 def dryrun_diagnostics(result) -> list[Diagnostic]:
+    """One MD021 for every failure of the run (it goes on after a failure), one MD020 for every drift."""
     found = []
-    failure = result.failure
-    # a chain the static reader finds unrunnable: its findings are the check's own diagnostics already
-    if failure is not None and not failure.findings:
+    failures = getattr(result, "failures", None) or ([result.failure] if result.failure is not None else [])
+    for failure in failures:
+        # a chain the static reader finds unrunnable: its findings are the check's own diagnostics already
+        if failure.findings:
+            continue
         message = f"dry-run failed: phase {failure.phase}"
         if failure.revision:
             message += f" of revision {failure.revision}"

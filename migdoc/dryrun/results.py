@@ -32,7 +32,7 @@ class Step:
 class Failure:
     revision: str | None
     file: str | None
-    phase: str  # upgrade, downgrade, consistency, load, models
+    phase: str  # upgrade, downgrade, consistency, re-upgrade, load, models
     error: str
     statement: str | None = None
     schema_diff: tuple[SchemaChange, ...] = ()
@@ -59,10 +59,26 @@ class Failure:
 class DryrunResult:
     database: str | None
     steps: list[Step] = field(default_factory=list)
-    failure: Failure | None = None
+    failure: Failure | None = None  # the first of ``failures``
     revisions: int = 0
     seconds: float = 0.0
     drift: list = field(default_factory=list)  # MD020 differences (``drift.Drift``)
+    failures: list[Failure] = field(default_factory=list)  # every failure, in the order met
+    not_run: list[str] = field(default_factory=list)  # revisions above a failed upgrade
+    notes: list[str] = field(default_factory=list)  # how the run was made (a driver replaced...)
+    driver: str | None = None  # the driver env.py was given (psycopg2, psycopg, asyncpg, pg8000)
+    configure_options: dict = field(default_factory=dict, compare=False)
+    """The keyword arguments env.py passed to ``context.configure`` (its last run): its
+    ``target_metadata``, ``compare_type``, ``include_object``... Not part of any output."""
+
+    def __post_init__(self) -> None:
+        if self.failure is not None and not self.failures:
+            self.failures = [self.failure]
+
+    def add_failure(self, failure: Failure) -> None:
+        self.failures.append(failure)
+        if self.failure is None:
+            self.failure = failure
 
     @property
     def ok(self) -> bool:
@@ -74,6 +90,10 @@ class DryrunResult:
             "database": self.database,
             "steps": [step.to_dict() for step in self.steps],
             "failure": self.failure.to_dict() if self.failure else None,
+            "failures": [failure.to_dict() for failure in self.failures],
+            "not_run": list(self.not_run),
+            "notes": list(self.notes),
+            "driver": self.driver,
             "model_drift": [item.to_dict() for item in self.drift],
         }
 

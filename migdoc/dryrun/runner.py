@@ -16,6 +16,7 @@ are in ``results``, what a failure means in ``failures``, Alembic's side in ``al
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import logging.config
 import os
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from migdoc.dryrun import base_schema
 from migdoc.dryrun.alembic_env import (
     dryrun_config_class,
     forget_relative_finders,
@@ -35,12 +37,16 @@ from migdoc.dryrun.alembic_env import (
     script_parents,
     tolerant_file_config,
 )
+from migdoc.dryrun.base_schema import BaseSchema
 from migdoc.dryrun.failures import (
+    NoOnlineRun,
     db_message,
+    describe_exception,
     is_connection_error,
     is_server_error,
     line_in,
     project_frame,
+    raise_before_first_step,
     raise_if_missing_module,
     raise_if_no_app,
     record_path,
@@ -55,16 +61,13 @@ from migdoc.dryrun.results import (
     Step,
     static_failure,
 )
-from migdoc.dryrun.schema import SchemaChange, SchemaTracker
-from migdoc.errors import DatabaseError, UsageError
+from migdoc.dryrun.schema import SchemaTracker
+from migdoc.dryrun.signals import FirstSignalGuard, Interrupted
+from migdoc.errors import DatabaseError, MigdocError, UsageError
 
 
 class _SnapshotError(RuntimeError):
     """Migdoc's own catalog query failed: a bug to surface (exit 3), not a finding."""
-
-
-class _StepFailed(Exception):
-    """Raised inside the migration generator to stop ``run_migrations`` on an inconsistency."""
 
 
 class _StepTimeout(KeyboardInterrupt):
@@ -91,8 +94,12 @@ class Stairway:
         step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
         x_arguments: Sequence[str] = (),
         verify_snapshots: bool = False,
+        fail_fast: bool = False,
+        base: BaseSchema | None = None,
     ) -> None:
         self.project = project
+        self.fail_fast = fail_fast  # stop at the first failure instead of going on where it safely can
+        self.base = base if base is not None and not base.is_empty else None  # built before the chain
         # tests: check the snapshot kept step by step against a whole one at every step
         self.verify_snapshots = verify_snapshots
         self._tracker: SchemaTracker | None = None
@@ -105,20 +112,36 @@ class Stairway:
         self.to = to
         self.url_env = tuple(url_env)
         # Alembic's -x KEY=VALUE for env.py's context.get_x_argument(); {url} is the throwaway URL
+        # (with the driver the project names: filled in when the run starts)
+        self._x_templates = tuple(x_arguments)
         self.x_arguments = tuple(x.replace("{url}", url) for x in x_arguments)
+        self._own_url = url  # migdoc's own connection (a synchronous driver)
         self.progress = progress
         self.result = DryrunResult(database)
         self._current: tuple[object, str, float] | None = None  # (script, phase, started)
-        self._diff: tuple[SchemaChange, ...] = ()
-        self._ran = False
         self._order: list = []
+        self._chain = None  # the revisions as a graph (parents to children), from _plan
+        self._script_dir = None
+        self._revision_map = None
+        self._version_table: str | None = "alembic_version"
+        self._version_schema: str | None = None
+        self._control_engine = None
+        self._connection = None  # migdoc's own connection to the throwaway database (snapshots)
+        self._engines: set = set()  # engines env.py made in the current run, disposed after it
+        self._next: tuple | None = None  # (script, phase) the env.py run is for; None: no step
+        self._guard: ConnectionGuard | None = None
+        self._base_built = False
+        self.on_start: Callable | None = None  # told of each step as it starts (the child process's channel)
 
     # -- set-up --------------------------------------------------------------
 
-    def _config(self):
+    def _config(self, with_url: bool = True):
         """Alembic's Config as its command line builds it (the ini file and pyproject.toml's
         ``[tool.alembic]`` both), with the script and version locations ``check`` found: one
-        configuration, read one way, so whatever ``check`` reads the dry-run runs."""
+        configuration, read one way, so whatever ``check`` reads the dry-run runs. With what
+        env.py may ask for: the throwaway URL (``sqlalchemy.url``), ``-x`` arguments and
+        migdoc's open connection in ``config.attributes["connection"]`` (Alembic's cookbook
+        pattern for a caller that hands in its connection)."""
         Config = dryrun_config_class()  # noqa: N806 - a class, chosen at run time
 
         layout = self.project.layout
@@ -140,9 +163,13 @@ class Stairway:
             config.set_main_option(
                 "version_locations", os.pathsep.join(ini_escaped(str(p)) for p in layout.version_locations)
             )
+        if not with_url:
+            return config
         config.set_main_option("sqlalchemy.url", ini_escaped(self.url))
         # where some env.py files (polar's) take a URL a caller hands in, before their settings
         config.attributes["sqlalchemy.url"] = self.url
+        if self._connection is not None:
+            config.attributes["connection"] = _handed_in(self._connection)
         if self.x_arguments:
             import argparse
 
@@ -204,15 +231,12 @@ class Stairway:
 
     def _plan(self, script_dir) -> list:
         """Revisions in dependency order (down_revision and depends_on), base first."""
-        import networkx as nx
-
         revision_map = script_dir.revision_map
         scripts = {s.revision: s for s in script_dir.walk_revisions()}
-        chain = nx.DiGraph()
-        chain.add_nodes_from(scripts)
-        chain.add_edges_from(
-            (parent, rev) for rev, script in scripts.items() for parent in script_parents(script) if parent in scripts
+        chain = Chain(
+            {rev: {parent for parent in script_parents(script) if parent in scripts} for rev, script in scripts.items()}
         )
+        self._chain = chain
         wanted = set(scripts)
         if self.to is not None:
             from alembic.script.revision import RevisionError
@@ -227,13 +251,301 @@ class Stairway:
             wanted = set()
             for target in targets:
                 if target is not None:
-                    wanted |= {target.revision} | nx.ancestors(chain, target.revision)
-        # base first; among revisions ready at once, the smallest id first (a stable order)
-        return [scripts[rev] for rev in nx.lexicographical_topological_sort(chain.subgraph(wanted))]
+                    wanted |= {target.revision} | chain.ancestors(target.revision)
+        return [scripts[rev] for rev in chain.order(wanted)]
 
-    # -- the generator that Alembic drives -------------------------------------
+    # -- one env.py run per step -------------------------------------------------
+
+    def _run_env(self, migrations: Callable) -> bool:
+        """One run of the project's ``env.py`` with a fresh Config, EnvironmentContext and
+        MigrationContext, as ``alembic upgrade`` in a new process has them: nothing of an
+        earlier step's context (Alembic's ``impl.memo`` of the enum types a step created)
+        is carried into this one. ``migrations(context)``: the steps, an iterator Alembic
+        drives. False when env.py never asked for them (no online run)."""
+        from alembic.runtime.environment import EnvironmentContext
+
+        config = self._config()
+        asked = False
+
+        def migration_fn(heads, context):
+            nonlocal asked
+            if asked:  # an env.py that runs migrations twice (several databases): once is enough
+                return []
+            asked = True
+            self.result.configure_options = dict(context.opts)
+            return migrations(context)
+
+        try:
+            with EnvironmentContext(config, self._script_dir, fn=migration_fn, as_sql=False):
+                self._script_dir.run_env()
+        finally:
+            self._dispose_engines()
+        return asked
+
+    def _remember_engine(self, connection, *branch) -> None:  # SQLAlchemy 1.4 also passes ``branch``
+        if connection.engine is not self._control_engine:
+            self._engines.add(connection.engine)
+
+    def _dispose_engines(self) -> None:
+        """Closes what the engines env.py made in this run still pool: a run per step must not
+        pile up open connections (an env.py without NullPool)."""
+        engines, self._engines = list(self._engines), set()
+        for engine in engines:
+            with contextlib.suppress(Exception):
+                engine.dispose()
+
+    def _step(self, script, phase: str) -> Failure | None:
+        """One step (``upgrade``, ``downgrade`` or ``re-upgrade``) in its own env.py run;
+        its failure, if any."""
+        from alembic.runtime.migration import RevisionStep
+
+        def migrations(context):
+            self._start(script, phase)
+            yield RevisionStep(self._revision_map, script, phase != "downgrade")
+            self._finish()
+
+        self._next = (script, phase)
+        return self._guarded_run(migrations)
+
+    def _guarded_run(self, migrations: Callable) -> Failure | None:
+        ran = False
+        try:
+            with self._timer():
+                if not self._run_env(migrations):
+                    raise NoOnlineRun()
+            ran = True
+        except _StepTimeout:
+            pass
+        except (ForeignConnection, Interrupted, _SnapshotError, MigdocError):
+            raise
+        except KeyboardInterrupt as exc:
+            if not isinstance(signal.getsignal(signal.SIGINT), FirstSignalGuard):
+                raise  # no signal guard here (a library caller): a real Ctrl-C may look like this
+            return self._failure_of(exc)
+        except BaseException as exc:  # noqa: BLE001 - the project's code failed (or exited): report, don't crash
+            return self._failure_of(exc)
+        finally:
+            self._settle(ok=ran)
+        if self._timed_out is not None:  # also when env.py swallowed the interruption
+            return self._timeout_failure()
+        if self._current is not None:  # the step began and never ended: env.py swallowed its error
+            script, phase, _ = self._current
+            self._finish(ok=False)
+            return Failure(
+                script.revision,
+                record_path(Path(script.path)),
+                phase,
+                "the step did not finish: env.py caught its error and went on (the error itself is not known)",
+            )
+        return None
+
+    def _settle(self, ok: bool) -> None:
+        """Our connection out of any transaction env.py left open on it (one begun before its
+        ``context.configure``, which Alembic then leaves to its caller to commit), so that the
+        next step, and the snapshot, start where this step ended."""
+        connection = self._connection
+        if connection is None:
+            return
+        with contextlib.suppress(Exception):
+            if connection.in_transaction():
+                if ok:
+                    connection.commit()
+                else:
+                    connection.rollback()
+        if connection.closed or connection.invalidated:  # env.py closed it: a fresh one
+            self._connection = self._control_engine.connect()
+            if self._tracker is not None:
+                self._tracker.connection = self._connection
+
+    # -- the stairway ----------------------------------------------------------------
+
+    def _stairway(self) -> None:
+        """Every revision up, down, compared, up again, each step its own env.py run. A
+        failure is recorded and, unless ``fail_fast``, the run goes on where it safely can:
+        the database rebuilt at the last good state; nothing above a failed upgrade runs."""
+        if not self.downgrade:
+            self._upgrades_only()
+            return
+        tracker = None
+        if self.downgrade:
+            tracker = SchemaTracker(
+                self._connection, self._version_table, self._version_schema, verify=self.verify_snapshots
+            )
+            self._tracker = tracker
+            self._snapshot(tracker.start)
+            self._connection.commit()  # the event triggers visible to env.py's own connections
+        upgraded: list = []  # the revisions the database holds: what a reset rebuilds
+        broken: set[str] = set()  # revisions that could not be upgraded
+        for script in self._order:
+            if broken & self._chain.ancestors(script.revision):
+                self.result.not_run.append(script.revision)
+                continue
+            failure = self._step(script, "upgrade")
+            if failure is not None:
+                broken.add(script.revision)
+                if self._failed(failure, upgraded):
+                    return
+                continue
+            upgraded.append(script)
+            if tracker is None:
+                continue
+            self._snapshot(tracker.after_upgrade)
+            self._connection.commit()
+            failure = self._step(script, "downgrade")
+            if failure is None:
+                failure = self._consistency(script, tracker)
+            if failure is None:
+                failure = self._step(script, "re-upgrade")
+            if failure is not None and self._failed(failure, upgraded):
+                return
+        self._compare_models()
+
+    def _upgrades_only(self) -> None:
+        """``--no-downgrade``: the upgrades in one env.py run, as ``alembic upgrade head``
+        runs them (each revision upgraded once: no context outlives a step it could mislead);
+        after a failure, unless ``fail_fast``, a new run on the rebuilt database goes on with
+        the revisions that do not need the failed one."""
+        from alembic.runtime.migration import RevisionStep
+
+        pending = list(self._order)
+        upgraded: list = []
+        broken: set[str] = set()
+
+        def migrations(context):
+            while pending:
+                script = pending.pop(0)
+                if broken & self._chain.ancestors(script.revision):
+                    self.result.not_run.append(script.revision)
+                    continue
+                self._next = (script, "upgrade")
+                self._start(script, "upgrade")
+                yield RevisionStep(self._revision_map, script, True)
+                self._finish()
+                upgraded.append(script)
+
+        while pending:
+            left = len(pending)
+            failure = self._guarded_run(migrations)
+            if failure is None:
+                continue
+            if failure.revision is not None:
+                broken.add(failure.revision)
+            if self._failed(failure, upgraded) or len(pending) == left:  # no step taken: no way on
+                return
+        self._compare_models()
+
+    def _consistency(self, script, tracker: SchemaTracker) -> Failure | None:
+        self._start(script, "consistency")
+        diff = self._snapshot(tracker.after_downgrade)
+        self._connection.commit()
+        if not diff:
+            self._finish()
+            return None
+        self._finish(ok=False)
+        count = len(diff)
+        noun = "difference" if count == 1 else "differences"
+        return Failure(
+            script.revision,
+            record_path(Path(script.path)),
+            "consistency",
+            f"the schema after downgrade differs from the schema before upgrade ({count} {noun})",
+            schema_diff=tuple(diff),
+        )
+
+    def _failed(self, failure: Failure, upgraded: list) -> bool:
+        """Records ``failure``; True when the run stops here (``fail_fast``, or no way on)."""
+        self.result.add_failure(failure)
+        if self.fail_fast:
+            return True
+        reset_failure = self._reset(upgraded)
+        if reset_failure is not None:
+            self.result.add_failure(reset_failure)
+            return True
+        return False
+
+    def _reset(self, upgraded: list) -> Failure | None:
+        """The throwaway database emptied and rebuilt by upgrading, in one env.py run (an
+        ``alembic upgrade``), every revision that upgraded cleanly so far: the state the
+        next step expects, whatever the failed step left behind."""
+        from alembic.runtime.migration import RevisionStep
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
+        self._timed_out = None
+        try:
+            with self._connection.begin():
+                self._connection.execute(text(_EMPTY_DATABASE_SQL))  # text(): the % of format() escaped
+        except DBAPIError as exc:
+            return Failure(None, None, "reset", f"could not empty the database to go on: {db_message(exc)}")
+        self._build_base()
+        if upgraded:
+
+            def migrations(context):
+                for script in upgraded:
+                    yield RevisionStep(self._revision_map, script, True)
+
+            self._next = (upgraded[-1], "upgrade")
+            failure = self._guarded_run(migrations)
+            if failure is not None:
+                return dataclasses.replace(
+                    failure, error=f"rebuilding the database after the failure above: {failure.error}"
+                )
+        if self._tracker is not None:  # the whole schema read again; the next "before" is now
+            self._tracker.opaque = True
+            self._snapshot(self._tracker.after_upgrade)
+            self._snapshot(self._tracker.after_downgrade)
+            self._connection.commit()
+        return None
+
+    @staticmethod
+    def _snapshot(look):
+        try:
+            return look()
+        except Exception as exc:  # noqa: BLE001 - a bug in migdoc's catalog query, not in the project
+            raise _SnapshotError(f"schema snapshot failed: {exc}") from exc
+
+    def _compare_models(self) -> None:
+        """MD020: at the heads, the models (env.py's ``target_metadata``) against the schema,
+        in one more env.py run (the context it configures carries the models)."""
+        if self.to is not None or not self._order or self.result.failures:
+            return
+        head = self._order[-1]
+
+        def migrations(context):
+            self._models_drift(context, head)
+            return iter(())
+
+        self._next = (head, "models")
+        failure = self._guarded_run(migrations)
+        if failure is not None:
+            self.result.add_failure(failure)
+
+    def _models_drift(self, context, head) -> None:
+        metadata = context.opts.get("target_metadata")
+        if metadata is None:
+            return
+        from migdoc.dryrun.drift import compare_models, drift_of
+
+        try:
+            # context.opts: the keyword arguments env.py gave context.configure (include_object...)
+            diffs = compare_models(context.connection, metadata, context.opts)
+        except Exception as exc:  # noqa: BLE001 - the project's metadata or hooks failed: report it
+            self.result.add_failure(
+                Failure(
+                    None,
+                    record_path(Path(head.path)),
+                    "models",
+                    f"comparing the models failed: {type(exc).__name__}: {exc}",
+                )
+            )
+            return
+        self.result.drift = drift_of(diffs, record_path(Path(head.path)), head.revision)
+
+    # -- the step timer ----------------------------------------------------------
 
     def _start(self, script, phase: str) -> None:
+        if self.on_start is not None:
+            self.on_start(script, phase)
         self._current = (script, phase, time.perf_counter())
         self._statement = None
         self._arm()
@@ -244,78 +556,9 @@ class Stairway:
         script, phase, started = self._current
         step = Step(script.revision, phase, ok, time.perf_counter() - started)
         self.result.steps.append(step)
-        if ok:
-            self._current = None
+        self._current = None
         if self.progress is not None:
             self.progress(script_label(script), step)
-
-    def _migration_fn(self, heads, context):
-        if self._ran:  # an env.py that runs migrations twice (several databases): once is enough
-            return []
-        self._ran = True
-        return self._steps(context)
-
-    def _steps(self, context) -> Iterator:
-        from alembic.runtime.migration import RevisionStep
-
-        revision_map = self._revision_map
-        tracker = None
-        if self.downgrade:
-            tracker = SchemaTracker(
-                context.connection, context.version_table, context.version_table_schema, verify=self.verify_snapshots
-            )
-            self._tracker = tracker
-            self._snapshot(tracker.start)
-        for script in self._order:
-            self._start(script, "upgrade")
-            yield RevisionStep(revision_map, script, True)
-            self._finish()
-            if tracker is None:
-                continue
-            self._snapshot(tracker.after_upgrade)
-            self._start(script, "downgrade")
-            yield RevisionStep(revision_map, script, False)
-            self._finish()
-            self._start(script, "consistency")
-            diff = self._snapshot(tracker.after_downgrade)
-            if diff:
-                self._diff = tuple(diff)
-                raise _StepFailed()
-            self._finish()
-            self._start(script, "upgrade")
-            yield RevisionStep(revision_map, script, True)
-            self._finish()
-        self._compare_models(context)
-
-    @staticmethod
-    def _snapshot(look):
-        try:
-            return look()
-        except Exception as exc:  # noqa: BLE001 - a bug in migdoc's catalog query, not in the project
-            raise _SnapshotError(f"schema snapshot failed: {exc}") from exc
-
-    def _compare_models(self, context) -> None:
-        """MD020: at the heads, the models (env.py's ``target_metadata``) against the schema."""
-        metadata = context.opts.get("target_metadata")
-        if metadata is None or self.to is not None or not self._order:
-            return
-        from migdoc.dryrun.drift import compare_models, drift_of
-
-        head = self._order[-1]
-        try:
-            # context.opts: the keyword arguments env.py gave context.configure
-            diffs = compare_models(context.connection, metadata, context.opts)
-        except Exception as exc:  # noqa: BLE001 - the project's metadata or hooks failed: report it
-            self.result.failure = Failure(
-                None,
-                record_path(Path(head.path)),
-                "models",
-                f"comparing the models failed: {type(exc).__name__}: {exc}",
-            )
-            return
-        self.result.drift = drift_of(diffs, record_path(Path(head.path)), head.revision)
-
-    # -- the step timer ----------------------------------------------------------
 
     def _can_time(self) -> bool:
         return bool(self.step_timeout) and threading.current_thread() is threading.main_thread()
@@ -348,9 +591,14 @@ class Stairway:
             signal.signal(signal.SIGALRM, previous)
 
     def _note_statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        tracker = self._tracker
+        if tracker is not None and tracker.busy:
+            return
         self._statement = statement
-        if self._tracker is not None:
-            self._tracker.note_statement(statement, conn)
+        if tracker is not None:
+            # the event triggers were committed before any of the project's code ran, so a
+            # statement on env.py's own connection is seen by them as one on ours
+            tracker.note_statement(statement, tracker.connection)
 
     @contextlib.contextmanager
     def _statements(self) -> Iterator[None]:
@@ -358,75 +606,181 @@ class Stairway:
         from sqlalchemy.engine import Engine
 
         event.listen(Engine, "before_cursor_execute", self._note_statement)
+        event.listen(Engine, "engine_connect", self._remember_engine)
+        try:
+            with self._engines_kept():
+                yield
+        finally:
+            event.remove(Engine, "before_cursor_execute", self._note_statement)
+            event.remove(Engine, "engine_connect", self._remember_engine)
+
+    @contextlib.contextmanager
+    def _engines_kept(self) -> Iterator[None]:
+        """env.py runs once per step and makes its engine each time, with the same arguments:
+        the engine made the first time is given again (its pool emptied after every run), so
+        SQLAlchemy's first-connect queries (server version, settings) are not sent three times
+        a revision. No migration state lives in an engine (Alembic's memo is the migration
+        context's, made anew per step). Arguments that differ (a ``creator`` function made
+        anew) make a new engine, and so does an engine env.py added listeners to (a
+        ``connect`` hook that sets the search path): given again, it would run every earlier
+        run's copy of the hook too."""
+        import sqlalchemy
+        import sqlalchemy.engine
+        import sqlalchemy.engine.create as create_module
+
+        original = create_module.create_engine
+        made: dict[str, tuple[object, int | None]] = {}
+
+        def create_engine(url, **kwargs):
+            try:
+                key = repr((str(url), sorted(kwargs.items())))
+            except Exception:  # noqa: BLE001 - arguments that cannot be compared: a new engine
+                return original(url, **kwargs)
+            kept = made.get(key)
+            if kept is not None and kept[1] is not None and _own_listeners(kept[0]) == kept[1]:
+                return kept[0]
+            if kept is not None:
+                with contextlib.suppress(Exception):
+                    kept[0].dispose()
+            engine = original(url, **kwargs)
+            made[key] = (engine, _own_listeners(engine))
+            return engine
+
+        owners = (sqlalchemy, sqlalchemy.engine, create_module)
+        for owner in owners:
+            owner.create_engine = create_engine
         try:
             yield
         finally:
-            event.remove(Engine, "before_cursor_execute", self._note_statement)
+            for owner in owners:
+                owner.create_engine = original
+            for engine, _ in made.values():
+                with contextlib.suppress(Exception):
+                    engine.dispose()
 
     # -- running ---------------------------------------------------------------
 
+    def _choose_driver(self) -> None:
+        """The driver the project's own URL names, kept when installed (see ``drivers``)."""
+        from migdoc.dryrun.drivers import choose_driver
+
+        urls: list[str | None] = []
+        with contextlib.suppress(Exception):  # a config env.py alone can read is no URL here
+            urls.append(self._config(with_url=False).get_main_option("sqlalchemy.url"))
+        urls.extend(os.environ.get(name) for name in self.url_env)
+        choice = choose_driver(self.url, urls)
+        self.url, self._own_url, self.result.driver = choice.url, choice.own_url, choice.driver
+        self.x_arguments = tuple(x.replace("{url}", self.url) for x in self._x_templates)
+        if choice.note:
+            self.result.notes.append(choice.note)
+
     def run(self) -> DryrunResult:
         started = time.perf_counter()
+        self._choose_driver()
         # whatever the project's code prints (env.py often prints its URL) goes to stderr:
         # stdout carries migdoc's report, which may be JSON
         with self._process_state(), self._statements(), contextlib.redirect_stdout(sys.stderr):
             if self.identity is None:  # a caller that vouches for the URL itself (tests)
-                with self._timer():
-                    self._run()
-                self._timeout_failure()
+                self._run()
                 return self._done(started)
             with ConnectionGuard(self.identity, self.project.layout.root) as guard:
+                self._guard = guard
                 try:
-                    with self._timer():
-                        self._run()
+                    self._run()
                 except ForeignConnection:
                     pass
-                self._timeout_failure()
                 if guard.violation is not None:  # also when env.py swallowed the exception
                     raise DatabaseError(guard.violation)
         return self._done(started)
 
     def _run(self) -> None:
-        from alembic.runtime.environment import EnvironmentContext
         from alembic.script import ScriptDirectory
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
 
         config = self._config()
         try:
             script_dir = ScriptDirectory.from_config(config)
+            self._script_dir = script_dir
             self._revision_map = script_dir.revision_map
             self._order = self._plan(script_dir)
         except UsageError:
             raise
         except Exception as exc:  # noqa: BLE001 - the project's code failed to import
-            self.result.failure = self._load_failure(exc, "loading the version files")
+            self.result.add_failure(self._load_failure(exc, "loading the version files"))
             return
         self.result.revisions = len(self._order)
+        # future=True: SQLAlchemy 1.4's 2.0-style connection (commit()), what 2.x always gives
+        self._control_engine = create_engine(self._own_url, poolclass=NullPool, future=True)
         try:
-            with EnvironmentContext(config, script_dir, fn=self._migration_fn, as_sql=False):
-                script_dir.run_env()
-        except _StepTimeout:
-            self._timeout_failure()
-        except Exception as exc:  # noqa: BLE001 - the project's migrations failed; report, don't crash
-            self._fail(exc)
-        else:
-            if not self._ran:
-                self.result.failure = Failure(
-                    None,
-                    record_path(Path(script_dir.dir) / "env.py"),
-                    "load",
-                    "env.py did not call context.run_migrations() in online mode",
-                )
+            self._connection = self._control_engine.connect()
+            try:
+                self._version_table, self._version_schema = self._version_table_of()
+                if self._version_table is None:  # env.py failed (or ran no migrations) before anything ran
+                    return
+                self._build_base()
+                self._stairway()
+            finally:
+                with contextlib.suppress(Exception):
+                    self._connection.close()
+        finally:
+            self._control_engine.dispose()
+
+    def _build_base(self) -> None:
+        """``--base-sql``/``--setup``/``--setup-stamp``: the schema the chain starts from;
+        then the chain starts above what the version table holds (a stamp)."""
+        if self.base is None:
+            return
+        base_schema.build(
+            self._connection,
+            self.base,
+            self._script_dir,
+            self.project.layout.root,
+            self._version_table,
+            self._version_schema,
+        )
+        heads = base_schema.current_heads(self._connection, self._version_table, self._version_schema)
+        self._connection.commit()
+        below: set[str] = set()
+        for head in heads:
+            if head in self._chain:
+                below |= {head} | self._chain.ancestors(head)
+        if below and not self._base_built:
+            self._order = [script for script in self._order if script.revision not in below]
+            self.result.revisions = len(self._order)
+            self.result.notes.append(
+                f"the chain starts above {', '.join(sorted(heads))}, where the base schema is stamped "
+                f"({len(below)} revision{'s' if len(below) != 1 else ''} below it not run)"
+            )
+        self._base_built = True
+
+    def _version_table_of(self) -> tuple[str | None, str | None]:
+        """A first env.py run that runs nothing: where env.py keeps the version table (its
+        ``context.configure`` says), and env.py proved able to start before any step."""
+        found: list = []
+
+        def migrations(context):
+            found.append((context._version.name, context._version.schema))
+            return iter(())
+
+        self._next = None
+        failure = self._guarded_run(migrations)
+        if failure is not None:  # only a step can fail; before one, _failure_of raises
+            self.result.add_failure(failure)
+            return None, None
+        return found[0] if found else ("alembic_version", None)
 
     def _done(self, started: float) -> DryrunResult:
         self.result.seconds = time.perf_counter() - started
         return self.result
 
-    def _timeout_failure(self) -> None:
+    def _timeout_failure(self) -> Failure | None:
         """The step that ran out of time (also when env.py swallowed the interruption)."""
-        if self._timed_out is None or self.result.failure is not None:
-            return
+        if self._timed_out is None:
+            return None
         self._disarm()
         script, phase, started, statement = self._timed_out
+        self._timed_out = None
         step = Step(script.revision, phase, False, time.perf_counter() - started)
         self.result.steps.append(step)
         self._current = None
@@ -434,7 +788,7 @@ class Stairway:
             self.progress(script_label(script), step)
         statement = " ".join(statement.split()) if statement else None
         running = "" if statement else " (no statement was running: Python code in the migration)"
-        self.result.failure = Failure(
+        return Failure(
             script.revision,
             record_path(Path(script.path)),
             phase,
@@ -442,32 +796,28 @@ class Stairway:
             statement=statement,
         )
 
-    def _fail(self, exc: BaseException) -> None:
+    def _failure_of(self, exc: BaseException) -> Failure:
+        """What the project's code raising ``exc`` means: a failed step (returned), or a
+        problem of the environment, the database or the server (raised)."""
         from sqlalchemy.exc import DBAPIError
 
-        if isinstance(exc, _SnapshotError):
-            raise exc
+        if self._guard is not None and self._guard.violation is not None:
+            raise ForeignConnection(self._guard.violation)  # env.py swallowed it: whatever came after is moot
+        if self._timed_out is not None:
+            return self._timeout_failure()  # type: ignore[return-value]
         raise_if_missing_module(exc, self.project.layout.root)
         raise_if_no_app(exc, self.project.layout.root)
         if self._current is None:
             if isinstance(exc, DBAPIError) and is_connection_error(exc):
                 raise DatabaseError(f"cannot connect to the database: {db_message(exc)}") from exc
-            self.result.failure = self._load_failure(exc, "running env.py")
-            return
+            if self._next is None or not self.result.steps:
+                raise_before_first_step(exc, self.project.layout.root, self._env_py)
+            script, phase = self._next
+            failure = self._load_failure(exc, "running env.py")
+            return dataclasses.replace(failure, revision=script.revision, phase=phase)
         script, phase, _ = self._current
         self._finish(ok=False)
         file = record_path(Path(script.path))
-        if isinstance(exc, _StepFailed):
-            count = len(self._diff)
-            noun = "difference" if count == 1 else "differences"
-            self.result.failure = Failure(
-                script.revision,
-                file,
-                "consistency",
-                f"the schema after downgrade differs from the schema before upgrade ({count} {noun})",
-                schema_diff=self._diff,
-            )
-            return
         if isinstance(exc, DBAPIError):
             if exc.connection_invalidated or is_connection_error(exc):
                 raise DatabaseError(
@@ -478,7 +828,7 @@ class Stairway:
                     f"the database server failed during {phase} of {script.revision} ({file}), "
                     f"not the migration: {db_message(exc, hint=True)}"
                 ) from exc
-            self.result.failure = Failure(
+            return Failure(
                 script.revision,
                 file,
                 phase,
@@ -486,16 +836,118 @@ class Stairway:
                 statement=statement_of(exc),
                 line=line_in(exc, script.path),
             )
-            return
-        self.result.failure = Failure(
-            script.revision, file, phase, f"{type(exc).__name__}: {exc}", line=line_in(exc, script.path)
-        )
+        return Failure(script.revision, file, phase, describe_exception(exc), line=line_in(exc, script.path))
+
+    @property
+    def _env_py(self) -> str:
+        return record_path(Path(self._script_dir.dir) / "env.py")
 
     def _load_failure(self, exc: BaseException, doing: str) -> Failure:
         raise_if_missing_module(exc, self.project.layout.root)
         raise_if_no_app(exc, self.project.layout.root)
         file, line = project_frame(exc, self.project.layout.root)
-        return Failure(None, file, "load", f"{doing}: {type(exc).__name__}: {exc}", line=line)
+        return Failure(None, file, "load", f"{doing}: {describe_exception(exc)}", line=line)
+
+
+_EMPTY_DATABASE_SQL = r"""
+DO $migdoc$
+DECLARE s text;
+BEGIN
+  FOR s IN SELECT nspname FROM pg_namespace
+           WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+             AND left(nspname, 8) NOT IN ('pg_toast', 'pg_temp_') LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', s);
+  END LOOP;
+  CREATE SCHEMA public;
+END
+$migdoc$
+"""
+"""Every schema of the throwaway database dropped and ``public`` made again: the database
+as it was created (the run's event triggers and functions live in pg_catalog and stay)."""
+
+
+def _own_listeners(engine) -> int | None:
+    """How many event listeners an engine and its pool carry of their own (not their class's);
+    None when this SQLAlchemy does not say (the engine is then never given again)."""
+    try:
+        count = 0
+        for target in (engine, engine.pool):
+            dispatch = target.dispatch
+            for name in dispatch._event_names:
+                count += len(getattr(getattr(dispatch, name), "listeners", ()))
+        return count
+    except Exception:  # noqa: BLE001 - SQLAlchemy's internals moved: no reuse, as before
+        return None
+
+
+class _Borrowed:
+    """``with connection.connect() as c:`` on a connection handed in: the connection itself,
+    left open (SQLAlchemy 1.x's ``Connection.connect()`` gave a branch of the same one)."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    def __enter__(self):
+        return self.connection
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+
+def _handed_in(connection):
+    """migdoc's connection as env.py gets it in ``config.attributes["connection"]``. Env.py
+    files written for SQLAlchemy 1.x (jupyterhub's) treat what they find there like an
+    engine: ``with connectable.connect() as connection:``; SQLAlchemy 2's Connection has no
+    ``connect()``, so the handed-in one gets one that lends itself."""
+    connection.connect = lambda: _Borrowed(connection)
+    return connection
+
+
+class Chain:
+    """The revisions as a graph, parents to children: standard library only, as all of the
+    dry-run's part that runs in the project's Python (``--python``) must be."""
+
+    def __init__(self, parents: dict[str, set[str]]) -> None:
+        self.parents = parents
+        self._ancestors: dict[str, frozenset[str]] = {}
+
+    def __contains__(self, revision: object) -> bool:
+        return revision in self.parents
+
+    def ancestors(self, revision: str) -> frozenset[str]:
+        found = self._ancestors.get(revision)
+        if found is None:
+            seen: set[str] = set()
+            stack = list(self.parents.get(revision, ()))
+            while stack:
+                parent = stack.pop()
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.extend(self.parents.get(parent, ()))
+            found = self._ancestors[revision] = frozenset(seen)
+        return found
+
+    def order(self, wanted: set[str]) -> list[str]:
+        """``wanted`` base first; among revisions ready at once, the smallest id first (a
+        stable order: networkx's lexicographical topological sort, as before)."""
+        import heapq
+
+        waiting = {rev: len(self.parents[rev] & wanted) for rev in wanted}
+        children: dict[str, list[str]] = {rev: [] for rev in wanted}
+        for rev in wanted:
+            for parent in self.parents[rev] & wanted:
+                children[parent].append(rev)
+        ready = [rev for rev, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        ordered = []
+        while ready:
+            rev = heapq.heappop(ready)
+            ordered.append(rev)
+            for child in children[rev]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, child)
+        return ordered
 
 
 def _host_of(url: str) -> str | None:
@@ -520,33 +972,100 @@ def dryrun_project(
     step_timeout: float | None = DEFAULT_STEP_TIMEOUT,
     x_arguments: Sequence[str] = (),
     run_as_server_role: bool = False,
+    fail_fast: bool = False,
+    base: BaseSchema | None = None,
+    python: str | None = None,
+    in_process: bool = False,
 ) -> DryrunResult:
-    """The whole dry-run: static gate, a database (first way that applies), the stairway, clean-up.
+    """The whole dry-run: static gate, a database (first way that applies), the stairway
+    (run by ``python``, default this one, in a child process), clean-up. ``in_process``:
+    the stairway in this process instead (a harness that hands env.py objects of its own;
+    a migration that ends the process then ends the caller too).
 
     ``load_check``: the project's static check on :data:`LOAD_CODES`, the gate."""
     from migdoc.dryrun.server import outside_failure, throwaway_database
 
+    if to is not None and not to.strip():
+        raise UsageError(
+            "--to needs a revision (an id, a prefix of one, head, label@head); an empty one names none",
+            option="--to",
+            value=to,
+        )
+    if base is not None and base.setup is not None:
+        base_schema.check_setup_spec(base.setup)
+    if base is not None and base.sql_file is not None:  # read now: the run works in the project's folder
+        base = dataclasses.replace(base, sql_text=base_schema.read_sql(base.sql_file))
     started = time.perf_counter()
     failure = static_failure(load_check)
     if failure is not None:
         return DryrunResult(None, failure=failure)
+    from migdoc.dryrun.process import check_python
+
+    python = check_python(python or sys.executable)
     with throwaway_database(server_url, pg_bindir, run_as_server_role=run_as_server_role) as throwaway:
         if on_database is not None:
             on_database(throwaway.description)
-        result = Stairway(
-            project,
-            throwaway.url,
-            downgrade=downgrade,
-            to=to,
-            url_env=url_env,
-            progress=progress,
-            database=throwaway.description,
-            identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
-            step_timeout=step_timeout,
-            x_arguments=x_arguments,
-        ).run()
+        if in_process:
+            result = Stairway(
+                project,
+                throwaway.url,
+                downgrade=downgrade,
+                to=to,
+                url_env=url_env,
+                progress=progress,
+                database=throwaway.description,
+                identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
+                step_timeout=step_timeout,
+                x_arguments=x_arguments,
+                fail_fast=fail_fast,
+                base=base,
+            ).run()
+        else:
+            result = _run_child(
+                python,
+                project,
+                throwaway,
+                downgrade=downgrade,
+                to=to,
+                url_env=url_env,
+                step_timeout=step_timeout,
+                x_arguments=x_arguments,
+                fail_fast=fail_fast,
+                base=base,
+                progress=progress,
+            )
         changes = throwaway.outside_changes()  # the server's own state, before and after
         if changes:
-            result.failure = outside_failure(changes, result.failure)
+            server = outside_failure(changes, result.failure)
+            result.failure = server
+            result.failures.insert(0, server)
     result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run_child(
+    python, project, throwaway, *, downgrade, to, url_env, step_timeout, x_arguments, fail_fast, base, progress
+):
+    """The stairway in a child process run by ``python`` (see :mod:`migdoc.dryrun.child`)."""
+    from migdoc.dryrun.process import run_in_child
+
+    result = run_in_child(
+        python,
+        project,
+        throwaway.url,
+        database=throwaway.description,
+        identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
+        options={
+            "downgrade": downgrade,
+            "to": to,
+            "url_env": list(url_env),
+            "step_timeout": step_timeout,
+            "x_arguments": list(x_arguments),
+            "fail_fast": fail_fast,
+            "base": dataclasses.asdict(base) if base is not None else None,
+        },
+        progress=progress,
+    )
+    if result.database is None:
+        result.database = throwaway.description
     return result

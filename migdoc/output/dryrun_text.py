@@ -9,7 +9,7 @@ from collections.abc import Callable
 from migdoc.filesystem import display_path, display_text
 from migdoc.output.text import Styler, plain, printable
 
-_PHASE_WORDS = {"upgrade": "up", "downgrade": "down", "consistency": "same"}
+_PHASE_WORDS = {"upgrade": "up", "downgrade": "down", "consistency": "same", "re-upgrade": "up"}
 
 
 def render_progress(label: str, steps: list, style: Styler = plain) -> str:
@@ -24,9 +24,10 @@ def render_progress(label: str, steps: list, style: Styler = plain) -> str:
 
 
 def render_text(result, style: Styler = plain) -> str:
-    """The final report: one summary line when it passed; the first failure in full when not."""
+    """The final report: one summary line when it passed; every failure in full when not."""
     failure = result.failure
     database = result.database or "no database (the chain cannot be loaded)"
+    notes = "".join(f"  note: {printable(note)}\n" for note in result.notes)
     if failure is None:
         checks = "upgrade, downgrade, consistency" if any(s.phase == "downgrade" for s in result.steps) else "upgrade"
         noun = "revision" if result.revisions == 1 else "revisions"
@@ -34,7 +35,19 @@ def render_text(result, style: Styler = plain) -> str:
             f"{style('dry-run passed', 'head')}: {result.revisions} {noun} ({checks}) "
             f"in {result.seconds:.2f} s on {database}\n"
         )
-        return text + render_drift(result.drift, style)
+        return text + notes + render_drift(result.drift, style)
+    failures = result.failures or [failure]
+    parts = [_render_failure(one, database if number == 0 else None, style) for number, one in enumerate(failures)]
+    if len(failures) > 1:
+        parts.append(
+            f"{len(failures)} failures; the run went on after each where it could (--fail-fast: stop at the first)\n"
+        )
+    if result.not_run:
+        parts.append(f"not run (above a failed upgrade): {', '.join(printable(rev) for rev in result.not_run)}\n")
+    return "".join(parts) + notes + render_drift(result.drift, style)
+
+
+def _render_failure(failure, database: str | None, style: Styler) -> str:
     where = printable(failure.file or "?")
     if failure.line:
         where = f"{where}:{failure.line}"
@@ -42,8 +55,9 @@ def render_text(result, style: Styler = plain) -> str:
         f"{style('dry-run failed', 'error')}: phase {failure.phase}"
         + (f" of revision {printable(failure.revision)}" if failure.revision else "")
         + f" ({style(where, 'path')})",
-        f"  database:  {database}",
     ]
+    if database is not None:
+        lines.append(f"  database:  {database}")
     if failure.findings:
         lines.append("  the static reader finds the chain unrunnable:")
         for finding in failure.findings:
@@ -79,17 +93,22 @@ def displayed(result):
     def shown(path: str | None) -> str | None:
         return display_path(path) if path else path
 
-    failure = result.failure
-    if failure is not None:
+    def failure_shown(failure):
         findings = tuple(
             {**finding, "file": shown(finding.get("file")), "message": display_text(str(finding.get("message", "")))}
             for finding in failure.findings
         )
-        failure = dataclasses.replace(
+        return dataclasses.replace(
             failure, file=shown(failure.file), error=display_text(failure.error), findings=findings
         )
+
+    failures = [failure_shown(failure) for failure in result.failures]
+    failure = None
+    if result.failure is not None:
+        failure = failures[result.failures.index(result.failure)] if result.failure in result.failures else None
+        failure = failure or failure_shown(result.failure)
     drift = [dataclasses.replace(item, file=shown(item.file)) for item in result.drift]
-    return dataclasses.replace(result, failure=failure, drift=drift)
+    return dataclasses.replace(result, failure=failure, failures=failures, drift=drift)
 
 
 def render_json(result) -> str:
@@ -98,7 +117,7 @@ def render_json(result) -> str:
 
 class ProgressPrinter:
     """Collects a revision's steps and writes its line as soon as its last step is done
-    (the second upgrade; the only one with ``is_downgrade=False``), or a step fails.
+    (the re-upgrade; the upgrade with ``is_downgrade=False``), or a step fails.
 
     Writing it then, not when the next revision starts, keeps the screen current
     while a slow migration runs."""
@@ -119,9 +138,8 @@ class ProgressPrinter:
             self.flush()
 
     def _is_complete(self) -> bool:
-        if self.steps[-1].phase != "upgrade":
-            return False
-        return not self.is_downgrade or any(step.phase == "consistency" for step in self.steps)
+        last = self.steps[-1].phase
+        return last == "re-upgrade" or (last == "upgrade" and not self.is_downgrade)
 
     def flush(self) -> None:
         if self.label is not None and self.steps:
