@@ -661,8 +661,8 @@ class Stairway:
     # -- running ---------------------------------------------------------------
 
     def _choose_driver(self) -> None:
-        """The driver the project's own URL names, kept when installed (see ``drivers``)."""
-        from migdoc.dryrun.drivers import choose_driver
+        """The driver the project's own URL names, kept when installed (see ``driver_choice``)."""
+        from migdoc.dryrun.driver_choice import choose_driver
 
         urls: list[str | None] = []
         with contextlib.suppress(Exception):  # a config env.py alone can read is no URL here
