@@ -60,6 +60,10 @@ class App:
     note: str = ""
     venv: str = ""
     setup: str | None = None
+    versions: list[str] = field(default_factory=list)
+    attributes: dict = field(default_factory=dict)
+    prepare: list[str] = field(default_factory=list)
+    wrap: str | None = None
 
 
 def read_list(path: Path) -> list[App]:
@@ -89,6 +93,10 @@ def read_list(path: Path) -> list[App]:
             "migdoc",
             "venv",
             "setup",
+            "versions",
+            "attributes",
+            "prepare",
+            "wrap",
         }
         unknown = set(values) - known - {"note"}
         if unknown:
@@ -111,6 +119,10 @@ def read_list(path: Path) -> list[App]:
                 note=values.get("note", ""),
                 venv=values.get("venv", name),
                 setup=values.get("setup"),
+                versions=[v for v in values.get("versions", "").split(",") if v],
+                attributes=json.loads(values.get("attributes", "{}")),
+                prepare=[c for c in values.get("prepare", "").split(",") if c],
+                wrap=values.get("wrap"),
             )
         )
     return apps
@@ -178,8 +190,18 @@ def migdoc_command(args, app: App, python: Path, site: Path) -> list[str]:
         command += ["-c", str(site / app.ini)]
     for name in app.url_env:
         command += ["--url-env", name]
+    for folder in _versions(app, site):
+        command += ["--version-location", str(folder)]
     options = [option.replace("{site}", str(site)) for option in app.migdoc_options]
     return [*command, *options, "--format", "json"]
+
+
+def _versions(app: App, site: Path) -> list[Path]:
+    """The version folders the application sets in code (globs expanded, in order)."""
+    folders = []
+    for pattern in app.versions:
+        folders += sorted(site.glob(pattern)) if any(c in pattern for c in "*?[") else [site / pattern]
+    return folders
 
 
 def failures_of(report: dict) -> list[dict]:
@@ -250,6 +272,10 @@ def run_by_hand(server, app: App, python: Path, site: Path, mode: str, timeout: 
         "env": {name: "{url}" for name in app.url_env},
         "connection": app.connection,
         "setup": app.setup,
+        "versions": [str(folder) for folder in _versions(app, site)],
+        "attributes": app.attributes,
+        "prepare": app.prepare,
+        "wrap": app.wrap,
     }
     try:
         with tempfile.TemporaryDirectory(prefix="bench-real-apps-") as cwd:

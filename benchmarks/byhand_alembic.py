@@ -11,11 +11,17 @@ API only: no migdoc code is imported here. SPEC is a JSON object:
   command, as deployments across releases run them) or ``stairway`` (``upgrade REV``,
   ``downgrade`` to its parent, ``upgrade REV`` again, each its own command);
 * ``ini`` / ``script``: the Alembic config file and ``script_location`` (either may be absent);
+* ``versions``: version folders the application sets in code (``version_locations``);
+* ``attributes``: values for ``config.attributes`` (keystone's ``configure_logger``);
 * ``ini_from``: ``MODULE:CALLABLE``, a context manager the application itself uses to write its
   config file, called with the URL (jupyterhub's template ``alembic.ini``);
 * ``env``: environment variables to set (``{url}`` is replaced); ``x``: ``-x`` arguments;
 * ``setup``: ``MODULE:ATTRIBUTE.PATH``, called once with an open connection before the first
   command, for an application that builds its base schema in code (mlflow's initial models);
+* ``prepare``: ``MODULE:ATTRIBUTE`` callables the application's own command calls first, with no
+  arguments (keystone-manage loads its oslo.config options);
+* ``wrap``: ``MODULE:ATTRIBUTE``, an async function the application runs each Alembic command
+  through (prefect runs them in an anyio worker thread: ``run_sync_in_worker_thread``);
 * ``imports``: modules the application's own command imports before running Alembic;
 * ``connection``: hand an open connection in ``config.attributes["connection"]`` (as the
   applications that call Alembic from code do).
@@ -77,8 +83,11 @@ def main() -> int:
     url = spec["url"]
     for name, value in spec.get("env", {}).items():
         os.environ[name] = value.replace("{url}", url)
+    del sys.argv[1:]  # an application's config parser reads the command line: leave it ours alone
     for module_name in spec.get("imports", []):
         importlib.import_module(module_name)
+    for reference in spec.get("prepare", []):
+        _callable(reference)()
     last_step = _LastStep(migration.log)
     migration.log = last_step
     with contextlib.ExitStack() as stack:
@@ -92,6 +101,10 @@ def main() -> int:
             if spec.get("script"):
                 cfg.set_main_option("script_location", spec["script"])
             cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+            if spec.get("versions"):
+                cfg.set_main_option("path_separator", "os")
+                cfg.set_main_option("version_locations", os.pathsep.join(spec["versions"]))
+            cfg.attributes.update(spec.get("attributes", {}))
             return cfg
 
         if spec.get("setup"):
@@ -115,9 +128,9 @@ def main() -> int:
                 if engine is not None:
                     with engine.begin() as connection:
                         cfg.attributes["connection"] = connection
-                        _run(cfg, verb, target)
+                        _run(cfg, verb, target, spec.get("wrap"))
                 else:
-                    _run(cfg, verb, target)
+                    _run(cfg, verb, target, spec.get("wrap"))
             except BaseException as exc:  # noqa: BLE001  (any failure is the verdict, also SystemExit)
                 failing = last_step.revision if revision is None else revision
                 phase = verb if revision is None else (last_step.phase or verb)
@@ -154,7 +167,11 @@ def main() -> int:
         return 0
 
 
-def _run(cfg, verb, target):
+def _run(cfg, verb, target, wrap=None):
+    if wrap is not None:
+        import asyncio
+
+        return asyncio.run(_callable(wrap)(_run, cfg, verb, target))
     if verb == "check":
         command.check(cfg)
     else:
