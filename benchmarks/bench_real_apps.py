@@ -186,7 +186,9 @@ def migdoc_command(args, app: App, python: Path, site: Path) -> list[str]:
     else:
         command = [str(python), "-m", "migdoc", "dryrun"]
     command.append(str(site / app.path))
-    if app.ini:
+    # -c only where migdoc would not find the file itself in PATH, as a user would call it (a named
+    # file's relative script_location is read from the current directory, as Alembic reads it)
+    if app.ini and (site / app.ini) != site / app.path / "alembic.ini":
         command += ["-c", str(site / app.ini)]
     for name in app.url_env:
         command += ["--url-env", name]
