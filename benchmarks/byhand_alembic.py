@@ -122,7 +122,7 @@ def main() -> int:
             from sqlalchemy import create_engine, pool
 
             engine = create_engine(url, poolclass=pool.NullPool)
-        for verb, target, revision in plan:
+        for verb, target, revision, label in plan:
             cfg = config()
             try:
                 if engine is not None:
@@ -136,6 +136,8 @@ def main() -> int:
                 phase = verb if revision is None else (last_step.phase or verb)
                 if revision is not None and last_step.revision not in (None, revision):
                     failing = last_step.revision
+                elif label:
+                    phase = label
                 print(
                     json.dumps(
                         {
@@ -185,13 +187,14 @@ def _options(x_arguments):
 
 
 def _plan(mode, revisions):
-    """(verb, target, the revision the command is about or None) for each command, in order."""
+    """(verb, target, the revision the command is about or None, its phase's name or None) for each
+    command, in order; the stairway's second upgrade of a revision is its "re-upgrade"."""
     if mode == "updownup":
-        return [("upgrade", "heads", None), ("downgrade", "base", None), ("upgrade", "heads", None)]
+        return [("upgrade", "heads", None, None), ("downgrade", "base", None, None), ("upgrade", "heads", None, None)]
     if mode == "check":
-        return [("upgrade", "heads", None), ("check", "heads", "heads")]
+        return [("upgrade", "heads", None, None), ("check", "heads", "heads", "check")]
     if mode == "steps":
-        return [("upgrade", r.revision, r.revision) for r in revisions]
+        return [("upgrade", r.revision, r.revision, "upgrade") for r in revisions]
     if mode == "stairway":
         plan = []
         for r in revisions:
@@ -199,8 +202,8 @@ def _plan(mode, revisions):
             # a merge or a branch's first revision cannot be undone alone with a plain target;
             # "REV-1" is Alembic's own relative form for one step down from REV
             down = parents[0] if len(parents) == 1 else ("base" if not parents else f"{r.revision}-1")
-            plan += [("upgrade", r.revision, r.revision), ("downgrade", down, r.revision)]
-            plan.append(("upgrade", r.revision, r.revision))
+            plan += [("upgrade", r.revision, r.revision, "upgrade"), ("downgrade", down, r.revision, "downgrade")]
+            plan.append(("upgrade", r.revision, r.revision, "re-upgrade"))
         return plan
     raise SystemExit(f"unknown mode {mode!r}")
 
