@@ -202,7 +202,9 @@ def supported_options(command: list[str], options: list[str]) -> tuple[list[str]
     """The options this migdoc's ``dryrun --help`` knows, and those left out (with their values):
     main's migdoc has no --setup, and should be judged on what it can be asked."""
     index = command.index("dryrun")
-    shown = run([*command[: index + 1], "--help"]).stdout
+    # from an empty folder, as the run itself: `python -m` would import a migdoc/ in the current one
+    with tempfile.TemporaryDirectory(prefix="bench-real-apps-") as cwd:
+        shown = run([*command[: index + 1], "--help"], cwd=cwd).stdout
     known = {word.rstrip(",").split("=")[0] for word in shown.split() if word.startswith("--")}
     kept, left_out = [], []
     skipping = False
