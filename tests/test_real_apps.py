@@ -6,7 +6,7 @@ chain, Alembic is run by hand first in that venv (benchmarks/byhand_alembic.py: 
 a new ``alembic`` process would run) and the test requires that by-hand verdict to be what
 docs/real-apps.md says it is, then requires ``migdoc dryrun`` to find the same failures.
 
-Runs only when CI is true/1 or MIGDOC_REAL_APPS=1 (it installs some 150 MB and takes a minute or
+Runs only when CI is true/1 or MIGDOC_REAL_APPS=1 (the venv is some 350 MB and the test takes about a minute or
 two); there a failed install is a failure, not a skip. MIGDOC_REAL_APPS_VENVS chooses where the
 venv is kept (default: the user's cache folder).
 """
