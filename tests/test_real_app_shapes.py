@@ -1,7 +1,7 @@
 """Shapes met on real applications (docs/real-apps.md), as fixtures of their own, where the dry-run
-went wrong or a change to it did: each test states what must happen. Where main does not do it
-yet the test is a strict xfail, so the fix shows up as an XPASS that fails the run until the
-marker is removed; the others hold what main does and Alembic by hand does."""
+went wrong or a change to it did: each test states what must happen, as Alembic by hand does it
+(prefect's dialect folder named with --version-location; jupyterhub's env.py that calls
+.connect() on the connection it is handed; airflow's subpackage named logging/)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,6 @@ pytestmark = pytest.mark.postgres
 BYHAND = Path(__file__).resolve().parent.parent / "benchmarks" / "byhand_alembic.py"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with --version-location, the dry-run's script_location becomes the version folder's parent "
-    "(migrations/versions), so Alembic looks for env.py there and the run stops with exit 2 "
-    "'importing the project failed ... Can't find Python file migrations/versions/env.py' (prefect 3.9.1)",
-)
 def test_dialect_version_folder_runs_env_py_from_the_script_folder(copy_fixture, pg_binaries):
     # prefect's shape: env.py in the script folder picks versions/<dialect> in code; a user names
     # that folder with --version-location, and Alembic by hand passes with the same setting

@@ -25,7 +25,13 @@ from migdoc import errors
 from migdoc.dryrun.results import DryrunResult, Failure, ProgressFn, Step
 from migdoc.errors import EnvironmentProblem, UsageError
 
-_START = "import sys; sys.path.insert(0, sys.argv[1]); sys.argv[1:] = []; from migdoc.dryrun.child import main; main()"
+# `python -c` puts the current folder first on sys.path, where a project's own package may
+# shadow the standard library (airflow/logging/ in airflow's folder): the child drops it, as
+# migdoc's own process never had it; the project's prepend_sys_path still applies
+_START = (
+    "import sys; sys.path[:] = [sys.argv[1], *(p for p in sys.path if p not in ('', '.'))]; "
+    "sys.argv[1:] = []; from migdoc.dryrun.child import main; main()"
+)
 
 
 @contextlib.contextmanager
