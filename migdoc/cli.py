@@ -246,8 +246,13 @@ def _dryrun_printers(is_downgrade: bool):
     from migdoc.output import dryrun_text
     from migdoc.reports import DryrunPrinters
 
-    if not sys.stdout.isatty():
-        return DryrunPrinters(style=_styler(False))
+    if not sys.stdout.isatty():  # a CI log: a line now and then on stderr, never silent for minutes
+        return DryrunPrinters(
+            progress=dryrun_text.PeriodicProgress(
+                lambda text: click.echo(text, nl=False, err=True), is_downgrade=is_downgrade
+            ),
+            style=_styler(False),
+        )
     stdout = sys.stdout
     style = _styler(_is_terminal())
     return DryrunPrinters(

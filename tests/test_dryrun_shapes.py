@@ -118,6 +118,9 @@ def test_model_drift_is_reported_in_every_format(copy_fixture):
     text = _dryrun("dryrun_model_drift")
     assert text.exit_code == 1
     assert "MD020 model-drift" in text.output and "column accounts.phone is in the models" in text.output
+    # the verdict line agrees with the exit code: every step passed, the run did not
+    assert "dry-run passed" not in text.output
+    assert "dry-run failed: every step passed" in text.output and "but the models drifted (MD020)" in text.output
 
     def check(fmt: str) -> str:
         done = CliRunner().invoke(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable
 
 from migdoc.filesystem import display_path, display_text
@@ -31,10 +32,11 @@ def render_text(result, style: Styler = plain) -> str:
     if failure is None:
         checks = "upgrade, downgrade, consistency" if any(s.phase == "downgrade" for s in result.steps) else "upgrade"
         noun = "revision" if result.revisions == 1 else "revisions"
-        text = (
-            f"{style('dry-run passed', 'head')}: {result.revisions} {noun} ({checks}) "
-            f"in {result.seconds:.2f} s on {database}\n"
-        )
+        ran = f"{result.revisions} {noun} ({checks}) in {result.seconds:.2f} s on {database}"
+        if result.drift:  # every step passed, yet the run fails (exit 1): the verdict says so
+            text = f"{style('dry-run failed', 'error')}: every step passed ({ran}), but the models drifted (MD020)\n"
+        else:
+            text = f"{style('dry-run passed', 'head')}: {ran}\n"
         return text + notes + render_drift(result.drift, style)
     failures = result.failures or [failure]
     parts = [_render_failure(one, database if number == 0 else None, style) for number, one in enumerate(failures)]
@@ -145,3 +147,46 @@ class ProgressPrinter:
         if self.label is not None and self.steps:
             self.echo(render_progress(self.label, self.steps, self.style))
         self.label, self.steps = None, []
+
+
+class PeriodicProgress:
+    """Progress for a log, not a terminal (CI): one line every ``every`` revisions or
+    ``seconds``, whichever comes first, so a long run is never silent for minutes.
+    A revision counts as done when its last step is (as :class:`ProgressPrinter` decides)."""
+
+    def __init__(
+        self,
+        echo: Callable[[str], None],
+        *,
+        is_downgrade: bool = True,
+        every: int = 25,
+        seconds: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.echo = echo
+        self.is_downgrade = is_downgrade
+        self.every = every
+        self.seconds = seconds
+        self.clock = clock
+        self.started = self.last = clock()
+        self.done = self.failed = self.reported = 0
+
+    def __call__(self, label: str, step) -> None:
+        if not step.ok:
+            self.failed += 1
+        last = "re-upgrade" if self.is_downgrade else "upgrade"
+        if step.phase == last or not step.ok:
+            self.done += 1
+            now = self.clock()
+            if self.done - self.reported >= self.every or now - self.last >= self.seconds:
+                self._line(f"{printable(label)} done")
+
+    def _line(self, where: str) -> None:
+        now = self.clock()
+        failed = f", {self.failed} failed" if self.failed else ""
+        noun = "revision" if self.done == 1 else "revisions"
+        self.echo(f"migdoc: dry-run: {self.done} {noun} done{failed} in {now - self.started:.0f} s ({where})\n")
+        self.last, self.reported = now, self.done
+
+    def flush(self) -> None:
+        """Nothing: the report that follows says how the run ended (a short run stays quiet)."""
