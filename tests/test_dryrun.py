@@ -381,7 +381,21 @@ def test_check_dryrun_json_on_an_unrunnable_chain_reports_each_finding_once(copy
     payload = json.loads(result.output)
     assert payload["dryrun"]["failure"]["phase"] == "load"
     codes = [d["code"] for d in payload["diagnostics"]]
-    assert codes.count("MD002") == 1 and "MD021" not in codes
+    assert codes.count("MD002") == 1
+    # one line says the dry-run never ran (MD021), naming the findings that stop it, not repeating them
+    [never] = [d for d in payload["diagnostics"] if d["code"] == "MD021"]
+    assert never["message"] == "dry-run did not run: the chain cannot be loaded (MD002); nothing was run on a database"
+
+
+def test_check_dryrun_concise_quiet_says_the_dry_run_did_not_run(copy_fixture):
+    copy_fixture("dryrun_unrunnable")
+    result = CliRunner().invoke(
+        cli,
+        ["check", "--dryrun", "dryrun_unrunnable", "--format", "concise", "-q"],
+        env={"MIGDOC_DRYRUN_SERVER": ""},
+    )
+    assert result.exit_code == 1
+    assert "MD021 [eeee00000002] dry-run did not run: the chain cannot be loaded (MD002)" in result.output
 
 
 def test_enum_dropped_by_a_downgrade_is_created_again_on_re_upgrade(copy_fixture):

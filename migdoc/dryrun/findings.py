@@ -14,8 +14,22 @@ def dryrun_diagnostics(result) -> list[Diagnostic]:
     found = []
     failures = getattr(result, "failures", None) or ([result.failure] if result.failure is not None else [])
     for failure in failures:
-        # a chain the static reader finds unrunnable: its findings are the check's own diagnostics already
         if failure.findings:
+            # a chain the static reader finds unrunnable: its findings are the check's own
+            # diagnostics already; one line says the dry-run never ran (so -q and concise say it too)
+            codes = ", ".join(sorted({str(finding["code"]) for finding in failure.findings}))
+            first = failure.findings[0]
+            found.append(
+                Diagnostic(
+                    DRYRUN_FAILED,
+                    "dryrun-failed",
+                    Severity.ERROR,
+                    f"dry-run did not run: the chain cannot be loaded ({codes}); nothing was run on a database",
+                    first.get("file"),
+                    first.get("line") or 1,
+                    first.get("revision"),
+                )
+            )
             continue
         message = f"dry-run failed: phase {failure.phase}"
         if failure.revision:
