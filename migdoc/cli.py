@@ -461,6 +461,7 @@ Example:
     help="auto: on a terminal, unless NO_COLOR is set; FORCE_COLOR turns it on.",
 )
 @click.option("-q", "--quiet", "is_quiet", is_flag=True, help="Findings only: no summary line, no layout notes.")
+@click.option("--no-snippets", "is_no_snippets", is_flag=True, help="text: no source line under each finding.")
 @_with_dryrun
 def check(
     paths,
@@ -477,6 +478,7 @@ def check(
     output_file,
     colour,
     is_quiet,
+    is_no_snippets,
     dryrun_options=None,
 ):
     """Diagnose the chain. Exit 1 when any error-level finding remains.
@@ -500,6 +502,7 @@ def check(
         is_exit_zero=is_exit_zero,
         is_quiet=is_quiet,
         is_colour=is_colour,
+        is_snippets=not is_no_snippets,
         is_to_file=output_file is not None,
         dryrun=dryrun_options,
     )

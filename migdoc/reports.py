@@ -66,6 +66,8 @@ class CheckRequest:
     is_exit_zero: bool = False
     is_quiet: bool = False
     is_colour: bool = False
+    is_snippets: bool = True
+    """text: the source line under each finding (``--no-snippets``: none)."""
     is_to_file: bool = False
     """The report goes to ``-o FILE``: no live dry-run (the report is written whole)."""
     dryrun: DryrunOptions | None = None
@@ -165,7 +167,8 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
             continue
         heading = f"{text.printable_path(path)}:\n" if len(paths) > 1 and fmt in ("text",) else ""
         if fmt == "text":
-            parts.append(heading + text.render_check(result, style, is_summary=not request.is_quiet))
+            snippets = source_lines(result.diagnostics) if request.is_snippets else None
+            parts.append(heading + text.render_check(result, style, is_summary=not request.is_quiet, snippets=snippets))
             if dryrun_result is not None:
                 from migdoc.masking import mask_secrets
                 from migdoc.output import dryrun_text
@@ -192,6 +195,27 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
         parts = [sarif.render_checks(results, roots, Path.cwd())]
     answer = Answer("".join(parts), EXIT_OK if request.is_exit_zero and code == EXIT_FINDINGS else code)
     return answer, projects
+
+
+def source_lines(diagnostics) -> dict[tuple[str, int], str]:
+    """(file, line) -> that line of the file, for the findings shown in text (a file that
+    cannot be read now, or a line past its end, shows none)."""
+    from migdoc.filesystem import read_regular_file
+
+    wanted: dict[str, set[int]] = {}
+    for d in diagnostics:
+        if d.file and d.line:
+            wanted.setdefault(d.file, set()).add(d.line)
+    found: dict[tuple[str, int], str] = {}
+    for file, numbers in wanted.items():
+        try:
+            lines = read_regular_file(file).decode("utf-8", errors="replace").splitlines()
+        except (OSError, ValueError):
+            continue
+        for number in numbers:
+            if 0 < number <= len(lines) and lines[number - 1].strip():
+                found[(file, number)] = lines[number - 1]
+    return found
 
 
 def _run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):

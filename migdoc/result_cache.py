@@ -113,6 +113,7 @@ def _lookup(request: CheckRequest, layouts: list[ProjectLayout]) -> Lookup:
         request.is_exit_zero,
         request.is_quiet,
         request.is_colour,
+        request.is_snippets,
     )
     hashes = []
     for layout in layouts:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import networkx as nx
 
@@ -49,7 +49,14 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def render_check(result: CheckResult, style: Styler = plain, is_summary: bool = True) -> str:
+def render_check(
+    result: CheckResult,
+    style: Styler = plain,
+    is_summary: bool = True,
+    snippets: Mapping[tuple[str, int], str] | None = None,
+) -> str:
+    """Findings grouped by file; ``snippets``: (file, line) -> the source line, shown under
+    its finding as ruff shows it (the edge reads the files; none given: no snippets)."""
     lines: list[str] = []
     by_file: dict[str, list[Diagnostic]] = {}
     for d in result.diagnostics:
@@ -60,6 +67,9 @@ def render_check(result: CheckResult, style: Styler = plain, is_summary: bool = 
             level = style(f"{d.severity.value:<7}", d.severity.value)
             revision = f" [{printable(d.revision)}]" if d.revision else ""
             lines.append(f"  {d.line:>4}  {level} {d.code} {d.name}{revision}: {printable(display_text(d.message))}")
+            source = snippets.get((d.file, d.line)) if snippets and d.file else None
+            if source is not None:
+                lines.append(style(f"              | {printable(source.rstrip())}", "dim"))
             if d.related:
                 lines.append(
                     style(f"              related: {printable(', '.join(display_path(p) for p in d.related))}", "dim")
