@@ -313,9 +313,16 @@ def _layout_from_options(
 ) -> ProjectLayout:
     base = config_file.parent.resolve()
     relocated: list[str] = []
+    from_above: list[str] = []
 
     def configured_path(key: str, value: str) -> Path:
-        return _resolve_relative(value, base, is_explicit, relocated, key)
+        path = _resolve_relative(value, base, is_explicit, relocated, key)
+        if not path.exists() and not Path(os.path.expanduser(value)).is_absolute():
+            above = _from_an_ancestor(value, base)
+            if above is not None:
+                from_above.append(f"{key} {value!r} is relative to {above}")
+                return (above / value).resolve()
+        return path
 
     def option(key: str) -> object:
         if key in ini:
@@ -375,6 +382,12 @@ def _layout_from_options(
             f"{config_file.resolve()}: {', '.join(relocated)} relative to the current directory {Path.cwd()} "
             f"(where Alembic looks) does not exist; reading it from the configuration's folder {base}, "
             "as Alembic run there would",
+        )
+    if from_above:
+        notes = (
+            *notes,
+            f"{config_file.resolve()}: {'; '.join(from_above)} (the folder the application runs Alembic "
+            "from; neither the current directory nor the configuration's folder holds it)",
         )
     if needs_versions and not any(p.is_dir() for p in version_paths):
         shown = ", ".join(str(p) for p in version_paths)
@@ -440,6 +453,16 @@ def _resolve_relative(value: str, base: Path, is_explicit: bool, relocated: list
         return from_cwd
     relocated.append(f"{key} {value!r}")
     return from_config
+
+
+def _from_an_ancestor(value: str, base: Path) -> Path | None:
+    """The nearest folder above ``base`` from which the relative path ``value`` exists: a
+    packaged application's ini names its scripts from the folder it runs Alembic in (mlflow's
+    ``script_location = mlflow/store/db_migrations``, from site-packages)."""
+    for folder in base.parents:
+        if (folder / value).exists():
+            return folder
+    return None
 
 
 def _absolute(path: str, base: Path) -> Path:

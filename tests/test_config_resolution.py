@@ -159,3 +159,26 @@ def test_dryrun_with_version_location_runs_the_configured_env_py(copy_fixture):
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ok"]
+
+
+def test_a_packaged_applications_script_location_is_found_from_the_folder_above(tmp_path, monkeypatch, capsys):
+    """mlflow's ini, inside its package, says `script_location = mlflow/store/db_migrations`:
+    relative to site-packages, where the application runs Alembic. From any other folder
+    neither the current directory nor the ini's folder holds it: the folder above that does
+    is read, and a note says so."""
+    from migdoc.config import find_layout
+
+    site = tmp_path / "site-packages"
+    scripts = site / "shopapp" / "store" / "db_migrations"
+    (scripts / "versions").mkdir(parents=True)
+    (scripts / "env.py").write_text("")
+    (scripts / "alembic.ini").write_text("[alembic]\nscript_location = shopapp/store/db_migrations\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    layout = find_layout(scripts)
+    assert layout.script_location == scripts.resolve()
+    assert layout.version_locations == ((scripts / "versions").resolve(),)
+    assert any(
+        f"script_location 'shopapp/store/db_migrations' is relative to {site.resolve()}" in n for n in layout.notes
+    )
