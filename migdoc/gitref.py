@@ -301,38 +301,8 @@ def first_added(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tuple[
     when the copy was made. Files git has never seen are left out, as is everything
     outside a repository: history is evidence here, not a requirement.
     """
-    wanted = {str(Path(p).resolve()): p for p in paths}
-    if not wanted:
-        return {}
-    try:
-        repo = find_repository(layout.root)
-        specs = [_relative(repo, p) or "." for p in layout.version_locations]
-    except EnvironmentProblem:
-        return {}
-    log = _git(
-        repo,
-        "log",
-        "--no-renames",
-        "--diff-filter=A",
-        "--name-only",
-        "--date=short",
-        "--format=%x01%ct%x00%h%x00%cd",
-        "--",
-        *specs,
-        check=False,
-    )
-    found: dict[str, tuple[int, str]] = {}
-    for chunk in log.stdout.decode("utf-8", "replace").split("\x01"):
-        if not chunk.strip():
-            continue
-        header, _, names = chunk.partition("\n")
-        stamp, short, date = (header.split("\x00") + ["", ""])[:3]
-        for name in names.split("\n"):
-            path = wanted.get(str((repo / name.strip()).resolve())) if name.strip() else None
-            if path is not None and stamp.isdigit():
-                # log runs newest first: the last addition seen is the first one made
-                found[path] = (int(stamp), f"commit {short} ({date})")
-    return found
+    found = _first_additions(layout, list(paths))
+    return {path: (stamp, f"commit {short} ({date})") for path, (stamp, short, date, _) in found.items()}
 
 
 def first_arrived(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tuple[int, str, bool]]:
@@ -341,7 +311,18 @@ def first_arrived(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tupl
     pull request merged with a merge commit, the merge, not the branch's own commit. Which of
     two pull requests reached the line later (the one whose migration engineers re-point) is
     told by this, not by when their commits were written. Empty outside a repository."""
-    paths = list(paths)
+    found = _first_additions(layout, list(paths), "--first-parent", "--diff-merges=first-parent")
+    arrived = {}
+    for path, (stamp, short, date, parents) in found.items():
+        is_merge = len(parents.split()) > 1
+        arrived[path] = (stamp, f"{'merge' if is_merge else 'commit'} {short} ({date})", is_merge)
+    return arrived
+
+
+def _first_additions(layout: ProjectLayout, paths: list[str], *flags: str) -> dict[str, tuple[int, str, str, str]]:
+    """Path (as given) -> (commit time, short hash, date, parents) of the oldest commit that
+    added it, by one ``git log --diff-filter=A`` over the version folders (``flags`` choose
+    the commits walked). Empty outside a repository or for paths git never saw."""
     if not paths:
         return {}
     try:
@@ -352,8 +333,7 @@ def first_arrived(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tupl
     log = _git(
         repo,
         "log",
-        "--first-parent",
-        "--diff-merges=first-parent",
+        *flags,
         "--no-renames",
         "--diff-filter=A",
         "--name-only",
@@ -363,7 +343,7 @@ def first_arrived(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tupl
         *specs,
         check=False,
     )
-    added: list[tuple[str, tuple[int, str, bool]]] = []  # newest first, as git logs
+    added: list[tuple[str, tuple[int, str, str, str]]] = []  # newest first, as git logs
     for chunk in log.stdout.decode("utf-8", "replace").split("\x01"):
         if not chunk.strip():
             continue
@@ -371,14 +351,13 @@ def first_arrived(layout: ProjectLayout, paths: Iterable[str]) -> dict[str, tupl
         stamp, short, date, parents = (header.split("\x00") + ["", "", ""])[:4]
         if not stamp.isdigit():
             continue
-        is_merge = len(parents.split()) > 1
-        said = (int(stamp), f"{'merge' if is_merge else 'commit'} {short} ({date})", is_merge)
+        said = (int(stamp), short, date, parents)
         added += [(name.strip(), said) for name in names.split("\n") if name.strip()]
     # paths normalised, not resolved (resolving 20,000 paths one by one cost seconds); a
     # project reached through a symlink is matched again with resolved paths
     for spell, root in ((os.path.normpath, os.path.normpath(repo)), (_resolved, _resolved(str(repo)))):
         wanted = {spell(p): p for p in paths}
-        found: dict[str, tuple[int, str, bool]] = {}
+        found: dict[str, tuple[int, str, str, str]] = {}
         for name, said in added:
             path = wanted.get(spell(os.path.join(root, name)))
             if path is not None:
