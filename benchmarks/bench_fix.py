@@ -23,13 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scan import rev_id, run_once, write_chain, write_revision  # noqa: E402
+from bench_scan import rev_id, run_once, write_project, write_revision  # noqa: E402
 
 
 def write_forked_chain(root: Path, count: int) -> None:
     """``count`` revisions: four fifths main line, one fifth a dead branch off revision 5."""
     branch = count // 5
-    write_chain(root, count - branch)
+    write_project(root, count - branch)
     versions = root / "migrations" / "versions"
     previous = rev_id(5)
     for n in range(10**7, 10**7 + branch):
