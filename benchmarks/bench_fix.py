@@ -59,7 +59,7 @@ def main() -> None:
             for label, command in commands.items():
                 runs = [run_once(command, root) for _ in range(args.repeat)]
                 seconds = statistics.median(r[0] for r in runs)
-                peak = max(r[1] for r in runs)
+                peak = max(r[2] for r in runs)  # (wall s, CPU s, peak MB)
                 print(f"| {size:,} | `{label}` | {seconds:.2f} | {peak:.0f} |", flush=True)
         finally:
             shutil.rmtree(root, ignore_errors=True)
