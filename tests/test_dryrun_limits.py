@@ -149,11 +149,20 @@ def generated_chain(root: Path, count: int, env_py: str = ENV_PY) -> Path:
 
 @pytest.fixture
 def small_lock_table_server(pg_binaries):
-    """A server whose shared lock table holds about 10 x (5 + background) entries: a chain of
-    a few hundred revisions in one transaction cannot fit in it, one step at a time does."""
+    """A server whose shared lock table holds about 10 x (8 + background) entries: a chain of
+    a few hundred revisions in one transaction cannot fit in it, one step at a time does.
+    No slots are reserved for superusers: with the default three, five connections left
+    the dry-run two, and a backend still exiting after its step had closed could take one."""
     from migdoc.dryrun.cluster import PrivateServer
 
-    server = PrivateServer(pg_binaries, settings={"max_locks_per_transaction": "10", "max_connections": "5"})
+    server = PrivateServer(
+        pg_binaries,
+        settings={
+            "max_locks_per_transaction": "10",
+            "max_connections": "8",
+            "superuser_reserved_connections": "0",
+        },
+    )
     server.start()
     try:
         yield server
