@@ -192,6 +192,22 @@ def _dryrun_options(command: Callable) -> Callable:
             "database's URL (repeatable).",
         ),
         click.option("--no-downgrade", is_flag=True, help="Run the upgrades only."),
+        click.option(
+            "--since",
+            metavar="REV",
+            default=None,
+            help="Prove REV and the revisions after it only: upgrade to REV's parents first, in one unchecked "
+            "alembic upgrade.",
+        ),
+        click.option(
+            "--from-database",
+            "from_database",
+            metavar="URL",
+            default=None,
+            callback=_remember_url,
+            help="Start from the schema (no rows) of this deployed PostgreSQL database, copied read-only with "
+            "pg_dump, stamped where it is; then prove the revisions it has not applied.",
+        ),
         click.option("--to", "to_revision", metavar="REV", default=None, help="Stop after this revision."),
         click.option(
             "--setup",
@@ -278,6 +294,8 @@ _DRYRUN_OPTION_NAMES = (
     "setup_stamp",
     "base_sql",
     "python",
+    "since",
+    "from_database",
 )
 
 
@@ -287,7 +305,8 @@ def _dryrun_options_of(kwargs: dict):
 
     options = {name: kwargs.pop(name) for name in _DRYRUN_OPTION_NAMES}
     return DryrunOptions(
-        **{**options, "url_env": tuple(options["url_env"]), "x_arguments": tuple(options["x_arguments"])}
+        **{**options, "url_env": tuple(options["url_env"]), "x_arguments": tuple(options["x_arguments"])},
+        base_ref=kwargs.pop("dryrun_base_ref", None) or kwargs.get("base_ref"),
     )
 
 
@@ -297,11 +316,20 @@ def _with_dryrun(command: Callable) -> Callable:
     other formats the check renders the dry-run's result in its own format."""
 
     @click.option("--dryrun", "is_dryrun", is_flag=True, help="Then prove every upgrade/downgrade on PostgreSQL.")
+    @click.option(
+        "--drift",
+        "is_drift",
+        is_flag=True,
+        help="With --database-url: compare the database's schema with the one the chain builds up to its stamp, "
+        "on a throwaway database (found as the dry-run finds one); each difference is MD031.",
+    )
     @_dryrun_options
     @functools.wraps(command)
-    def wrapper(*args, is_dryrun, **kwargs):
+    def wrapper(*args, is_dryrun, is_drift, **kwargs):
         options = _dryrun_options_of(kwargs)
-        return command(*args, dryrun_options=options if is_dryrun else None, **kwargs)
+        return command(
+            *args, dryrun_options=options if is_dryrun else None, drift_options=options if is_drift else None, **kwargs
+        )
 
     return wrapper
 
@@ -480,6 +508,7 @@ def check(
     is_quiet,
     is_no_snippets,
     dryrun_options=None,
+    drift_options=None,
 ):
     """Diagnose the chain. Exit 1 when any error-level finding remains.
 
@@ -505,6 +534,7 @@ def check(
         is_snippets=not is_no_snippets,
         is_to_file=output_file is not None,
         dryrun=dryrun_options,
+        drift=drift_options,
     )
     answer = check_paths(
         request,
@@ -869,6 +899,13 @@ Example:
 @_project_options
 @_dryrun_options
 @click.option("--database-url", "deployed_url", hidden=True, default=None)
+@click.option(
+    "--base-ref",
+    "dryrun_base_ref",
+    metavar="REF",
+    default=None,
+    help="A git ref (origin/main): prove only the revisions this branch adds over it, starting from its heads.",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def dryrun(path, config, name, version_locations, fmt, deployed_url, **options):
     """Prove every upgrade and downgrade on a throwaway PostgreSQL. Exit 0 passed, 1 a step failed

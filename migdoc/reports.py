@@ -37,6 +37,9 @@ class DryrunOptions:
     setup_stamp: str | None = None
     base_sql: str | None = None
     python: str | None = None
+    since: str | None = None
+    base_ref: str | None = None
+    from_database: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class CheckRequest:
     is_to_file: bool = False
     """The report goes to ``-o FILE``: no live dry-run (the report is written whole)."""
     dryrun: DryrunOptions | None = None
+    drift: DryrunOptions | None = None
+    """``--drift``: compare the ``--database-url`` database's schema with the chain's (MD031),
+    on a throwaway database made as the dry-run makes one."""
 
     @property
     def is_cacheable(self) -> bool:
@@ -150,6 +156,8 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
             database_url=request.database_url,
             base_ref=request.base_ref,
         )
+        if request.drift is not None:
+            result = _with_drift(project, request, result, on_note)
         dryrun_result = None
         if request.dryrun is not None and not is_live_dryrun:  # one report in the check's format
             from migdoc.output.text import plain
@@ -197,6 +205,24 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
     return answer, projects
 
 
+def _with_drift(project, request: CheckRequest, result, on_note: Callable[[str], None]):
+    """MD031 findings (or why the comparison was not made, as a note) added to the check's."""
+    from migdoc.database.schema_drift import check_drift, with_diagnostics
+    from migdoc.errors import UsageError
+
+    if request.database_url is None:
+        raise UsageError(
+            "--drift compares a deployed database with the chain: name it with --database-url URL "
+            "(or MIGDOC_DATABASE_URL)",
+            option="--drift",
+        )
+    assert request.drift is not None
+    report = check_drift(project, request.database_url, request.drift)
+    if report.skipped:
+        on_note(report.skipped)
+    return with_diagnostics(result, report.diagnostics)
+
+
 def source_lines(diagnostics) -> dict[tuple[str, int], str]:
     """(file, line) -> that line of the file, for the findings shown in text (a file that
     cannot be read now, or a line past its end, shows none)."""
@@ -224,6 +250,11 @@ def _run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
     from migdoc.dryrun.base_schema import BaseSchema
     from migdoc.output import dryrun_text
 
+    scope = _scope(project, options)
+    base = BaseSchema(options.base_sql, options.setup, options.setup_stamp)
+    deployed = None
+    if options.from_database:
+        deployed, base = _from_database(project, options)
     result = dryrun_project(
         project,
         server_url=options.server_url or None,
@@ -237,13 +268,62 @@ def _run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
         x_arguments=options.x_arguments,
         run_as_server_role=options.run_as_server_role,
         fail_fast=options.fail_fast,
-        base=BaseSchema(options.base_sql, options.setup, options.setup_stamp),
+        base=base,
         python=options.python,
+        fast_forward=scope.fast_forward if scope is not None else (),
     )
+    result.scope = scope
+    if deployed is not None:
+        result.deployed_sizes = deployed.sizes
     if printers.progress is not None:
         printers.progress.flush()
     result = dryrun_text.displayed(result)
     return result, EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+def _scope(project, options: DryrunOptions):
+    """``--since`` / ``--base-ref``: which revisions the stairway proves; None: all."""
+    from migdoc.errors import UsageError
+
+    if options.since is None and options.base_ref is None:
+        return None
+    from migdoc.dryrun.scope import ref_scope, since_scope
+
+    if options.since is not None and options.base_ref is not None:
+        raise UsageError("--since and --base-ref both choose where the dry-run starts: give one", option="--since")
+    if options.since is not None:
+        return since_scope(project.graph, options.since)
+    from migdoc.gitref import merge_with_ref
+
+    view = merge_with_ref(project.layout, project.files, options.base_ref)
+    return ref_scope(project.graph, options.base_ref, view.ref_revisions)
+
+
+def _from_database(project, options: DryrunOptions):
+    """``--from-database URL``: the deployed schema (no rows), stamped where the database is."""
+    from migdoc.database.deployed_schema import read_deployed_schema
+    from migdoc.dryrun.base_schema import BaseSchema
+    from migdoc.errors import UsageError
+
+    if options.base_sql or options.setup or options.setup_stamp:
+        raise UsageError(
+            "--from-database starts from the deployed schema: leave out --base-sql, --setup and --setup-stamp",
+            option="--from-database",
+        )
+    deployed = read_deployed_schema(options.from_database, options.pg_bindir)
+    unknown = [r for r in deployed.revisions if project.graph.resolve(r) is None]
+    if unknown:
+        raise UsageError(
+            f"--from-database {deployed.url}: the database is stamped at {', '.join(unknown)}, which no version "
+            "file declares (see MD016): nothing to run from there",
+            option="--from-database",
+        )
+    base = BaseSchema(
+        sql_file=f"the schema of {deployed.url}",
+        stamp=" ".join(deployed.revisions) or None,
+        sql_text=deployed.sql,
+    )
+    return deployed, base
 
 
 def dryrun_report(project, fmt: str, options: DryrunOptions, printers: DryrunPrinters) -> tuple[str, int]:

@@ -57,7 +57,8 @@ def run_sql(connection, sql: str, path: str) -> None:
     except Exception as exc:
         connection.rollback()
         raise EnvironmentProblem(
-            f"--base-sql {path} failed on the throwaway database: {one_line(exc)}",
+            # the driver's own message: SQLAlchemy's wrapper would repeat the whole file
+            f"--base-sql {path} failed on the throwaway database: {one_line(getattr(exc, 'orig', None) or exc)}",
             needs=path,
             remedy="fix the SQL file",
         ) from exc
@@ -106,7 +107,8 @@ def stamp(connection, script_dir, revision: str, version_table: str, version_sch
         connection, opts={"version_table": version_table, "version_table_schema": version_schema}
     )
     try:
-        context.stamp(script_dir, revision)
+        # a database stamped on several branches: its revisions, separated by spaces
+        context.stamp(script_dir, tuple(revision.split()) if " " in revision.strip() else revision)
     except (CommandError, RevisionError, KeyError, ValueError) as exc:
         connection.rollback()
         raise UsageError(f"--setup-stamp {revision}: {one_line(exc)}", option="--setup-stamp", value=revision) from exc

@@ -71,6 +71,7 @@ def main() -> None:
             x_arguments=options["x_arguments"],
             fail_fast=options["fail_fast"],
             base=BaseSchema(**options["base"]) if options["base"] else None,
+            fast_forward=options.get("fast_forward", ()),
         )
         stairway.on_start = lambda script, phase: send(
             "started", {"revision": script.revision, "phase": phase, "file": str(Path(script.path).resolve())}

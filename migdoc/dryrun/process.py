@@ -215,6 +215,7 @@ def _result(outcome, code: int, started: dict | None, python: str) -> DryrunResu
         not_run=list(payload["not_run"]),
         notes=list(payload["notes"]),
         driver=payload["driver"],
+        fast_forward_seconds=payload.get("fast_forward_seconds"),
     )
     for failure in payload["failures"]:
         result.add_failure(_failure(failure))

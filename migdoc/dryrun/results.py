@@ -67,6 +67,11 @@ class DryrunResult:
     not_run: list[str] = field(default_factory=list)  # revisions above a failed upgrade
     notes: list[str] = field(default_factory=list)  # how the run was made (a driver replaced...)
     driver: str | None = None  # the driver env.py was given (psycopg2, psycopg, asyncpg, pg8000)
+    scope: object | None = None  # ``scope.Scope`` of --since / --base-ref; None: the whole chain
+    fast_forward_seconds: float | None = None  # the one upgrade below the scope took this long
+    deployed_sizes: dict[str, tuple[int, int]] | None = None
+    """--from-database: relation name -> (rows, pages) as the deployed database estimates
+    them (``pg_class.reltuples``, ``relpages``), for what a lock on it would cost there."""
     configure_options: dict = field(default_factory=dict, compare=False)
     """The keyword arguments env.py passed to ``context.configure`` (its last run): its
     ``target_metadata``, ``compare_type``, ``include_object``... Not part of any output."""
@@ -95,7 +100,21 @@ class DryrunResult:
             "notes": list(self.notes),
             "driver": self.driver,
             "model_drift": [item.to_dict() for item in self.drift],
+            **self._extras(),
         }
+
+    def _extras(self) -> dict[str, object]:
+        """Keys only a scoped or --from-database run has."""
+        data: dict[str, object] = {}
+        if self.scope is not None:
+            data["scope"] = self.scope.to_dict(self.fast_forward_seconds)  # type: ignore[attr-defined]
+        elif self.fast_forward_seconds is not None:
+            data["fast_forward_seconds"] = round(self.fast_forward_seconds, 4)
+        if self.deployed_sizes is not None:
+            data["deployed_sizes"] = {
+                name: {"rows": rows, "pages": pages} for name, (rows, pages) in sorted(self.deployed_sizes.items())
+            }
+        return data
 
 
 ProgressFn = Callable[[str, Step], None]

@@ -96,8 +96,12 @@ class Stairway:
         verify_snapshots: bool = False,
         fail_fast: bool = False,
         base: BaseSchema | None = None,
+        fast_forward: Sequence[str] = (),
     ) -> None:
         self.project = project
+        # --since / --base-ref: revisions upgraded in one env.py run before the stairway, unchecked
+        self.fast_forward = frozenset(fast_forward)
+        self._quick: list = []  # their scripts, in order: what a reset rebuilds first
         self.fail_fast = fail_fast  # stop at the first failure instead of going on where it safely can
         self.base = base if base is not None and not base.is_empty else None  # built before the chain
         # tests: check the snapshot kept step by step against a whole one at every step
@@ -243,7 +247,8 @@ class Stairway:
             from alembic.util import CommandError
 
             try:
-                targets = revision_map.get_revisions(self.to)
+                # several revisions (a database stamped on several branches) are separated by spaces
+                targets = revision_map.get_revisions(tuple(self.to.split()) if " " in self.to.strip() else self.to)
             except (CommandError, RevisionError, KeyError, ValueError) as exc:
                 raise UsageError(f"--to {self.to}: {exc}", option="--to", value=self.to) from exc
             if not targets:
@@ -478,6 +483,7 @@ class Stairway:
         except DBAPIError as exc:
             return Failure(None, None, "reset", f"could not empty the database to go on: {db_message(exc)}")
         self._build_base()
+        upgraded = [*self._quick, *upgraded]  # the fast-forwarded revisions lie below every step
         if upgraded:
 
             def migrations(context):
@@ -719,7 +725,8 @@ class Stairway:
                 if self._version_table is None:  # env.py failed (or ran no migrations) before anything ran
                     return
                 self._build_base()
-                self._stairway()
+                if self._fast_forwarded():
+                    self._stairway()
             finally:
                 with contextlib.suppress(Exception):
                     self._connection.close()
@@ -753,6 +760,41 @@ class Stairway:
                 f"({len(below)} revision{'s' if len(below) != 1 else ''} below it not run)"
             )
         self._base_built = True
+
+    def _fast_forwarded(self) -> bool:
+        """The revisions below the scope upgraded as ``alembic upgrade`` would, in one env.py
+        run without snapshots or downgrades; the stairway then runs the rest. False: one of
+        them failed (recorded), so nothing above it can be proved."""
+        if not self.fast_forward:
+            return True
+        from alembic.runtime.migration import RevisionStep
+
+        quick = [script for script in self._order if script.revision in self.fast_forward]
+        self._order = [script for script in self._order if script.revision not in self.fast_forward]
+        self.result.revisions = len(self._order)
+        started = time.perf_counter()
+
+        def migrations(context):
+            for script in quick:
+                # a failure here is this revision's: _failure_of reads the step running
+                self._current = (script, "fast-forward", time.perf_counter())
+                yield RevisionStep(self._revision_map, script, True)
+                self._current = None
+
+        if quick:
+            self._next = (quick[0], "fast-forward")
+            failure = self._guarded_run(migrations)
+            if failure is not None:
+                self.result.add_failure(failure)
+                self.result.not_run.extend(script.revision for script in self._order)
+                return False
+        self._quick = quick
+        self.result.fast_forward_seconds = time.perf_counter() - started
+        self.result.notes.append(
+            f"fast-forwarded {len(quick)} revision{'s' if len(quick) != 1 else ''} in one upgrade, unchecked "
+            f"({self.result.fast_forward_seconds:.1f} s); the stairway runs the {len(self._order)} in scope"
+        )
+        return True
 
     def _version_table_of(self) -> tuple[str | None, str | None]:
         """A first env.py run that runs nothing: where env.py keeps the version table (its
@@ -976,6 +1018,8 @@ def dryrun_project(
     base: BaseSchema | None = None,
     python: str | None = None,
     in_process: bool = False,
+    fast_forward: Sequence[str] = (),
+    after_run: Callable[[str], None] | None = None,
 ) -> DryrunResult:
     """The whole dry-run: static gate, a database (first way that applies), the stairway
     (run by ``python``, default this one, in a child process), clean-up. ``in_process``:
@@ -993,7 +1037,9 @@ def dryrun_project(
         )
     if base is not None and base.setup is not None:
         base_schema.check_setup_spec(base.setup)
-    if base is not None and base.sql_file is not None:  # read now: the run works in the project's folder
+    if (
+        base is not None and base.sql_file is not None and base.sql_text is None
+    ):  # read now: the run works in the project's folder
         base = dataclasses.replace(base, sql_text=base_schema.read_sql(base.sql_file))
     started = time.perf_counter()
     failure = static_failure(load_check)
@@ -1019,6 +1065,7 @@ def dryrun_project(
                 x_arguments=x_arguments,
                 fail_fast=fail_fast,
                 base=base,
+                fast_forward=fast_forward,
             ).run()
         else:
             result = _run_child(
@@ -1033,7 +1080,10 @@ def dryrun_project(
                 fail_fast=fail_fast,
                 base=base,
                 progress=progress,
+                fast_forward=fast_forward,
             )
+        if after_run is not None:  # the throwaway database as the run left it (the drift check reads it)
+            after_run(throwaway.url)
         changes = throwaway.outside_changes()  # the server's own state, before and after
         if changes:
             server = outside_failure(changes, result.failure)
@@ -1044,7 +1094,19 @@ def dryrun_project(
 
 
 def _run_child(
-    python, project, throwaway, *, downgrade, to, url_env, step_timeout, x_arguments, fail_fast, base, progress
+    python,
+    project,
+    throwaway,
+    *,
+    downgrade,
+    to,
+    url_env,
+    step_timeout,
+    x_arguments,
+    fail_fast,
+    base,
+    progress,
+    fast_forward=(),
 ):
     """The stairway in a child process run by ``python`` (see :mod:`migdoc.dryrun.child`)."""
     from migdoc.dryrun.process import run_in_child
@@ -1063,6 +1125,7 @@ def _run_child(
             "x_arguments": list(x_arguments),
             "fail_fast": fail_fast,
             "base": dataclasses.asdict(base) if base is not None else None,
+            "fast_forward": sorted(fast_forward),
         },
         progress=progress,
     )

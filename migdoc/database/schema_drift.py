@@ -1,0 +1,127 @@
+"""MD031: the deployed schema against the schema the chain builds up to the database's stamp.
+
+``check --database-url URL --drift``: the chain is upgraded (no stairway) from base to the
+revision(s) the database is stamped at, on a throwaway database; both schemas are read
+with the snapshot the stairway compares with (PostgreSQL's own deparsers), the deployed one
+in a read-only transaction; every object that differs is one finding. The version table
+is left out on both sides.
+
+:func:`drift_changes` and :func:`drift_diagnostics` are pure; :func:`check_drift` touches
+both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from migdoc.dryrun.schema import SchemaChange, diff_snapshots, take_snapshot
+from migdoc.model import CheckResult, Diagnostic, Severity, Summary
+from migdoc.rules import code_named
+
+SCHEMA_DRIFT = code_named("schema-drift")
+
+
+@dataclass
+class DriftReport:
+    """What the comparison found, or why it was not made."""
+
+    revisions: tuple[str, ...]
+    changes: list[SchemaChange] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    """MD031 findings, or MD021 when the chain could not be upgraded to the stamp."""
+    skipped: str | None = None
+
+
+def drift_changes(chain: dict, deployed: dict) -> list[SchemaChange]:
+    """Object by object: ``added`` only the deployed database has it, ``removed`` only the
+    chain builds it, ``changed`` both, defined differently."""
+    return diff_snapshots(chain, deployed)
+
+
+def describe(change: SchemaChange, at: str) -> str:
+    if change.change == "added":
+        return f"{change.kind} {change.name} exists in the deployed database but no revision up to {at} creates it: {change.after}"
+    if change.change == "removed":
+        return f"{change.kind} {change.name} is missing from the deployed database; the chain up to {at} creates it: {change.before}"
+    return (
+        f"{change.kind} {change.name} differs: the chain up to {at} builds {change.before}; "
+        f"the deployed database has {change.after}"
+    )
+
+
+def drift_diagnostics(changes: Sequence[SchemaChange], revisions: Sequence[str]) -> list[Diagnostic]:
+    at = ", ".join(revisions) if revisions else "base"
+    revision = revisions[0] if len(revisions) == 1 else None
+    return [
+        Diagnostic(SCHEMA_DRIFT, "schema-drift", Severity.ERROR, describe(change, at), None, 0, revision)
+        for change in changes
+    ]
+
+
+def with_diagnostics(check: CheckResult, extra: Sequence[Diagnostic]) -> CheckResult:
+    """The check's result with ``extra`` added and counted."""
+    diagnostics = sorted([*check.diagnostics, *extra], key=Diagnostic.sort_key)
+    s = check.summary
+    summary = Summary(
+        files=s.files,
+        revisions=s.revisions,
+        heads=s.heads,
+        errors=sum(d.severity is Severity.ERROR for d in diagnostics),
+        warnings=sum(d.severity is Severity.WARNING for d in diagnostics),
+        info=sum(d.severity is Severity.INFO for d in diagnostics),
+        head_revisions=s.head_revisions,
+    )
+    return CheckResult(tuple(diagnostics), summary, dryrun=check.dryrun)
+
+
+def _snapshot_of(url: str) -> dict:
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return take_snapshot(connection)
+    finally:
+        engine.dispose()
+
+
+def check_drift(project, database_url: str, options) -> DriftReport:
+    """The comparison for ``check --drift``; ``options``: the dry-run's (``DryrunOptions``)."""
+    from migdoc.database.deployed_schema import read_only_connection, stamped_revisions
+    from migdoc.doctor import dryrun_project
+    from migdoc.dryrun.findings import dryrun_diagnostics
+
+    with read_only_connection(database_url) as connection:
+        revisions = stamped_revisions(connection)
+        deployed = take_snapshot(connection)
+    unknown = [r for r in revisions if project.graph.resolve(r) is None]
+    if unknown:
+        return DriftReport(
+            revisions,
+            skipped=f"schema drift not compared: the database is stamped at {', '.join(unknown)}, "
+            "which the chain does not declare (MD016)",
+        )
+    chain: dict = {}
+    if revisions:
+        taken: list[dict] = []
+        result = dryrun_project(
+            project,
+            server_url=options.server_url or None,
+            pg_bindir=options.pg_bindir,
+            downgrade=False,
+            to=" ".join(revisions),
+            url_env=options.url_env or ("DATABASE_URL",),
+            step_timeout=options.step_timeout,
+            x_arguments=options.x_arguments,
+            run_as_server_role=options.run_as_server_role,
+            fail_fast=True,
+            python=options.python,
+            after_run=lambda url: taken.append(_snapshot_of(url)),
+        )
+        if result.failure is not None:
+            return DriftReport(revisions, diagnostics=dryrun_diagnostics(result))
+        chain = taken[0]
+    changes = drift_changes(chain, deployed)
+    return DriftReport(revisions, changes, drift_diagnostics(changes, revisions))
