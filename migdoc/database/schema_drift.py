@@ -91,6 +91,7 @@ def check_drift(project, database_url: str, options) -> DriftReport:
     """The comparison for ``check --drift``; ``options``: the dry-run's (``DryrunOptions``)."""
     from migdoc.database.deployed_schema import read_only_connection, stamped_revisions
     from migdoc.doctor import dryrun_project
+    from migdoc.dryrun.base_schema import BaseSchema
     from migdoc.dryrun.findings import dryrun_diagnostics
 
     with read_only_connection(database_url) as connection:
@@ -118,6 +119,8 @@ def check_drift(project, database_url: str, options) -> DriftReport:
             run_as_server_role=options.run_as_server_role,
             fail_fast=True,
             python=options.python,
+            # a chain that starts from a schema the application builds (--setup, --base-sql)
+            base=BaseSchema(options.base_sql, options.setup, options.setup_stamp),
             after_run=lambda url: taken.append(_snapshot_of(url)),
         )
         if result.failure is not None:
