@@ -293,10 +293,11 @@ def _scope(project, options: DryrunOptions):
         raise UsageError("--since and --base-ref both choose where the dry-run starts: give one", option="--since")
     if options.since is not None:
         return since_scope(project.graph, options.since)
-    from migdoc.gitref import merge_with_ref
+    from migdoc.gitref import OURS, merge_with_ref
 
     view = merge_with_ref(project.layout, project.files, options.base_ref)
-    return ref_scope(project.graph, options.base_ref, view.ref_revisions)
+    changed = {str(rf.revision) for rf in view.files if view.origins.get(rf.path) == OURS and rf.revision}
+    return ref_scope(project.graph, options.base_ref, view.ref_revisions, changed)
 
 
 def _from_database(project, options: DryrunOptions):

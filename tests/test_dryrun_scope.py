@@ -92,6 +92,13 @@ def test_base_ref_proves_the_revisions_this_branch_adds(tmp_path, monkeypatch, p
     assert proved(report) == {"r00005", "r00006"}
     assert report["scope"]["base_ref"] == "main" and report["scope"]["fast_forwarded"] == 4
 
+    # a revision main has, edited on this branch, runs as edited: it is proved, and what needs it
+    second = versions / "r00002_step_2.py"
+    second.write_text(second.read_text().replace("def upgrade():\n", "def upgrade():\n    op.execute('SELECT 1')\n"))
+    result = run("dryrun", "chain", "--base-ref", "main", "--server", pg_server.url, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert proved(json.loads(result.stdout)) == {"r00002", "r00003", "r00004", "r00005", "r00006"}
+
 
 # -- the scope itself (pure) -------------------------------------------------------------
 
@@ -117,3 +124,5 @@ def test_ref_scope_keeps_the_fast_part_closed_under_ancestors():
     # b is new here, c existed at REF: c needs b, so c is proved too
     scope = ref_scope(graph, "main", {"a", "c"})
     assert scope.revisions == ("b", "c") and scope.fast_forward == ("a",)
+    assert ref_scope(graph, "main", {"a", "b", "c"}, changed={"b"}).revisions == ("b", "c")
+    assert ref_scope(graph, "main", {"a", "b", "c"}).revisions == ()

@@ -2,7 +2,7 @@
 
 ``--since REV``: REV and what is not below it are proved; REV's ancestors are upgraded
 quickly first. ``--base-ref REF``: the revisions this branch adds over REF (ids declared in
-the working tree but not at REF) are proved; everything else, REF's chain, is upgraded
+the working tree but not at REF) and those whose file it changed are proved; everything else, REF's chain, is upgraded
 quickly first. The quick part is closed under ancestors: a revision below a proved one is
 upgraded, never proved, and a revision that needs a proved one is proved too.
 """
@@ -64,9 +64,10 @@ def since_scope(graph, revision: str) -> Scope:
     return Scope(str(graph.files[index].revision), None, revisions, fast)
 
 
-def ref_scope(graph, ref: str, ref_revisions: Iterable[str]) -> Scope:
-    """``--base-ref REF``: the ids declared here and not at REF are proved."""
-    at_ref = set(ref_revisions)
+def ref_scope(graph, ref: str, ref_revisions: Iterable[str], changed: Iterable[str] = ()) -> Scope:
+    """``--base-ref REF``: the ids declared here and not at REF are proved, and so are the
+    ``changed`` ones (a file REF has too, edited on this branch: it runs as edited)."""
+    at_ref = set(ref_revisions) - set(changed)
     proved = {i for i in graph.kept_indexes if str(graph.files[i].revision) not in at_ref}
     revisions, fast = _closed(graph, proved)
     return Scope(None, ref, revisions, fast)
