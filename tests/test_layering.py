@@ -57,12 +57,15 @@ EDGES = {
     "migdoc.dryrun.child",
     "migdoc.dryrun.driver_choice",
     "migdoc.dryrun.base_schema",
+    "migdoc.database.deployed_schema",
+    "migdoc.database.schema_drift",
 }
 # Small helpers every room may use: safe file reading and path display, URL masking, the
 # owner of a lock or leftover, signal handling; and the package markers.
 HELPERS = {
     "migdoc",
     "migdoc.dryrun",
+    "migdoc.database",
     "migdoc.output",
     "migdoc.filesystem",
     "migdoc.masking",
