@@ -126,3 +126,16 @@ def test_ref_scope_keeps_the_fast_part_closed_under_ancestors():
     assert scope.revisions == ("b", "c") and scope.fast_forward == ("a",)
     assert ref_scope(graph, "main", {"a", "b", "c"}, changed={"b"}).revisions == ("b", "c")
     assert ref_scope(graph, "main", {"a", "b", "c"}).revisions == ()
+
+
+def test_a_revision_that_fails_below_the_scope_stops_the_run(tmp_path, monkeypatch, pg_server):
+    root = generated_chain(tmp_path / "chain", 5)
+    second = root / "migrations" / "versions" / "r00002_step_2.py"
+    second.write_text(second.read_text().replace("CREATE TABLE t2 (", "CREATE TABLE t1 ("))
+    monkeypatch.chdir(tmp_path)
+    result = run("dryrun", "chain", "--since", "r00004", "--server", pg_server.url, "--format", "json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert (report["failure"]["revision"], report["failure"]["phase"]) == ("r00002", "fast-forward")
+    assert "already exists" in report["failure"]["error"]
+    assert sorted(report["not_run"]) == ["r00004", "r00005"]

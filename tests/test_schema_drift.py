@@ -210,3 +210,55 @@ def test_from_database_refuses_another_base(copy_fixture, option):
     result = run("dryrun", FIXTURE, "--from-database", "postgresql://nobody@/x", option, "0001")
     assert result.exit_code == 2
     assert "--from-database starts from the deployed schema" in result.stderr
+
+
+def add_branches(root) -> None:
+    """0003 <- 0004a, 0003 <- 0004b, merged by 0005: a database can be stamped at both branches."""
+    versions = root / "migrations" / "versions"
+    body = """revision = {rev!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+from alembic import op
+
+
+def upgrade():
+    {up}
+
+
+def downgrade():
+    {down_sql}
+"""
+    for rev, down, up, down_sql in (
+        ("0004a", "0003", 'op.execute("ALTER TABLE orders ADD COLUMN note text")', 'op.drop_column("orders", "note")'),
+        (
+            "0004b",
+            "0003",
+            'op.execute("ALTER TABLE customers ADD COLUMN vip boolean")',
+            'op.drop_column("customers", "vip")',
+        ),
+        (
+            "0005",
+            ("0004a", "0004b"),
+            'op.create_index("ix_customers_vip", "customers", ["vip"])',
+            'op.drop_index("ix_customers_vip")',
+        ),
+    ):
+        (versions / f"{rev}_step.py").write_text(body.format(rev=rev, down=down, up=up, down_sql=down_sql))
+
+
+def test_a_database_stamped_on_two_branches(copy_fixture, pg_server, pg_database):
+    root = copy_fixture(FIXTURE)
+    add_branches(root)
+    upgrade(root, pg_database, "0004a")
+    upgrade(root, pg_database, "0004b")
+    drift = run(
+        "check", FIXTURE, "--database-url", pg_database, "--drift", "--server", pg_server.url, "--format", "json"
+    )
+    assert drift.exit_code == 0, drift.output
+    assert json.loads(drift.stdout)["diagnostics"] == []
+
+    result = run("dryrun", FIXTURE, "--from-database", pg_database, "--server", pg_server.url, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert {step["revision"] for step in json.loads(result.stdout)["steps"]} == {"0005"}
