@@ -10,10 +10,8 @@ config or environment error, 3 a bug in migdoc.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
-import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -730,33 +728,17 @@ def fix(
 ):
     """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied
     (a proof of the planned tree failed, or the plan was not healthier)."""
-    from migdoc import doctor
-    from migdoc.errors import ApplyInterrupted, FixRefused, UsageError
-    from migdoc.filesystem import display_path, display_text
+    from migdoc.fix_report import FixPrinters, FixRequest, fix_report, undo_report
     from migdoc.model import FixOptions
-    from migdoc.output import fix as shown
 
     project = _load(path, config, name, version_locations, is_read_only=not is_apply)
+    printers = FixPrinters(
+        out=functools.partial(click.echo, nl=False),
+        err=functools.partial(click.echo, err=True),
+        style=_styler(_is_terminal()),
+    )
     if is_undo:
-        undone = doctor.undo_fix(project)
-        shown_journal = display_path(undone.journal)
-        if not undone.kept and not undone.failed:
-            click.echo(f"restored the files of {shown_journal}")
-        elif undone.is_closed:
-            click.echo(
-                f"restored the files of {shown_journal} except {len(undone.kept)}, kept as they were changed "
-                "after the fix; the journal is closed"
-            )
-        else:
-            click.echo(
-                f"partly restored the files of {shown_journal}; the journal stays open: "
-                "`migdoc fix --undo` again finishes the restore"
-            )
-        for problem in undone.kept:
-            click.echo(f"migdoc: kept: {display_text(problem)}", err=True)
-        for problem in undone.failed:
-            click.echo(f"migdoc: not restored: {display_text(problem)}", err=True)
-        sys.exit(EXIT_FINDINGS if undone.kept or undone.failed else EXIT_OK)
+        sys.exit(undo_report(project, printers))
     options = FixOptions(
         is_renumber=is_renumber,
         is_archive=is_archive,
@@ -771,92 +753,20 @@ def fix(
         message=message,
         rev_id=rev_id,
     )
-    try:
-        proposal = doctor.plan_fix(project, options, database_url, base_ref=base_ref)
-    except FixRefused as exc:
-        if fmt == "json":  # the refusal's data on stdout; its one line still goes to stderr, exit 2
-            click.echo(shown.render_refusal_json(exc), nl=False)
-        raise
-    if proposal.plan is None and is_apply and proposal.overview:
-        if proposal.recommended is None:
-            raise UsageError(
-                "--apply: no plan can be recommended here (`migdoc fix` shows why); choose a strategy: "
-                + ", ".join(" ".join(f"--{s}" for s in plan.strategies) for plan in proposal.overview.values())
-            )
-        proposal = dataclasses.replace(proposal, plan=proposal.overview[proposal.recommended])
-    if proposal.plan is None:
-        proposals = proposal.overview or {}
-        if fmt == "json":
-            click.echo(shown.render_overview_json(proposals, proposal.recommended, proposal.not_recommended), nl=False)
-        elif show_diff:  # the recommended plan's diff (one plan, so `git apply` takes it), else each
-            chosen = [proposals[proposal.recommended]] if proposal.recommended else list(proposals.values())
-            click.echo("".join(shown.render_diff(p) for p in chosen), nl=False)
-        else:
-            overview = shown.render_overview(
-                proposals, _styler(_is_terminal()), proposal.recommended, proposal.not_recommended
-            )
-            click.echo(overview, nl=False)
-        sys.exit(EXIT_FINDINGS if proposals else EXIT_OK)
-    if is_apply and not proposal.plan.is_empty:
-        # proved before anything is written: the static proofs on what will be written, then the upgrade
-        proposal = doctor.prove_fix(
-            project,
-            proposal,
-            is_database_proof=not is_no_verify,
-            server_url=server_url,
-            pg_bindir=pg_bindir,
-            url_env=tuple(url_env) or ("DATABASE_URL",),
-            x_arguments=tuple(x_arguments),
-        )
-    plan = proposal.plan
-    if fmt == "json":
-        click.echo(shown.render_plan_json(plan), nl=False)
-    elif show_diff:
-        click.echo(shown.render_diff(plan), nl=False)
-        # A diff has no place for these, and they must not go unseen.
-        for action in plan.actions:
-            for warning in action.warnings:
-                click.echo(f"warning: {shown.printable(display_text(warning))}", err=True)
-        for line in shown.proof_lines(dataclasses.replace(plan, proofs=tuple(p for p in plan.proofs if not p.ok))):
-            click.echo(line.strip(), err=True)
-        if plan.realign is not None:
-            click.echo(
-                f"after applying, stamp the database: {shown.printable(display_text(plan.realign.command))}", err=True
-            )
-    else:
-        click.echo(shown.render_plan(plan, _styler(_is_terminal())), nl=False)
-    if not is_apply or plan.is_empty:
-        sys.exit(EXIT_FINDINGS if plan.actions or plan.unresolved else EXIT_OK)
-    failed = [proof for proof in plan.proofs if proof.is_failed]
-    if failed:
-        skip = " (--no-verify skips the database proof)" if failed[0].name == "upgrade" else ""
-        statement = f" [SQL: {' '.join(failed[0].statement.split())}]" if failed[0].statement else ""
-        click.echo(
-            f"migdoc: not applied: the {failed[0].name} proof failed: "
-            f"{shown.printable(display_text(failed[0].why + statement))}; nothing changed{skip}",
-            err=True,
-        )
-        sys.exit(EXIT_FINDINGS)
-    try:
-        result = doctor.apply_fix(project, proposal)
-    except ApplyInterrupted as exc:
-        word = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
-        click.echo(f"migdoc: {word} ({signal.Signals(exc.signum).name}) while applying; {exc.note}", err=True)
-        sys.exit(128 + exc.signum)
-    counts = f"errors {result.errors_before} -> {result.errors_after}, warnings {result.warnings_before} -> {result.warnings_after}"
-    if result.is_rolled_back:
-        click.echo(f"migdoc: not applied: the result was not healthier ({counts}); every file was restored", err=True)
-        sys.exit(EXIT_FINDINGS)
-    click.echo(
-        f"applied {len(plan.actions)} actions ({counts}); journal {display_path(result.journal)}; `migdoc fix --undo` reverts",
-        err=True,
+    request = FixRequest(
+        options=options,
+        fmt=fmt,
+        database_url=database_url,
+        base_ref=base_ref,
+        show_diff=show_diff,
+        is_apply=is_apply,
+        is_no_verify=is_no_verify,
+        server_url=server_url,
+        pg_bindir=pg_bindir,
+        url_env=tuple(url_env) or ("DATABASE_URL",),
+        x_arguments=tuple(x_arguments),
     )
-    if plan.realign is not None:
-        # Never run by migdoc: the database is only ever read.
-        click.echo(
-            f"now stamp the database (migdoc did not): {shown.printable(display_text(plan.realign.command))}", err=True
-        )
-    sys.exit(EXIT_FINDINGS if plan.unresolved else EXIT_OK)
+    sys.exit(fix_report(project, request, printers))
 
 
 @cli.command(

@@ -33,6 +33,7 @@ EDGES = {
     "migdoc.cache_files",
     "migdoc.result_cache",
     "migdoc.reports",
+    "migdoc.fix_report",
     "migdoc.apply",
     "migdoc.plan_proof",
     "migdoc.journal",
