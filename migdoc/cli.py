@@ -241,8 +241,8 @@ def _dryrun_options(command: Callable) -> Callable:
 def _dryrun_printers(is_downgrade: bool):
     """What shows a dry-run live, on a terminal only: the progress per revision and the
     "dry-run on ..." line (to stdout: the project's own prints go to stderr during the run)."""
+    from migdoc.options import DryrunPrinters
     from migdoc.output import dryrun_text
-    from migdoc.reports import DryrunPrinters
 
     if not sys.stdout.isatty():  # a CI log: a line now and then on stderr, never silent for minutes
         return DryrunPrinters(
@@ -281,7 +281,7 @@ _DRYRUN_OPTION_NAMES = (
 
 def _dryrun_options_of(kwargs: dict):
     """The dry-run's options, taken out of a command's keyword arguments."""
-    from migdoc.reports import DryrunOptions
+    from migdoc.options import DryrunOptions
 
     options = {name: kwargs.pop(name) for name in _DRYRUN_OPTION_NAMES}
     return DryrunOptions(
@@ -483,7 +483,8 @@ def check(
 
     Several PATHs (a monorepo's environments) are read and reported one by one; the
     exit code is the worst of them."""
-    from migdoc.reports import CheckRequest, check_paths
+    from migdoc.options import CheckRequest
+    from migdoc.reports import check_paths
 
     is_colour = _wants_colour(colour, is_file=output_file is not None)
     request = CheckRequest(
@@ -794,7 +795,8 @@ def dryrun(path, config, name, version_locations, fmt, deployed_url, **options):
             "--database-url is the deployed database, which the dry-run never uses; "
             "pass --server URL (or MIGDOC_DRYRUN_SERVER) for a server migdoc may create a throwaway database on"
         )
-    from migdoc.reports import DryrunPrinters, dryrun_path
+    from migdoc.options import DryrunPrinters
+    from migdoc.reports import dryrun_path
 
     dryrun_options = _dryrun_options_of(options)
     printers = _dryrun_printers(not dryrun_options.no_downgrade) if fmt == "text" else DryrunPrinters()

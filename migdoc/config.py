@@ -23,7 +23,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from migdoc.config_files import (
@@ -33,35 +32,10 @@ from migdoc.config_files import (
     read_toml_alembic,
 )
 from migdoc.errors import ConfigError
+from migdoc.layout import DEFAULT_FILE_TEMPLATE, ProjectLayout
 from migdoc.scan import SOURCE_FILE, declares_revision, folder_problems, looks_like_versions_folder
 
-DEFAULT_FILE_TEMPLATE = "%(rev)s_%(slug)s"
 _SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
-
-
-@dataclass(frozen=True)
-class ProjectLayout:
-    """Where a project's revision files live and how they are named."""
-
-    root: Path
-    config_file: Path | None
-    script_location: Path | None
-    version_locations: tuple[Path, ...]
-    is_recursive: bool = False
-    file_template: str = DEFAULT_FILE_TEMPLATE
-    has_explicit_file_template: bool = False
-    prepend_sys_path: tuple[Path, ...] = ()
-    settings: MigdocSettings = field(default_factory=MigdocSettings)
-    ini_section: str = "alembic"
-    notes: tuple[str, ...] = ()
-    """Info lines about how the layout was found (printed on stderr, never findings)."""
-    unread_subfolder_files: int = 0
-    """Version files in subfolders Alembic would not read (no ``recursive_version_locations``)."""
-
-    @property
-    def archive_root(self) -> Path:
-        base = self.script_location or self.version_locations[0].parent
-        return base / "archive"
 
 
 def find_layout(

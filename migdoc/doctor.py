@@ -18,10 +18,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from migdoc.config import ProjectLayout, find_layout
+from migdoc.config import find_layout
 from migdoc.errors import ConfigError, UsageError
 from migdoc.filesystem import display_path, project_path
 from migdoc.graph import RevisionGraph, build_graph
+from migdoc.layout import ProjectLayout
 from migdoc.model import CheckResult, FixOptions, Plan, RevisionFile
 from migdoc.rules import CheckContext, run_checks, selected_codes
 from migdoc.scan import folder_problems, gc_paused, read_archived, read_project_files

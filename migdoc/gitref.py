@@ -20,10 +20,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from migdoc.config import ProjectLayout
 from migdoc.errors import EnvironmentProblem, UsageError
 from migdoc.filesystem import read_regular_file
 from migdoc.graph import build_graph
+from migdoc.layout import ProjectLayout
 from migdoc.model import RevisionFile
 from migdoc.reader import read_revision
 from migdoc.scan import SOURCE_FILE, list_version_files

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from migdoc.config import ProjectLayout
 from migdoc.errors import ApplyError
 from migdoc.filesystem import display_path
+from migdoc.layout import ProjectLayout
 from migdoc.model import CreateFile, EditText, MoveFile, Plan, Proof, RenameFile, TemplateRender
 from migdoc.reader import read_revision
 

@@ -36,11 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migdoc import cache_files
-from migdoc.config import ProjectLayout, find_layout
 from migdoc.config import _nearest_pyproject as nearest_pyproject
+from migdoc.config import find_layout
 from migdoc.errors import MigdocError
 from migdoc.filesystem import read_regular_file, repository_root
-from migdoc.reports import Answer, CheckRequest
+from migdoc.layout import ProjectLayout
+from migdoc.options import Answer, CheckRequest
 from migdoc.scan import version_files_shown
 
 FORMAT = "migdoc-result-cache-1"

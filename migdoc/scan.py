@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from migdoc.filesystem import read_regular_file
 
 if TYPE_CHECKING:
-    from migdoc.config import ProjectLayout
+    from migdoc.layout import ProjectLayout
     from migdoc.model import RevisionFile
 
 SOURCE_FILE = re.compile(r"(?!\.#|__init__)(.*\.py)$")

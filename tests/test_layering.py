@@ -27,6 +27,7 @@ EDGES = {
     "migdoc.cli",
     "migdoc.doctor",
     "migdoc.config",
+    "migdoc.layout",
     "migdoc.config_files",
     "migdoc.scan",
     "migdoc.read_cache",
@@ -120,3 +121,25 @@ def test_the_core_imports_no_edge():
     for name in sorted(core):
         edges = sorted(set(imports[name]) & EDGES)
         assert not edges, f"the core module {name} imports the edge(s) {edges}"
+
+
+def test_no_circle_of_imports_lazy_ones_included():
+    """Two rooms that need each other share a third below both: a circle ties rooms that should
+    stand apart. Every import counts, inside functions and ``TYPE_CHECKING`` blocks too."""
+    from import_graph import circles, import_graph
+
+    graph = import_graph()
+    assert graph.number_of_nodes() > 40 and graph.number_of_edges() > 100  # the walk read the package
+    assert circles(graph) == []
+
+
+def test_the_circle_finder_finds_a_planted_circle(tmp_path):
+    from import_graph import circles, import_graph
+
+    package = tmp_path / "migdoc"
+    (package / "inner").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "inner" / "__init__.py").write_text("")
+    (package / "a.py").write_text("from migdoc.inner import b\n")
+    (package / "inner" / "b.py").write_text("def late():\n    from .. import a\n")
+    assert circles(import_graph(package)) == [["migdoc.a", "migdoc.inner.b"]]

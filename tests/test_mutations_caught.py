@@ -599,8 +599,9 @@ def test_the_result_cache_answers_an_absolute_path_anew_from_another_folder(tmp_
     from two folders is two answers, not the first one's paths replayed."""
     import shutil
 
+    from migdoc.options import CheckRequest
     from migdoc.output.text import plain
-    from migdoc.reports import CheckRequest, check_paths
+    from migdoc.reports import check_paths
     from tests.conftest import FIXTURES
 
     monkeypatch.setenv("MIGDOC_CACHE_DIR", str(tmp_path / "cache"))

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from migdoc import cache_files, result_cache
 from migdoc.cli import cli
-from migdoc.reports import Answer, CheckRequest, DryrunOptions, check_paths
+from migdoc.options import Answer, CheckRequest, DryrunOptions
+from migdoc.reports import check_paths
 from tests.conftest import FIXTURES, REPO
 
 HEAVY = ("networkx", "alembic", "sqlalchemy", "psycopg", "psycopg2", "migdoc.rules", "migdoc.graph", "migdoc.replay")
