@@ -65,7 +65,7 @@ def _remember_url(ctx: click.Context, param: click.Parameter, value: str | None)
     """Seen once by the masking function as soon as it is parsed, so its password is
     scrubbed from every later line, whatever prints it (reports, errors, tracebacks)."""
     if value:
-        from migdoc.masking import mask_url
+        from migdoc.util.masking import mask_url
 
         mask_url(value)
     return value
@@ -75,7 +75,7 @@ def _checked_rev_id(ctx: click.Context, param: click.Parameter, value: str | Non
     """--rev-id as Alembic's ``verify_rev_id`` would take it: refused here, before any plan."""
     if value is not None:
         from migdoc.errors import UsageError
-        from migdoc.naming import revision_id_problem
+        from migdoc.project.naming import revision_id_problem
 
         problem = revision_id_problem(value)
         if problem is not None:
@@ -137,7 +137,7 @@ def _styler(enabled: bool):
 
 def _masked(text: str) -> str:
     """Database passwords never reach the terminal, not even in a traceback."""
-    from migdoc.masking import mask_secrets
+    from migdoc.util.masking import mask_secrets
 
     return mask_secrets(text)
 
@@ -306,7 +306,7 @@ def _with_dryrun(command: Callable) -> Callable:
 
 def _report_interrupt(exc: KeyboardInterrupt) -> int:
     """One line on stderr; the exit code a shell expects, 128 + the signal (130 SIGINT, 143 SIGTERM)."""
-    from migdoc.interrupts import report
+    from migdoc.util.interrupts import report
 
     return report(exc)
 
@@ -319,8 +319,8 @@ class _MigdocGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MigdocError as exc:
-            from migdoc.filesystem import display_text
             from migdoc.output.text import printable
+            from migdoc.util.filesystem import display_text
 
             # one line, whatever the message quotes (an id or a path with a newline in it);
             # the paths it names shown from here
@@ -383,10 +383,10 @@ def graph(path, config, name, version_locations, fmt, around, depth, since, last
     """Draw the revision graph (exit 0 even when the chain is broken)."""
     import shutil
 
+    from migdoc.chain.window import Window, cut_graph
     from migdoc.doctor import graph_findings, graph_paths, graph_problems
     from migdoc.errors import UsageError
     from migdoc.output import dot, json_format, mermaid, text
-    from migdoc.window import Window, cut_graph
 
     if depth is not None and around is None:
         raise UsageError("--depth goes with --around REV")
@@ -484,7 +484,7 @@ def check(
     Several PATHs (a monorepo's environments) are read and reported one by one; the
     exit code is the worst of them."""
     from migdoc.options import CheckRequest
-    from migdoc.reports import check_paths
+    from migdoc.reports.check import check_paths
 
     is_colour = _wants_colour(colour, is_file=output_file is not None)
     request = CheckRequest(
@@ -519,7 +519,7 @@ def check(
 def _print_note(note: str) -> None:
     """How the layout was found goes to stderr: stdout stays the report (json, sarif...).
     Notes name absolute folders; shown from the current directory, as every path is."""
-    from migdoc.filesystem import display_text
+    from migdoc.util.filesystem import display_text
 
     click.echo(f"migdoc: info: {display_text(note)}", err=True)
 
@@ -530,7 +530,7 @@ def _emit(report: str, output_file: str | None, is_colour: bool) -> None:
         click.echo(report, nl=False, color=is_colour or None)
         return
     from migdoc.errors import UsageError
-    from migdoc.filesystem import write_atomically
+    from migdoc.util.filesystem import write_atomically
 
     try:
         write_atomically(output_file, report)
@@ -729,8 +729,8 @@ def fix(
 ):
     """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied
     (a proof of the planned tree failed, or the plan was not healthier)."""
-    from migdoc.fix_report import FixPrinters, FixRequest, fix_report, undo_report
     from migdoc.model import FixOptions
+    from migdoc.reports.fix import FixPrinters, FixRequest, fix_report, undo_report
 
     project = _load(path, config, name, version_locations, is_read_only=not is_apply)
     printers = FixPrinters(
@@ -796,7 +796,7 @@ def dryrun(path, config, name, version_locations, fmt, deployed_url, **options):
             "pass --server URL (or MIGDOC_DRYRUN_SERVER) for a server migdoc may create a throwaway database on"
         )
     from migdoc.options import DryrunPrinters
-    from migdoc.reports import dryrun_path
+    from migdoc.reports.check import dryrun_path
 
     dryrun_options = _dryrun_options_of(options)
     printers = _dryrun_printers(not dryrun_options.no_downgrade) if fmt == "text" else DryrunPrinters()
@@ -813,7 +813,7 @@ def main(argv: list[str] | None = None) -> None:
     The console script starts at :func:`migdoc.__main__.main`, which handles
     signals before this module is even imported; a caller of this function
     gets the same from its first line."""
-    from migdoc import interrupts
+    from migdoc.util import interrupts
 
     interrupts.install()
     try:

@@ -11,10 +11,10 @@ import random
 import pytest
 from rulekit import findings, revision
 
+from migdoc.chain.graph import build_graph
+from migdoc.chain.replay import find_redundancies
 from migdoc.chain.walks import count_descendants, down_ancestry, proper_ancestors_among, sole_heads
-from migdoc.graph import build_graph
 from migdoc.model import FunctionBody, Operation, RevisionFile
-from migdoc.replay import find_redundancies
 
 
 def random_files(seed: int, count: int = 40) -> list[RevisionFile]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from migdoc.graph import file_node
+from migdoc.chain.graph import file_node
 
 if TYPE_CHECKING:
-    from migdoc.graph import RevisionGraph
+    from migdoc.chain.graph import RevisionGraph
 
 
 def count_descendants(graph: RevisionGraph, indexes: set[int]) -> dict[int, int]:

@@ -21,7 +21,12 @@ from migdoc.rules.registry import RULES, CheckContext, Finding, Rule, code_named
 
 __all__ = ["RULES", "CheckContext", "Finding", "Rule", "code_named", "run_checks", "selected_codes", "STATIC_CODES"]
 
-STATIC_CODES = tuple(sorted(RULES))
+# Listed by code wherever they are listed, whichever module registered them first.
+_BY_CODE = dict(sorted(RULES.items()))
+RULES.clear()
+RULES.update(_BY_CODE)
+
+STATIC_CODES = tuple(RULES)
 
 
 def selected_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tuple[str, ...]:

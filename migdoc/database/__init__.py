@@ -1,0 +1,1 @@
+"""The deployed database: read only, and where it stands against the chain."""
