@@ -25,7 +25,7 @@ from pathlib import Path
 from migdoc import doctor
 from migdoc.errors import MigdocError
 from migdoc.model import CreateFile, EditText, FixOptions, MoveFile
-from migdoc.reader import read_revision
+from migdoc.project.reader import read_revision
 
 Change = tuple[str, str, str]
 """(revision, what changed: ``revision``/``down_revision``/``removed``, the new value)."""

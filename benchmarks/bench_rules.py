@@ -30,8 +30,8 @@ SHAPES = ("add_column", "create_table", "wide_merge", "open_heads")
 
 
 def rule_seconds(path: Path, repeat: int) -> float:
+    from migdoc.chain.graph import build_graph
     from migdoc.doctor import load_project
-    from migdoc.graph import build_graph
     from migdoc.rules import CheckContext, run_checks
 
     project = load_project(path)

@@ -138,7 +138,7 @@ def _package_on_disk(package: str, start: Path) -> Path | None:
 
 def _static_module(path: Path):
     """A stand-in for a version module, from migdoc's static reading of it."""
-    from migdoc.reader import read_revision
+    from migdoc.project.reader import read_revision
 
     record = read_revision(str(path), path.read_bytes())
     if record.read_error is not None:

@@ -2,7 +2,7 @@
 
     python benchmarks/fuzz_reader.py                       # 20,000 modules, seed 23
     python benchmarks/fuzz_reader.py --count 100000 --seed 7
-    python benchmarks/fuzz_reader.py --reader /tmp/main/migdoc/reader.py   # another reader
+    python benchmarks/fuzz_reader.py --reader /tmp/main/migdoc/project/reader.py   # another reader
 
 Prints how many modules were compared, how many did not import (not compared), silent
 misreads, false MD014 and how often the reader honestly said it cannot know; ``--show N``
@@ -35,7 +35,7 @@ def main() -> int:
         spec.loader.exec_module(module)
         read = module.read_revision
     else:
-        from migdoc.reader import read_revision as read
+        from migdoc.project.reader import read_revision as read
     started = time.perf_counter()
     tally = run(args.count, args.seed, read)
     print(

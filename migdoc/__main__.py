@@ -8,7 +8,7 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     """The whole process: it ends it (the run's exit code, or 130/143 for a signal up to the
     last moment, see ``interrupts.hold_until_exit``). From code, call ``migdoc.cli.main``."""
-    from migdoc import interrupts  # standard library only: installed before any heavy import
+    from migdoc.util import interrupts  # standard library only: installed before any heavy import
 
     interrupts.install()
     exit_code = None

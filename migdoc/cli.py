@@ -10,10 +10,8 @@ config or environment error, 3 a bug in migdoc.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
-import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -67,7 +65,7 @@ def _remember_url(ctx: click.Context, param: click.Parameter, value: str | None)
     """Seen once by the masking function as soon as it is parsed, so its password is
     scrubbed from every later line, whatever prints it (reports, errors, tracebacks)."""
     if value:
-        from migdoc.masking import mask_url
+        from migdoc.util.masking import mask_url
 
         mask_url(value)
     return value
@@ -77,7 +75,7 @@ def _checked_rev_id(ctx: click.Context, param: click.Parameter, value: str | Non
     """--rev-id as Alembic's ``verify_rev_id`` would take it: refused here, before any plan."""
     if value is not None:
         from migdoc.errors import UsageError
-        from migdoc.naming import revision_id_problem
+        from migdoc.project.naming import revision_id_problem
 
         problem = revision_id_problem(value)
         if problem is not None:
@@ -139,7 +137,7 @@ def _styler(enabled: bool):
 
 def _masked(text: str) -> str:
     """Database passwords never reach the terminal, not even in a traceback."""
-    from migdoc.masking import mask_secrets
+    from migdoc.util.masking import mask_secrets
 
     return mask_secrets(text)
 
@@ -259,8 +257,8 @@ def _dryrun_options(command: Callable) -> Callable:
 def _dryrun_printers(is_downgrade: bool):
     """What shows a dry-run live, on a terminal only: the progress per revision and the
     "dry-run on ..." line (to stdout: the project's own prints go to stderr during the run)."""
+    from migdoc.options import DryrunPrinters
     from migdoc.output import dryrun_text
-    from migdoc.reports import DryrunPrinters
 
     if not sys.stdout.isatty():  # a CI log: a line now and then on stderr, never silent for minutes
         return DryrunPrinters(
@@ -301,7 +299,7 @@ _DRYRUN_OPTION_NAMES = (
 
 def _dryrun_options_of(kwargs: dict):
     """The dry-run's options, taken out of a command's keyword arguments."""
-    from migdoc.reports import DryrunOptions
+    from migdoc.options import DryrunOptions
 
     options = {name: kwargs.pop(name) for name in _DRYRUN_OPTION_NAMES}
     return DryrunOptions(
@@ -336,7 +334,7 @@ def _with_dryrun(command: Callable) -> Callable:
 
 def _report_interrupt(exc: KeyboardInterrupt) -> int:
     """One line on stderr; the exit code a shell expects, 128 + the signal (130 SIGINT, 143 SIGTERM)."""
-    from migdoc.interrupts import report
+    from migdoc.util.interrupts import report
 
     return report(exc)
 
@@ -349,8 +347,8 @@ class _MigdocGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MigdocError as exc:
-            from migdoc.filesystem import display_text
             from migdoc.output.text import printable
+            from migdoc.util.filesystem import display_text
 
             # one line, whatever the message quotes (an id or a path with a newline in it);
             # the paths it names shown from here
@@ -413,10 +411,10 @@ def graph(path, config, name, version_locations, fmt, around, depth, since, last
     """Draw the revision graph (exit 0 even when the chain is broken)."""
     import shutil
 
+    from migdoc.chain.window import Window, cut_graph
     from migdoc.doctor import graph_findings, graph_paths, graph_problems
     from migdoc.errors import UsageError
     from migdoc.output import dot, json_format, mermaid, text
-    from migdoc.window import Window, cut_graph
 
     if depth is not None and around is None:
         raise UsageError("--depth goes with --around REV")
@@ -514,7 +512,8 @@ def check(
 
     Several PATHs (a monorepo's environments) are read and reported one by one; the
     exit code is the worst of them."""
-    from migdoc.reports import CheckRequest, check_paths
+    from migdoc.options import CheckRequest
+    from migdoc.reports.check import check_paths
 
     is_colour = _wants_colour(colour, is_file=output_file is not None)
     request = CheckRequest(
@@ -550,7 +549,7 @@ def check(
 def _print_note(note: str) -> None:
     """How the layout was found goes to stderr: stdout stays the report (json, sarif...).
     Notes name absolute folders; shown from the current directory, as every path is."""
-    from migdoc.filesystem import display_text
+    from migdoc.util.filesystem import display_text
 
     click.echo(f"migdoc: info: {display_text(note)}", err=True)
 
@@ -561,7 +560,7 @@ def _emit(report: str, output_file: str | None, is_colour: bool) -> None:
         click.echo(report, nl=False, color=is_colour or None)
         return
     from migdoc.errors import UsageError
-    from migdoc.filesystem import write_atomically
+    from migdoc.util.filesystem import write_atomically
 
     try:
         write_atomically(output_file, report)
@@ -760,33 +759,17 @@ def fix(
 ):
     """Plan repairs and show them; --apply writes them. Exit 0 nothing to do / applied, 1 plan not applied
     (a proof of the planned tree failed, or the plan was not healthier)."""
-    from migdoc import doctor
-    from migdoc.errors import ApplyInterrupted, FixRefused, UsageError
-    from migdoc.filesystem import display_path, display_text
     from migdoc.model import FixOptions
-    from migdoc.output import fix as shown
+    from migdoc.reports.fix import FixPrinters, FixRequest, fix_report, undo_report
 
     project = _load(path, config, name, version_locations, is_read_only=not is_apply)
+    printers = FixPrinters(
+        out=functools.partial(click.echo, nl=False),
+        err=functools.partial(click.echo, err=True),
+        style=_styler(_is_terminal()),
+    )
     if is_undo:
-        undone = doctor.undo_fix(project)
-        shown_journal = display_path(undone.journal)
-        if not undone.kept and not undone.failed:
-            click.echo(f"restored the files of {shown_journal}")
-        elif undone.is_closed:
-            click.echo(
-                f"restored the files of {shown_journal} except {len(undone.kept)}, kept as they were changed "
-                "after the fix; the journal is closed"
-            )
-        else:
-            click.echo(
-                f"partly restored the files of {shown_journal}; the journal stays open: "
-                "`migdoc fix --undo` again finishes the restore"
-            )
-        for problem in undone.kept:
-            click.echo(f"migdoc: kept: {display_text(problem)}", err=True)
-        for problem in undone.failed:
-            click.echo(f"migdoc: not restored: {display_text(problem)}", err=True)
-        sys.exit(EXIT_FINDINGS if undone.kept or undone.failed else EXIT_OK)
+        sys.exit(undo_report(project, printers))
     options = FixOptions(
         is_renumber=is_renumber,
         is_archive=is_archive,
@@ -801,92 +784,20 @@ def fix(
         message=message,
         rev_id=rev_id,
     )
-    try:
-        proposal = doctor.plan_fix(project, options, database_url, base_ref=base_ref)
-    except FixRefused as exc:
-        if fmt == "json":  # the refusal's data on stdout; its one line still goes to stderr, exit 2
-            click.echo(shown.render_refusal_json(exc), nl=False)
-        raise
-    if proposal.plan is None and is_apply and proposal.overview:
-        if proposal.recommended is None:
-            raise UsageError(
-                "--apply: no plan can be recommended here (`migdoc fix` shows why); choose a strategy: "
-                + ", ".join(" ".join(f"--{s}" for s in plan.strategies) for plan in proposal.overview.values())
-            )
-        proposal = dataclasses.replace(proposal, plan=proposal.overview[proposal.recommended])
-    if proposal.plan is None:
-        proposals = proposal.overview or {}
-        if fmt == "json":
-            click.echo(shown.render_overview_json(proposals, proposal.recommended, proposal.not_recommended), nl=False)
-        elif show_diff:  # the recommended plan's diff (one plan, so `git apply` takes it), else each
-            chosen = [proposals[proposal.recommended]] if proposal.recommended else list(proposals.values())
-            click.echo("".join(shown.render_diff(p) for p in chosen), nl=False)
-        else:
-            overview = shown.render_overview(
-                proposals, _styler(_is_terminal()), proposal.recommended, proposal.not_recommended
-            )
-            click.echo(overview, nl=False)
-        sys.exit(EXIT_FINDINGS if proposals else EXIT_OK)
-    if is_apply and not proposal.plan.is_empty:
-        # proved before anything is written: the static proofs on what will be written, then the upgrade
-        proposal = doctor.prove_fix(
-            project,
-            proposal,
-            is_database_proof=not is_no_verify,
-            server_url=server_url,
-            pg_bindir=pg_bindir,
-            url_env=tuple(url_env) or ("DATABASE_URL",),
-            x_arguments=tuple(x_arguments),
-        )
-    plan = proposal.plan
-    if fmt == "json":
-        click.echo(shown.render_plan_json(plan), nl=False)
-    elif show_diff:
-        click.echo(shown.render_diff(plan), nl=False)
-        # A diff has no place for these, and they must not go unseen.
-        for action in plan.actions:
-            for warning in action.warnings:
-                click.echo(f"warning: {shown.printable(display_text(warning))}", err=True)
-        for line in shown.proof_lines(dataclasses.replace(plan, proofs=tuple(p for p in plan.proofs if not p.ok))):
-            click.echo(line.strip(), err=True)
-        if plan.realign is not None:
-            click.echo(
-                f"after applying, stamp the database: {shown.printable(display_text(plan.realign.command))}", err=True
-            )
-    else:
-        click.echo(shown.render_plan(plan, _styler(_is_terminal())), nl=False)
-    if not is_apply or plan.is_empty:
-        sys.exit(EXIT_FINDINGS if plan.actions or plan.unresolved else EXIT_OK)
-    failed = [proof for proof in plan.proofs if proof.is_failed]
-    if failed:
-        skip = " (--no-verify skips the database proof)" if failed[0].name == "upgrade" else ""
-        statement = f" [SQL: {' '.join(failed[0].statement.split())}]" if failed[0].statement else ""
-        click.echo(
-            f"migdoc: not applied: the {failed[0].name} proof failed: "
-            f"{shown.printable(display_text(failed[0].why + statement))}; nothing changed{skip}",
-            err=True,
-        )
-        sys.exit(EXIT_FINDINGS)
-    try:
-        result = doctor.apply_fix(project, proposal)
-    except ApplyInterrupted as exc:
-        word = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
-        click.echo(f"migdoc: {word} ({signal.Signals(exc.signum).name}) while applying; {exc.note}", err=True)
-        sys.exit(128 + exc.signum)
-    counts = f"errors {result.errors_before} -> {result.errors_after}, warnings {result.warnings_before} -> {result.warnings_after}"
-    if result.is_rolled_back:
-        click.echo(f"migdoc: not applied: the result was not healthier ({counts}); every file was restored", err=True)
-        sys.exit(EXIT_FINDINGS)
-    click.echo(
-        f"applied {len(plan.actions)} actions ({counts}); journal {display_path(result.journal)}; `migdoc fix --undo` reverts",
-        err=True,
+    request = FixRequest(
+        options=options,
+        fmt=fmt,
+        database_url=database_url,
+        base_ref=base_ref,
+        show_diff=show_diff,
+        is_apply=is_apply,
+        is_no_verify=is_no_verify,
+        server_url=server_url,
+        pg_bindir=pg_bindir,
+        url_env=tuple(url_env) or ("DATABASE_URL",),
+        x_arguments=tuple(x_arguments),
     )
-    if plan.realign is not None:
-        # Never run by migdoc: the database is only ever read.
-        click.echo(
-            f"now stamp the database (migdoc did not): {shown.printable(display_text(plan.realign.command))}", err=True
-        )
-    sys.exit(EXIT_FINDINGS if plan.unresolved else EXIT_OK)
+    sys.exit(fix_report(project, request, printers))
 
 
 @cli.command(
@@ -921,7 +832,8 @@ def dryrun(path, config, name, version_locations, fmt, deployed_url, **options):
             "--database-url is the deployed database, which the dry-run never uses; "
             "pass --server URL (or MIGDOC_DRYRUN_SERVER) for a server migdoc may create a throwaway database on"
         )
-    from migdoc.reports import DryrunPrinters, dryrun_path
+    from migdoc.options import DryrunPrinters
+    from migdoc.reports.check import dryrun_path
 
     dryrun_options = _dryrun_options_of(options)
     printers = _dryrun_printers(not dryrun_options.no_downgrade) if fmt == "text" else DryrunPrinters()
@@ -938,7 +850,7 @@ def main(argv: list[str] | None = None) -> None:
     The console script starts at :func:`migdoc.__main__.main`, which handles
     signals before this module is even imported; a caller of this function
     gets the same from its first line."""
-    from migdoc import interrupts
+    from migdoc.util import interrupts
 
     interrupts.install()
     try:

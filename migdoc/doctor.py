@@ -18,13 +18,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from migdoc.config import ProjectLayout, find_layout
+from migdoc.chain.graph import RevisionGraph, build_graph
 from migdoc.errors import ConfigError, UsageError
-from migdoc.filesystem import display_path, project_path
-from migdoc.graph import RevisionGraph, build_graph
 from migdoc.model import CheckResult, FixOptions, Plan, RevisionFile
+from migdoc.project.config import find_layout
+from migdoc.project.layout import ProjectLayout
+from migdoc.project.scan import folder_problems, gc_paused, read_archived, read_project_files
 from migdoc.rules import CheckContext, run_checks, selected_codes
-from migdoc.scan import folder_problems, gc_paused, read_archived, read_project_files
+from migdoc.util.filesystem import display_path, project_path
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def deployment_context(project: Project, database_url: str | None, base_ref: str
 
         fields["merged"] = merge_with_ref(project.layout, project.files, base_ref)
     if database_url is not None:
-        from migdoc.deployed import read_deployed_revisions
+        from migdoc.database.deployed import read_deployed_revisions
         from migdoc.gitref import find_lost_revisions
 
         deployed = read_deployed_revisions(database_url).revisions
@@ -157,9 +158,9 @@ def project_status(project: Project, database_url: str | None):
     Returns the masked :class:`DeployedState`, the :class:`DeploymentStatus`,
     and for each revision no file declares, where it went (archive or git).
     """
-    from migdoc.deployed import configured_database_url, read_deployed_revisions
+    from migdoc.database.deployed import configured_database_url, read_deployed_revisions
+    from migdoc.database.upgrades import compute_status
     from migdoc.gitref import find_lost_revisions
-    from migdoc.upgrades import compute_status
 
     if database_url is None:
         database_url = configured_database_url(project.layout.config_file, project.layout.ini_section)
@@ -198,7 +199,7 @@ def graph_problems(project: Project) -> dict[str, list[str]]:
 def repository_root(project: Project) -> Path:
     """The folder SARIF paths are relative to: the repository holding the project (the
     nearest folder upward with ``.git``), else the project's own folder."""
-    from migdoc.filesystem import repository_root as holding
+    from migdoc.util.filesystem import repository_root as holding
 
     return holding(project.layout.root)
 
@@ -257,8 +258,8 @@ def plan_fix(
 
     ``database_url``: the deployed database is read (read-only) so that applied revisions
     are warned about and the ``alembic stamp`` it needs afterwards is named."""
-    from migdoc import apply as applying
-    from migdoc.planner import not_recommended, plan_overview, plan_repairs, recommend
+    from migdoc.fix import apply as applying
+    from migdoc.fix.planner import not_recommended, plan_overview, plan_repairs, recommend
 
     folders = applying.project_folders(project.layout)
     unfinished = applying.unfinished_journal(project.layout.root, folders)
@@ -270,8 +271,8 @@ def plan_fix(
         options = replace(options, archive_dir=project_path(options.archive_dir))
     now, archive_dir = options.now, options.archive_dir
     if database_url:
-        from migdoc.deployed import read_deployed_revisions
-        from migdoc.upgrades import applied_revisions
+        from migdoc.database.deployed import read_deployed_revisions
+        from migdoc.database.upgrades import applied_revisions
 
         current = read_deployed_revisions(database_url).revisions  # read-only; raises before anything is planned
         config_file = project.layout.config_file
@@ -316,7 +317,7 @@ def _is_proved(plan: Plan) -> bool:
 def _proved(project: Project, context, plan: Plan) -> Plan:
     """``plan`` with the static proofs on its planned tree (a failed one refuses it), judged by
     the project's own rule selection and severities."""
-    from migdoc.planner.verify import prove_statically
+    from migdoc.fix.planner.verify import prove_statically
 
     settings = project.layout.settings
     codes = selected_codes(select=settings.select, ignore=settings.ignore)
@@ -343,9 +344,9 @@ def prove_fix(
     ``is_database_proof``, the upgrade from base to heads of the planned tree on a throwaway
     PostgreSQL (found as the dry-run finds one; not run, and said so, where there is none).
     Nothing of the project is written; :func:`apply_fix` refuses a plan a proof failed."""
-    from migdoc import plan_proof
     from migdoc.errors import EnvironmentProblem
-    from migdoc.planner.verify import with_proofs
+    from migdoc.fix import plan_proof
+    from migdoc.fix.planner.verify import with_proofs
 
     assert proposal.plan is not None
     plan = plan_proof.render_templates(project.layout, replace(proposal.plan, proofs=()))
@@ -381,8 +382,8 @@ def _readable_notes(plan: Plan, root: Path) -> Plan:
     one that still reads right from the project's root (an absolute path outside it stays
     as it is). The plan's own paths stay absolute, so it applies from any folder. A file still
     to be rendered from the project's template keeps its preview as the diff shows it."""
-    from migdoc.filesystem import display_text
     from migdoc.model import CreateFile
+    from migdoc.util.filesystem import display_text
 
     def readable(action):
         if not isinstance(action, CreateFile):
@@ -400,8 +401,8 @@ def apply_fix(project: Project, proposal: FixProposal, recheck: Callable[[], Che
 
     The first SIGINT/SIGTERM while writing rolls back and raises ``ApplyInterrupted``.
     ``recheck``: how to check the written project (default: read it again, check it)."""
-    from migdoc import apply as applying
-    from migdoc.dryrun.signals import first_signal_guarded
+    from migdoc.fix import apply as applying
+    from migdoc.util.signals import first_signal_guarded
 
     assert proposal.plan is not None
     failed = [p for p in proposal.plan.proofs if p.is_failed]
@@ -409,7 +410,7 @@ def apply_fix(project: Project, proposal: FixProposal, recheck: Callable[[], Che
         from migdoc.errors import ApplyError
 
         raise ApplyError(f"not applied: the {failed[0].name} proof failed: {failed[0].why}; nothing changed")
-    from migdoc.plan_proof import render_templates
+    from migdoc.fix.plan_proof import render_templates
 
     # a file still to be rendered from the project's template is rendered now (never its preview written)
     plan = render_templates(project.layout, proposal.plan)
@@ -427,15 +428,15 @@ def apply_fix(project: Project, proposal: FixProposal, recheck: Callable[[], Che
 def undo_fix(project: Project):
     """Restore the files of the last applied fix (an ``apply.UndoResult``: its journal, the
     files kept as changed since the fix, the restores that failed)."""
-    from migdoc import apply as applying
+    from migdoc.fix import apply as applying
 
     return applying.undo_last(project.layout.root, applying.project_folders(project.layout))
 
 
 def read_plan_inputs(project: Project, diagnostics, archive_dir: str | None = None, now: datetime | None = None):
     """Read the texts and folder listings the pure planner needs (the edge of ``fix``)."""
-    from migdoc.planner import PlanContext
-    from migdoc.reader import decode_source
+    from migdoc.fix.planner import PlanContext
+    from migdoc.project.reader import decode_source
 
     layout = project.layout
     sources: dict[str, str] = {}
@@ -535,7 +536,7 @@ def dryrun_project(
 
     The first SIGINT/SIGTERM unwinds through the clean-up; later ones wait for it."""
     from migdoc.dryrun import results, runner
-    from migdoc.dryrun.signals import first_signal_guarded
+    from migdoc.util.signals import first_signal_guarded
 
     load_check = check_project(project, select=results.LOAD_CODES)
     with first_signal_guarded():

@@ -20,13 +20,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from migdoc.config import ProjectLayout
+from migdoc.chain.graph import build_graph
 from migdoc.errors import EnvironmentProblem, UsageError
-from migdoc.filesystem import read_regular_file
-from migdoc.graph import build_graph
 from migdoc.model import RevisionFile
-from migdoc.reader import read_revision
-from migdoc.scan import SOURCE_FILE, list_version_files
+from migdoc.project.layout import ProjectLayout
+from migdoc.project.reader import read_revision
+from migdoc.project.scan import SOURCE_FILE, list_version_files
+from migdoc.util.filesystem import read_regular_file
 
 OURS, THEIRS, COMMON = "ours", "theirs", "common"
 

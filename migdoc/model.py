@@ -7,7 +7,7 @@ Paths: every path a record holds (``RevisionFile.path``, ``Diagnostic.file`` and
 absolute and normalised, the version folders' symlinks resolved as the configuration
 resolves them: it names the same file whatever the current directory was when the
 project was read, or is when a record is used. Only what a person reads shows paths
-relative to the current directory (``migdoc.filesystem.display_path`` and
+relative to the current directory (``migdoc.util.filesystem.display_path`` and
 ``display_text``, called by the outputs). The exceptions are records of other trees
 that have no place on disk: a file at a git ref is ``REF:path/in/repository``.
 
@@ -177,7 +177,7 @@ class Summary:
     files: int
     revisions: int
     heads: int
-    """How many distinct revision ids are heads (:attr:`migdoc.graph.RevisionGraph.head_revisions`)."""
+    """How many distinct revision ids are heads (:attr:`migdoc.chain.graph.RevisionGraph.head_revisions`)."""
     errors: int
     warnings: int
     info: int
@@ -365,7 +365,7 @@ class Plan:
     refusal: Refusal | None = None
     """When the strategy refused (the overview of ``fix`` without a strategy): why, and the flag."""
     proofs: tuple[Proof, ...] = ()
-    """What was proved on the planned tree (``migdoc.planner.verify``); empty: not yet proved."""
+    """What was proved on the planned tree (``migdoc.fix.planner.verify``); empty: not yet proved."""
 
     @property
     def is_empty(self) -> bool:

@@ -7,8 +7,8 @@ import warnings
 from datetime import datetime
 from pathlib import Path
 
-from migdoc import apply as applying
 from migdoc import doctor
+from migdoc.fix import apply as applying
 from migdoc.model import Plan
 
 NOW = datetime(2025, 12, 20, 10, 0, 0)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from migdoc.graph import build_graph
+from migdoc.chain.graph import build_graph
 from migdoc.model import Diagnostic, RevisionFile, Severity
-from migdoc.reader import read_revision
+from migdoc.project.reader import read_revision
 from migdoc.rules import RULES, CheckContext, run_checks
 
 UNSET = object()

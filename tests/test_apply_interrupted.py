@@ -23,8 +23,8 @@ from click.testing import CliRunner
 from environment import is_root, require
 from fixhelp import NOW, apply_for, plan_for, snapshot
 
-from migdoc import apply as applying
 from migdoc.cli import cli
+from migdoc.fix import apply as applying
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -177,7 +177,7 @@ def test_item3_real_full_disk_on_a_tiny_tmpfs(tiny_disk, monkeypatch):
 
 _KILLER = """
 import os, signal, sys
-from migdoc import apply as applying
+from migdoc.fix import apply as applying
 from migdoc.cli import main
 
 where, count, signum = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from migdoc import apply as applying
+from migdoc.fix import apply as applying
 from tests.fixhelp import apply_for, plan_for, snapshot
 
 

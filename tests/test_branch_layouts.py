@@ -5,8 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 from test_graph import rev
 
+from migdoc.chain.graph import build_graph
 from migdoc.cli import cli
-from migdoc.graph import build_graph
 from migdoc.model import Assignment, Severity
 from migdoc.rules import CheckContext, run_checks
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from migdoc import filesystem
 from migdoc.cli import cli
+from migdoc.util import filesystem
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CONCISE_LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>MD\d{3}) \[(?P<rev>[^\]]+)\] \S")

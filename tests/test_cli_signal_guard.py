@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from migdoc.dryrun.signals import FirstSignalGuard, Interrupted
+from migdoc.util.signals import FirstSignalGuard, Interrupted
 
 
 @pytest.fixture

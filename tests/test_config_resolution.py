@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from test_project import assert_one_line_exit_2
 
 from migdoc.cli import cli
-from migdoc.config import find_layout
+from migdoc.project.config import find_layout
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -166,7 +166,7 @@ def test_a_packaged_applications_script_location_is_found_from_the_folder_above(
     relative to site-packages, where the application runs Alembic. From any other folder
     neither the current directory nor the ini's folder holds it: the folder above that does
     is read, and a note says so."""
-    from migdoc.config import find_layout
+    from migdoc.project.config import find_layout
 
     site = tmp_path / "site-packages"
     scripts = site / "shopapp" / "store" / "db_migrations"

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from migdoc.cli import cli
-from migdoc.deployed import read_deployed_revisions
+from migdoc.database.deployed import read_deployed_revisions
 from migdoc.errors import DatabaseError
-from migdoc.masking import mask_secrets, mask_url, remember_secret
+from migdoc.util.masking import mask_secrets, mask_url, remember_secret
 
 
 def run(*args: str, env: dict[str, str] | None = None):
@@ -167,7 +167,7 @@ def test_postgres_transaction_refuses_writes(pg_database, monkeypatch):
     from sqlalchemy.exc import InternalError, OperationalError, ProgrammingError
     from sqlalchemy.pool import NullPool
 
-    import migdoc.deployed as database
+    import migdoc.database.deployed as database
 
     engine = create_engine(pg_database, poolclass=NullPool)
     try:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import FIXTURES
 
 from migdoc.cli import cli
-from migdoc.deployed import _within
+from migdoc.database.deployed import _within
 from migdoc.errors import DatabaseError
 
 TIMEOUT = "2"

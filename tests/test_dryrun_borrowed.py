@@ -14,8 +14,8 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from migdoc import owner
 from migdoc.cli import cli
+from migdoc.util import owner
 
 pytestmark = pytest.mark.postgres
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from migdoc.cli import cli
-from migdoc.dryrun.drift import compare_models, comparison_options, describe
+from migdoc.dryrun.model_drift import compare_models, comparison_options, describe
 
 pytestmark = pytest.mark.postgres
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from migdoc import owner
 from migdoc.cli import cli
 from migdoc.dryrun import cache, cluster
+from migdoc.util import owner
 
 PASSWORD = "pa%ss/w@rd:50%"  # '%' (and what forces percent-encoding) in a real role's password
 

@@ -16,9 +16,7 @@ from click.testing import CliRunner
 from migdoc.cli import cli
 
 # what the part that runs in the project's Python imports: migdoc's own dry-run modules
-CHILD_MODULES = (
-    "migdoc.dryrun.child, migdoc.dryrun.runner, migdoc.dryrun.drift, migdoc.dryrun.drivers, migdoc.dryrun.driver_choice"
-)
+CHILD_MODULES = "migdoc.dryrun.child, migdoc.dryrun.runner, migdoc.dryrun.model_drift, migdoc.dryrun.drivers, migdoc.dryrun.driver_choice"
 # alembic's and sqlalchemy's own dependencies, and the drivers
 ALLOWED = {"alembic", "sqlalchemy", "mako", "markupsafe", "typing_extensions", "greenlet", "psycopg", "psycopg2"}
 ALLOWED |= {"psycopg_binary", "psycopg_c", "pg8000", "asyncpg", "importlib_metadata", "importlib_resources", "tomli"}

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from gitutil import git
 from test_dryrun_limits import generated_chain
 
+from migdoc.chain.graph import build_graph
 from migdoc.cli import cli
 from migdoc.dryrun.scope import ref_scope, since_scope
 from migdoc.errors import UsageError
-from migdoc.graph import build_graph
-from migdoc.reader import read_revision
+from migdoc.project.reader import read_revision
 
 
 def run(*args: str):

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from environment import is_ci
 
-from migdoc import masking
 from migdoc.dryrun import binaries, cache, cluster, users
 from migdoc.errors import EnvironmentProblem
+from migdoc.util import masking
 
 pytestmark = pytest.mark.postgres
 

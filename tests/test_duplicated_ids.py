@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 
-from migdoc.graph import build_graph
+from migdoc.chain.graph import build_graph
+from migdoc.chain.window import Window, cut_graph
+from migdoc.database.upgrades import applied_revisions, compute_status
 from migdoc.model import RevisionFile
 from migdoc.output.status import render_status, render_status_json
 from migdoc.output.text import render_graph
-from migdoc.upgrades import applied_revisions, compute_status
-from migdoc.window import Window, cut_graph
 
 
 def _chain():

@@ -90,7 +90,7 @@ def test_early_sigint_and_sigterm_exit_130_143_with_one_line(project, silent_dat
 
 SWALLOWED = """
 import signal, sys, time
-from migdoc import interrupts
+from migdoc.util import interrupts
 interrupts.install()
 class Collected:
     def __del__(self):  # Python cannot raise from here: it prints "Exception ignored" and goes on
@@ -144,7 +144,7 @@ def test_a_signal_while_click_parses_the_arguments_is_reported_not_aborted(monke
     """click turns a KeyboardInterrupt raised outside a command (while it parses) into
     Abort ("aborted", exit 2); a signal that lands there is still 143 with its line."""
     from migdoc import cli
-    from migdoc.interrupts import Interrupted
+    from migdoc.util.interrupts import Interrupted
 
     def interrupted_while_parsing(*args, **kwargs):
         raise Interrupted(signal.SIGTERM)

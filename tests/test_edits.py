@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from migdoc.edits import apply_edits, relink_edits, unified_diff
 from migdoc.errors import EditError
-from migdoc.reader import read_revision
+from migdoc.fix.edits import apply_edits, relink_edits, unified_diff
+from migdoc.project.reader import read_revision
 
 HEADER = '"""msg\n\nRevision ID: 0009\nRevises: {revises}\nCreate Date: 2025-01-01\n\n"""\n'
 

@@ -12,7 +12,7 @@ from fixhelp import apply_for, plan_for
 
 import migdoc
 from migdoc import errors
-from migdoc.lock import project_lock, refuse_if_locked
+from migdoc.fix.lock import project_lock, refuse_if_locked
 from migdoc.model import CreateFile
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from migdoc.deployed import database_timeout
+from migdoc.database.deployed import database_timeout
 from migdoc.dryrun.binaries import find_binaries
 from migdoc.dryrun.failures import raise_if_missing_module
 from migdoc.errors import EnvironmentProblem, UsageError

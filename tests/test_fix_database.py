@@ -15,9 +15,9 @@ from fixhelp import plan_for
 from golden import assert_golden
 
 from migdoc.cli import cli
+from migdoc.database.upgrades import applied_revisions
 from migdoc.doctor import load_project
 from migdoc.model import EditText, MoveFile
-from migdoc.upgrades import applied_revisions
 
 ARCHIVE_DIR = "fix_story/migrations/archive/2025-12-20"
 STAMP_0025 = "alembic -c fix_story/alembic.ini stamp --purge 0025"

@@ -73,8 +73,8 @@ def test_merge_takes_message_and_rev_id_as_alembic_merge_does(copy_fixture):
     from fixhelp import alembic_heads, apply_for, plan_for
 
     from migdoc.doctor import load_project
+    from migdoc.fix.plan_proof import render_templates
     from migdoc.model import CreateFile
-    from migdoc.plan_proof import render_templates
 
     root = copy_fixture("fix_merge")
     plan = plan_for("fix_merge", is_merge=True, message="join billing and audit", rev_id="0005")

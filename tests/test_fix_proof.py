@@ -14,13 +14,13 @@ from click.testing import CliRunner
 from fixhelp import NOW, snapshot
 
 from migdoc import doctor
+from migdoc.chain.graph import build_graph
 from migdoc.cli import cli
 from migdoc.errors import ApplyError, EnvironmentProblem
-from migdoc.graph import build_graph
+from migdoc.fix.planner import PlanContext
+from migdoc.fix.planner.verify import is_proved, planned_files, prove_plan, prove_statically
 from migdoc.model import CreateFile, EditText, Plan, Severity
-from migdoc.planner import PlanContext
-from migdoc.planner.verify import is_proved, planned_files, prove_plan, prove_statically
-from migdoc.reader import read_revision
+from migdoc.project.reader import read_revision
 from migdoc.rules import CheckContext, run_checks
 
 VERSIONS = "/p/versions"
@@ -133,8 +133,8 @@ def test_the_planned_tree_reads_a_file_still_to_be_rendered_from_the_revision_it
 
 
 def plan_for_context(context: PlanContext) -> Plan:
+    from migdoc.fix.planner import plan_repairs
     from migdoc.model import FixOptions
-    from migdoc.planner import plan_repairs
 
     return plan_repairs(context, FixOptions(is_merge=True, now=NOW))
 
@@ -288,7 +288,7 @@ def test_a_merge_file_from_alembics_generic_template_is_caught_by_the_upgrade(co
     generic = revision_text("0003", ("0002a", "0002b"))  # `def upgrade():` as a built-in template writes it
     (merge,) = proposal.plan.actions
     monkeypatch.setattr(
-        "migdoc.plan_proof.render_templates",
+        "migdoc.fix.plan_proof.render_templates",
         lambda layout, plan: replace(plan, actions=(replace(merge, content=generic, template=None),), proofs=()),
     )
     proved = doctor.prove_fix(project, proposal, server_url=pg_server.url)
@@ -370,7 +370,7 @@ def test_apply_of_a_plan_a_static_proof_refutes_writes_nothing(copy_fixture):
 
 
 def test_the_planned_copy_never_writes_through_a_symlink_to_the_project(tmp_path):
-    from migdoc.plan_proof import planned_copy
+    from migdoc.fix.plan_proof import planned_copy
 
     root = tmp_path / "p"
     versions = root / "migrations" / "versions"

@@ -13,11 +13,11 @@ from fixhelp import NOW
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from migdoc import apply as applying
 from migdoc.doctor import check_project, load_project, read_plan_inputs
 from migdoc.errors import FixRefused
+from migdoc.fix import apply as applying
+from migdoc.fix.planner import plan_repairs
 from migdoc.model import CreateFile, FixOptions
-from migdoc.planner import plan_repairs
 
 COLUMNS = ("a", "b", "c", "d")
 

@@ -23,8 +23,8 @@ from migdoc import doctor
 from migdoc.cli import cli
 from migdoc.doctor import check_project, load_project
 from migdoc.errors import MigdocError, PlanInvariantError
+from migdoc.fix.planner.overview import check_one_edit_per_line
 from migdoc.model import EditText, FixOptions, MoveFile, TextEdit
-from migdoc.planner.overview import check_one_edit_per_line
 
 
 def run(*args: str):
@@ -136,7 +136,7 @@ def test_the_copied_branch_is_kept_whole_never_archived(copy_fixture):
 
 def test_archive_is_not_recommended_where_a_kept_revision_uses_what_it_archives(tmp_path, monkeypatch):
     """Two files declare 0002; keeping the wrong one would archive the table 0003 indexes."""
-    from migdoc.planner.overview import archive_unsafe_reason
+    from migdoc.fix.planner.overview import archive_unsafe_reason
 
     (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
     versions = tmp_path / "migrations" / "versions"
@@ -253,7 +253,7 @@ def test_relink_with_base_ref_on_a_reverted_state_plans_one_edit_and_no_loop(tmp
     REF already holds 0004 on top of 0003. --relink re-points 0003 at the branch head; the
     base-ref step used to re-point it once more, onto 0004 (a loop), in a second edit of the
     same line, and took REF's own head for new ("main has 0 heads ()")."""
-    from migdoc.planner import plan_repairs
+    from migdoc.fix.planner import plan_repairs
 
     (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
     versions = tmp_path / "migrations" / "versions"
@@ -333,7 +333,7 @@ def test_the_pull_request_merged_later_moves_even_when_its_commit_is_older(copy_
 
 def test_the_recommendation_is_the_highest_ranked_plan_that_is_proved(copy_fixture):
     """One function picks the recommendation; the proof of a plan (verify) plugs in there."""
-    from migdoc.planner import plan_overview, recommend
+    from migdoc.fix.planner import plan_overview, recommend
 
     copy_fixture("fix_rebase_fork")
     project = load_project("fix_rebase_fork")
@@ -348,7 +348,7 @@ def test_the_recommendation_is_the_highest_ranked_plan_that_is_proved(copy_fixtu
 
 
 def test_a_branch_the_database_applied_stays_and_the_other_moves(copy_fixture):
-    from migdoc.planner import plan_repairs
+    from migdoc.fix.planner import plan_repairs
 
     copy_fixture("fix_rebase_fork")
     project = load_project("fix_rebase_fork")
@@ -378,7 +378,7 @@ def test_a_branch_the_database_applied_stays_and_the_other_moves(copy_fixture):
 def test_ids_that_are_whole_file_names_get_the_copys_whole_name_back(tmp_path, monkeypatch):
     """notifications-api's style: the id is the file's stem (0176_alter_billing_columns); a file
     named 0177_add_virus_scan_statuses.py that kept 0176's id gets 0177_add_virus_scan_statuses."""
-    from migdoc.planner import plan_repairs
+    from migdoc.fix.planner import plan_repairs
 
     (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
     versions = tmp_path / "migrations" / "versions"

@@ -3,7 +3,7 @@ their ids, changes only the id part, and refuses when the pattern is unclear."""
 
 from __future__ import annotations
 
-from migdoc.planner.renumber import infer_pattern, rename_by_pattern
+from migdoc.fix.planner.renumber import infer_pattern, rename_by_pattern
 
 DATED = [
     ("2022_05_01_101010_a1b2c3d4e5f6_create_users", "a1b2c3d4e5f6"),

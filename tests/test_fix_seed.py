@@ -143,8 +143,8 @@ def test_the_deployed_database_outweighs_the_name_and_a_database_past_the_id_say
     from fixhelp import NOW
 
     from migdoc.doctor import read_plan_inputs
+    from migdoc.fix.planner import plan_repairs
     from migdoc.model import FixOptions
-    from migdoc.planner import plan_repairs
 
     copy_fixture("fix_seed")
     project = load_project("fix_seed")

@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from fixhelp import alembic_heads, apply_for, plan_for, snapshot
 from golden import assert_golden
 
-from migdoc.apply import undo_last
 from migdoc.cli import cli
 from migdoc.doctor import check_project, load_project
+from migdoc.fix.apply import undo_last
 from migdoc.model import CreateFile, EditText, MoveFile
 from migdoc.output.fix import render_diff, render_plan, render_plan_json
 

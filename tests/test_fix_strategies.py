@@ -12,9 +12,9 @@ from golden import assert_golden
 from migdoc.cli import cli
 from migdoc.doctor import check_project, load_project
 from migdoc.errors import ApplyError
+from migdoc.fix.plan_proof import render_templates
 from migdoc.model import CreateFile, RenameFile
 from migdoc.output.fix import render_diff, render_plan
-from migdoc.plan_proof import render_templates
 
 
 def run(*args: str):

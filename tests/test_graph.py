@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migdoc.graph import build_graph, missing_node
+from migdoc.chain.graph import build_graph, missing_node
 from migdoc.model import RevisionFile
 
 

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 from environment import is_ci
 
+from migdoc.chain.graph import build_graph
+from migdoc.chain.window import Window, cut_graph
 from migdoc.cli import cli
-from migdoc.graph import build_graph
 from migdoc.model import Header, RevisionFile
 from migdoc.output import dot, html, mermaid, text
-from migdoc.window import Window, cut_graph
 
 with warnings.catch_warnings():
     # pydot's grammar still calls pyparsing's old camelCase names, once, when its parser loads

@@ -17,10 +17,10 @@ import warnings
 import pytest
 from alembic.script.revision import Revision, RevisionMap
 
-from migdoc.graph import build_graph
+from migdoc.chain.graph import build_graph
+from migdoc.fix.planner.context import PlanContext, PlanState
+from migdoc.fix.planner.merge import plan_merge
 from migdoc.model import FixOptions, RevisionFile
-from migdoc.planner.context import PlanContext, PlanState
-from migdoc.planner.merge import plan_merge
 from migdoc.rules import CheckContext, run_checks
 from tests.conftest import FIXTURES
 

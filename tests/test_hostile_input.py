@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from hostile import run_migdoc, write_project
 
 from migdoc.cli import cli
-from migdoc.filesystem import MAX_FILE_BYTES
+from migdoc.util.filesystem import MAX_FILE_BYTES
 
 
 def run(*args: str):

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from environment import require_tool
 
-from migdoc.graph import build_graph
+from migdoc.chain.graph import build_graph
 from migdoc.model import RevisionFile
 from migdoc.output.html import render_graph
 

@@ -26,18 +26,20 @@ EDGES = {
     "migdoc.__main__",
     "migdoc.cli",
     "migdoc.doctor",
-    "migdoc.config",
-    "migdoc.config_files",
-    "migdoc.scan",
-    "migdoc.read_cache",
-    "migdoc.cache_files",
-    "migdoc.result_cache",
-    "migdoc.reports",
-    "migdoc.apply",
-    "migdoc.plan_proof",
-    "migdoc.journal",
-    "migdoc.lock",
-    "migdoc.deployed",
+    "migdoc.project.config",
+    "migdoc.project.layout",
+    "migdoc.project.config_files",
+    "migdoc.project.scan",
+    "migdoc.project.read_cache",
+    "migdoc.cache.files",
+    "migdoc.cache.results",
+    "migdoc.reports.check",
+    "migdoc.reports.fix",
+    "migdoc.fix.apply",
+    "migdoc.fix.plan_proof",
+    "migdoc.fix.journal",
+    "migdoc.fix.lock",
+    "migdoc.database.deployed",
     "migdoc.gitref",
     "migdoc.dryrun.binaries",
     "migdoc.dryrun.users",
@@ -52,7 +54,7 @@ EDGES = {
     "migdoc.dryrun.failures",
     "migdoc.dryrun.alembic_env",
     "migdoc.dryrun.schema",
-    "migdoc.dryrun.drift",
+    "migdoc.dryrun.model_drift",
     "migdoc.dryrun.process",
     "migdoc.dryrun.child",
     "migdoc.dryrun.driver_choice",
@@ -64,14 +66,20 @@ EDGES = {
 # owner of a lock or leftover, signal handling; and the package markers.
 HELPERS = {
     "migdoc",
-    "migdoc.dryrun",
+    "migdoc.cache",
+    "migdoc.chain",
     "migdoc.database",
+    "migdoc.dryrun",
+    "migdoc.fix",
     "migdoc.output",
-    "migdoc.filesystem",
-    "migdoc.masking",
-    "migdoc.owner",
-    "migdoc.interrupts",
-    "migdoc.dryrun.signals",
+    "migdoc.project",
+    "migdoc.reports",
+    "migdoc.util",
+    "migdoc.util.filesystem",
+    "migdoc.util.masking",
+    "migdoc.util.owner",
+    "migdoc.util.interrupts",
+    "migdoc.util.signals",
 }
 
 PROBE = """
@@ -106,7 +114,7 @@ def test_every_module_has_a_room():
     modules = set(all_modules())
     assert len(modules) > 40  # the walk found the package, not an empty folder
     core = modules - EDGES - HELPERS
-    assert {"migdoc.model", "migdoc.graph", "migdoc.planner.archive", "migdoc.output.text"} <= core
+    assert {"migdoc.model", "migdoc.chain.graph", "migdoc.fix.planner.archive", "migdoc.output.text"} <= core
     assert EDGES <= modules and HELPERS <= modules, "a room names a module that no longer exists"
 
 
@@ -122,3 +130,51 @@ def test_the_core_imports_no_edge():
     for name in sorted(core):
         edges = sorted(set(imports[name]) & EDGES)
         assert not edges, f"the core module {name} imports the edge(s) {edges}"
+
+
+def test_no_circle_of_imports_lazy_ones_included():
+    """Two rooms that need each other share a third below both: a circle ties rooms that should
+    stand apart. Every import counts, inside functions and ``TYPE_CHECKING`` blocks too."""
+    from import_graph import circles, import_graph
+
+    graph = import_graph()
+    assert graph.number_of_nodes() > 40 and graph.number_of_edges() > 100  # the walk read the package
+    assert circles(graph) == []
+
+
+def test_the_circle_finder_finds_a_planted_circle(tmp_path):
+    from import_graph import circles, import_graph
+
+    package = tmp_path / "migdoc"
+    (package / "inner").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "inner" / "__init__.py").write_text("")
+    (package / "a.py").write_text("from migdoc.inner import b\n")
+    (package / "inner" / "b.py").write_text("def late():\n    from .. import a\n")
+    assert circles(import_graph(package)) == [["migdoc.a", "migdoc.inner.b"]]
+
+
+def test_every_module_says_what_it_is_for():
+    """A module's place says which stage it serves; its first line says what it is for."""
+    import ast
+
+    from import_graph import module_files
+
+    for name, path in module_files().items():
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert docstring.strip(), f"{name} ({path}) has no docstring"
+
+
+def test_the_architecture_page_names_every_room():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "architecture.md").read_text()
+    rooms = {name.split(".")[1] for name in all_modules() if name.count(".") >= 1}
+    packages = {room for room in rooms if (Path(migdoc.__file__).parent / room).is_dir()}
+    assert packages and all(f"`migdoc/{room}/`" in page for room in packages), sorted(packages)
+
+
+def test_rules_are_listed_by_code():
+    from migdoc.rules import RULES
+
+    assert list(RULES) == sorted(RULES) and len(RULES) >= 24

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from test_project import assert_one_line_exit_2
 
 from migdoc.cli import cli
-from migdoc.config import find_layout
+from migdoc.project.config import find_layout
 
 
 def run(*args: str):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 
-from migdoc.graph import build_graph
+from migdoc.chain.graph import build_graph
+from migdoc.fix.planner import PlanContext, plan_overview, plan_repairs
 from migdoc.model import FixOptions, FunctionBody, Header, MoveFile, Operation, RevisionFile
-from migdoc.planner import PlanContext, plan_overview, plan_repairs
 from migdoc.rules import CheckContext, run_checks
 
 NOW = datetime(2025, 12, 20, 10, 0, 0)

@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES
 
-from migdoc import masking
 from migdoc.cli import cli
-from migdoc.masking import mask_secrets, mask_url
+from migdoc.util import masking
+from migdoc.util.masking import mask_secrets, mask_url
 
 SECRET = "Tr0ub4dor/x?y"
 """Holds a slash and a question mark: the characters the old textual masks cut passwords at."""
@@ -79,7 +79,7 @@ def test_there_is_one_masking_function():
             assert not re.search(r"^def mask_(url|secrets)\b", text, re.M), f"{path}: a second masking function"
             # masking by hand misses what SQLAlchemy misreads (an unencoded "@" in a password)
             assert "hide_password=True" not in text, (
-                f"{path} masks a URL by hand: use migdoc.masking.mask_url(url.render_as_string(hide_password=False))"
+                f"{path} masks a URL by hand: use migdoc.util.masking.mask_url(url.render_as_string(hide_password=False))"
             )
 
 

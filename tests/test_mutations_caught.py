@@ -67,8 +67,8 @@ from pathlib import Path
 import pytest
 from fixhelp import apply_for, plan_for, snapshot
 
-from migdoc import apply as applying
 from migdoc.doctor import load_project
+from migdoc.fix import apply as applying
 from migdoc.model import CheckResult, Diagnostic, Severity, Summary
 from migdoc.output.github import render_check
 
@@ -225,7 +225,7 @@ def test_prefix_resolution_matches_alembic_for_every_prefix_length(name):
     ``1234``, ``ab`` finds nothing (two ids start so), ``abc`` is an id itself."""
     from rulekit import revision
 
-    from migdoc.graph import build_graph
+    from migdoc.chain.graph import build_graph
 
     graph = build_graph([revision(rev, down) for rev, down in PREFIX_CHAIN])
     index = graph.resolve(name)
@@ -238,7 +238,7 @@ def test_a_label_owned_by_two_revisions_resolves_to_neither():
     nothing, as a dependency or as a name, rather than to whichever file came first."""
     from rulekit import revision
 
-    from migdoc.graph import build_graph
+    from migdoc.chain.graph import build_graph
 
     graph = build_graph([revision("a1", None, labels=("shared",)), revision("b1", None, labels=("shared",))])
     assert graph.resolve("shared") is None and graph.resolve_dependency("shared") is None
@@ -287,8 +287,8 @@ def choose(root: Path, options=None, added=None):
     from dataclasses import replace
 
     from migdoc.doctor import load_project, read_plan_inputs
+    from migdoc.fix.planner.evidence import choose_original
     from migdoc.model import FixOptions
-    from migdoc.planner.evidence import choose_original
 
     project = load_project(str(root))
     context = read_plan_inputs(project, ())
@@ -351,8 +351,8 @@ def test_without_evidence_the_copy_kept_is_the_one_alembic_loads_last(in_tmp):
 def test_a_merge_id_follows_the_style_most_ids_have(known, expected):
     from fixhelp import NOW
 
+    from migdoc.fix.planner.merge import _new_revision_id
     from migdoc.model import FixOptions
-    from migdoc.planner.merge import _new_revision_id
 
     new = _new_revision_id(set(known), sorted(known)[-2:], FixOptions(now=NOW))
     if expected is None:
@@ -364,7 +364,7 @@ def test_a_merge_id_follows_the_style_most_ids_have(known, expected):
 @pytest.mark.parametrize("word", [".hidden", ".env", "..x", "."])
 def test_renumber_refuses_an_id_that_starts_with_a_dot(word):
     """A file named ``.hidden_step.py`` is hidden, and Alembic skips names starting with a dot."""
-    from migdoc.planner.renumber import unsafe_name_reason
+    from migdoc.fix.planner.renumber import unsafe_name_reason
 
     assert unsafe_name_reason(word) == "it starts with a dot"
     assert unsafe_name_reason("x.hidden") is None
@@ -447,7 +447,7 @@ def test_undo_of_a_plan_that_edits_and_renames_one_file_restores_it(in_tmp):
 
 
 def test_is_inside_does_not_take_a_sibling_with_a_longer_name_for_the_folder(tmp_path):
-    from migdoc.journal import is_inside
+    from migdoc.fix.journal import is_inside
 
     project = tmp_path / "proj"
     (tmp_path / "proj2").mkdir()
@@ -569,7 +569,7 @@ def test_guard_proves_a_connection_pooled_before_it_started(tmp_path):
 def test_a_url_decoded_password_is_masked_where_a_driver_repeats_it():
     """A URL SQLAlchemy cannot parse (a bad port) is masked textually; its password, still
     percent-encoded there, is remembered decoded too: a driver's error shows it decoded."""
-    from migdoc.masking import mask_secrets, mask_url
+    from migdoc.util.masking import mask_secrets, mask_url
 
     assert "p%40ss-w0rd-decode" not in mask_url("postgresql://app:p%40ss-w0rd-decode@db:notaport/shop")
     assert mask_secrets('FATAL: password "p@ss-w0rd-decode" rejected') == 'FATAL: password "***" rejected'
@@ -577,14 +577,14 @@ def test_a_url_decoded_password_is_masked_where_a_driver_repeats_it():
 
 @pytest.mark.parametrize("spelling", ["password", "PASSWORD", "Password", "PassWord"])
 def test_a_keyword_password_is_masked_in_any_case(spelling):
-    from migdoc.masking import mask_secrets
+    from migdoc.util.masking import mask_secrets
 
     shown = mask_secrets(f"host=db {spelling}=kw-secret-{spelling} dbname=shop")
     assert shown == f"host=db {spelling}=*** dbname=shop"
 
 
 def test_an_sslpassword_in_the_query_is_masked_and_remembered():
-    from migdoc.masking import mask_secrets, mask_url
+    from migdoc.util.masking import mask_secrets, mask_url
 
     shown = mask_url("postgresql+psycopg://app@db/shop?sslmode=verify-full&sslpassword=key-pass-9981")
     assert "key-pass-9981" not in shown and "sslmode=verify-full" in shown
@@ -599,8 +599,9 @@ def test_the_result_cache_answers_an_absolute_path_anew_from_another_folder(tmp_
     from two folders is two answers, not the first one's paths replayed."""
     import shutil
 
+    from migdoc.options import CheckRequest
     from migdoc.output.text import plain
-    from migdoc.reports import CheckRequest, check_paths
+    from migdoc.reports.check import check_paths
     from tests.conftest import FIXTURES
 
     monkeypatch.setenv("MIGDOC_CACHE_DIR", str(tmp_path / "cache"))

@@ -17,9 +17,9 @@ SCRIPT = textwrap.dedent(
     import os, signal, sys
     import concurrent.futures.process as process
 
-    from migdoc import interrupts
-    from migdoc.config import find_layout
-    from migdoc.scan import read_project_files
+    from migdoc.util import interrupts
+    from migdoc.project.config import find_layout
+    from migdoc.project.scan import read_project_files
 
     interrupts.install()
     launch = process.ProcessPoolExecutor._launch_processes

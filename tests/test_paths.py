@@ -13,9 +13,9 @@ import pytest
 from fixhelp import NOW, snapshot
 
 from migdoc import doctor
-from migdoc.filesystem import display_path, display_text
 from migdoc.output import concise, dot, github, html, json_format, mermaid, sarif, text
 from migdoc.output import fix as fix_output
+from migdoc.util.filesystem import display_path, display_text
 
 INVOICES = "migrations/versions/0006_add_invoices.py"
 """A demo file MD003 names (in its message and as a finding's file or related file)."""

@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from migdoc.graph import build_graph
-from migdoc.reader import read_revision
-from migdoc.replay import find_redundancies
+from migdoc.chain.graph import build_graph
+from migdoc.chain.replay import find_redundancies
+from migdoc.project.reader import read_revision
 
 
 def source(rev: str, down: str | None, upgrade: str, head: str = "") -> bytes:

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from migdoc import read_cache, scan
-from migdoc.config import find_layout
-from migdoc.scan import read_project_files
+from migdoc.project import read_cache, scan
+from migdoc.project.config import find_layout
+from migdoc.project.scan import read_project_files
 from tests.conftest import FIXTURES
 
 

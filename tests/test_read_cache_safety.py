@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from migdoc import read_cache
-from migdoc.config import find_layout
 from migdoc.doctor import check_project, load_project
-from migdoc.scan import read_project_files
+from migdoc.project import read_cache
+from migdoc.project.config import find_layout
+from migdoc.project.scan import read_project_files
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migdoc.reader import read_revision
+from migdoc.project.reader import read_revision
 
 HEADER = '"""add things\n\nRevision ID: 0002\nRevises: 0001\nCreate Date: 2025-03-02 09:00:00.000000\n\n"""\n'
 

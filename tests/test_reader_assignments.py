@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from migdoc.edits import apply_edits, down_revision_problem, relink_edits
-from migdoc.reader import read_revision
+from migdoc.fix.edits import apply_edits, down_revision_problem, relink_edits
+from migdoc.project.reader import read_revision
 
 
 def read(text: str):

@@ -8,7 +8,7 @@ import os
 
 from assignment_fuzz import Tally, compare, run
 
-from migdoc.reader import read_revision
+from migdoc.project.reader import read_revision
 
 COUNT = int(3000 * float(os.environ.get("MIGDOC_FUZZ_SCALE", "1")))
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from migdoc.model import RevisionFile
-from migdoc.reader import read_revision
+from migdoc.project.reader import read_revision
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLES = sorted(p.read_bytes() for p in FIXTURES.glob("md0*/migrations/versions/*.py"))[:40]

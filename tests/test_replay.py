@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from migdoc.graph import build_graph
+from migdoc.chain.graph import build_graph
+from migdoc.chain.replay import find_redundancies
 from migdoc.model import FunctionBody, Operation, RevisionFile
-from migdoc.replay import find_redundancies
 
 
 def revision(rev, down=(), *ops: Operation) -> RevisionFile:

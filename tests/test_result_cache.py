@@ -14,12 +14,23 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from migdoc import cache_files, result_cache
+from migdoc.cache import files as cache_files
+from migdoc.cache import results as result_cache
 from migdoc.cli import cli
-from migdoc.reports import Answer, CheckRequest, DryrunOptions, check_paths
+from migdoc.options import Answer, CheckRequest, DryrunOptions
+from migdoc.reports.check import check_paths
 from tests.conftest import FIXTURES, REPO
 
-HEAVY = ("networkx", "alembic", "sqlalchemy", "psycopg", "psycopg2", "migdoc.rules", "migdoc.graph", "migdoc.replay")
+HEAVY = (
+    "networkx",
+    "alembic",
+    "sqlalchemy",
+    "psycopg",
+    "psycopg2",
+    "migdoc.rules",
+    "migdoc.chain.graph",
+    "migdoc.chain.replay",
+)
 
 
 @pytest.fixture
@@ -81,8 +92,8 @@ def test_a_hit_imports_nothing_heavy_and_answers_byte_for_byte(tmp_path, fixture
     assert notes[0] == notes[1]
     assert bool(notes[0]) == (fixture == "layout_flask_migrate")
     loaded_by_miss, loaded_by_hit = imported_modules(miss.stderr), imported_modules(hit.stderr)
-    assert {"networkx", "migdoc.rules", "migdoc.graph"} <= loaded_by_miss  # the probe sees imports
-    assert "migdoc.result_cache" in loaded_by_hit
+    assert {"networkx", "migdoc.rules", "migdoc.chain.graph"} <= loaded_by_miss  # the probe sees imports
+    assert "migdoc.cache.results" in loaded_by_hit
     heavy = sorted(m for m in loaded_by_hit if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
     assert heavy == []
 
@@ -299,9 +310,9 @@ def test_the_command_lines_step_timeout_default_is_the_dry_runs():
 
 def test_networkx_is_imported_only_when_a_graph_is_built():
     code = (
-        "import sys, migdoc.rules, migdoc.graph\n"
+        "import sys, migdoc.rules, migdoc.chain.graph\n"
         "print('networkx' in sys.modules)\n"
-        "migdoc.graph.build_graph([])\n"
+        "migdoc.chain.graph.build_graph([])\n"
         "print('networkx' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()

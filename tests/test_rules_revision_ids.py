@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from rulekit import findings, revision
 
 from migdoc.cli import cli
-from migdoc.naming import revision_id_problem
+from migdoc.project.naming import revision_id_problem
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_ids_alembic_accepts_are_silent(rev):
 def test_the_illegal_characters_are_alembics_own():
     from alembic.script.revision import _revision_illegal_chars
 
-    from migdoc.naming import REVISION_ID_ILLEGAL_CHARACTERS
+    from migdoc.project.naming import REVISION_ID_ILLEGAL_CHARACTERS
 
     assert sorted(REVISION_ID_ILLEGAL_CHARACTERS) == sorted(_revision_illegal_chars)
 

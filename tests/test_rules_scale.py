@@ -11,11 +11,10 @@ import random
 import pytest
 from rulekit import findings, revision
 
-from migdoc.graph import build_graph
+from migdoc.chain.graph import build_graph
+from migdoc.chain.replay import find_redundancies
+from migdoc.chain.walks import count_descendants, down_ancestry, proper_ancestors_among, sole_heads
 from migdoc.model import FunctionBody, Operation, RevisionFile
-from migdoc.replay import find_redundancies
-from migdoc.rules import CheckContext
-from migdoc.rules.structure import _below_any, _descendant_counts, _down_ancestry, _sole_heads
 
 
 def random_files(seed: int, count: int = 40) -> list[RevisionFile]:
@@ -40,19 +39,17 @@ SEEDS = range(12)
 @pytest.mark.parametrize("seed", SEEDS)
 def test_cut_off_counts_are_the_descendant_counts(seed):
     graph = build_graph(random_files(seed))
-    context = CheckContext(graph)
     wanted = set(graph.kept_indexes)
-    assert _descendant_counts(context, wanted) == {i: len(graph.descendants(i)) for i in wanted}
+    assert count_descendants(graph, wanted) == {i: len(graph.descendants(i)) for i in wanted}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_one_walk_finds_exactly_the_parents_under_another_parent(seed):
     graph = build_graph(random_files(seed))
-    context = CheckContext(graph)
     rng = random.Random(seed)
     for _ in range(20):
         picked = rng.sample(list(graph.kept_indexes), 4)
-        below = _below_any(context, picked)
+        below = proper_ancestors_among(graph, picked)
         naive = {p for p in picked if any(o != p and graph.is_ancestor(p, o) for o in picked)}
         assert {p for p in picked if p in below} == naive
 
@@ -60,13 +57,12 @@ def test_one_walk_finds_exactly_the_parents_under_another_parent(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_sole_heads_agree_with_one_ancestry_per_head(seed):
     graph = build_graph(random_files(seed))
-    context = CheckContext(graph)
     counted: dict[str, list[str]] = {}
     for head in graph.kept_heads:
-        for rev in _down_ancestry(context, head):
+        for rev in down_ancestry(graph, head):
             if rev in graph.kept:
                 counted.setdefault(rev, []).append(head)
-    assert _sole_heads(context) == {rev: heads[0] if len(heads) == 1 else None for rev, heads in counted.items()}
+    assert sole_heads(graph) == {rev: heads[0] if len(heads) == 1 else None for rev, heads in counted.items()}
 
 
 def test_md018_names_the_first_parent_the_redundant_one_lies_under():

@@ -17,10 +17,10 @@ from environment import is_root
 from fixhelp import apply_for, plan_for, snapshot
 from hostile import write_project
 
-from migdoc import apply as applying
 from migdoc.cli import cli
 from migdoc.errors import ApplyError
-from migdoc.filesystem import FileRefused, display_path, write_atomically
+from migdoc.fix import apply as applying
+from migdoc.util.filesystem import FileRefused, display_path, write_atomically
 
 
 def run(*args: str):

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from migdoc.cli import cli
-from migdoc.config import _NOTE_DEPTH, _NOTE_FOLDERS, find_layout
-from migdoc.scan import declares_revision
+from migdoc.project.config import _NOTE_DEPTH, _NOTE_FOLDERS, find_layout
+from migdoc.project.scan import declares_revision
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REVISION = "revision = 'x1'\ndown_revision = None\n"

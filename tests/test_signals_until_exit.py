@@ -22,7 +22,7 @@ EXPECTED = {signal.SIGINT: (130, "migdoc: interrupted (SIGINT)"), signal.SIGTERM
 # waits, so the signal lands inside the exit every time.
 SLOW_EXIT = """
 import atexit, sys, time
-from migdoc import interrupts
+from migdoc.util import interrupts
 interrupts.install()
 
 def slow_exit():

@@ -25,7 +25,7 @@ def test_a_finding_shows_its_source_line_and_no_snippets_hides_it(copy_fixture):
 
 def test_a_file_gone_since_it_was_read_shows_no_snippet():
     from migdoc.model import Diagnostic, Severity
-    from migdoc.reports import source_lines
+    from migdoc.reports.check import source_lines
 
     gone = Diagnostic("MD013", "irreversible", Severity.WARNING, "m", "/nonexistent/v/0001.py", 3, "0001")
     assert source_lines([gone]) == {}

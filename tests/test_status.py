@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from golden import assert_golden
 
 from migdoc.cli import cli
-from migdoc.masking import mask_url
+from migdoc.util.masking import mask_url
 
 pytestmark = pytest.mark.postgres
 
@@ -73,7 +73,7 @@ def run(*args: str):
 
 
 def normalise(text: str, url: str) -> str:
-    from migdoc.masking import mask_url
+    from migdoc.util.masking import mask_url
 
     return re.sub(r"commit [0-9a-f]{7,}", "commit <sha>", text.replace(mask_url(url), "<database>"))
 

@@ -1,1 +1,1 @@
-"""Everything that reads a deployed database (read-only)."""
+"""The deployed database: read only, and where it stands against the chain."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migdoc.errors import DatabaseError, EnvironmentProblem, UsageError, one_line
-from migdoc.masking import mask_secrets, mask_url
+from migdoc.util.masking import mask_secrets, mask_url
 
 READ_ONLY_OPTIONS = "-c default_transaction_read_only=on"
 """libpq's PGOPTIONS / ``options``: every transaction of the session is read-only."""
@@ -78,7 +78,7 @@ def read_only_connection(url: str) -> Iterator[object]:
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
-    from migdoc.deployed import _describe, database_timeout
+    from migdoc.database.deployed import _describe, database_timeout
 
     shown = mask_url(url)
     _, engine = _engine(url)

@@ -23,9 +23,9 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from migdoc import owner
 from migdoc.errors import DatabaseError, first_line
-from migdoc.masking import mask_url, remember_secret
+from migdoc.util import owner
+from migdoc.util.masking import mask_url, remember_secret
 
 # --- a borrowed server -----------------------------------------------------------
 

@@ -16,14 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from migdoc import owner
-from migdoc.cache_files import cache_folder
+from migdoc.cache.files import cache_folder
 from migdoc.dryrun.binaries import (
     WHEEL_SOURCE,
     PgBinaries,
 )
 from migdoc.dryrun.users import ServerUser, is_reachable, run_as
 from migdoc.errors import EnvironmentProblem
+from migdoc.util import owner
 
 SUPERUSER = "postgres"
 # initdb options; part of the cache key. A 1 MB WAL segment keeps the copied

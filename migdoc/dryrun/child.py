@@ -45,7 +45,7 @@ def main() -> None:
             channel.write(json.dumps({kind: payload}) + "\n")
             channel.flush()
 
-    from migdoc.dryrun.signals import FirstSignalGuard, Interrupted
+    from migdoc.util.signals import FirstSignalGuard, Interrupted
 
     signals = FirstSignalGuard()
     signals.install()

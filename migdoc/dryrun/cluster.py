@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migdoc import owner
 from migdoc.dryrun.binaries import (
     WHEEL_SOURCE,
     PgBinaries,
@@ -38,6 +37,7 @@ from migdoc.dryrun.cache import (
 )
 from migdoc.dryrun.users import ServerUser, choose_user, is_reachable, preexec, run_as
 from migdoc.errors import EnvironmentProblem
+from migdoc.util import owner
 
 RUN_PREFIX = "migdoc-pg-"
 SERVER_SETTINGS = {

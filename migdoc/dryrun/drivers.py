@@ -16,7 +16,7 @@ import inspect
 import sys
 import time
 
-from migdoc.masking import mask_secrets
+from migdoc.util.masking import mask_secrets
 
 TOKEN_SETTING = "migdoc.run_token"
 COMMENT_TOKEN_KEY = "run_token"

@@ -49,7 +49,7 @@ from migdoc.dryrun.drivers import (
     patch_drivers,
 )
 from migdoc.errors import first_line
-from migdoc.masking import mask_secrets, mask_url
+from migdoc.util.masking import mask_secrets, mask_url
 
 _PROVED = "migdoc_proved"  # key in a pool connection record's info: the token it was proved with
 

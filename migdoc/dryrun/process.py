@@ -199,12 +199,12 @@ def _result(outcome, code: int, started: dict | None, python: str) -> DryrunResu
             error_class = errors.MigdocError
         raise error_class(payload["message"])
     if kind == "interrupted":
-        from migdoc.dryrun.signals import Interrupted
+        from migdoc.util.signals import Interrupted
 
         raise Interrupted(payload)
     if kind == "bug":
         raise RuntimeError(f"the dry-run's process failed:\n{payload}")
-    from migdoc.dryrun.drift import Drift
+    from migdoc.dryrun.model_drift import Drift
 
     result = DryrunResult(
         payload["database"],

@@ -62,8 +62,8 @@ from migdoc.dryrun.results import (
     static_failure,
 )
 from migdoc.dryrun.schema import SchemaTracker
-from migdoc.dryrun.signals import FirstSignalGuard, Interrupted
 from migdoc.errors import DatabaseError, MigdocError, UsageError
+from migdoc.util.signals import FirstSignalGuard, Interrupted
 
 
 class _SnapshotError(RuntimeError):
@@ -530,7 +530,7 @@ class Stairway:
         metadata = context.opts.get("target_metadata")
         if metadata is None:
             return
-        from migdoc.dryrun.drift import compare_models, drift_of
+        from migdoc.dryrun.model_drift import compare_models, drift_of
 
         try:
             # context.opts: the keyword arguments env.py gave context.configure (include_object...)

@@ -24,7 +24,7 @@ from migdoc.dryrun.borrowed import borrowed_database, normalise_url
 from migdoc.dryrun.cluster import PrivateServer
 from migdoc.dryrun.results import Failure
 from migdoc.errors import UsageError
-from migdoc.masking import mask_url
+from migdoc.util.masking import mask_url
 
 
 @dataclass(frozen=True)

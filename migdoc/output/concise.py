@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from migdoc.filesystem import display_path, display_text
 from migdoc.model import CheckResult
 from migdoc.output.text import Styler, plain, printable, printable_path
+from migdoc.util.filesystem import display_path, display_text
 
 
 def render_check(result: CheckResult, style: Styler = plain) -> str:

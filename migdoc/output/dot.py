@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from migdoc.filesystem import display_path
-from migdoc.graph import RevisionGraph
+from migdoc.chain.graph import RevisionGraph
 from migdoc.output.text import printable
+from migdoc.util.filesystem import display_path
 
 
 def _escape(text: str) -> str:

@@ -7,8 +7,8 @@ import json
 import time
 from collections.abc import Callable
 
-from migdoc.filesystem import display_path, display_text
 from migdoc.output.text import Styler, plain, printable
+from migdoc.util.filesystem import display_path, display_text
 
 _PHASE_WORDS = {"upgrade": "up", "downgrade": "down", "consistency": "same", "re-upgrade": "up"}
 

@@ -6,11 +6,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 
-from migdoc.edits import unified_diff
 from migdoc.errors import FixRefused
-from migdoc.filesystem import display_path, display_text
+from migdoc.fix.edits import unified_diff
 from migdoc.model import Action, CreateFile, EditText, MoveFile, Plan, Realign, RenameFile
 from migdoc.output.text import Styler, plain, plural, printable
+from migdoc.util.filesystem import display_path, display_text
 
 
 def shown_plan(plan: Plan) -> Plan:

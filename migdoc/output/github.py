@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from migdoc.filesystem import display_path, display_text
 from migdoc.model import CheckResult, Severity
 from migdoc.output.text import printable
+from migdoc.util.filesystem import display_path, display_text
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

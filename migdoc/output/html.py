@@ -12,9 +12,9 @@ from __future__ import annotations
 import html
 import json
 
-from migdoc.filesystem import display_path, display_text
-from migdoc.graph import RevisionGraph
+from migdoc.chain.graph import RevisionGraph
 from migdoc.output.text import lane_columns, printable
+from migdoc.util.filesystem import display_path, display_text
 
 ROW, LANE, RADIUS = 22, 16, 5
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from migdoc.filesystem import display_path, display_text
-from migdoc.graph import RevisionGraph, file_node
+from migdoc.chain.graph import RevisionGraph, file_node
 from migdoc.model import CheckResult, Diagnostic
+from migdoc.util.filesystem import display_path, display_text
 
 
 def graph_to_dict(graph: RevisionGraph) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from migdoc.graph import RevisionGraph
+from migdoc.chain.graph import RevisionGraph
 from migdoc.output.text import printable
 
 DEFAULT_MAX_EDGES = 500

@@ -8,9 +8,9 @@ from pathlib import PurePath
 from urllib.parse import quote
 
 from migdoc import __version__
-from migdoc.filesystem import display_path, display_text
 from migdoc.model import CheckResult, Severity
 from migdoc.rules import RULES
+from migdoc.util.filesystem import display_path, display_text
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from migdoc.filesystem import display_path, display_text
-from migdoc.graph import RevisionGraph
+from migdoc.chain.graph import RevisionGraph
+from migdoc.database.upgrades import DeploymentStatus
 from migdoc.output.text import printable
-from migdoc.upgrades import DeploymentStatus
+from migdoc.util.filesystem import display_path, display_text
 
 
 def _copies(graph: RevisionGraph, revision: str) -> list[str]:

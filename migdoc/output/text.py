@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 
 import networkx as nx
 
-from migdoc.filesystem import display_path, display_text
-from migdoc.graph import RevisionGraph, node_sort_key
+from migdoc.chain.graph import RevisionGraph, node_sort_key
 from migdoc.model import CheckResult, Diagnostic
+from migdoc.util.filesystem import display_path, display_text
 
 Styler = Callable[[str, str], str]
 """(text, role) -> text; roles: error, warning, info, path, dim, head."""

@@ -6,12 +6,28 @@ from collections.abc import Iterable, Mapping
 
 from migdoc.errors import UsageError
 from migdoc.model import CheckResult, Diagnostic, Severity, Summary
-from migdoc.rules import content, deployment, dryrun, naming, revision_ids, schema, schema_drift, structure  # noqa: F401
+from migdoc.rules import (  # noqa: F401 - registers the rules
+    content,
+    deployment,
+    dryrun,
+    files,
+    identity,
+    naming,
+    revision_ids,
+    schema,
+    schema_drift,
+    topology,
+)
 from migdoc.rules.registry import RULES, CheckContext, Finding, Rule, code_named, diagnostics_of
 
 __all__ = ["RULES", "CheckContext", "Finding", "Rule", "code_named", "run_checks", "selected_codes", "STATIC_CODES"]
 
-STATIC_CODES = tuple(sorted(RULES))
+# Listed by code wherever they are listed, whichever module registered them first.
+_BY_CODE = dict(sorted(RULES.items()))
+RULES.clear()
+RULES.update(_BY_CODE)
+
+STATIC_CODES = tuple(RULES)
 
 
 def selected_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tuple[str, ...]:

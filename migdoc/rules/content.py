@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migdoc.body_reader import is_data_only
+from migdoc.chain.replay import find_redundancies
 from migdoc.model import RevisionFile, Severity
-from migdoc.replay import find_redundancies
+from migdoc.project.body_reader import is_data_only
 from migdoc.rules.registry import CheckContext, Finding, rule
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migdoc.graph import build_graph
+from migdoc.chain.graph import build_graph
 from migdoc.rules.registry import CheckContext, Finding, rule
 
 _OURS, _THEIRS = "ours", "theirs"

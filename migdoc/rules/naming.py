@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
-from migdoc.naming import (
+from migdoc.project.naming import (
     carries_revision,
     filename_revision,
     parse_create_date,

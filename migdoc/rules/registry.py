@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from migdoc.model import Diagnostic, RevisionFile, Severity
 
 if TYPE_CHECKING:
+    from migdoc.chain.graph import RevisionGraph
     from migdoc.gitref import MergedView
-    from migdoc.graph import RevisionGraph
 
 
 @dataclass(frozen=True)

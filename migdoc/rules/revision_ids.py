@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migdoc.naming import revision_id_problem
+from migdoc.project.naming import revision_id_problem
 from migdoc.rules.registry import CheckContext, Finding, rule
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migdoc.graph import RevisionGraph, file_node
-from migdoc.replay import Creation, Replay, creations_in, replay_chain
+from migdoc.chain.graph import RevisionGraph, file_node
+from migdoc.chain.replay import Creation, Replay, creations_in, replay_chain
 from migdoc.rules.registry import CheckContext, Finding, rule
 
 

@@ -1,0 +1,1 @@
+"""The caches' files and the result cache of ``check``. Reads and writes the cache folder."""
