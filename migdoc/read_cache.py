@@ -249,7 +249,7 @@ def encode_record(record: RevisionFile) -> bytes:
 @functools.lru_cache(maxsize=1)
 def reader_fingerprint() -> str:
     """migdoc's version and the hash of the code that makes RevisionFiles (and of this codec)."""
-    from migdoc import __version__, assignments, body_reader, model, reader, safe_values
+    from migdoc import __version__, assignments, body_reader, lock_hints, model, reader, safe_values
 
     digest = hashlib.sha256(__version__.encode())
     for file in (
@@ -257,6 +257,7 @@ def reader_fingerprint() -> str:
         assignments.__file__,
         body_reader.__file__,
         safe_values.__file__,
+        lock_hints.__file__,
         model.__file__,
         __file__,
     ):

@@ -30,6 +30,10 @@ class CheckContext:
     """Revision id -> where git history last saw it (MD016 hints)."""
     merged: MergedView | None = None
     """The version files after merging into ``--base-ref`` (MD017); ``None``: no ref given."""
+    env_source: str | None = None
+    """The text of the project's env.py, read by the edge (MD029, MD030); ``None``: none found."""
+    is_lock_timeout_set: bool = False
+    """env.py or ``[tool.migdoc] lock_timeout`` sets a lock_timeout for every migration (MD028 is quiet)."""
 
 
 @dataclass(frozen=True)
