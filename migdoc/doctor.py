@@ -24,6 +24,8 @@ from migdoc.filesystem import display_path, project_path
 from migdoc.graph import RevisionGraph, build_graph
 from migdoc.model import CheckResult, FixOptions, Plan, RevisionFile
 from migdoc.rules import CheckContext, run_checks, selected_codes
+from migdoc.rules.run_safety import env_sets_lock_timeout
+from migdoc.run_env import read_env_script
 from migdoc.scan import folder_problems, gc_paused, read_archived, read_project_files
 
 
@@ -40,8 +42,15 @@ class Project:
 
     def context(self) -> CheckContext:
         template = self.layout.file_template if self.layout.has_explicit_file_template else None
+        env_path, env_source = read_env_script(self.layout)
         return CheckContext(
-            graph=self.graph, file_template=template, archived=self.archived, archived_files=self.archived_files
+            graph=self.graph,
+            file_template=template,
+            archived=self.archived,
+            archived_files=self.archived_files,
+            env_path=env_path,
+            env_source=env_source,
+            is_lock_timeout_set=self.layout.settings.lock_timeout_ms is not None or env_sets_lock_timeout(env_source),
         )
 
 

@@ -6,16 +6,28 @@ from collections.abc import Iterable, Mapping
 
 from migdoc.errors import UsageError
 from migdoc.model import CheckResult, Diagnostic, Severity, Summary
-from migdoc.rules import content, deployment, dryrun, naming, revision_ids, schema, structure  # noqa: F401 - registers the rules
+from migdoc.rules import (  # noqa: F401 - registers the rules
+    content,
+    deployment,
+    dryrun,
+    naming,
+    revision_ids,
+    run_safety,
+    schema,
+    structure,
+)
 from migdoc.rules.registry import RULES, CheckContext, Finding, Rule, code_named, diagnostics_of
 
 __all__ = ["RULES", "CheckContext", "Finding", "Rule", "code_named", "run_checks", "selected_codes", "STATIC_CODES"]
 
-STATIC_CODES = tuple(sorted(RULES))
+STATIC_CODES = tuple(sorted(code for code, r in RULES.items() if r.enabled_by_default))
+"""The codes a check runs when nothing is selected: a rule off by default (MD029, MD030) runs
+only when ``--select`` / ``[tool.migdoc] select`` names it by its code or name, or ``ALL``."""
 
 
 def selected_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tuple[str, ...]:
-    """Codes to run: all, or ``select``, minus ``ignore``. Prefixes (``MD01``) match."""
+    """Codes to run: all, or ``select``, minus ``ignore``. Prefixes (``MD01``) match the rules on by
+    default; a rule off by default is selected by its full code or name, or ``ALL``."""
 
     def expand(patterns: Iterable[str]) -> set[str]:
         chosen: set[str] = set()
@@ -26,9 +38,11 @@ def selected_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tu
             if pattern == "ALL":
                 chosen |= set(RULES)
                 continue
-            matched = {code for code in RULES if code.startswith(pattern)} | {
-                code for code, r in RULES.items() if r.name == pattern.lower()
-            }
+            matched = {
+                code
+                for code, r in RULES.items()
+                if code.startswith(pattern) and (r.enabled_by_default or code == pattern)
+            } | {code for code, r in RULES.items() if r.name == pattern.lower()}
             if not matched:
                 raise UsageError(
                     f"unknown rule {pattern!r}; see `migdoc explain` for the list",
@@ -39,7 +53,7 @@ def selected_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tu
         return chosen
 
     select = list(select)
-    chosen = expand(select) if select else set(RULES)
+    chosen = expand(select) if select else set(STATIC_CODES)
     return tuple(sorted(chosen - expand(ignore)))
 
 
