@@ -164,3 +164,43 @@ KNOWN = {
     "healthy_recursive_date_folders": ["MD025"],
     "healthy_schemas_and_data": ["MD025", "MD027", "MD027", "MD027", "MD027"],
 }
+
+
+def test_lock_timeout_option_is_read_and_validated(tmp_path):
+    from migdoc.config_files import read_migdoc_settings
+    from migdoc.errors import ConfigError
+
+    pyproject = tmp_path / "pyproject.toml"
+    for value, expected in (('"2s"', 2000), ('"500ms"', 500), ("1500", 1500), ('"1min"', 60000)):
+        pyproject.write_text(f"[tool.migdoc]\nlock_timeout = {value}\n")
+        assert read_migdoc_settings(pyproject).lock_timeout_ms == expected
+    for bad in ('"0"', "0", '"soon"', "true", "-3", '"2 weeks"'):
+        pyproject.write_text(f"[tool.migdoc]\nlock_timeout = {bad}\n")
+        with pytest.raises(ConfigError, match="lock_timeout"):
+            read_migdoc_settings(pyproject)
+
+
+def test_off_by_default_rules_need_their_code_or_name():
+    from migdoc.rules import STATIC_CODES, selected_codes
+
+    assert "MD029" not in STATIC_CODES and "MD030" not in STATIC_CODES
+    assert "MD029" not in selected_codes() and "MD029" not in selected_codes(select=["MD0"])
+    assert "MD029" in selected_codes(select=["MD029"]) and "MD030" in selected_codes(select=["unserialized-upgrade"])
+    assert {"MD029", "MD030"} <= set(selected_codes(select=["ALL"]))
+
+
+def test_project_lock_timeout_option_quiets_md029_and_md028(tmp_path):
+    import shutil
+
+    from migdoc.cli import main  # noqa: F401 - the CLI is the surface users meet
+    from migdoc.doctor import check_project
+
+    project_dir = tmp_path / "p"
+    shutil.copytree(FIXTURES / "md029_missing_lock_timeout", project_dir)
+    assert [d.code for d in check_project(load_project(project_dir)).diagnostics] == ["MD029"]
+    pyproject = project_dir / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'lock_timeout = "2s"\n')
+    project = load_project(project_dir)
+    assert project.layout.settings.lock_timeout_ms == 2000
+    assert project.context().is_lock_timeout_set
+    assert check_project(project).diagnostics == ()
