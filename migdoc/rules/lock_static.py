@@ -25,9 +25,10 @@ every ``ALTER TABLE`` takes: MD029 covers that queue with ``lock_timeout`` in en
 
 Only tables that existed before the revision count: one the revision creates itself (with
 ``op.create_table`` or ``CREATE TABLE``, or renamed from one) is empty and unseen by other
-sessions. A revision whose body the reader could not follow (a helper call, SQL built at run
-time, a loop) is skipped whole: uncertain is silent. So is SQL the splitter cannot read
-(dollar-quoted bodies).
+sessions. In a revision whose body the reader could not follow (a helper call, SQL built at
+run time, a loop), which may create any table or set a timeout, only the certain ``op.*``
+calls on tables an ancestor created are read, and MD028 is never reported: uncertain is
+silent. A revision with SQL the splitter cannot read (dollar-quoted bodies) is skipped whole.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 
 from migdoc.lock_hints import sql_calls_volatile
 from migdoc.model import Operation, RevisionFile
+from migdoc.replay import creations_in
 from migdoc.rules.registry import CheckContext, Finding
 
 ADVICE = {
@@ -62,23 +64,48 @@ class _Risk:
 
 def static_lock_findings(context: CheckContext) -> Iterable[tuple[str, Finding]]:
     """``(code, Finding)`` for MD025-MD028, every revision of the graph, file order."""
+    graph = context.graph
     is_project_timeout = getattr(context, "is_lock_timeout_set", False)
-    not_null_checks = _not_null_checks(context.graph.files)
-    for rf in context.graph.files:
+    not_null_checks = _not_null_checks(graph.files)
+    made_by: dict[tuple, list[int]] | None = None  # made on the first revision that needs it
+    for index, rf in enumerate(graph.files):
         if rf.read_error is not None or rf.revision is None or rf.upgrade is None:
             continue
-        for risk in revision_risks(rf.upgrade.operations, not_null_checks, is_project_timeout):
+        known_old = None
+        if any(op.kind == "unknown" for op in rf.upgrade.operations):
+            if made_by is None:
+                made_by = creations_in(graph.files) if graph.is_acyclic else {}
+            known_old = _made_by_ancestors(graph, index, rf.upgrade.operations, made_by)
+        for risk in revision_risks(rf.upgrade.operations, not_null_checks, is_project_timeout, known_old):
             yield risk.code, Finding(rf, risk.line, risk.message, rf.revision)
+
+
+def _made_by_ancestors(graph, index: int, operations: tuple[Operation, ...], made_by: dict) -> frozenset[str]:
+    """Tables the revision's calls name that an ancestor certainly created: they exist before
+    it, whatever a helper in it does (it may create others, or set a timeout)."""
+    named = {(op.schema, op.table) for op in operations if op.table and op.kind != "create_table"}
+    return frozenset(
+        _bare(table)
+        for schema, table in named
+        if any(
+            maker != index and graph.is_ancestor(maker, index) for maker in made_by.get(("table", schema, table), ())
+        )
+    )
 
 
 def revision_risks(
     operations: tuple[Operation, ...],
     not_null_checks: frozenset[tuple[str, str]] = frozenset(),
     is_project_timeout: bool = False,
+    known_old: frozenset[str] | None = None,
 ) -> Iterator[_Risk]:
-    """The risks of one ``upgrade()`` body, in source order."""
-    if any(op.kind == "unknown" for op in operations):
-        return  # a helper or a loop may create, lock or time out anything: say nothing
+    """The risks of one ``upgrade()`` body, in source order. ``known_old``: for a body with a
+    call the reader cannot follow (a helper, a loop, SQL built at run time), which may create
+    a table or set a timeout, the only tables spoken of (ones an ancestor created); MD028,
+    which a timeout set anywhere silences, is then never reported."""
+    if known_old is not None:
+        yield from _certain_risks(operations, not_null_checks, known_old)
+        return
     statements = [(op, stmt) for op in operations if op.kind == "execute" for stmt in split_sql(op.name or "")]
     if any(stmt is None for _, stmt in statements):
         return  # SQL the splitter could not read (a DO block, a function body)
@@ -96,6 +123,14 @@ def revision_risks(
             if _bare(risk.table) in new_tables or (risk.code == "MD028" and has_timeout):
                 continue
             yield risk
+
+
+def _certain_risks(
+    operations: tuple[Operation, ...], checks: frozenset[tuple[str, str]], known_old: frozenset[str]
+) -> Iterator[_Risk]:
+    for op in operations:
+        if op.kind not in ("execute", "unknown") and op.is_certain and op.table and _bare(op.table) in known_old:
+            yield from _op_risks(op, checks)
 
 
 def _op_risks(op: Operation, checks: frozenset[tuple[str, str]]) -> Iterator[_Risk]:
