@@ -72,7 +72,8 @@ def lock_hints(call: ast.Call, attr: str, is_batch: bool, in_autocommit: bool) -
         if isinstance(column, ast.Call):
             hints |= _column_hints(column)
     if attr == "alter_column":
-        if _is_literally_false(keywords.get("nullable")):
+        # SET NOT NULL on a column already NOT NULL (existing_nullable=False) is a no-op: no scan
+        if _is_literally_false(keywords.get("nullable")) and not _is_literally_false(keywords.get("existing_nullable")):
             hints.add("not_null")
         new_type = keywords.get("type_")
         if (

@@ -92,6 +92,7 @@ SAFE = [
     # a proven NOT NULL: PostgreSQL 12+ uses the valid check instead of a scan
     "op.create_check_constraint('ck', 'orders', 'status IS NOT NULL', postgresql_not_valid=True)\n"
     "op.alter_column('orders', 'status', nullable=False)",
+    "op.alter_column('orders', 'status', nullable=False, existing_nullable=False, server_default='new')",
     # nullable column, constant or stable default: catalog only on PostgreSQL 11+
     "op.add_column('orders', sa.Column('note', sa.Text(), nullable=True))",
     "op.add_column('orders', sa.Column('flag', sa.Boolean(), nullable=False, server_default=sa.false()))",
