@@ -28,6 +28,7 @@ EDGES = {
     "migdoc.doctor",
     "migdoc.config",
     "migdoc.config_files",
+    "migdoc.run_env",
     "migdoc.scan",
     "migdoc.read_cache",
     "migdoc.cache_files",
