@@ -49,6 +49,13 @@ RISKS = [
     ("op.execute('ALTER TABLE orders ADD COLUMN n bigserial')", "MD026"),
     ("op.alter_column('orders', 'customer_id', type_=sa.BigInteger(), existing_type=sa.Integer())", "MD026"),
     ("op.execute('ALTER TABLE orders ALTER COLUMN customer_id TYPE bigint')", "MD026"),
+    ("op.alter_column('orders', 'status', type_=sa.String(5), existing_type=sa.String(10))", "MD026"),
+    (
+        "with op.batch_alter_table('orders') as batch:\n    batch.alter_column('customer_id', type_=sa.BigInteger())",
+        "MD026",
+    ),
+    ("op.add_column('orders', sa.Column('n', sa.Integer(), server_default=sa.Sequence('s').next_value()))", "MD026"),
+    ("op.add_column('orders', sa.Column('total', sa.Integer(), sa.Computed('id * 2')))", "MD026"),
     ("op.execute('VACUUM FULL orders')", "MD026"),
     ("op.create_foreign_key('fk_orders_customer', 'orders', 'customers', ['customer_id'], ['id'])", "MD027"),
     ("op.create_check_constraint('ck_status', 'orders', \"status <> ''\")", "MD027"),
