@@ -15,7 +15,8 @@ Hints:
   stores a constant or stable default (``now()``) once, but fills a volatile one row by row.
 * ``generated``: ``add_column`` of an identity or stored generated column (every row is written).
 * ``type``: ``alter_column(type_=...)`` that may rewrite the table; not set where the change is
-  known to be binary-coercible (``String(n)`` to a longer ``String`` or ``Text``).
+  known to be binary-coercible (``String(n)`` to a longer ``String`` or ``Text``), nor for a
+  change to a text type from a type not given (``existing_type``): it may be one.
 * ``not_null_check:<column>``: ``create_check_constraint`` whose condition is ``<column> IS NOT
   NULL`` (the safe way to a NOT NULL: PostgreSQL 12+ sets it without a scan once it is valid).
 * ``autocommit``: the call runs inside ``op.get_context().autocommit_block()``.
@@ -129,6 +130,8 @@ def _is_widening(old: ast.expr | None, new: ast.expr) -> bool:
     """A text type to ``Text`` or a longer ``String``: binary-coercible, PostgreSQL only
     changes the catalog (no rewrite, no scan) since 9.2."""
     old_name, new_name = _callee(old) or _name(old), _callee(new) or _name(new)
+    if old is None and new_name in _TEXT_TYPES and new_name != "CHAR":
+        return True  # the old type unknown: to text or varchar is often a widening; uncertain is silent
     if old_name not in _TEXT_TYPES or new_name not in _TEXT_TYPES or old_name == "CHAR" or new_name == "CHAR":
         return False
     new_length = _length(new)

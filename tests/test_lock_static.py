@@ -50,6 +50,7 @@ RISKS = [
     ("op.alter_column('orders', 'customer_id', type_=sa.BigInteger(), existing_type=sa.Integer())", "MD026"),
     ("op.execute('ALTER TABLE orders ALTER COLUMN customer_id TYPE bigint')", "MD026"),
     ("op.alter_column('orders', 'status', type_=sa.String(5), existing_type=sa.String(10))", "MD026"),
+    ("op.alter_column('orders', 'customer_id', type_=sa.Text(), existing_type=sa.Integer())", "MD026"),
     (
         "with op.batch_alter_table('orders') as batch:\n    batch.alter_column('customer_id', type_=sa.BigInteger())",
         "MD026",
@@ -109,6 +110,7 @@ SAFE = [
     "op.alter_column('orders', 'status', type_=sa.String(40), existing_type=sa.String(10))",
     "op.alter_column('orders', 'status', type_=sa.Text(), existing_type=sa.String(10))",
     "op.execute('ALTER TABLE orders ALTER COLUMN status TYPE text')",
+    "op.alter_column('orders', 'status', type_=sa.Text())",
     # enum values: the type alone is locked, never a table using it (checked on PostgreSQL 15)
     "op.execute(\"ALTER TYPE order_state ADD VALUE 'refunded'\")",
     "op.rename_table('orders', 'purchases')",
