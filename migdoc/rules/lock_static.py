@@ -119,7 +119,7 @@ def revision_risks(
             continue
         yield from _op_risks(op, checks)
     for op, stmt in statements:
-        for risk in _sql_risks(op.line, stmt, "autocommit" in op.lock_hints, checks):
+        for risk in _sql_risks(op.line, stmt, checks):
             if _bare(risk.table) in new_tables or (risk.code == "MD028" and has_timeout):
                 continue
             yield risk
@@ -264,7 +264,7 @@ _NOT_NULL_CHECK = re.compile(
 _CHEAP_TYPE = re.compile(r"^(?:TEXT|CHARACTER\s+VARYING|VARCHAR)\b", re.I)
 
 
-def _sql_risks(line: int, stmt: str, is_autocommit: bool, checks: frozenset[tuple[str, str]]) -> Iterator[_Risk]:
+def _sql_risks(line: int, stmt: str, checks: frozenset[tuple[str, str]]) -> Iterator[_Risk]:
     if match := _CREATE_INDEX.match(stmt):
         if not match.group("concurrently"):
             table = _display(match.group("name"))
