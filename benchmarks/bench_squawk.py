@@ -207,7 +207,7 @@ def main() -> None:
         dry = "skipped" if args.no_dryrun else migdoc_dryrun(project)
         print(
             f"| {name} | {', '.join(sorted(set(found))) if isinstance(found, list) else found} | "
-            f"{', '.join(migdoc_static(project)) or 'nothing'} | {', '.join(dry) if isinstance(dry, list) else dry} |"
+            f"{', '.join(migdoc_static(project)) or 'nothing'} | {(', '.join(dry) or 'nothing') if isinstance(dry, list) else dry} |"
         )
     print("\n## healthy chains (squawk on each revision's SQL; migdoc on the chain)\n")
     print("| chain | revisions | squawk warnings (all) | squawk lock warnings (by rule) | migdoc MD025-MD028 |")
