@@ -23,8 +23,10 @@ from migdoc.errors import ConfigError, UsageError
 from migdoc.model import CheckResult, FixOptions, Plan, RevisionFile
 from migdoc.project.config import find_layout
 from migdoc.project.layout import ProjectLayout
+from migdoc.project.run_env import read_env_script
 from migdoc.project.scan import folder_problems, gc_paused, read_archived, read_project_files
 from migdoc.rules import CheckContext, run_checks, selected_codes
+from migdoc.rules.run_safety import env_sets_lock_timeout
 from migdoc.util.filesystem import display_path, project_path
 
 
@@ -41,8 +43,15 @@ class Project:
 
     def context(self) -> CheckContext:
         template = self.layout.file_template if self.layout.has_explicit_file_template else None
+        env_path, env_source = read_env_script(self.layout)
         return CheckContext(
-            graph=self.graph, file_template=template, archived=self.archived, archived_files=self.archived_files
+            graph=self.graph,
+            file_template=template,
+            archived=self.archived,
+            archived_files=self.archived_files,
+            env_path=env_path,
+            env_source=env_source,
+            is_lock_timeout_set=self.layout.settings.lock_timeout_ms is not None or env_sets_lock_timeout(env_source),
         )
 
 

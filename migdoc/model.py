@@ -50,6 +50,9 @@ class Operation:
     """The ``schema=`` argument (``None``: the search path's default schema)."""
     constraint_type: str | None = None
     """``drop_constraint``'s ``type_`` (``check``, ``foreignkey``, ``unique``, ``primary``), when given."""
+    lock_hints: frozenset[str] = frozenset()
+    """What the call's arguments say about the locks it takes (``concurrently``, ``not_valid``...):
+    see ``migdoc.project.lock_hints``."""
 
 
 @dataclass(frozen=True, slots=True)

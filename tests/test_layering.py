@@ -40,6 +40,7 @@ EDGES = {
     "migdoc.fix.journal",
     "migdoc.fix.lock",
     "migdoc.database.deployed",
+    "migdoc.project.run_env",
     "migdoc.gitref",
     "migdoc.dryrun.binaries",
     "migdoc.dryrun.users",

@@ -134,6 +134,16 @@ def test_a_file_added_to_the_archive_is_a_miss(project):
     assert not check().is_cached
 
 
+def test_an_env_py_change_is_a_miss(project):
+    """MD029 reads env.py: a lock_timeout added there changes the answer."""
+    before = check(select=("MD029",))
+    assert "MD029" in before.report and check(select=("MD029",)).is_cached
+    env = project / "migrations" / "env.py"
+    env.write_text(env.read_text() + '\nSETTINGS = "SET lock_timeout = 2000"\n')
+    after = check(select=("MD029",))
+    assert not after.is_cached and "MD029" not in after.report
+
+
 def test_a_configuration_change_is_a_miss(project):
     before = check()
     (project / "pyproject.toml").write_text('[tool.migdoc]\nignore = ["MD003"]\n')

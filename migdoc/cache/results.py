@@ -7,8 +7,8 @@ relative to it), every option that changes the report (PATHs, ``-c``, ``-n``,
 ``--version-location``, format, select, ignore, statistics, quiet, exit-zero, the colour
 decision), the layout each PATH was found to have (which holds the settings read from its
 configuration), the content hash of each configuration file it may have read, the
-repository root (SARIF paths are relative to it), and the name and content hash of every
-version file and every archived file. A check with ``--database-url``, ``--base-ref`` or
+repository root (SARIF paths are relative to it), the content hash of env.py (MD029, MD030),
+and the name and content hash of every version file and every archived file. A check with ``--database-url``, ``--base-ref`` or
 ``--dryrun`` is never cached: a database or git may answer differently with the same files.
 
 Computing the key finds the layout, lists the folders and hashes the files: nothing here
@@ -133,6 +133,9 @@ def _lookup(request: CheckRequest, layouts: list[ProjectLayout]) -> Lookup:
         if archive.is_dir():
             for path in sorted(archive.rglob("*.py")):
                 add("archived", str(path), _content_hash(path))
+        if layout.script_location is not None:  # MD029/MD030 and the lock timeout read env.py
+            env = layout.script_location / "env.py"
+            add("env.py", str(env), _content_hash(env))
     return Lookup(layouts, digest.hexdigest(), hashes)
 
 

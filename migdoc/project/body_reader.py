@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from migdoc.model import FunctionBody, Operation
+from migdoc.project.lock_hints import lock_hints
 from migdoc.project.safe_values import CLASS_MARK, bound_names, is_built_from_values, is_safe, parameters, safe_names
 
 # Operations the replay understands, with the positional index of each field.
@@ -287,6 +288,7 @@ class _OperationScanner(ast.NodeVisitor):
         self._batch_tables: dict[str, str | None] = {}
         self._batch_schemas: dict[str, str | None] = {}
         self._conditional_depth = 0
+        self._autocommit_depth = 0  # inside op.get_context().autocommit_block(): no transaction
 
     def visit_Constant(self, node: ast.Constant) -> None:
         # NodeVisitor's default here goes through a deprecation shim that
@@ -297,6 +299,13 @@ class _OperationScanner(ast.NodeVisitor):
         return
 
     def visit_With(self, node: ast.With) -> None:
+        is_autocommit = any(
+            isinstance(item.context_expr, ast.Call)
+            and isinstance(item.context_expr.func, ast.Attribute)
+            and item.context_expr.func.attr == "autocommit_block"
+            for item in node.items
+        )
+        self._autocommit_depth += is_autocommit
         for item in node.items:
             call = item.context_expr
             if (
@@ -315,6 +324,7 @@ class _OperationScanner(ast.NodeVisitor):
                 self.visit(item.context_expr)
         for stmt in node.body:
             self.visit(stmt)
+        self._autocommit_depth -= is_autocommit
 
     def visit_For(self, node: ast.stmt) -> None:
         # A loop or a branch runs its operations a number of times the replay
@@ -423,6 +433,7 @@ class _OperationScanner(ast.NodeVisitor):
                 is_certain=certain,
                 schema=schema,
                 constraint_type=constraint_type,
+                lock_hints=lock_hints(node, attr, is_batch, self._autocommit_depth > 0),
             )
         )
 
@@ -432,7 +443,10 @@ class _OperationScanner(ast.NodeVisitor):
         argument = node.args[0] if node.args else None
         sql = _sql_literal(argument)
         if sql is not None and not self._conditional_depth:
-            self.operations.append(Operation(kind="execute", line=node.lineno, name=sql, is_certain=False))
+            hints = frozenset({"autocommit"}) if self._autocommit_depth else frozenset()
+            self.operations.append(
+                Operation(kind="execute", line=node.lineno, name=sql, is_certain=False, lock_hints=hints)
+            )
             return
         template = sql if sql is not None else _sql_template(argument)
         if template is not None and is_data_only(template):

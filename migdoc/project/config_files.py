@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migdoc.errors import ConfigError, one_line
+from migdoc.project.durations import lock_timeout_ms
 from migdoc.util.filesystem import read_regular_file
 from migdoc.util.masking import mask_secrets
 
@@ -30,7 +31,7 @@ INI_KEYS = (
 )
 """The keys of an alembic.ini section migdoc reads (and so interpolates); nothing else."""
 
-MIGDOC_KEYS = ("select", "ignore", "severity")
+MIGDOC_KEYS = ("select", "ignore", "severity", "lock_timeout")
 """The keys ``[tool.migdoc]`` may hold."""
 
 
@@ -41,6 +42,9 @@ class MigdocSettings:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     severity: dict[str, str] = field(default_factory=dict)
+    lock_timeout_ms: int | None = None
+    """``lock_timeout`` in milliseconds: the timeout the migrations are run with (MD029 is quiet;
+    the dry-run sets it on its connection). ``None``: not set."""
 
 
 def read_ini(path: Path, section: str) -> dict[str, str]:
@@ -173,7 +177,14 @@ def read_migdoc_settings(path: Path) -> MigdocSettings:
     severity = section.get("severity", {})
     if not isinstance(severity, dict):
         raise ConfigError(f"{path}: [tool.migdoc] severity must be a table of CODE = level", str(path))
+    lock_timeout = None
+    if "lock_timeout" in section:
+        try:
+            lock_timeout = lock_timeout_ms(section["lock_timeout"])
+        except ValueError as exc:
+            raise ConfigError(f"{path}: [tool.migdoc] lock_timeout {exc}", str(path)) from None
     return MigdocSettings(
+        lock_timeout_ms=lock_timeout,
         select=codes("select"),
         ignore=codes("ignore"),
         severity={str(k).upper(): str(v).lower() for k, v in severity.items()},

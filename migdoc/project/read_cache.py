@@ -250,7 +250,7 @@ def encode_record(record: RevisionFile) -> bytes:
 def reader_fingerprint() -> str:
     """migdoc's version and the hash of the code that makes RevisionFiles (and of this codec)."""
     from migdoc import __version__, model
-    from migdoc.project import assignments, body_reader, reader, safe_values
+    from migdoc.project import assignments, body_reader, lock_hints, reader, safe_values
 
     digest = hashlib.sha256(__version__.encode())
     for file in (
@@ -258,6 +258,7 @@ def reader_fingerprint() -> str:
         assignments.__file__,
         body_reader.__file__,
         safe_values.__file__,
+        lock_hints.__file__,
         model.__file__,
         __file__,
     ):

@@ -14,6 +14,7 @@ from migdoc.rules import (  # noqa: F401 - registers the rules
     identity,
     naming,
     revision_ids,
+    run_safety,
     schema,
     schema_drift,
     topology,
@@ -27,11 +28,14 @@ _BY_CODE = dict(sorted(RULES.items()))
 RULES.clear()
 RULES.update(_BY_CODE)
 
-STATIC_CODES = tuple(RULES)
+STATIC_CODES = tuple(code for code, r in RULES.items() if r.enabled_by_default)
+"""The codes a check runs when nothing is selected: a rule off by default (MD029, MD030) runs
+only when ``--select`` / ``[tool.migdoc] select`` names it by its code or name, or ``ALL``."""
 
 
 def selected_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tuple[str, ...]:
-    """Codes to run: all, or ``select``, minus ``ignore``. Prefixes (``MD01``) match."""
+    """Codes to run: all, or ``select``, minus ``ignore``. Prefixes (``MD01``) match the rules on by
+    default; a rule off by default is selected by its full code or name, or ``ALL``."""
 
     def expand(patterns: Iterable[str]) -> set[str]:
         chosen: set[str] = set()
@@ -42,9 +46,11 @@ def selected_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tu
             if pattern == "ALL":
                 chosen |= set(RULES)
                 continue
-            matched = {code for code in RULES if code.startswith(pattern)} | {
-                code for code, r in RULES.items() if r.name == pattern.lower()
-            }
+            matched = {
+                code
+                for code, r in RULES.items()
+                if code.startswith(pattern) and (r.enabled_by_default or code == pattern)
+            } | {code for code, r in RULES.items() if r.name == pattern.lower()}
             if not matched:
                 raise UsageError(
                     f"unknown rule {pattern!r}; see `migdoc explain` for the list",
@@ -55,7 +61,7 @@ def selected_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> tu
         return chosen
 
     select = list(select)
-    chosen = expand(select) if select else set(RULES)
+    chosen = expand(select) if select else set(STATIC_CODES)
     return tuple(sorted(chosen - expand(ignore)))
 
 

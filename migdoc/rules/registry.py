@@ -30,6 +30,12 @@ class CheckContext:
     """Revision id -> where git history last saw it (MD016 hints)."""
     merged: MergedView | None = None
     """The version files after merging into ``--base-ref`` (MD017); ``None``: no ref given."""
+    env_path: str | None = None
+    """The project's env.py (MD029, MD030 point at it)."""
+    env_source: str | None = None
+    """The text of the project's env.py, read by the edge (MD029, MD030); ``None``: none found."""
+    is_lock_timeout_set: bool = False
+    """env.py or ``[tool.migdoc] lock_timeout`` sets a lock_timeout for every migration (MD028 is quiet)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,8 @@ class Rule:
     example: str
     fix: str
     check: Callable[[CheckContext], Iterable[Finding]]
+    enabled_by_default: bool = True
+    """False: runs only when selected by its code or name (``--select MD029``, ``[tool.migdoc] select``)."""
 
     def documentation(self) -> str:
         return (
@@ -70,12 +78,22 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(
-    code: str, name: str, severity: str, *, summary: str, why: str, example: str, fix: str
+    code: str,
+    name: str,
+    severity: str,
+    *,
+    summary: str,
+    why: str,
+    example: str,
+    fix: str,
+    enabled_by_default: bool = True,
 ) -> Callable[[Callable[[CheckContext], Iterable[Finding]]], Callable[[CheckContext], Iterable[Finding]]]:
     def register(check: Callable[[CheckContext], Iterable[Finding]]):
         if code in RULES:
             raise ValueError(f"rule {code} registered twice")
-        RULES[code] = Rule(code, name, Severity(severity), summary, why, example.strip("\n"), fix, check)
+        RULES[code] = Rule(
+            code, name, Severity(severity), summary, why, example.strip("\n"), fix, check, enabled_by_default
+        )
         return check
 
     return register
