@@ -564,3 +564,50 @@ def dryrun_project(
             run_as_server_role=run_as_server_role,
             **more,  # the dry-run's own further options (fail_fast...), as the runner names them
         )
+
+
+def check_schema_drift(project: Project, database_url: str, options):
+    """MD031 for ``check --drift``: the chain upgraded to the deployed database's stamp on a
+    throwaway database, and both schemas compared. ``options``: the dry-run's (``DryrunOptions``)."""
+    from migdoc.database.schema_drift import (
+        DriftReport,
+        drift_changes,
+        drift_diagnostics,
+        read_deployed_schema,
+        snapshot_of,
+    )
+    from migdoc.dryrun.base_schema import BaseSchema
+    from migdoc.dryrun.findings import dryrun_diagnostics
+
+    revisions, deployed = read_deployed_schema(database_url)
+    unknown = [r for r in revisions if project.graph.resolve(r) is None]
+    if unknown:
+        return DriftReport(
+            revisions,
+            skipped=f"schema drift not compared: the database is stamped at {', '.join(unknown)}, "
+            "which the chain does not declare (MD016)",
+        )
+    chain: dict = {}
+    if revisions:
+        taken: list[dict] = []
+        result = dryrun_project(
+            project,
+            server_url=options.server_url or None,
+            pg_bindir=options.pg_bindir,
+            downgrade=False,
+            to=" ".join(revisions),
+            url_env=options.url_env or ("DATABASE_URL",),
+            step_timeout=options.step_timeout,
+            x_arguments=options.x_arguments,
+            run_as_server_role=options.run_as_server_role,
+            fail_fast=True,
+            python=options.python,
+            # a chain that starts from a schema the application builds (--setup, --base-sql)
+            base=BaseSchema(options.base_sql, options.setup, options.setup_stamp),
+            after_run=lambda url: taken.append(snapshot_of(url)),
+        )
+        if result.failure is not None:
+            return DriftReport(revisions, diagnostics=dryrun_diagnostics(result))
+        chain = taken[0]
+    changes = drift_changes(chain, deployed)
+    return DriftReport(revisions, changes, drift_diagnostics(changes, revisions))

@@ -6,8 +6,8 @@ with the snapshot the stairway compares with (PostgreSQL's own deparsers), the d
 in a read-only transaction; every object that differs is one finding. The version table
 is left out on both sides.
 
-:func:`drift_changes` and :func:`drift_diagnostics` are pure; :func:`check_drift` touches
-both databases.
+:func:`drift_changes` and :func:`drift_diagnostics` are pure; :func:`read_deployed_schema`
+reads the deployed database; ``doctor.check_schema_drift`` runs the chain to the stamp.
 """
 
 from __future__ import annotations
@@ -87,44 +87,15 @@ def _snapshot_of(url: str) -> dict:
         engine.dispose()
 
 
-def check_drift(project, database_url: str, options) -> DriftReport:
-    """The comparison for ``check --drift``; ``options``: the dry-run's (``DryrunOptions``)."""
+def snapshot_of(url: str) -> dict:
+    """The schema snapshot of the database at ``url`` (the throwaway one, after the chain ran)."""
+    return _snapshot_of(url)
+
+
+def read_deployed_schema(database_url: str) -> tuple[tuple[str, ...], dict]:
+    """The deployed database's stamped revisions and schema snapshot, read in one read-only
+    transaction."""
     from migdoc.database.deployed_schema import read_only_connection, stamped_revisions
-    from migdoc.doctor import dryrun_project
-    from migdoc.dryrun.base_schema import BaseSchema
-    from migdoc.dryrun.findings import dryrun_diagnostics
 
     with read_only_connection(database_url) as connection:
-        revisions = stamped_revisions(connection)
-        deployed = take_snapshot(connection)
-    unknown = [r for r in revisions if project.graph.resolve(r) is None]
-    if unknown:
-        return DriftReport(
-            revisions,
-            skipped=f"schema drift not compared: the database is stamped at {', '.join(unknown)}, "
-            "which the chain does not declare (MD016)",
-        )
-    chain: dict = {}
-    if revisions:
-        taken: list[dict] = []
-        result = dryrun_project(
-            project,
-            server_url=options.server_url or None,
-            pg_bindir=options.pg_bindir,
-            downgrade=False,
-            to=" ".join(revisions),
-            url_env=options.url_env or ("DATABASE_URL",),
-            step_timeout=options.step_timeout,
-            x_arguments=options.x_arguments,
-            run_as_server_role=options.run_as_server_role,
-            fail_fast=True,
-            python=options.python,
-            # a chain that starts from a schema the application builds (--setup, --base-sql)
-            base=BaseSchema(options.base_sql, options.setup, options.setup_stamp),
-            after_run=lambda url: taken.append(_snapshot_of(url)),
-        )
-        if result.failure is not None:
-            return DriftReport(revisions, diagnostics=dryrun_diagnostics(result))
-        chain = taken[0]
-    changes = drift_changes(chain, deployed)
-    return DriftReport(revisions, changes, drift_diagnostics(changes, revisions))
+        return tuple(stamped_revisions(connection)), take_snapshot(connection)

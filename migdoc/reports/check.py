@@ -133,7 +133,8 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
 
 def _with_drift(project, request: CheckRequest, result, on_note: Callable[[str], None]):
     """MD031 findings (or why the comparison was not made, as a note) added to the check's."""
-    from migdoc.database.schema_drift import check_drift, with_diagnostics
+    from migdoc.database.schema_drift import with_diagnostics
+    from migdoc.doctor import check_schema_drift
     from migdoc.errors import UsageError
 
     if request.database_url is None:
@@ -143,7 +144,7 @@ def _with_drift(project, request: CheckRequest, result, on_note: Callable[[str],
             option="--drift",
         )
     assert request.drift is not None
-    report = check_drift(project, request.database_url, request.drift)
+    report = check_schema_drift(project, request.database_url, request.drift)
     if report.skipped:
         on_note(report.skipped)
     return with_diagnostics(result, report.diagnostics)
