@@ -6,7 +6,16 @@ from collections.abc import Iterable, Mapping
 
 from migdoc.errors import UsageError
 from migdoc.model import CheckResult, Diagnostic, Severity, Summary
-from migdoc.rules import content, deployment, dryrun, naming, revision_ids, schema, structure  # noqa: F401 - registers the rules
+from migdoc.rules import (  # noqa: F401 - registers the rules
+    content,
+    deployment,
+    dryrun,
+    locks,
+    naming,
+    revision_ids,
+    schema,
+    structure,
+)
 from migdoc.rules.registry import RULES, CheckContext, Finding, Rule, code_named, diagnostics_of
 
 __all__ = ["RULES", "CheckContext", "Finding", "Rule", "code_named", "run_checks", "selected_codes", "STATIC_CODES"]

@@ -30,6 +30,10 @@ class CheckContext:
     """Revision id -> where git history last saw it (MD016 hints)."""
     merged: MergedView | None = None
     """The version files after merging into ``--base-ref`` (MD017); ``None``: no ref given."""
+    measured_locks: Mapping[str, tuple] | None = None
+    """Revision id -> the lock risks the dry-run measured in its upgrade step (MD025-MD028,
+    ``migdoc.rules.locks``); every measured revision is a key, an empty tuple when it was safe.
+    ``None``: no dry-run."""
 
 
 @dataclass(frozen=True)
