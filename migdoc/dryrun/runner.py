@@ -53,6 +53,7 @@ from migdoc.dryrun.failures import (
     statement_of,
 )
 from migdoc.dryrun.guard import ConnectionGuard, ForeignConnection, RunIdentity
+from migdoc.dryrun.locks import LockRecorder, lock_risks, own_cursor
 from migdoc.dryrun.results import (
     DEFAULT_STEP_TIMEOUT,
     DryrunResult,
@@ -132,6 +133,7 @@ class Stairway:
         self._guard: ConnectionGuard | None = None
         self._base_built = False
         self.on_start: Callable | None = None  # told of each step as it starts (the child process's channel)
+        self._locks = LockRecorder()  # the upgrade step running now: what it locks (``locks``)
 
     # -- set-up --------------------------------------------------------------
 
@@ -546,15 +548,39 @@ class Stairway:
     def _start(self, script, phase: str) -> None:
         if self.on_start is not None:
             self.on_start(script, phase)
+        self._locks.abandon()  # a step that failed before: nothing of it is carried on
+        if phase == "upgrade" and self._connection is not None:
+            with self._lock_measurement():
+                with own_cursor(self._connection) as cursor:
+                    self._locks.start(cursor)
         self._current = (script, phase, time.perf_counter())
         self._statement = None
         self._arm()
+
+    @contextlib.contextmanager
+    def _lock_measurement(self) -> Iterator[None]:
+        """A failure of migdoc's own catalog queries is no failure of the project's step: the
+        step goes on unmeasured, and a note says so once."""
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - reported as a note, never as the step's failure
+            self._locks.abandon()
+            note = f"the lock report is incomplete: measuring a step failed ({type(exc).__name__}: {exc})"
+            if note not in self.result.notes:
+                self.result.notes.append(note)
 
     def _finish(self, ok: bool = True) -> None:
         self._disarm()
         assert self._current is not None
         script, phase, started = self._current
-        step = Step(script.revision, phase, ok, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        locks = None
+        if ok and self._locks.is_running and self._connection is not None:
+            with self._lock_measurement():
+                with own_cursor(self._connection) as cursor:
+                    locks = self._locks.finish(cursor)
+        self._locks.abandon()
+        step = Step(script.revision, phase, ok, seconds, locks)
         self.result.steps.append(step)
         self._current = None
         if self.progress is not None:
@@ -607,12 +633,26 @@ class Stairway:
 
         event.listen(Engine, "before_cursor_execute", self._note_statement)
         event.listen(Engine, "engine_connect", self._remember_engine)
+        event.listen(Engine, "commit", self._note_locks)
         try:
             with self._engines_kept():
                 yield
         finally:
             event.remove(Engine, "before_cursor_execute", self._note_statement)
             event.remove(Engine, "engine_connect", self._remember_engine)
+            event.remove(Engine, "commit", self._note_locks)
+
+    def _note_locks(self, conn) -> None:
+        """Before a COMMIT during an upgrade step: the locks that transaction holds (``locks``).
+        Read through the driver's cursor, outside SQLAlchemy's events."""
+        if not self._locks.is_running:
+            return
+        with contextlib.suppress(Exception):  # a connection that cannot say: the commit goes on
+            cursor = conn.connection.cursor()
+            try:
+                self._locks.on_commit(cursor)
+            finally:
+                cursor.close()
 
     @contextlib.contextmanager
     def _engines_kept(self) -> Iterator[None]:
@@ -716,6 +756,8 @@ class Stairway:
             self._connection = self._control_engine.connect()
             try:
                 self._version_table, self._version_schema = self._version_table_of()
+                # Alembic's own bookkeeping (a RowExclusive UPDATE) is no lock risk of the project's
+                self._locks.ignored = (str(self._version_table), f"{self._version_schema}.{self._version_table}")
                 if self._version_table is None:  # env.py failed (or ran no migrations) before anything ran
                     return
                 self._build_base()
@@ -1034,6 +1076,7 @@ def dryrun_project(
                 base=base,
                 progress=progress,
             )
+        result.lock_risks = lock_risks(result.steps, _upgrade_bodies(project))
         changes = throwaway.outside_changes()  # the server's own state, before and after
         if changes:
             server = outside_failure(changes, result.failure)
@@ -1041,6 +1084,18 @@ def dryrun_project(
             result.failures.insert(0, server)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _upgrade_bodies(project) -> dict:
+    """Revision -> (file, ``upgrade()`` as read statically): the lines lock risks point at."""
+    graph = getattr(project, "graph", None)
+    if graph is None:
+        return {}
+    found = {}
+    for index in graph.kept.values():
+        rf = graph.files[index]
+        found[rf.revision] = (record_path(Path(rf.path)), rf.upgrade)
+    return found
 
 
 def _run_child(
