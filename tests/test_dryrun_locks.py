@@ -171,13 +171,27 @@ def test_rewrite_validation_and_not_null():
     before = catalog(columns={(ORDERS, "amount"): False, (ORDERS, "note"): False})
     after = Catalog(
         {ORDERS: Relation("orders", "table", 5), CUSTOMERS: Relation("customers", "table", 2)},
-        {(ORDERS, "fk_x"): ("f", True, 0), (ORDERS, "ck_y"): ("c", False, 0)},
+        {(ORDERS, "fk_x"): ("f", True, 0, 11), (ORDERS, "ck_y"): ("c", False, 0, 12)},
         frozenset(),
         {(ORDERS, "amount"): True, (ORDERS, "note"): False, (ORDERS, "added"): True},
     )
     [lock] = measure(before, after, [Observation({ORDERS: "AccessExclusiveLock"}, 0)])
     assert lock.rewritten and lock.is_unguarded
     assert lock.validated == ("fk_x (FOREIGN KEY)", "NOT NULL amount")  # ck_y is NOT VALID; "added" is new
+
+
+def test_a_primary_key_made_again_under_its_old_name_is_a_validation_not_an_index_build():
+    pkey = 500
+    before = catalog(
+        relations={pkey: Relation("metric_pk", "index", 8, ORDERS)},
+        constraints={(ORDERS, "metric_pk"): ("p", True, pkey, 21)},
+    )
+    after = catalog(
+        relations={pkey + 1: Relation("metric_pk", "index", 9, ORDERS)},
+        constraints={(ORDERS, "metric_pk"): ("p", True, pkey + 1, 22)},
+    )
+    [lock] = measure(before, after, [Observation({ORDERS: "AccessExclusiveLock"}, 0)])
+    assert lock.index_built is None and lock.validated == ("metric_pk (PRIMARY KEY)",)
 
 
 def test_not_null_over_a_validated_check_is_no_scan():

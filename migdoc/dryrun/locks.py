@@ -59,7 +59,8 @@ RELATIONS_SQL = (
     f"WHERE c.relkind IN ('r', 'p', 'm', 'i', 'I', 'S') AND {_USER}"
 )
 CONSTRAINTS_SQL = (
-    "SELECT con.conrelid, con.conname, con.contype, con.convalidated, con.conindid, pg_get_constraintdef(con.oid) "
+    "SELECT con.conrelid, con.conname, con.contype, con.convalidated, con.conindid, pg_get_constraintdef(con.oid), "
+    "con.oid "
     "FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid "
     "JOIN pg_namespace n ON n.oid = c.relnamespace "
     f"WHERE con.contype IN ('f', 'c', 'u', 'p', 'x') AND {_USER}"
@@ -97,8 +98,9 @@ class Catalog:
     """The user relations, constraints and columns at one moment."""
 
     relations: Mapping[int, Relation] = field(default_factory=dict)
-    constraints: Mapping[tuple[int, str], tuple[str, bool, int]] = field(default_factory=dict)
-    """(table oid, name) -> (type letter, validated, index oid or 0)."""
+    constraints: Mapping[tuple[int, str], tuple[str, bool, int, int]] = field(default_factory=dict)
+    """(table oid, name) -> (type letter, validated, index oid or 0, the constraint's own oid: a
+    constraint dropped and made again under its old name is a new one)."""
     proved_not_null: frozenset[tuple[int, str]] = frozenset()
     """(table oid, column) that a validated ``CHECK (column IS NOT NULL)`` covers: SET NOT NULL
     on it needs no scan (PostgreSQL 12+)."""
@@ -189,9 +191,9 @@ def read_catalog(cursor) -> Catalog:
     }
     cursor.execute(CONSTRAINTS_SQL)
     constraints, proved = {}, set()
-    for rel, name, kind, ok, index, definition in cursor.fetchall():
+    for rel, name, kind, ok, index, definition, oid in cursor.fetchall():
         kind = kind if isinstance(kind, str) else kind.decode()
-        constraints[(int(rel), name)] = (kind, bool(ok), int(index or 0))
+        constraints[(int(rel), name)] = (kind, bool(ok), int(index or 0), int(oid))
         column = _not_null_check(definition) if kind == "c" and ok else None
         if column is not None:
             proved.add((int(rel), column))
@@ -239,8 +241,9 @@ def measure(
             modes[oid] = stronger(modes.get(oid), mode)
             if mode == "AccessExclusiveLock" and seen.lock_timeout_ms <= 0:
                 unguarded.add(oid)
-    new_constraints = {key: value for key, value in after.constraints.items() if key not in before.constraints}
-    backing = {index for _, _, index in new_constraints.values() if index}
+    old_oids = {value[3] for value in before.constraints.values()}
+    new_constraints = {key: value for key, value in after.constraints.items() if value[3] not in old_oids}
+    backing = {value[2] for value in new_constraints.values() if value[2]}
     built: dict[int, list[str]] = {}
     for oid, relation in after.relations.items():
         if oid in before.relations or relation.kind != "index" or oid in backing:
@@ -249,7 +252,7 @@ def measure(
         if table in before.relations and _RANK.get(modes.get(table, ""), -1) >= _RANK["ShareLock"]:
             built.setdefault(table, []).append(relation.name)
     validated: dict[int, list[str]] = {}
-    for (table, name), (kind, is_valid, _) in sorted(new_constraints.items()):
+    for (table, name), (kind, is_valid, _, _) in sorted(new_constraints.items()):
         if table in before.relations and is_valid:
             validated.setdefault(table, []).append(f"{name} ({_CONSTRAINT_TYPES.get(kind, kind)})")
     for (table, column), notnull in sorted(after.columns.items()):
@@ -379,6 +382,7 @@ def step_risks(revision: str, file: str | None, body, locks: Iterable[RelationLo
             for index in lock.index_built.split(", "):
                 line, _ = _line_of(body, table, _INDEX_OPS, index)
                 shown = _SHOWN.get(lock.mode or "", lock.mode)
+                blocks = "blocks reads and writes" if lock.mode == "AccessExclusiveLock" else "blocks writes"
                 risks.append(
                     LockRisk(
                         "MD025",
@@ -387,7 +391,7 @@ def step_risks(revision: str, file: str | None, body, locks: Iterable[RelationLo
                         line,
                         table,
                         f"CREATE INDEX {index} on {table} without CONCURRENTLY holds {shown} on {table} "
-                        "(blocks writes) for the whole build; create it with postgresql_concurrently=True "
+                        f"({blocks}) for the whole build; create it with postgresql_concurrently=True "
                         "inside op.get_context().autocommit_block()",
                     )
                 )
