@@ -114,6 +114,23 @@ def test_upgrades_only_run_is_measured_too(copy_fixture, pg_binaries):
 
 
 @pytest.mark.postgres
+def test_env_py_that_commits_its_own_transaction_after_the_step(copy_fixture, pg_binaries):
+    """``with engine.begin() as connection:``: Alembic commits nothing, env.py commits after the
+    step. The stairway (one step per env.py run) still measures it; one transaction around all
+    upgrades (--no-downgrade) hides every change until the end, and a note says so."""
+    root = copy_fixture("md025_blocking_index")
+    env = root / "migrations" / "env.py"
+    env.write_text(env.read_text().replace("connectable.connect() as", "connectable.begin() as"))
+    payload = dryrun_json("md025_blocking_index")
+    assert risks(payload) == EXPECTED["md025_blocking_index"] and payload["notes"] == []
+    payload = dryrun_json("md025_blocking_index", "--no-downgrade")
+    assert risks(payload) == []
+    assert any(
+        note.startswith("the lock report is incomplete: env.py keeps one transaction") for note in payload["notes"]
+    )
+
+
+@pytest.mark.postgres
 def test_json_and_text_with_the_lock_table_match_golden(copy_fixture, pg_binaries):
     copy_fixture("md025_blocking_index")
     result = run("dryrun", "md025_blocking_index", "--format", "json")

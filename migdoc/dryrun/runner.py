@@ -53,7 +53,7 @@ from migdoc.dryrun.failures import (
     statement_of,
 )
 from migdoc.dryrun.guard import ConnectionGuard, ForeignConnection, RunIdentity
-from migdoc.dryrun.locks import LockRecorder, lock_risks, own_cursor
+from migdoc.dryrun.locks import OPEN_TRANSACTION_NOTE, LockRecorder, lock_risks, own_cursor
 from migdoc.dryrun.results import (
     DEFAULT_STEP_TIMEOUT,
     DryrunResult,
@@ -134,6 +134,7 @@ class Stairway:
         self._base_built = False
         self.on_start: Callable | None = None  # told of each step as it starts (the child process's channel)
         self._locks = LockRecorder()  # the upgrade step running now: what it locks (``locks``)
+        self._locks_pending: int | None = None  # index in result.steps of the step whose locks are to come
 
     # -- set-up --------------------------------------------------------------
 
@@ -328,6 +329,7 @@ class Stairway:
             return self._failure_of(exc)
         finally:
             self._settle(ok=ran)
+            self._complete_locks()
         if self._timed_out is not None:  # also when env.py swallowed the interruption
             return self._timeout_failure()
         if self._current is not None:  # the step began and never ended: env.py swallowed its error
@@ -548,6 +550,7 @@ class Stairway:
     def _start(self, script, phase: str) -> None:
         if self.on_start is not None:
             self.on_start(script, phase)
+        self._complete_locks()
         self._locks.abandon()  # a step that failed before: nothing of it is carried on
         if phase == "upgrade" and self._connection is not None:
             with self._lock_measurement():
@@ -569,18 +572,32 @@ class Stairway:
             if note not in self.result.notes:
                 self.result.notes.append(note)
 
+    def _complete_locks(self) -> None:
+        """The pending upgrade step's lock records (``locks``), read now that its transaction
+        has committed (its locks were seen before COMMIT) or is still open (seen open)."""
+        index, self._locks_pending = self._locks_pending, None
+        if index is None:
+            return
+        if self._connection is not None and self._locks.is_running:
+            with self._lock_measurement():
+                with own_cursor(self._connection) as cursor:
+                    locks = self._locks.finish(cursor)
+                self.result.steps[index] = dataclasses.replace(self.result.steps[index], locks=locks)
+        self._locks.abandon()
+        if self._locks.saw_open_transaction and OPEN_TRANSACTION_NOTE not in self.result.notes:
+            self.result.notes.append(OPEN_TRANSACTION_NOTE)
+
     def _finish(self, ok: bool = True) -> None:
         self._disarm()
         assert self._current is not None
         script, phase, started = self._current
-        seconds = time.perf_counter() - started
-        locks = None
-        if ok and self._locks.is_running and self._connection is not None:
-            with self._lock_measurement():
-                with own_cursor(self._connection) as cursor:
-                    locks = self._locks.finish(cursor)
-        self._locks.abandon()
-        step = Step(script.revision, phase, ok, seconds, locks)
+        step = Step(script.revision, phase, ok, time.perf_counter() - started)
+        if ok and self._locks.is_running:
+            # measured once the step's transaction is over: at the end of this env.py run, or when
+            # the next step starts (an env.py that commits its own transaction after the steps)
+            self._locks_pending = len(self.result.steps)
+        else:
+            self._locks.abandon()
         self.result.steps.append(step)
         self._current = None
         if self.progress is not None:
