@@ -6,6 +6,7 @@ the test needs no network and we vendor nothing.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from importlib import resources
 
@@ -24,8 +25,12 @@ def validator():
     return jsonschema.Draft4Validator(schema)
 
 
+# the lock-risk fixtures report through `check` only where the static side exists (tests/test_fixtures.py)
+MEASURED_ONLY = () if importlib.util.find_spec("migdoc.rules.lock_static") else ("md025", "md026", "md027", "md028")
 FIXTURE_NAMES = sorted(
-    p.name for p in FIXTURES.iterdir() if p.is_dir() and (p.name.startswith("md0") or p.name in ("demo",))
+    p.name
+    for p in FIXTURES.iterdir()
+    if p.is_dir() and (p.name.startswith("md0") or p.name in ("demo",)) and not p.name.startswith(MEASURED_ONLY)
 )
 
 
