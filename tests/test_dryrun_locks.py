@@ -55,8 +55,9 @@ EXPECTED = {
         ("MD027", "0002", 21, "orders"),  # the CHECK
         ("MD027", "0003", 19, "orders"),  # SET NOT NULL after the UPDATE on line 18
     ],
-    # 0003's ALTER TYPE ... ADD VALUE locks the type only: no finding
-    "md028_exclusive_lock": [("MD028", "0002", 18, "orders")],
+    # 0003's ALTER TYPE ... ADD VALUE locks the type only: no finding; 0004 reads orders (ACCESS
+    # SHARE) to build a materialized view; 0005 refreshes it without CONCURRENTLY
+    "md028_exclusive_lock": [("MD028", "0002", 18, "orders"), ("MD028", "0005", 19, "order_totals")],
     "dryrun_locks_safe": [],
     "dryrun_locks_timeout_in_migration": [],
     "dryrun_locks_healthy": [],
