@@ -261,3 +261,14 @@ def test_risks_point_at_the_responsible_call_and_md028_gives_way():
     ]  # not MD028 on orders (reported), the index, or invoices (lock_timeout set)
     assert all(isinstance(r, LockRisk) for r in found)
     assert "postgresql_concurrently=True" in found[0].message and "NOT VALID" in found[1].message
+
+
+def test_a_truncated_table_is_an_exclusive_lock_not_a_rewrite():
+    body = FunctionBody(
+        16, "", True, False, (Operation("execute", 17, name="TRUNCATE TABLE order_events", is_certain=False),)
+    )
+    truncated = RelationLock("order_events", "table", "AccessExclusiveLock", True, None, (), True)
+    [risk] = step_risks("0003", "v/0003.py", body, [truncated])
+    assert (risk.code, risk.line) == ("MD028", 17)
+    copied = RelationLock("orders", "table", "AccessExclusiveLock", True, None, (), True)
+    assert [r.code for r in step_risks("0003", "v/0003.py", body, [copied])] == ["MD026"]

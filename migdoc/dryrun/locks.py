@@ -403,6 +403,17 @@ def _line_of(body, table: str, kinds: set[str] | None, name: str | None = None) 
     return body.line, None
 
 
+def _is_truncated(body, table: str) -> bool:
+    """TRUNCATE gives a table new, empty storage: not a copy (MD026) but an ACCESS EXCLUSIVE lock
+    (MD028). Told from the step's literal SQL, which is all the catalogs cannot say."""
+    bare = table.rsplit(".", 1)[-1].lower()
+    for op in body.operations if body is not None else ():
+        sql = (op.name or "").lower() if op.kind == "execute" else ""
+        if re.search(rf"\btruncate\b[^;]*\b{re.escape(bare)}\b", sql):
+            return True
+    return False
+
+
 def step_risks(revision: str, file: str | None, body, locks: Iterable[RelationLock]) -> list[LockRisk]:
     """MD025-MD028 for one measured upgrade step. ``body``: the revision's ``upgrade()`` as the
     static reader keeps it (``operations`` with lines), or None."""
@@ -428,7 +439,7 @@ def step_risks(revision: str, file: str | None, body, locks: Iterable[RelationLo
                     )
                 )
             reported = True
-        if lock.rewritten:
+        if lock.rewritten and not _is_truncated(body, table):
             line, kind = _line_of(body, table, _REWRITE_OPS)
             why = {
                 "alter_column": "column type change",
