@@ -818,7 +818,14 @@ Example:
     help="A git ref (origin/main): prove only the revisions this branch adds over it, starting from its heads.",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def dryrun(path, config, name, version_locations, fmt, deployed_url, **options):
+@click.option(
+    "--locks",
+    "is_lock_table",
+    is_flag=True,
+    help="After the run, a table per upgrade step: the locks it took on tables that existed before it, "
+    "rewrites, index builds and validations (json always has them).",
+)
+def dryrun(path, config, name, version_locations, fmt, deployed_url, is_lock_table, **options):
     """Prove every upgrade and downgrade on a throwaway PostgreSQL. Exit 0 passed, 1 a step failed
     or the models drifted from the migrations (MD020), 2 an environment problem.
 
@@ -838,7 +845,15 @@ def dryrun(path, config, name, version_locations, fmt, deployed_url, **options):
     dryrun_options = _dryrun_options_of(options)
     printers = _dryrun_printers(not dryrun_options.no_downgrade) if fmt == "text" else DryrunPrinters()
     report, code = dryrun_path(
-        path, fmt, dryrun_options, printers, config, name, tuple(version_locations), on_note=_print_note
+        path,
+        fmt,
+        dryrun_options,
+        printers,
+        config,
+        name,
+        tuple(version_locations),
+        on_note=_print_note,
+        is_lock_table=is_lock_table,
     )
     click.echo(report, nl=False)
     sys.exit(code)

@@ -223,3 +223,48 @@ def test_project_lock_timeout_option_quiets_md029_and_md028(tmp_path):
     assert project.layout.settings.lock_timeout_ms == 2000
     assert project.context().is_lock_timeout_set
     assert check_project(project).diagnostics == ()
+
+
+# -- risks that are history: deployed, or already on the base branch ------------------------
+
+
+def _md025_context(**changes):
+    import dataclasses
+
+    from migdoc.doctor import load_project
+
+    project = load_project(str(FIXTURES / "md025_blocking_index"))
+    return dataclasses.replace(project.context(), **changes)
+
+
+def _md025_revisions(context) -> list[str]:
+    from migdoc.rules import RULES
+
+    return sorted(finding.revision for finding in RULES["MD025"].check(context))
+
+
+def test_a_revision_the_deployed_database_applied_draws_no_lock_risk():
+    assert _md025_revisions(_md025_context()) == ["0002"]
+    assert _md025_revisions(_md025_context(deployed=("0001",))) == ["0002"]  # still to run there
+    assert _md025_revisions(_md025_context(deployed=("0002",))) == []  # it ran: history
+
+
+def test_a_revision_already_on_the_base_branch_draws_no_lock_risk_unless_this_branch_changed_it():
+    from migdoc.gitref import OURS, THEIRS, MergedView
+
+    context = _md025_context()
+    [risky] = [rf for rf in context.graph.files if rf.revision == "0002"]
+
+    def merged(origin: str) -> MergedView:
+        return MergedView(
+            ref="origin/main",
+            commit="0" * 40,
+            files=tuple(context.graph.files),
+            origins={risky.path: origin},
+            ref_heads=("0002",),
+            has_merge_base=True,
+            ref_revisions=frozenset({"0001", "0002"}),
+        )
+
+    assert _md025_revisions(_md025_context(merged=merged(THEIRS))) == []
+    assert _md025_revisions(_md025_context(merged=merged(OURS))) == ["0002"]

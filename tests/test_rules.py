@@ -18,10 +18,10 @@ def codes(name: str, *args: str) -> tuple[int, list[tuple[str, str]]]:
 def test_select_and_ignore_on_the_command_line(copy_fixture):
     copy_fixture("md005_cycle")
     _, everything = codes("md005_cycle")
-    assert {c for c, _ in everything} == {"MD005", "MD007", "MD009"}
+    assert {c for c, _ in everything} == {"MD005", "MD007", "MD009", "MD025"}
     assert {c for c, _ in codes("md005_cycle", "--select", "MD007,MD009")[1]} == {"MD007", "MD009"}
     exit_code, found = codes("md005_cycle", "--ignore", "MD005")
-    assert {c for c, _ in found} == {"MD007", "MD009"} and exit_code == 0
+    assert {c for c, _ in found} == {"MD007", "MD009", "MD025"} and exit_code == 0
     assert {c for c, _ in codes("md005_cycle", "--select", "header-mismatch")[1]} == {"MD007"}
     assert {c for c, _ in codes("md005_cycle", "--select", "MD00", "--ignore", "MD009")[1]} == {"MD005", "MD007"}
 

@@ -1,10 +1,12 @@
-"""A dry-run's result as diagnostics (MD021 for a failed step, MD020 for model drift),
-so that ``check --dryrun`` reports it in every format. Pure."""
+"""A dry-run's result as diagnostics (MD021 for a failed step, MD020 for model drift,
+MD025-MD028 for the lock risks it measured), so that ``check --dryrun`` reports it in every
+format. Pure."""
 
 from __future__ import annotations
 
 from migdoc.model import CheckResult, Diagnostic, Severity, Summary
 from migdoc.rules import code_named
+from migdoc.rules.locks import LOCK_CODES
 
 DRYRUN_FAILED, MODEL_DRIFT = code_named("dryrun-failed"), code_named("model-drift")
 
@@ -52,6 +54,18 @@ def dryrun_diagnostics(result) -> list[Diagnostic]:
                 failure.revision,
             )
         )
+    for risk in getattr(result, "lock_risks", ()):
+        found.append(
+            Diagnostic(
+                risk.code,
+                code_name(risk.code),
+                Severity.WARNING,
+                risk.message,
+                risk.file,
+                risk.line,
+                risk.revision,
+            )
+        )
     for drift in getattr(result, "drift", ()):
         found.append(
             Diagnostic(
@@ -61,9 +75,32 @@ def dryrun_diagnostics(result) -> list[Diagnostic]:
     return found
 
 
+def code_name(code: str) -> str:
+    from migdoc.rules import RULES
+
+    return RULES[code].name
+
+
+def measured_locks(result) -> dict[str, tuple]:
+    """Revision -> the lock risks measured in its upgrade step, for every revision whose
+    upgrade the dry-run measured (``CheckContext.measured_locks``)."""
+    measured: dict[str, tuple] = {
+        step.revision: ()
+        for step in getattr(result, "steps", ())
+        if step.phase == "upgrade" and step.ok and step.locks is not None
+    }
+    for risk in getattr(result, "lock_risks", ()):
+        measured[risk.revision] = (*measured.get(risk.revision, ()), risk)
+    return measured
+
+
 def with_dryrun(check: CheckResult, result) -> CheckResult:
-    """The check's result with the dry-run's diagnostics added and counted."""
-    diagnostics = sorted([*check.diagnostics, *dryrun_diagnostics(result)], key=Diagnostic.sort_key)
+    """The check's result with the dry-run's diagnostics added and counted. For the lock
+    codes, measured wins per revision (as in ``migdoc.rules.locks``): a static lock finding
+    on a revision the dry-run measured gives way to what was measured."""
+    measured = measured_locks(result)
+    kept = [d for d in check.diagnostics if not (d.code in LOCK_CODES and d.revision in measured)]
+    diagnostics = sorted([*kept, *dryrun_diagnostics(result)], key=Diagnostic.sort_key)
     s = check.summary
     summary = Summary(
         files=s.files,

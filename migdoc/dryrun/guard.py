@@ -61,6 +61,9 @@ class RunIdentity:
     database: str
     token: str
     host: str | None = None  # where the run's database is (socket folder or host name)
+    lock_timeout_ms: int | None = None
+    """``[tool.migdoc] lock_timeout``: set on every connection the project opens, as production
+    would set it; an env.py that sets its own still wins (it runs after)."""
 
 
 class ForeignConnection(BaseException):
@@ -102,6 +105,13 @@ class ConnectionGuard:
                 cursor.close()
             dbapi_connection.rollback()
         if self.proves(row):
+            if self.identity.lock_timeout_ms:
+                cursor = dbapi_connection.cursor()
+                try:
+                    cursor.execute(f"SET lock_timeout = {int(self.identity.lock_timeout_ms)}")
+                finally:
+                    cursor.close()
+                dbapi_connection.commit()  # a SET in a transaction rolled back later would be undone
             return
         with contextlib.suppress(Exception):
             dbapi_connection.close()
@@ -123,6 +133,10 @@ class ConnectionGuard:
                 row = await cursor.fetchone()
             await connection.rollback()
         if self.proves(row):
+            if self.identity.lock_timeout_ms:
+                async with connection.cursor() as cursor:
+                    await cursor.execute(f"SET lock_timeout = {int(self.identity.lock_timeout_ms)}")
+                await connection.commit()
             return
         with contextlib.suppress(Exception):
             await connection.close()

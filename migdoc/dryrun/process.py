@@ -152,7 +152,10 @@ def _stop(child: subprocess.Popen) -> None:
 
 
 def _step(data: dict) -> Step:
-    return Step(data["revision"], data["phase"], data["ok"], data["seconds"])
+    from migdoc.dryrun.locks import RelationLock
+
+    locks = tuple(RelationLock.from_dict(lock) for lock in data["locks"]) if "locks" in data else None
+    return Step(data["revision"], data["phase"], data["ok"], data["seconds"], locks)
 
 
 def _failure(data: dict) -> Failure:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from migdoc.dryrun.locks import LockRisk, RelationLock
 from migdoc.dryrun.schema import SchemaChange
 from migdoc.rules import code_named
 
@@ -23,9 +24,19 @@ class Step:
     phase: str
     ok: bool
     seconds: float
+    locks: tuple[RelationLock, ...] | None = None
+    """An upgrade step's measured locks on the relations that existed before it (``locks``)."""
 
     def to_dict(self) -> dict[str, object]:
-        return {"revision": self.revision, "phase": self.phase, "ok": self.ok, "seconds": round(self.seconds, 4)}
+        data: dict[str, object] = {
+            "revision": self.revision,
+            "phase": self.phase,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 4),
+        }
+        if self.locks is not None:
+            data["locks"] = [lock.to_dict() for lock in self.locks]
+        return data
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ class DryrunResult:
     deployed_sizes: dict[str, tuple[int, int]] | None = None
     """--from-database: relation name -> (rows, pages) as the deployed database estimates
     them (``pg_class.reltuples``, ``relpages``), for what a lock on it would cost there."""
+    lock_risks: list[LockRisk] = field(default_factory=list)  # MD025-MD028 measured (``locks``)
     configure_options: dict = field(default_factory=dict, compare=False)
     """The keyword arguments env.py passed to ``context.configure`` (its last run): its
     ``target_metadata``, ``compare_type``, ``include_object``... Not part of any output."""
@@ -100,6 +112,7 @@ class DryrunResult:
             "notes": list(self.notes),
             "driver": self.driver,
             "model_drift": [item.to_dict() for item in self.drift],
+            "lock_risks": [risk.to_dict() for risk in self.lock_risks],
             **self._extras(),
         }
 

@@ -53,6 +53,7 @@ from migdoc.dryrun.failures import (
     statement_of,
 )
 from migdoc.dryrun.guard import ConnectionGuard, ForeignConnection, RunIdentity
+from migdoc.dryrun.locks import OPEN_TRANSACTION_NOTE, LockRecorder, lock_risks, own_cursor
 from migdoc.dryrun.results import (
     DEFAULT_STEP_TIMEOUT,
     DryrunResult,
@@ -136,6 +137,8 @@ class Stairway:
         self._guard: ConnectionGuard | None = None
         self._base_built = False
         self.on_start: Callable | None = None  # told of each step as it starts (the child process's channel)
+        self._locks = LockRecorder()  # the upgrade step running now: what it locks (``locks``)
+        self._locks_pending: int | None = None  # index in result.steps of the step whose locks are to come
 
     # -- set-up --------------------------------------------------------------
 
@@ -331,6 +334,7 @@ class Stairway:
             return self._failure_of(exc)
         finally:
             self._settle(ok=ran)
+            self._complete_locks()
         if self._timed_out is not None:  # also when env.py swallowed the interruption
             return self._timeout_failure()
         if self._current is not None:  # the step began and never ended: env.py swallowed its error
@@ -552,15 +556,54 @@ class Stairway:
     def _start(self, script, phase: str) -> None:
         if self.on_start is not None:
             self.on_start(script, phase)
+        self._complete_locks()
+        self._locks.abandon()  # a step that failed before: nothing of it is carried on
+        if phase == "upgrade" and self._connection is not None:
+            with self._lock_measurement():
+                with own_cursor(self._connection) as cursor:
+                    self._locks.start(cursor)
         self._current = (script, phase, time.perf_counter())
         self._statement = None
         self._arm()
+
+    @contextlib.contextmanager
+    def _lock_measurement(self) -> Iterator[None]:
+        """A failure of migdoc's own catalog queries is no failure of the project's step: the
+        step goes on unmeasured, and a note says so once."""
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - reported as a note, never as the step's failure
+            self._locks.abandon()
+            note = f"the lock report is incomplete: measuring a step failed ({type(exc).__name__}: {exc})"
+            if note not in self.result.notes:
+                self.result.notes.append(note)
+
+    def _complete_locks(self) -> None:
+        """The pending upgrade step's lock records (``locks``), read now that its transaction
+        has committed (its locks were seen before COMMIT) or is still open (seen open)."""
+        index, self._locks_pending = self._locks_pending, None
+        if index is None:
+            return
+        if self._connection is not None and self._locks.is_running:
+            with self._lock_measurement():
+                with own_cursor(self._connection) as cursor:
+                    locks = self._locks.finish(cursor)
+                self.result.steps[index] = dataclasses.replace(self.result.steps[index], locks=locks)
+        self._locks.abandon()
+        if self._locks.saw_open_transaction and OPEN_TRANSACTION_NOTE not in self.result.notes:
+            self.result.notes.append(OPEN_TRANSACTION_NOTE)
 
     def _finish(self, ok: bool = True) -> None:
         self._disarm()
         assert self._current is not None
         script, phase, started = self._current
         step = Step(script.revision, phase, ok, time.perf_counter() - started)
+        if ok and self._locks.is_running:
+            # measured once the step's transaction is over: at the end of this env.py run, or when
+            # the next step starts (an env.py that commits its own transaction after the steps)
+            self._locks_pending = len(self.result.steps)
+        else:
+            self._locks.abandon()
         self.result.steps.append(step)
         self._current = None
         if self.progress is not None:
@@ -613,12 +656,26 @@ class Stairway:
 
         event.listen(Engine, "before_cursor_execute", self._note_statement)
         event.listen(Engine, "engine_connect", self._remember_engine)
+        event.listen(Engine, "commit", self._note_locks)
         try:
             with self._engines_kept():
                 yield
         finally:
             event.remove(Engine, "before_cursor_execute", self._note_statement)
             event.remove(Engine, "engine_connect", self._remember_engine)
+            event.remove(Engine, "commit", self._note_locks)
+
+    def _note_locks(self, conn) -> None:
+        """Before a COMMIT during an upgrade step: the locks that transaction holds (``locks``).
+        Read through the driver's cursor, outside SQLAlchemy's events."""
+        if not self._locks.is_running:
+            return
+        with contextlib.suppress(Exception):  # a connection that cannot say: the commit goes on
+            cursor = conn.connection.cursor()
+            try:
+                self._locks.on_commit(cursor)
+            finally:
+                cursor.close()
 
     @contextlib.contextmanager
     def _engines_kept(self) -> Iterator[None]:
@@ -722,6 +779,8 @@ class Stairway:
             self._connection = self._control_engine.connect()
             try:
                 self._version_table, self._version_schema = self._version_table_of()
+                # Alembic's own bookkeeping (a RowExclusive UPDATE) is no lock risk of the project's
+                self._locks.ignored = (str(self._version_table), f"{self._version_schema}.{self._version_table}")
                 if self._version_table is None:  # env.py failed (or ran no migrations) before anything ran
                     return
                 self._build_base()
@@ -1060,7 +1119,12 @@ def dryrun_project(
                 url_env=url_env,
                 progress=progress,
                 database=throwaway.description,
-                identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
+                identity=RunIdentity(
+                    throwaway.name,
+                    throwaway.token,
+                    _host_of(throwaway.url),
+                    project.layout.settings.lock_timeout_ms,
+                ),
                 step_timeout=step_timeout,
                 x_arguments=x_arguments,
                 fail_fast=fail_fast,
@@ -1082,6 +1146,7 @@ def dryrun_project(
                 progress=progress,
                 fast_forward=fast_forward,
             )
+        result.lock_risks = lock_risks(result.steps, _upgrade_bodies(project))
         if after_run is not None:  # the throwaway database as the run left it (the drift check reads it)
             after_run(throwaway.url)
         changes = throwaway.outside_changes()  # the server's own state, before and after
@@ -1091,6 +1156,18 @@ def dryrun_project(
             result.failures.insert(0, server)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _upgrade_bodies(project) -> dict:
+    """Revision -> (file, ``upgrade()`` as read statically): the lines lock risks point at."""
+    graph = getattr(project, "graph", None)
+    if graph is None:
+        return {}
+    found = {}
+    for index in graph.kept.values():
+        rf = graph.files[index]
+        found[rf.revision] = (record_path(Path(rf.path)), rf.upgrade)
+    return found
 
 
 def _run_child(
@@ -1116,7 +1193,12 @@ def _run_child(
         project,
         throwaway.url,
         database=throwaway.description,
-        identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
+        identity=RunIdentity(
+            throwaway.name,
+            throwaway.token,
+            _host_of(throwaway.url),
+            project.layout.settings.lock_timeout_ms,
+        ),
         options={
             "downgrade": downgrade,
             "to": to,

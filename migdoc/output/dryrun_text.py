@@ -24,8 +24,18 @@ def render_progress(label: str, steps: list, style: Styler = plain) -> str:
     return f"{mark} {printable(label)}  {style(' '.join(parts), 'dim')}\n"
 
 
-def render_text(result, style: Styler = plain) -> str:
-    """The final report: one summary line when it passed; every failure in full when not."""
+def render_text(result, style: Styler = plain, is_lock_table: bool = False) -> str:
+    """The final report: one summary line when it passed; every failure in full when not; the
+    measured lock risks as finding lines; with ``is_lock_table`` the per-step lock table."""
+    from migdoc.output import lock_report
+
+    after = lock_report.render_risks(getattr(result, "lock_risks", ()), style)
+    if is_lock_table:
+        after += lock_report.render_table(result)
+    return _render_text(result, style) + after
+
+
+def _render_text(result, style: Styler) -> str:
     failure = result.failure
     database = result.database or "no database (the chain cannot be loaded)"
     notes = "".join(f"  note: {printable(note)}\n" for note in result.notes)
@@ -110,7 +120,8 @@ def displayed(result):
         failure = failures[result.failures.index(result.failure)] if result.failure in result.failures else None
         failure = failure or failure_shown(result.failure)
     drift = [dataclasses.replace(item, file=shown(item.file)) for item in result.drift]
-    return dataclasses.replace(result, failure=failure, failures=failures, drift=drift)
+    risks = [dataclasses.replace(risk, file=shown(risk.file)) for risk in result.lock_risks]
+    return dataclasses.replace(result, failure=failure, failures=failures, drift=drift, lock_risks=risks)
 
 
 def render_json(result) -> str:

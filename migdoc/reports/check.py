@@ -254,16 +254,21 @@ def _from_database(project, options: DryrunOptions):
     return deployed, base
 
 
-def dryrun_report(project, fmt: str, options: DryrunOptions, printers: DryrunPrinters) -> tuple[str, int]:
+def dryrun_report(
+    project, fmt: str, options: DryrunOptions, printers: DryrunPrinters, is_lock_table: bool = False
+) -> tuple[str, int]:
     """Run the dry-run on a loaded project; its report (text or json, passwords masked) and
-    exit code (0 passed, 1 a step failed)."""
+    exit code (0 passed, 1 a step failed). ``is_lock_table``: text ends with the per-step lock table."""
     from migdoc.output import dryrun_text
     from migdoc.output.text import plain
     from migdoc.util.masking import mask_secrets
 
     result, code = _run_dryrun(project, options, printers)
     style = printers.style or plain
-    report = dryrun_text.render_json(result) if fmt == "json" else dryrun_text.render_text(result, style)
+    if fmt == "json":
+        report = dryrun_text.render_json(result)
+    else:
+        report = dryrun_text.render_text(result, style, is_lock_table=is_lock_table)
     return mask_secrets(report), code
 
 
@@ -276,6 +281,7 @@ def dryrun_path(
     name: str = "alembic",
     version_locations: tuple[str, ...] = (),
     on_note: Callable[[str], None] = lambda note: None,
+    is_lock_table: bool = False,
 ) -> tuple[str, int]:
     """``migdoc dryrun``: find and read the project, then :func:`dryrun_report`."""
     from migdoc.doctor import load_project
@@ -283,4 +289,4 @@ def dryrun_path(
     project = load_project(path, config=config, name=name, version_locations=version_locations)
     for note in project.layout.notes:
         on_note(note)
-    return dryrun_report(project, fmt, options, printers)
+    return dryrun_report(project, fmt, options, printers, is_lock_table=is_lock_table)

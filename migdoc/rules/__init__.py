@@ -12,6 +12,7 @@ from migdoc.rules import (  # noqa: F401 - registers the rules
     dryrun,
     files,
     identity,
+    locks,
     naming,
     revision_ids,
     run_safety,
