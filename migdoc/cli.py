@@ -840,7 +840,7 @@ def dryrun(path, config, name, version_locations, fmt, deployed_url, is_lock_tab
             "pass --server URL (or MIGDOC_DRYRUN_SERVER) for a server migdoc may create a throwaway database on"
         )
     from migdoc.options import DryrunPrinters
-    from migdoc.reports.check import dryrun_path
+    from migdoc.reports.dryrun import dryrun_path
 
     dryrun_options = _dryrun_options_of(options)
     printers = _dryrun_printers(not dryrun_options.no_downgrade) if fmt == "text" else DryrunPrinters()

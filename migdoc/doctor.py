@@ -549,7 +549,7 @@ def dryrun_project(
 
     load_check = check_project(project, select=results.LOAD_CODES)
     with first_signal_guarded():
-        return runner.dryrun_project(
+        return runner.run_stairway(
             project,
             load_check,
             server_url=server_url,

@@ -214,7 +214,7 @@ def test_connection_handed_in_through_config_attributes(copy_fixture, developer_
 
     from migdoc.doctor import check_project, load_project
     from migdoc.dryrun.results import LOAD_CODES
-    from migdoc.dryrun.runner import dryrun_project
+    from migdoc.dryrun.runner import run_stairway
     from migdoc.errors import DatabaseError
 
     before = developer_db.state()
@@ -244,7 +244,7 @@ def test_connection_handed_in_through_config_attributes(copy_fixture, developer_
         )
         project = load_project(str(root))
         with pytest.raises(DatabaseError) as stopped:
-            dryrun_project(project, check_project(project, select=LOAD_CODES), in_process=True)
+            run_stairway(project, check_project(project, select=LOAD_CODES), in_process=True)
     finally:
         connection.close()
         engine.dispose()

@@ -34,6 +34,7 @@ EDGES = {
     "migdoc.cache.files",
     "migdoc.cache.results",
     "migdoc.reports.check",
+    "migdoc.reports.dryrun",
     "migdoc.reports.fix",
     "migdoc.fix.apply",
     "migdoc.fix.plan_proof",

@@ -1059,7 +1059,7 @@ def _host_of(url: str) -> str | None:
     return str(host) if isinstance(host, str) else parsed.host
 
 
-def dryrun_project(
+def run_stairway(
     project,
     load_check,
     *,
