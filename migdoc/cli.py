@@ -860,6 +860,175 @@ def fix(
 
 
 @cli.command(
+    short_help="Squash REV and its ancestors into one proved baseline revision.",
+    epilog="""\b
+Example:
+  migdoc squash --to 3f2a9c1d --diff     # the plan, proved on a throwaway PostgreSQL
+  migdoc squash --to 3f2a9c1d --apply    # write it (journalled)
+  migdoc squash --undo""",
+)
+@_project_options
+@click.option(
+    "--to",
+    "to_revision",
+    metavar="REV",
+    default=None,
+    help="The revision the baseline replaces, with its ancestors; it keeps REV's id.",
+)
+@click.option(
+    "--keep-data",
+    "is_keep_data",
+    is_flag=True,
+    help="Carry the range's data migrations (literal SQL, bulk_insert rows) into the baseline.",
+)
+@click.option(
+    "--drop-data",
+    "is_drop_data",
+    is_flag=True,
+    help="Leave the range's data migrations out (a fresh database has no rows for them).",
+)
+@click.option(
+    "--archive-dir",
+    metavar="DIR",
+    default=None,
+    help="Where the squashed files go (default script_location/archive/DATE).",
+)
+@click.option("--diff", "show_diff", is_flag=True, help="Show the plan as a unified diff.")
+@click.option("--apply", "is_apply", is_flag=True, help="Carry the plan out (journalled; undo with --undo).")
+@click.option("--undo", "is_undo", is_flag=True, help="Restore the files of the last applied squash or fix.")
+@click.option(
+    "--server",
+    "server_url",
+    envvar="MIGDOC_DRYRUN_SERVER",
+    show_envvar=True,
+    metavar="URL",
+    default=None,
+    callback=_remember_url,
+    help="A PostgreSQL server migdoc may create the throwaway database on (default: a private server).",
+)
+@click.option("--pg-bindir", metavar="DIR", default=None, help="Folder with initdb and postgres for a private server.")
+@click.option(
+    "--python",
+    "python",
+    metavar="PATH",
+    default=None,
+    help="The project's Python (its virtualenv's): runs env.py and the migrations there.",
+)
+@click.option(
+    "--url-env",
+    multiple=True,
+    metavar="NAME",
+    help="Environment variable(s) env.py reads the URL from (default DATABASE_URL).",
+)
+@click.option(
+    "-x",
+    "x_arguments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="As Alembic's -x; {url} is the throwaway database's URL.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_database_url_option
+def squash(
+    path,
+    config,
+    name,
+    version_locations,
+    to_revision,
+    is_keep_data,
+    is_drop_data,
+    archive_dir,
+    show_diff,
+    is_apply,
+    is_undo,
+    server_url,
+    pg_bindir,
+    python,
+    url_env,
+    x_arguments,
+    fmt,
+    database_url,
+):
+    """Squash REV and all its ancestors into one baseline revision that keeps REV's id, proved
+    on a throwaway PostgreSQL (the baseline builds the schema the chain has at REV, the new chain
+    equals the old at the heads, the baseline's downgrade empties the database); the old files
+    are archived. Exit 0 applied / nothing to do, 1 plan not applied (shown only, or a proof
+    failed), 2 refused."""
+    from migdoc import doctor
+    from migdoc.errors import ApplyInterrupted, UsageError
+    from migdoc.filesystem import display_path, display_text
+    from migdoc.fix.squash import SquashOptions
+    from migdoc.output import fix as shown
+
+    project = _load(path, config, name, version_locations, is_read_only=not is_apply)
+    if is_undo:
+        undone = doctor.undo_fix(project)
+        click.echo(f"restored the files of {display_path(undone.journal)}")
+        for problem in (*undone.kept, *undone.failed):
+            click.echo(f"migdoc: not restored: {display_text(problem)}", err=True)
+        sys.exit(EXIT_FINDINGS if undone.kept or undone.failed else EXIT_OK)
+    if not to_revision:
+        raise UsageError(
+            "squash needs --to REV: the revision the baseline replaces (with its ancestors)", option="--to"
+        )
+    if is_keep_data and is_drop_data:
+        raise UsageError("--keep-data and --drop-data exclude each other", option="--keep-data")
+    options = SquashOptions(
+        to=to_revision, is_keep_data=is_keep_data, is_drop_data=is_drop_data, archive_dir=archive_dir
+    )
+    proposal = doctor.plan_squash(
+        project,
+        options,
+        database_url,
+        server_url=server_url,
+        pg_bindir=pg_bindir,
+        python=python,
+        url_env=tuple(url_env) or ("DATABASE_URL",),
+        x_arguments=tuple(x_arguments),
+    )
+    plan = proposal.plan
+    if fmt == "json":
+        click.echo(shown.render_plan_json(plan), nl=False)
+    elif show_diff:
+        click.echo(shown.render_diff(plan), nl=False)
+        for line in shown.proof_lines(plan):  # a diff has no place for them, and they must not go unseen
+            click.echo(line.strip(), err=True)
+        for note in plan.notes:
+            click.echo(f"note: {shown.printable(display_text(note))}", err=True)
+    else:
+        heading = f"migdoc squash --to {options.to}: {len(plan.actions)} actions"
+        click.echo(shown.render_plan(plan, _styler(_is_terminal()), heading=heading), nl=False)
+    failed = [proof for proof in plan.proofs if proof.is_failed]
+    if not is_apply:
+        sys.exit(EXIT_FINDINGS if plan.actions else EXIT_OK)
+    if failed:
+        click.echo(
+            f"migdoc: not applied: the {failed[0].name} proof failed: {shown.printable(display_text(failed[0].why))}; "
+            "nothing changed",
+            err=True,
+        )
+        sys.exit(EXIT_FINDINGS)
+    try:
+        result = doctor.apply_squash(project, proposal)
+    except ApplyInterrupted as exc:
+        word = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
+        click.echo(f"migdoc: {word} ({signal.Signals(exc.signum).name}) while applying; {exc.note}", err=True)
+        sys.exit(128 + exc.signum)
+    counts = f"errors {result.errors_before} -> {result.errors_after}, warnings {result.warnings_before} -> {result.warnings_after}"
+    if result.is_rolled_back:
+        click.echo(
+            f"migdoc: not applied: the squashed chain has new errors ({counts}); every file was restored", err=True
+        )
+        sys.exit(EXIT_FINDINGS)
+    click.echo(
+        f"applied {len(plan.actions)} actions ({counts}); journal {display_path(result.journal)}; "
+        "`migdoc squash --undo` reverts",
+        err=True,
+    )
+    sys.exit(EXIT_OK)
+
+
+@cli.command(
     short_help="Prove every upgrade and downgrade on a throwaway PostgreSQL.",
     epilog="""\b
 Example:

@@ -1,0 +1,1 @@
+"""Repairs: plans, their proofs, and carrying them out."""

@@ -1,0 +1,519 @@
+"""The database part of ``migdoc squash``: the schema a chain builds, read on a throwaway
+PostgreSQL, rendered as one baseline revision, and the proofs of that baseline.
+
+One throwaway database serves the whole squash. It is emptied before every run (every
+schema dropped, ``public`` made again as PostgreSQL makes it), so each run starts from
+what a fresh database is:
+
+1. the old chain, base to REV (upgrades only, the project's env.py in a child process, as
+   the dry-run runs it): its schema snapshot, its reflected ``MetaData``, its extensions;
+2. the database emptied: Alembic's autogenerate renders that ``MetaData`` against it, as
+   ``alembic revision --autogenerate`` does against an empty database;
+3. what autogenerate does not carry (extensions, enum and domain types, sequences no
+   serial column owns, indexes and constraints it cannot reflect, defaults) is added as
+   explicit SQL taken from the catalog: the rendered body is run here (it is generated
+   code, not the project's), its snapshot compared with the chain's, and each missing or
+   different object written as the catalog's own DDL, until the two agree or a difference
+   is left that no statement answers (then the squash is refused, listing it);
+4. the old chain, base to heads (what the new chain must equal at the heads).
+
+The proofs (:meth:`SquashDatabase.prove`) run the *planned* tree through the project's
+env.py: the baseline alone equals the chain at REV, the baseline's downgrade leaves an
+empty database (the stairway's own downgrade check), the new chain equals the old at the
+heads. Nothing of the project is written here.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from migdoc.dryrun.schema import SchemaChange, Snapshot, diff_snapshots, take_snapshot
+from migdoc.errors import FixRefused
+from migdoc.model import Proof
+
+SCHEMA_AT_REV = "schema-at-rev"
+DOWNGRADE_EMPTIES = "downgrade-empties"
+SCHEMA_AT_HEADS = "schema-at-heads"
+
+_SYSTEM_SCHEMAS = "nspname NOT IN ('pg_catalog', 'information_schema') AND left(nspname, 3) <> 'pg_'"
+
+
+@dataclass(frozen=True)
+class ChainRun:
+    """A chain run on an emptied database: its schema after the run, or why it failed."""
+
+    snapshot: Snapshot | None
+    failure: str | None
+    revisions: int = 0
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The baseline's body, rendered as ``alembic revision --autogenerate`` renders one
+    (``upgrades``/``downgrades``/``imports``: the template arguments), and what it stands for."""
+
+    upgrades: str
+    downgrades: str
+    imports: str
+    at_rev: Snapshot
+    at_heads: Snapshot | None
+    explicit: tuple[str, ...] = ()
+    """What was added as explicit SQL beyond autogenerate, one line each (shown in the plan)."""
+    database: str = ""
+
+
+@dataclass
+class _Body:
+    """The parts of the baseline, in the order upgrade() runs them."""
+
+    pre: list[tuple[str, str]] = field(default_factory=list)  # (create, drop)
+    post: list[tuple[str, str | None]] = field(default_factory=list)
+    data: list[str] = field(default_factory=list)
+    explicit: list[str] = field(default_factory=list)
+
+
+class SquashDatabase:
+    """One throwaway PostgreSQL for the whole squash (a context manager)."""
+
+    def __init__(
+        self,
+        *,
+        server_url: str | None = None,
+        pg_bindir: str | None = None,
+        python: str | None = None,
+        url_env: Sequence[str] = ("DATABASE_URL",),
+        x_arguments: Sequence[str] = (),
+        step_timeout: float | None = None,
+    ) -> None:
+        self.server_url = server_url
+        self.pg_bindir = pg_bindir
+        self.python = python
+        self.url_env = tuple(url_env)
+        self.x_arguments = tuple(x_arguments)
+        self.step_timeout = step_timeout
+        self._stack = ExitStack()
+        self.throwaway = None
+        self.engine = None
+
+    def __enter__(self) -> SquashDatabase:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        from migdoc.dryrun.process import check_python
+        from migdoc.dryrun.server import throwaway_database
+
+        self.python = check_python(self.python or sys.executable)
+        self.throwaway = self._stack.enter_context(throwaway_database(self.server_url, self.pg_bindir))
+        self.engine = create_engine(self.throwaway.url, poolclass=NullPool, future=True)
+        self._stack.callback(self.engine.dispose)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stack.close()
+
+    @property
+    def description(self) -> str:
+        assert self.throwaway is not None
+        return self.throwaway.description
+
+    # -- the database ---------------------------------------------------------------
+
+    def empty(self) -> None:
+        """Drop every schema and make ``public`` again as ``initdb`` leaves it."""
+        from sqlalchemy import text
+
+        assert self.engine is not None
+        with self.engine.begin() as connection:
+            names = connection.execute(text(f"SELECT nspname FROM pg_namespace WHERE {_SYSTEM_SCHEMAS}")).scalars()
+            for name in list(names):
+                connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+            connection.execute(text("CREATE SCHEMA public AUTHORIZATION pg_database_owner"))
+            connection.execute(text("GRANT USAGE ON SCHEMA public TO PUBLIC"))
+
+    def snapshot(self, version_table: str = "alembic_version", version_schema: str | None = None) -> Snapshot:
+        assert self.engine is not None
+        with self.engine.connect() as connection:
+            return take_snapshot(connection, version_table, version_schema)
+
+    def run_chain(self, project, *, to: str | None, downgrade: bool = False) -> ChainRun:
+        """The chain of ``project`` on the emptied database, through its env.py in a child
+        process (the dry-run's stairway; with ``downgrade`` each step is also downgraded and
+        the schema before it checked to come back)."""
+        from migdoc.dryrun.guard import RunIdentity
+        from migdoc.dryrun.process import run_in_child
+        from migdoc.dryrun.results import DEFAULT_STEP_TIMEOUT
+        from migdoc.dryrun.runner import _host_of
+
+        assert self.throwaway is not None and self.python is not None
+        self.empty()
+        throwaway = self.throwaway
+        result = run_in_child(
+            self.python,
+            project,
+            throwaway.url,
+            database=throwaway.description,
+            identity=RunIdentity(throwaway.name, throwaway.token, _host_of(throwaway.url)),
+            options={
+                "downgrade": downgrade,
+                "to": to,
+                "url_env": list(self.url_env),
+                "step_timeout": self.step_timeout or DEFAULT_STEP_TIMEOUT,
+                "x_arguments": list(self.x_arguments),
+                "fail_fast": True,
+                "base": None,
+            },
+            progress=None,
+        )
+        failure = result.failure
+        if failure is not None and failure.phase != "models":  # the models are MD020's business
+            where = f" of {failure.revision}" if failure.revision else ""
+            changes = "".join(f"; {change.describe()}" for change in failure.schema_diff[:5])
+            return ChainRun(None, f"{failure.phase}{where} failed: {_one_line(failure.error)}{changes}")
+        options = result.configure_options or {}
+        version_table = options.get("version_table") or "alembic_version"
+        version_schema = options.get("version_table_schema")
+        return ChainRun(
+            self.snapshot(str(version_table), str(version_schema) if version_schema else None),
+            None,
+            len({step.revision for step in result.steps}),
+        )
+
+    # -- the baseline ---------------------------------------------------------------
+
+    def build_baseline(
+        self, project, revision: str, data: Sequence[str] = (), has_descendants: bool = True
+    ) -> Baseline:
+        """The baseline that builds the schema ``project``'s chain has at ``revision``, with
+        the ``data`` statements after the schema. Raises ``FixRefused`` when the chain does
+        not run or a difference is left that no statement answers."""
+        at_rev = self.run_chain(project, to=revision)
+        if at_rev.snapshot is None:
+            raise FixRefused(
+                f"squash: the chain does not upgrade to {revision} on {self.description}: {at_rev.failure}"
+            )
+        metadata, extensions = self._reflect()
+        body = _Body()
+        for name, schema in extensions:
+            body.pre.append(
+                (
+                    f'CREATE EXTENSION IF NOT EXISTS "{name}" WITH SCHEMA "{schema}"',
+                    f'DROP EXTENSION IF EXISTS "{name}"',
+                )
+            )
+            body.explicit.append(f"extension {name} (CREATE EXTENSION)")
+        for kind, name in sorted(at_rev.snapshot):
+            if kind == "schema":
+                body.pre.append((f"CREATE SCHEMA {_qualified(name)}", f"DROP SCHEMA {_qualified(name)}"))
+                body.explicit.append(f"schema {name}")
+        for (kind, name), definition in sorted(at_rev.snapshot.items()):
+            if kind == "type":
+                create = _create_type(name, definition)
+                body.pre.append((create, f"DROP TYPE {_qualified(name)}"))
+                body.explicit.append(f"type {name}: {definition} (created before the tables, dropped after)")
+        for name, definition in self._free_sequences(at_rev.snapshot):
+            body.pre.append((_create_sequence(name, definition), f"DROP SEQUENCE IF EXISTS {_qualified(name)}"))
+            body.explicit.append(f"sequence {name}: {definition} (no serial column owns it)")
+        self.empty()
+        upgrade_ops, downgrade_ops, autogen = self._autogenerate(metadata)
+        rendered = None
+        for _attempt in range(3):
+            rendered = _render(autogen, upgrade_ops, downgrade_ops, body, data)
+            self.empty()
+            self._execute(rendered)
+            differences = diff_snapshots(at_rev.snapshot, self.snapshot())
+            if not differences:
+                break
+            unanswered = _answer(differences, body, at_rev.snapshot)
+            if unanswered:
+                listed = "; ".join(change.describe() for change in unanswered[:10])
+                more = f" and {len(unanswered) - 10} more" if len(unanswered) > 10 else ""
+                raise FixRefused(
+                    f"squash: the baseline cannot build the schema the chain has at {revision}; "
+                    f"after it: {listed}{more} (nothing written)"
+                )
+        else:
+            listed = "; ".join(change.describe() for change in differences[:10])
+            raise FixRefused(f"squash: the baseline still differs from the chain at {revision}: {listed}")
+        at_heads = None
+        if has_descendants:
+            heads = self.run_chain(project, to=None)
+            if heads.snapshot is None:
+                raise FixRefused(
+                    f"squash: the chain does not upgrade to its heads on {self.description}: {heads.failure}"
+                )
+            at_heads = heads.snapshot
+        assert rendered is not None
+        upgrades, downgrades, imports = rendered
+        return Baseline(
+            upgrades, downgrades, imports, at_rev.snapshot, at_heads, tuple(body.explicit), self.description
+        )
+
+    def _reflect(self):
+        """The schema now in the database as SQLAlchemy ``MetaData`` (the version table left
+        out; serial columns as Alembic's autogenerate reflects them), and its extensions."""
+        from alembic.migration import MigrationContext
+        from sqlalchemy import MetaData, event, inspect, text
+
+        metadata = MetaData()
+        assert self.engine is not None
+        with self.engine.connect() as connection:
+            impl = MigrationContext.configure(connection).impl
+            event.listen(metadata, "column_reflect", impl.autogen_column_reflect)
+            for schema in inspect(connection).get_schema_names():
+                if schema == "information_schema" or schema.startswith("pg_"):
+                    continue
+                metadata.reflect(connection, schema=None if schema == "public" else schema)
+            extensions = connection.execute(
+                text(
+                    "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                    "WHERE e.extname <> 'plpgsql' ORDER BY e.extname"
+                )
+            ).all()
+        for table in list(metadata.tables.values()):
+            if table.name == "alembic_version":
+                metadata.remove(table)
+        for table in metadata.tables.values():
+            for column in table.columns:
+                if getattr(column.type, "create_type", None) is True:
+                    column.type.create_type = False  # created once, before the tables (a type may serve many)
+        return metadata, [(str(name), str(schema)) for name, schema in extensions]
+
+    def _free_sequences(self, snapshot: Snapshot) -> list[tuple[str, str]]:
+        """Sequences in ``snapshot`` that no column owns (a serial column's is made with it)."""
+        from sqlalchemy import text
+
+        assert self.engine is not None
+        return [
+            (name, definition)
+            for (kind, name), definition in sorted(snapshot.items())
+            if kind == "sequence" and not self._is_owned(name, text)
+        ]
+
+    def _is_owned(self, name: str, text) -> bool:
+        with self.engine.connect() as connection:  # type: ignore[union-attr]
+            owned = connection.execute(
+                text(
+                    "SELECT 1 FROM pg_depend WHERE classid = 'pg_class'::regclass AND objid = CAST(:name AS regclass) "
+                    "AND refclassid = 'pg_class'::regclass AND deptype IN ('a', 'i')"
+                ),
+                {"name": _qualified(name)},
+            ).first()
+        return owned is not None
+
+    def _autogenerate(self, metadata):
+        """Alembic's autogenerate of ``metadata`` against the (empty) database."""
+        from alembic.autogenerate import api
+        from alembic.autogenerate.api import AutogenContext
+        from alembic.migration import MigrationContext
+
+        assert self.engine is not None
+        with self.engine.connect() as connection:
+            opts = {
+                "target_metadata": metadata,
+                "include_schemas": True,
+                "compare_type": True,
+                "compare_server_default": True,
+                # what `alembic revision --autogenerate` renders with (EnvironmentContext's defaults)
+                "alembic_module_prefix": "op.",
+                "sqlalchemy_module_prefix": "sa.",
+                "user_module_prefix": None,
+                "render_item": None,
+            }
+            context = MigrationContext.configure(connection=connection, opts=opts)
+            script = api.produce_migrations(context, metadata)
+            autogen = AutogenContext(context, metadata, opts=opts)
+            # rendering needs no database: the context is kept for its options only
+            return script.upgrade_ops, script.downgrade_ops, autogen
+
+    def _execute(self, rendered: tuple[str, str, str]) -> None:
+        """Run the rendered upgrade() here (generated code, never the project's)."""
+        from alembic.migration import MigrationContext
+        from alembic.operations import Operations
+
+        upgrades, _downgrades, imports = rendered
+        source = f"from alembic import op\nimport sqlalchemy as sa\n{imports}\n\n\ndef upgrade():\n    {upgrades}\n"
+        namespace: dict = {}
+        exec(compile(source, "<squash baseline>", "exec"), namespace)  # noqa: S102 - migdoc's own rendering
+        assert self.engine is not None
+        with self.engine.begin() as connection:
+            with Operations.context(MigrationContext.configure(connection)):
+                namespace["upgrade"]()
+
+    # -- the proofs -----------------------------------------------------------------
+
+    def prove(self, planned, revision: str, baseline: Baseline) -> tuple[Proof, ...]:
+        """On the planned tree (``planned``: a project read from the planned copy): (a) the
+        baseline alone builds the schema the old chain has at ``revision``, and (c) its
+        downgrade leaves an empty database (the stairway downgrades it and checks); (b) the
+        new chain upgrades to the heads and equals the old chain there."""
+        proofs = []
+        alone = self.run_chain(planned, to=revision, downgrade=True)
+        if alone.snapshot is None:
+            failure = alone.failure or ""
+            name = (
+                DOWNGRADE_EMPTIES if failure.startswith(("downgrade", "consistency", "re-upgrade")) else SCHEMA_AT_REV
+            )
+            proofs.append(Proof(name, False, f"the baseline on {self.description}: {failure}"))
+            return tuple(proofs)
+        proofs.append(
+            _compared(
+                SCHEMA_AT_REV,
+                baseline.at_rev,
+                alone.snapshot,
+                f"the schema after the baseline {revision} equals the old chain's at {revision}",
+            )
+        )
+        proofs.append(Proof(DOWNGRADE_EMPTIES, True, "the baseline's downgrade leaves an empty database"))
+        if baseline.at_heads is not None:
+            heads = self.run_chain(planned, to=None)
+            if heads.snapshot is None:
+                proofs.append(Proof(SCHEMA_AT_HEADS, False, f"the new chain on {self.description}: {heads.failure}"))
+            else:
+                proofs.append(
+                    _compared(
+                        SCHEMA_AT_HEADS,
+                        baseline.at_heads,
+                        heads.snapshot,
+                        f"the new chain upgrades to the heads ({heads.revisions} revisions) and equals the old chain there",
+                    )
+                )
+        return tuple(proofs)
+
+
+def _compared(name: str, expected: Snapshot, found: Snapshot, said: str) -> Proof:
+    differences = diff_snapshots(expected, found)
+    if not differences:
+        return Proof(name, True, f"{said} ({len(expected)} objects)")
+    listed = "; ".join(change.describe() for change in differences[:10])
+    return Proof(name, False, f"{len(differences)} difference(s): {listed}")
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+def _render(autogen, upgrade_ops, downgrade_ops, body: _Body, data: Sequence[str]) -> tuple[str, str, str]:
+    """The template arguments ``upgrades``, ``downgrades``, ``imports``: the explicit SQL
+    around autogenerate's operations (types before the tables and dropped after them), the
+    data statements last; downgrade() undoes upgrade() in reverse order."""
+    from alembic.autogenerate import render
+    from alembic.operations import ops
+
+    upgrade = [
+        *(ops.ExecuteSQLOp(create) for create, _ in body.pre),
+        *upgrade_ops.ops,
+        *(ops.ExecuteSQLOp(create) for create, _ in body.post),
+        *(ops.ExecuteSQLOp(statement) for statement in data),
+    ]
+    downgrade = [
+        *(ops.ExecuteSQLOp(drop) for _, drop in reversed(body.post) if drop),
+        *downgrade_ops.ops,
+        *(ops.ExecuteSQLOp(drop) for _, drop in reversed(body.pre)),
+    ]
+    script = ops.MigrationScript(
+        rev_id=None, upgrade_ops=ops.UpgradeOps(ops=upgrade), downgrade_ops=ops.DowngradeOps(ops=downgrade)
+    )
+    autogen.imports = set()
+    arguments: dict = {}
+    render._render_python_into_templatevars(autogen, script, arguments)
+    return arguments["upgrades"], arguments["downgrades"], arguments["imports"]
+
+
+def _answer(differences: Sequence[SchemaChange], body: _Body, at_rev: Snapshot) -> list[SchemaChange]:
+    """Add to ``body`` the catalog's DDL for each difference between the chain's schema at REV
+    (``before``) and the baseline's (``after``); the differences no statement answers."""
+    unanswered = []
+    for change in differences:
+        kind, name, definition = change.kind, change.name, change.before
+        if change.change == "removed" or (change.change == "changed" and kind in ("index",) + _CONSTRAINTS):
+            if kind == "index":
+                assert definition is not None
+                schema = name.split(".", 1)[0]
+                drop = f"DROP INDEX IF EXISTS {_qualified(name)}"
+                creates = [definition] if change.change == "removed" else [drop, definition]
+                for statement in creates:
+                    body.post.append((statement, drop if statement is definition else None))
+                body.explicit.append(f"index {name}: {definition}")
+                del schema
+                continue
+            if kind in _CONSTRAINTS:
+                assert definition is not None
+                table, constraint = name.rsplit(".", 1)
+                drop = f"ALTER TABLE {_qualified(table)} DROP CONSTRAINT IF EXISTS {_ident(constraint)}"
+                add = f"ALTER TABLE {_qualified(table)} ADD CONSTRAINT {_ident(constraint)} {definition}"
+                if change.change == "changed":
+                    body.post.append((drop, None))
+                body.post.append((add, drop))
+                body.explicit.append(f"{kind} {name}: {definition}")
+                continue
+            if kind == "sequence" and change.change == "removed":
+                assert definition is not None
+                body.pre.append((_create_sequence(name, definition), f"DROP SEQUENCE IF EXISTS {_qualified(name)}"))
+                body.explicit.append(f"sequence {name}: {definition}")
+                continue
+            if kind == "view" and change.change == "removed":
+                assert definition is not None
+                materialized = definition.startswith("MATERIALIZED ")
+                query = definition.removeprefix("MATERIALIZED ")
+                word = "MATERIALIZED VIEW" if materialized else "VIEW"
+                body.post.append(
+                    (f"CREATE {word} {_qualified(name)} AS {query}", f"DROP {word} IF EXISTS {_qualified(name)}")
+                )
+                body.explicit.append(f"view {name}")
+                continue
+        if change.change == "changed" and kind == "column":
+            fixed = _column_default(name, change.before or "", change.after or "")
+            if fixed is not None:
+                body.post.append((fixed, None))
+                body.explicit.append(f"column {name}: {change.before}")
+                continue
+        unanswered.append(change)
+    return unanswered
+
+
+_CONSTRAINTS = (
+    "primary key",
+    "unique constraint",
+    "check constraint",
+    "foreign key",
+    "exclusion constraint",
+    "constraint",
+)
+
+
+def _column_default(name: str, before: str, after: str) -> str | None:
+    """``ALTER COLUMN ... SET/DROP DEFAULT`` when the default is all that differs."""
+    strip = lambda text: text.split(" DEFAULT ", 1)[0]  # noqa: E731
+    if strip(before) != strip(after) or " IDENTITY " in before + after:
+        return None
+    table, column = name.rsplit(".", 1)
+    if " DEFAULT " in before:
+        default = before.split(" DEFAULT ", 1)[1].removesuffix(" GENERATED")
+        return f"ALTER TABLE {_qualified(table)} ALTER COLUMN {_ident(column)} SET DEFAULT {default}"
+    return f"ALTER TABLE {_qualified(table)} ALTER COLUMN {_ident(column)} DROP DEFAULT"
+
+
+def _create_type(name: str, definition: str) -> str:
+    if definition.startswith("ENUM "):
+        return f"CREATE TYPE {_qualified(name)} AS {definition}"
+    return f"CREATE DOMAIN {_qualified(name)} AS {definition.removeprefix('DOMAIN ')}"
+
+
+def _create_sequence(name: str, definition: str) -> str:
+    kind, _, rest = definition.partition(" START ")
+    start, _, increment = rest.partition(" INCREMENT ")
+    return f"CREATE SEQUENCE {_qualified(name)} AS {kind} START {start} INCREMENT {increment}"
+
+
+def _ident(name: str) -> str:
+    return name if name.isidentifier() and name == name.lower() else '"' + name.replace('"', '""') + '"'
+
+
+def _qualified(name: str) -> str:
+    return ".".join(_ident(part) for part in name.split("."))
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())
