@@ -145,7 +145,27 @@ def deployment_context(project: Project, database_url: str | None, base_ref: str
         fields["deployed"] = deployed
         unknown = [r for r in deployed if project.graph.resolve(r) is None and r not in project.archived]
         fields["lost_revisions"] = find_lost_revisions(project.layout, unknown)
+        fields["squashed"] = _squashed_revisions(project, [r for r in deployed if project.graph.resolve(r) is None])
     return fields
+
+
+def _squashed_revisions(project: Project, revisions: Sequence[str]) -> dict[str, str]:
+    """Archived revision -> the baseline a squash put in its place, read from the README the
+    squash left in the revision's archive folder."""
+    from migdoc.fix.squash import squashed_into
+
+    found = {}
+    for revision in revisions:
+        if revision not in project.archived:
+            continue
+        readme = Path(project.layout.root, project.archived[revision]).parent / "README.md"
+        try:
+            baseline = squashed_into(readme.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if baseline is not None:
+            found[revision] = baseline
+    return found
 
 
 def project_status(project: Project, database_url: str | None):

@@ -25,7 +25,7 @@ from datetime import datetime
 from migdoc.body_reader import is_data_only
 from migdoc.errors import FixRefused
 from migdoc.model import Action, CreateFile, FixOptions, MoveFile, Plan, Severity, TemplateRender
-from migdoc.naming import render_file_template
+from migdoc.naming import parse_create_date, render_file_template
 from migdoc.planner.archive import _archived_names, _readme_path, _refuse_bad_archive_dir
 from migdoc.planner.context import PlanContext, folder_of, name_of
 
@@ -334,13 +334,17 @@ def baseline_render(
             "squash: the project has no script.py.mako in its script folder, so the baseline cannot be rendered "
             "as `alembic revision` renders it; add the template"
         )
-    labels = context.files[squash.target].branch_labels
+    target = context.files[squash.target]
+    labels = target.branch_labels
+    # REV's own date: the baseline stands for the chain as it was then (and a newer date than
+    # its children's would be MD009)
+    created = parse_create_date(target.header.create_date) or options.now
     arguments = (
         ("up_revision", squash.revision),
         ("down_revision", None),
         ("branch_labels", tuple(labels) if labels else None),
         ("depends_on", None),
-        ("create_date", options.now),
+        ("create_date", created),
         ("message", SQUASH_MESSAGE),
         ("upgrades", upgrades),
         ("downgrades", downgrades),
@@ -496,7 +500,9 @@ def _readme(
             )
     if squash.data:
         lines += ["", "Data migrations in the range:", ""]
-        lines += [f"- {m.describe()}" for m in squash.data]
+        for m in squash.data:
+            lines.append(f"- {m.describe()}")
+            lines += [f"  `{statement}`" for statement in m.statements or ()]
         lines += ["", "Carried into the baseline (--keep-data)." if kept_data else "Not carried (--drop-data)."]
     lines += [
         "",
