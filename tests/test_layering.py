@@ -57,6 +57,7 @@ EDGES = {
     "migdoc.dryrun.child",
     "migdoc.dryrun.driver_choice",
     "migdoc.dryrun.base_schema",
+    "migdoc.fix.squash_schema",
 }
 # Small helpers every room may use: safe file reading and path display, URL masking, the
 # owner of a lock or leftover, signal handling; and the package markers.
