@@ -122,16 +122,8 @@ class SquashDatabase:
     # -- the database ---------------------------------------------------------------
 
     def empty(self) -> None:
-        """Drop every schema and make ``public`` again as ``initdb`` leaves it."""
-        from sqlalchemy import text
-
         assert self.engine is not None
-        with self.engine.begin() as connection:
-            names = connection.execute(text(f"SELECT nspname FROM pg_namespace WHERE {_SYSTEM_SCHEMAS}")).scalars()
-            for name in list(names):
-                connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-            connection.execute(text("CREATE SCHEMA public AUTHORIZATION pg_database_owner"))
-            connection.execute(text("GRANT USAGE ON SCHEMA public TO PUBLIC"))
+        _empty(self.engine)
 
     def snapshot(self, version_table: str = "alembic_version", version_schema: str | None = None) -> Snapshot:
         assert self.engine is not None
@@ -188,55 +180,34 @@ class SquashDatabase:
     ) -> Baseline:
         """The baseline that builds the schema ``project``'s chain has at ``revision``, with
         the ``data`` statements after the schema. Raises ``FixRefused`` when the chain does
-        not run or a difference is left that no statement answers."""
+        not run or a difference is left that no statement answers.
+
+        The reflection, autogenerate and the trial runs of the rendered body happen in the
+        project's own Python (``--python``): the baseline must be written for the Alembic and
+        SQLAlchemy that will run it (a newer SQLAlchemy renders types an older one lacks)."""
         at_rev = self.run_chain(project, to=revision)
         if at_rev.snapshot is None:
             raise FixRefused(
                 f"squash: the chain does not upgrade to {revision} on {self.description}: {at_rev.failure}"
             )
-        metadata, extensions = self._reflect()
-        body = _Body()
-        for name, schema in extensions:
-            body.pre.append(
-                (
-                    f'CREATE EXTENSION IF NOT EXISTS "{name}" WITH SCHEMA "{schema}"',
-                    f'DROP EXTENSION IF EXISTS "{name}"',
-                )
+        assert self.throwaway is not None and self.python is not None
+        built = _in_project_python(
+            self.python,
+            {
+                "url": self.throwaway.url,
+                "at_rev": [[k, n, d] for (k, n), d in at_rev.snapshot.items()],
+                "data": list(data),
+            },
+        )
+        if built.get("unanswered"):
+            listed = "; ".join(built["unanswered"][:10])
+            more = f" and {len(built['unanswered']) - 10} more" if len(built["unanswered"]) > 10 else ""
+            raise FixRefused(
+                f"squash: the baseline cannot build the schema the chain has at {revision}; "
+                f"after it: {listed}{more} (nothing written)"
             )
-            body.explicit.append(f"extension {name} (CREATE EXTENSION)")
-        for kind, name in sorted(at_rev.snapshot):
-            if kind == "schema":
-                body.pre.append((f"CREATE SCHEMA {_qualified(name)}", f"DROP SCHEMA {_qualified(name)}"))
-                body.explicit.append(f"schema {name}")
-        for (kind, name), definition in sorted(at_rev.snapshot.items()):
-            if kind == "type":
-                create = _create_type(name, definition)
-                body.pre.append((create, f"DROP TYPE {_qualified(name)}"))
-                body.explicit.append(f"type {name}: {definition} (created before the tables, dropped after)")
-        for name, definition in self._free_sequences(at_rev.snapshot):
-            body.pre.append((_create_sequence(name, definition), f"DROP SEQUENCE IF EXISTS {_qualified(name)}"))
-            body.explicit.append(f"sequence {name}: {definition} (no serial column owns it)")
-        self.empty()
-        upgrade_ops, downgrade_ops, autogen = self._autogenerate(metadata)
-        rendered = None
-        for _attempt in range(3):
-            rendered = _render(autogen, upgrade_ops, downgrade_ops, body, data)
-            self.empty()
-            self._execute(rendered)
-            differences = diff_snapshots(at_rev.snapshot, self.snapshot())
-            if not differences:
-                break
-            unanswered = _answer(differences, body, at_rev.snapshot)
-            if unanswered:
-                listed = "; ".join(change.describe() for change in unanswered[:10])
-                more = f" and {len(unanswered) - 10} more" if len(unanswered) > 10 else ""
-                raise FixRefused(
-                    f"squash: the baseline cannot build the schema the chain has at {revision}; "
-                    f"after it: {listed}{more} (nothing written)"
-                )
-        else:
-            listed = "; ".join(change.describe() for change in differences[:10])
-            raise FixRefused(f"squash: the baseline still differs from the chain at {revision}: {listed}")
+        if built.get("error"):
+            raise FixRefused(f"squash: the baseline for {revision} cannot be rendered: {built['error']}")
         at_heads = None
         if has_descendants:
             heads = self.run_chain(project, to=None)
@@ -245,102 +216,15 @@ class SquashDatabase:
                     f"squash: the chain does not upgrade to its heads on {self.description}: {heads.failure}"
                 )
             at_heads = heads.snapshot
-        assert rendered is not None
-        upgrades, downgrades, imports = rendered
         return Baseline(
-            upgrades, downgrades, imports, at_rev.snapshot, at_heads, tuple(body.explicit), self.description
+            built["upgrades"],
+            built["downgrades"],
+            built["imports"],
+            at_rev.snapshot,
+            at_heads,
+            tuple(built["explicit"]),
+            self.description,
         )
-
-    def _reflect(self):
-        """The schema now in the database as SQLAlchemy ``MetaData`` (the version table left
-        out; serial columns as Alembic's autogenerate reflects them), and its extensions."""
-        from alembic.migration import MigrationContext
-        from sqlalchemy import MetaData, event, inspect, text
-
-        metadata = MetaData()
-        assert self.engine is not None
-        with self.engine.connect() as connection:
-            impl = MigrationContext.configure(connection).impl
-            event.listen(metadata, "column_reflect", impl.autogen_column_reflect)
-            for schema in inspect(connection).get_schema_names():
-                if schema == "information_schema" or schema.startswith("pg_"):
-                    continue
-                metadata.reflect(connection, schema=None if schema == "public" else schema)
-            extensions = connection.execute(
-                text(
-                    "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-                    "WHERE e.extname <> 'plpgsql' ORDER BY e.extname"
-                )
-            ).all()
-        for table in list(metadata.tables.values()):
-            if table.name == "alembic_version":
-                metadata.remove(table)
-        for table in metadata.tables.values():
-            for column in table.columns:
-                if getattr(column.type, "create_type", None) is True:
-                    column.type.create_type = False  # created once, before the tables (a type may serve many)
-        return metadata, [(str(name), str(schema)) for name, schema in extensions]
-
-    def _free_sequences(self, snapshot: Snapshot) -> list[tuple[str, str]]:
-        """Sequences in ``snapshot`` that no column owns (a serial column's is made with it)."""
-        from sqlalchemy import text
-
-        assert self.engine is not None
-        return [
-            (name, definition)
-            for (kind, name), definition in sorted(snapshot.items())
-            if kind == "sequence" and not self._is_owned(name, text)
-        ]
-
-    def _is_owned(self, name: str, text) -> bool:
-        with self.engine.connect() as connection:  # type: ignore[union-attr]
-            owned = connection.execute(
-                text(
-                    "SELECT 1 FROM pg_depend WHERE classid = 'pg_class'::regclass AND objid = CAST(:name AS regclass) "
-                    "AND refclassid = 'pg_class'::regclass AND deptype IN ('a', 'i')"
-                ),
-                {"name": _qualified(name)},
-            ).first()
-        return owned is not None
-
-    def _autogenerate(self, metadata):
-        """Alembic's autogenerate of ``metadata`` against the (empty) database."""
-        from alembic.autogenerate import api
-        from alembic.autogenerate.api import AutogenContext
-        from alembic.migration import MigrationContext
-
-        assert self.engine is not None
-        with self.engine.connect() as connection:
-            opts = {
-                "target_metadata": metadata,
-                "include_schemas": True,
-                "compare_type": True,
-                "compare_server_default": True,
-                # what `alembic revision --autogenerate` renders with (EnvironmentContext's defaults)
-                "alembic_module_prefix": "op.",
-                "sqlalchemy_module_prefix": "sa.",
-                "user_module_prefix": None,
-                "render_item": None,
-            }
-            context = MigrationContext.configure(connection=connection, opts=opts)
-            script = api.produce_migrations(context, metadata)
-            autogen = AutogenContext(context, metadata, opts=opts)
-            # rendering needs no database: the context is kept for its options only
-            return script.upgrade_ops, script.downgrade_ops, autogen
-
-    def _execute(self, rendered: tuple[str, str, str]) -> None:
-        """Run the rendered upgrade() here (generated code, never the project's)."""
-        from alembic.migration import MigrationContext
-        from alembic.operations import Operations
-
-        upgrades, _downgrades, imports = rendered
-        source = f"from alembic import op\nimport sqlalchemy as sa\n{imports}\n\n\ndef upgrade():\n    {upgrades}\n"
-        namespace: dict = {}
-        exec(compile(source, "<squash baseline>", "exec"), namespace)  # noqa: S102 - migdoc's own rendering
-        assert self.engine is not None
-        with self.engine.begin() as connection:
-            with Operations.context(MigrationContext.configure(connection)):
-                namespace["upgrade"]()
 
     # -- the proofs -----------------------------------------------------------------
 
@@ -381,6 +265,234 @@ class SquashDatabase:
                     )
                 )
         return tuple(proofs)
+
+
+# -- in the project's Python -------------------------------------------------------------
+
+_CHILD_START = (
+    "import sys; sys.path[:] = [sys.argv[1], *(p for p in sys.path if p not in ('', '.'))]; "
+    "from migdoc.fix.squash_schema import child_main; child_main(sys.argv[2])"
+)
+
+
+def _in_project_python(python: str, job: dict) -> dict:
+    """Run :func:`build_in_this_python` on ``job`` in ``python`` (migdoc on its path, the
+    project's Alembic and SQLAlchemy under it); its answer, or ``{"error": ...}``."""
+    import json
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from migdoc.dryrun.process import _migdoc_only
+
+    with _migdoc_only() as folder, tempfile.TemporaryDirectory(prefix="migdoc-squash-") as temporary:
+        answer = Path(temporary) / "answer.json"
+        job_file = Path(temporary) / "job.json"
+        job_file.write_text(json.dumps({**job, "answer": str(answer)}), encoding="utf-8")
+        done = subprocess.run(
+            [python, "-c", _CHILD_START, folder, str(job_file)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=temporary,
+        )
+        if answer.is_file():
+            return json.loads(answer.read_text(encoding="utf-8"))
+        said = done.stderr.strip().splitlines()
+        return {"error": said[-1] if said else f"{python} exited with {done.returncode}"}
+
+
+def child_main(job_path: str) -> None:
+    """The child's entry point: the job from ``job_path``, the answer to ``job["answer"]``."""
+    import json
+    import traceback
+
+    with open(job_path, encoding="utf-8") as handle:
+        job = json.load(handle)
+    try:
+        answer = build_in_this_python(job)
+    except Exception as exc:  # noqa: BLE001 - said to the parent, which refuses with it
+        answer = {"error": f"{type(exc).__name__}: {_one_line(exc)}", "traceback": traceback.format_exc()}
+    with open(job["answer"], "w", encoding="utf-8") as handle:
+        json.dump(answer, handle)
+
+
+def build_in_this_python(job: dict) -> dict:
+    """With the database at REV: reflect it, note what autogenerate does not carry, empty
+    the database, autogenerate against it, then run the rendered body and compare its
+    snapshot with REV's until they agree (each difference answered by the catalog's DDL)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    at_rev: Snapshot = {(kind, name): definition for kind, name, definition in job["at_rev"]}
+    engine = create_engine(_usable_url(job["url"]), poolclass=NullPool, future=True)
+    try:
+        body = _Body()
+        metadata, extensions = _reflect(engine)
+        for name, schema in extensions:
+            body.pre.append(
+                (
+                    f'CREATE EXTENSION IF NOT EXISTS "{name}" WITH SCHEMA "{schema}"',
+                    f'DROP EXTENSION IF EXISTS "{name}"',
+                )
+            )
+            body.explicit.append(f"extension {name} (CREATE EXTENSION)")
+        for kind, name in sorted(at_rev):
+            if kind == "schema":
+                body.pre.append((f"CREATE SCHEMA {_qualified(name)}", f"DROP SCHEMA {_qualified(name)}"))
+                body.explicit.append(f"schema {name}")
+        for (kind, name), definition in sorted(at_rev.items()):
+            if kind == "type":
+                body.pre.append((_create_type(name, definition), f"DROP TYPE {_qualified(name)}"))
+                body.explicit.append(f"type {name}: {definition} (created before the tables, dropped after)")
+        for name, definition in _free_sequences(engine, at_rev):
+            body.pre.append((_create_sequence(name, definition), f"DROP SEQUENCE IF EXISTS {_qualified(name)}"))
+            body.explicit.append(f"sequence {name}: {definition} (no serial column owns it)")
+        _empty(engine)
+        upgrade_ops, downgrade_ops, autogen = _autogenerate(engine, metadata)
+        for _attempt in range(3):
+            rendered = _render(autogen, upgrade_ops, downgrade_ops, body, job["data"])
+            _empty(engine)
+            _execute(engine, rendered)
+            with engine.connect() as connection:
+                differences = diff_snapshots(at_rev, take_snapshot(connection))
+            if not differences:
+                upgrades, downgrades, imports = rendered
+                return {"upgrades": upgrades, "downgrades": downgrades, "imports": imports, "explicit": body.explicit}
+            unanswered = _answer(differences, body, at_rev)
+            if unanswered:
+                return {"unanswered": [change.describe() for change in unanswered]}
+        return {"unanswered": [change.describe() for change in differences]}
+    finally:
+        engine.dispose()
+
+
+def _usable_url(url: str):
+    """The throwaway URL with a driver this Python has (an older SQLAlchemy has no psycopg 3)."""
+    import importlib.util
+
+    from sqlalchemy.dialects import registry
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    for driver in ("psycopg", "psycopg2", "pg8000"):
+        if importlib.util.find_spec(driver) is None:
+            continue
+        try:
+            registry.load(f"postgresql.{driver}")
+        except Exception:  # noqa: BLE001 - this SQLAlchemy has no dialect for it
+            continue
+        return parsed.set(drivername=f"postgresql+{driver}")
+    return parsed
+
+
+def _empty(engine) -> None:
+    """Drop every schema and make ``public`` again as ``initdb`` leaves it."""
+    from sqlalchemy import text
+
+    with engine.begin() as connection:
+        names = list(connection.execute(text(f"SELECT nspname FROM pg_namespace WHERE {_SYSTEM_SCHEMAS}")).scalars())
+        for name in names:
+            connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        connection.execute(text("CREATE SCHEMA public AUTHORIZATION pg_database_owner"))
+        connection.execute(text("GRANT USAGE ON SCHEMA public TO PUBLIC"))
+
+
+def _reflect(engine):
+    """The schema now in the database as SQLAlchemy ``MetaData`` (the version table left
+    out; serial columns as Alembic's autogenerate reflects them), and its extensions."""
+    from alembic.migration import MigrationContext
+    from sqlalchemy import MetaData, event, inspect, text
+
+    metadata = MetaData()
+    with engine.connect() as connection:
+        impl = MigrationContext.configure(connection).impl
+        event.listen(metadata, "column_reflect", impl.autogen_column_reflect)
+        for schema in inspect(connection).get_schema_names():
+            if schema == "information_schema" or schema.startswith("pg_"):
+                continue
+            metadata.reflect(connection, schema=None if schema == "public" else schema)
+        extensions = connection.execute(
+            text(
+                "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                "WHERE e.extname <> 'plpgsql' ORDER BY e.extname"
+            )
+        ).all()
+    for table in list(metadata.tables.values()):
+        if table.name == "alembic_version":
+            metadata.remove(table)
+    for table in metadata.tables.values():
+        for item in (*table.indexes, *table.constraints):
+            # reflection fills in dialect options at their defaults (postgresql_include=[]...):
+            # rendered, they are arguments an older SQLAlchemy refuses; left out, they mean the same
+            for key, value in list(item.dialect_kwargs.items()):
+                if value in (None, False) or (isinstance(value, (list, tuple, dict)) and not value):
+                    del item.dialect_kwargs[key]
+        for column in table.columns:
+            if getattr(column.type, "create_type", None) is True:
+                column.type.create_type = False  # created once, before the tables (a type may serve many)
+    return metadata, [(str(name), str(schema)) for name, schema in extensions]
+
+
+def _free_sequences(engine, snapshot: Snapshot) -> list[tuple[str, str]]:
+    """Sequences in ``snapshot`` that no column owns (a serial column's is made with it)."""
+    from sqlalchemy import text
+
+    free = []
+    with engine.connect() as connection:
+        for (kind, name), definition in sorted(snapshot.items()):
+            if kind != "sequence":
+                continue
+            owned = connection.execute(
+                text(
+                    "SELECT 1 FROM pg_depend WHERE classid = 'pg_class'::regclass "
+                    "AND objid = CAST(:name AS regclass) AND refclassid = 'pg_class'::regclass "
+                    "AND deptype IN ('a', 'i')"
+                ),
+                {"name": _qualified(name)},
+            ).first()
+            if owned is None:
+                free.append((name, definition))
+    return free
+
+
+def _autogenerate(engine, metadata):
+    """Alembic's autogenerate of ``metadata`` against the (empty) database."""
+    from alembic.autogenerate import api
+    from alembic.autogenerate.api import AutogenContext
+    from alembic.migration import MigrationContext
+
+    with engine.connect() as connection:
+        opts = {
+            "target_metadata": metadata,
+            "include_schemas": True,
+            "compare_type": True,
+            "compare_server_default": True,
+            # what `alembic revision --autogenerate` renders with (EnvironmentContext's defaults)
+            "alembic_module_prefix": "op.",
+            "sqlalchemy_module_prefix": "sa.",
+            "user_module_prefix": None,
+            "render_item": None,
+        }
+        context = MigrationContext.configure(connection=connection, opts=opts)
+        script = api.produce_migrations(context, metadata)
+        autogen = AutogenContext(context, metadata, opts=opts)
+        # rendering needs no database: the context is kept for its options only
+        return script.upgrade_ops, script.downgrade_ops, autogen
+
+
+def _execute(engine, rendered: tuple[str, str, str]) -> None:
+    """Run the rendered upgrade() (generated code, never the project's)."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    upgrades, _downgrades, imports = rendered
+    source = f"from alembic import op\nimport sqlalchemy as sa\n{imports}\n\n\ndef upgrade():\n    {upgrades}\n"
+    namespace: dict = {}
+    exec(compile(source, "<squash baseline>", "exec"), namespace)  # noqa: S102 - migdoc's own rendering
+    with engine.begin() as connection:
+        with Operations.context(MigrationContext.configure(connection)):
+            namespace["upgrade"]()
 
 
 def _compared(name: str, expected: Snapshot, found: Snapshot, said: str) -> Proof:
