@@ -421,8 +421,14 @@ def _reflect(engine):
     for table in list(metadata.tables.values()):
         if table.name == "alembic_version":
             metadata.remove(table)
+    from sqlalchemy.sql.elements import conv
+
     for table in metadata.tables.values():
         for item in (*table.indexes, *table.constraints):
+            if isinstance(item.name, str):
+                # the catalog's name is final: rendered as op.f(), so that a naming convention on
+                # env.py's target_metadata does not name it again (Airflow's "ck_%(table_name)s_...")
+                item.name = conv(item.name)
             # reflection fills in dialect options at their defaults (postgresql_include=[]...):
             # rendered, they are arguments an older SQLAlchemy refuses; left out, they mean the same
             for key, value in list(item.dialect_kwargs.items()):
