@@ -220,6 +220,8 @@ def test_squash_history_applies_rechecks_and_undoes(copy_fixture, pg_server):
     assert readme.startswith("# Archived by `migdoc squash --to 0007` on ")
     checked = run("check", str(root))
     assert checked.exit_code == 0, checked.output
+    graph = run("graph", str(root))
+    assert graph.exit_code == 0 and "0008" in graph.output and "0007" in graph.output
     dryrun = run("dryrun", "--server", pg_server.url, str(root))
     assert dryrun.exit_code == 0, dryrun.output
     undone = run("squash", "--undo", str(root))
@@ -263,3 +265,32 @@ def test_md016_names_the_squash_for_a_database_stamped_inside_it(copy_fixture, p
     assert result.exit_code == 1
     assert "which `migdoc squash` archived" in result.output
     assert "into the baseline 0007" in result.output and "`alembic upgrade 0007`" in result.output
+
+
+def test_json_plan_and_what_a_stamped_database_needs(copy_fixture, pg_server, pg_database):
+    import json
+
+    import sqlalchemy as sa
+
+    root = copy_fixture("squash_history")
+    engine = sa.create_engine(pg_database)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)"))
+        connection.execute(sa.text("INSERT INTO alembic_version VALUES ('0003')"))
+    engine.dispose()
+    args = ("squash", "--to", "0007", "--drop-data", "--format", "json", "--server", pg_server.url)
+    result = run(*args, "--database-url", pg_database, str(root))
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.stdout)
+    assert [p["name"] for p in payload["proofs"] if p["ok"]] == [
+        "revision-map",
+        "no-new-errors",
+        "schema-at-rev",
+        "downgrade-empties",
+        "schema-at-heads",
+    ]
+    notes = " ".join(payload["notes"])
+    assert "the database is stamped at 0003, before 0007" in notes
+    assert "run `alembic upgrade 0007` with the current chain BEFORE applying the squash" in notes
+    warned = [w for a in payload["actions"] for w in a.get("warnings", [])]
+    assert any("0003 is its current revision" in w for w in warned)

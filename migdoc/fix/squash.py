@@ -466,7 +466,10 @@ def _applied_warning(squash: SquashRange, options: SquashOptions, revision: str)
             f"applied in the database: {revision} is its current revision, which the squash takes out of the chain; "
             f"`alembic upgrade {squash.revision}` it first (below)",
         )
-    return ()
+    return (
+        f"applied in the database: {revision}, an ancestor of its current {', '.join(options.database_current)}; "
+        "alembic_version does not name it, and the baseline builds the schema it left",
+    )
 
 
 def _readme(
