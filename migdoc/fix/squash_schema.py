@@ -11,16 +11,24 @@ what a fresh database is:
    ``alembic revision --autogenerate`` does against an empty database;
 3. what autogenerate does not carry (extensions, enum and domain types, sequences no
    serial column owns, indexes and constraints it cannot reflect, defaults) is added as
-   explicit SQL taken from the catalog: the rendered body is run here (it is generated
-   code, not the project's), its snapshot compared with the chain's, and each missing or
+   explicit SQL taken from the catalog: the rendered body is run (it is generated code,
+   not the project's), its snapshot compared with the chain's, and each missing or
    different object written as the catalog's own DDL, until the two agree or a difference
-   is left that no statement answers (then the squash is refused, listing it);
+   is left that no statement answers (then the squash is refused, listing it).
+   Steps 1 (reflection) to 3 run in the project's own Python (``--python``, a child
+   process with migdoc on its path, as the dry-run's): the baseline is rendered by the
+   Alembic and SQLAlchemy that will run it;
 4. the old chain, base to heads (what the new chain must equal at the heads).
 
 The proofs (:meth:`SquashDatabase.prove`) run the *planned* tree through the project's
 env.py: the baseline alone equals the chain at REV, the baseline's downgrade leaves an
 empty database (the stairway's own downgrade check), the new chain equals the old at the
 heads. Nothing of the project is written here.
+
+Over ~500 lines for a reason: the throwaway database's runs, the baseline's rendering in
+the project's Python and the catalog DDL that completes it are one loop whose parts share
+the snapshot's vocabulary (kind, name, definition); split, that vocabulary would be spread
+over three files that must change together.
 """
 
 from __future__ import annotations
