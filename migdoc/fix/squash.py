@@ -12,6 +12,10 @@ What is refused, and why (one line each, exit 2, as ``fix`` refuses):
 - an error-level finding on the chain (a squash is not a repair: ``migdoc fix`` first);
 - data migrations in the range, unless ``--keep-data`` (their literal statements carried
   into the baseline, in order) or ``--drop-data`` (a fresh database has no rows to change).
+
+Over ~500 lines for a reason: the range, its data migrations (read from the bodies' AST)
+and the plan with its README are what one refusal or one note speaks of together; the
+data-migration reader is a third of it and is only ever asked by the range.
 """
 
 from __future__ import annotations
