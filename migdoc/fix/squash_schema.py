@@ -426,9 +426,23 @@ def _reflect(engine):
                 "WHERE e.extname <> 'plpgsql' ORDER BY e.extname"
             )
         ).all()
+        # an exclusion constraint's index is reflected as a plain index: the constraint (added
+        # from the catalog) makes it, so the index must not be created first
+        backing = set(
+            connection.execute(
+                text(
+                    "SELECT n.nspname, c.relname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conindid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE k.contype = 'x'"
+                )
+            ).all()
+        )
     for table in list(metadata.tables.values()):
         if table.name == "alembic_version":
             metadata.remove(table)
+            continue
+        for index in list(table.indexes):
+            if (table.schema or "public", index.name) in backing:
+                table.indexes.discard(index)
     from sqlalchemy.sql.elements import conv
 
     for table in metadata.tables.values():
@@ -551,8 +565,19 @@ def _answer(differences: Sequence[SchemaChange], body: _Body, at_rev: Snapshot) 
     """Add to ``body`` the catalog's DDL for each difference between the chain's schema at REV
     (``before``) and the baseline's (``after``); the differences no statement answers."""
     unanswered = []
+    # a view the baseline creates brings its columns with it
+    views = {c.name for c in differences if c.kind == "view" and c.change == "removed"}
+    constraint_indexes = {
+        f"{c.name.split('.', 1)[0]}.{c.name.rsplit('.', 1)[1]}"
+        for c in differences
+        if c.kind in ("primary key", "unique constraint", "exclusion constraint") and c.change == "removed"
+    }
     for change in differences:
         kind, name, definition = change.kind, change.name, change.before
+        if kind == "column" and change.change == "removed" and name.rsplit(".", 1)[0] in views:
+            continue
+        if kind == "index" and name in constraint_indexes:
+            continue  # the constraint added below makes its own index
         if change.change == "removed" or (change.change == "changed" and kind in ("index",) + _CONSTRAINTS):
             if kind == "index":
                 assert definition is not None
