@@ -955,7 +955,7 @@ def squash(
     are archived. Exit 0 applied / nothing to do, 1 plan not applied (shown only, or a proof
     failed), 2 refused."""
     from migdoc import doctor
-    from migdoc.errors import ApplyInterrupted, UsageError
+    from migdoc.errors import ApplyInterrupted, FixRefused, UsageError
     from migdoc.filesystem import display_path, display_text
     from migdoc.fix.squash import SquashOptions
     from migdoc.output import fix as shown
@@ -976,16 +976,21 @@ def squash(
     options = SquashOptions(
         to=to_revision, is_keep_data=is_keep_data, is_drop_data=is_drop_data, archive_dir=archive_dir
     )
-    proposal = doctor.plan_squash(
-        project,
-        options,
-        database_url,
-        server_url=server_url,
-        pg_bindir=pg_bindir,
-        python=python,
-        url_env=tuple(url_env) or ("DATABASE_URL",),
-        x_arguments=tuple(x_arguments),
-    )
+    try:
+        proposal = doctor.plan_squash(
+            project,
+            options,
+            database_url,
+            server_url=server_url,
+            pg_bindir=pg_bindir,
+            python=python,
+            url_env=tuple(url_env) or ("DATABASE_URL",),
+            x_arguments=tuple(x_arguments),
+        )
+    except FixRefused as exc:
+        if fmt == "json":  # the refusal's data on stdout; its one line still goes to stderr, exit 2
+            click.echo(shown.render_refusal_json(exc), nl=False)
+        raise
     plan = proposal.plan
     if fmt == "json":
         click.echo(shown.render_plan_json(plan), nl=False)

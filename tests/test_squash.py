@@ -77,18 +77,24 @@ def test_a_branch_leaving_from_inside_the_range_is_refused(copy_fixture):
 
 
 def test_a_revision_not_below_every_head_is_refused(copy_fixture):
-    """Squashing to 0003 in 0001 -> 0002 -> 0003 plus 0001 -> 0004 -> merge: 0003 is not below 0004."""
+    """A labelled branch of its own (a deliberate second head and base): 0002 is not below it."""
     root = copy_fixture("squash_small")
-    versions = root / "migrations" / "versions"
-    write_revision(versions, "0004_side.py", "0004", "0001", "pass")
-    (versions / "0005_merge.py").write_text(
-        "revision = '0005'\ndown_revision = ('0003', '0004')\nbranch_labels = None\ndepends_on = None\n\n\n"
+    (root / "migrations" / "versions" / "0004_reports.py").write_text(
+        "revision = '0004'\ndown_revision = None\nbranch_labels = ('reports',)\ndepends_on = None\n\n\n"
         "def upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n",
         encoding="utf-8",
     )
-    result = run("squash", "--to", "0004", str(root))
+    result = run("squash", "--to", "0002", str(root))
+    assert result.exit_code == 2, result.output
+    assert "squash --to 0002: not an ancestor of every head (0004 does not descend from it)" in result.output
+
+
+def test_a_chain_with_errors_is_refused(copy_fixture):
+    root = copy_fixture("squash_small")
+    write_revision(root / "migrations" / "versions", "0004_side.py", "0004", "0001", "pass")
+    result = run("squash", "--to", "0002", str(root))
     assert result.exit_code == 2
-    assert "not an ancestor of every head" in result.output or "points into it" in result.output
+    assert "the chain has error-level findings (MD003); repair them first (`migdoc fix`)" in result.output
 
 
 def test_data_migrations_are_refused_without_keep_or_drop_data(copy_fixture):
