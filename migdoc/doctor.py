@@ -158,13 +158,16 @@ def _squashed_revisions(project: Project, revisions: Sequence[str]) -> dict[str,
     for revision in revisions:
         if revision not in project.archived:
             continue
-        readme = Path(project.layout.root, project.archived[revision]).parent / "README.md"
-        try:
-            baseline = squashed_into(readme.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
-            continue
-        if baseline is not None:
-            found[revision] = baseline
+        folder = Path(project.layout.root, project.archived[revision]).parent
+        for readme in sorted(folder.glob("README*.md")):  # README-2.md: a second fix on the same day
+            try:
+                text = readme.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            baseline = squashed_into(text)
+            if baseline is not None and f"(revision {revision}," in text:
+                found[revision] = baseline
+                break
     return found
 
 

@@ -213,7 +213,11 @@ def _changes_rows(sql: str) -> bool:
 
 
 def _split_sql(sql: str) -> list[str]:
-    return [part for part in sql.split(";") if part.strip()] if is_data_only(sql) or ";" in sql else [sql]
+    """SQL that only reads or changes rows is carried whole (a ``;`` may sit in a string);
+    mixed with DDL, its statements one by one (the DDL is the baseline's already)."""
+    if is_data_only(sql) or ";" not in sql:
+        return [sql]
+    return [part for part in sql.split(";") if part.strip()]
 
 
 def _short(sql: str) -> str:
