@@ -19,7 +19,7 @@ from migdoc.dryrun.schema import SchemaChange
 from migdoc.errors import ApplyError, FixRefused
 from migdoc.fix import squash
 from migdoc.fix.squash_schema import _answer, _Body, _column_default, _compared
-from migdoc.model import Proof
+from migdoc.model import CreateFile, Proof
 
 
 def run(*args: str):
@@ -300,3 +300,27 @@ def test_json_plan_and_what_a_stamped_database_needs(copy_fixture, pg_server, pg
     assert "run `alembic upgrade 0007` with the current chain BEFORE applying the squash" in notes
     warned = [w for a in payload["actions"] for w in a.get("warnings", [])]
     assert any("0003 is its current revision" in w for w in warned)
+
+
+def test_a_squash_that_adds_an_error_is_rolled_back(copy_fixture):
+    """The re-check after writing: a written chain with an error the original did not have
+    (here a second file declaring 0001) is restored, file for file."""
+    root = copy_fixture("squash_small")
+    project = doctor.load_project(root)
+    before = snapshot(root)
+    duplicate = root / "migrations" / "versions" / "0001_again.py"
+    plan = doctor.Plan(
+        strategies=("squash",),
+        actions=(
+            CreateFile(
+                path=str(duplicate),
+                content="revision = '0001'\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n",
+                reason="test",
+            ),
+        ),
+        proofs=(Proof("schema-at-rev", True, "equal"),),
+    )
+    proposal = doctor.SquashProposal(doctor.check_project(project), squash.SquashOptions(to="0002"), plan)
+    result = doctor.apply_squash(project, proposal)
+    assert result.is_rolled_back and result.errors_after > result.errors_before
+    assert {k: v for k, v in snapshot(root).items() if not k.startswith(".migdoc")} == before
