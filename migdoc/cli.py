@@ -801,6 +801,136 @@ def fix(
 
 
 @cli.command(
+    short_help="Squash REV and its ancestors into one proved baseline revision.",
+    epilog="""\b
+Example:
+  migdoc squash --to 3f2a9c1d --diff     # the plan, proved on a throwaway PostgreSQL
+  migdoc squash --to 3f2a9c1d --apply    # write it (journalled)
+  migdoc squash --undo""",
+)
+@_project_options
+@click.option(
+    "--to",
+    "to_revision",
+    metavar="REV",
+    default=None,
+    help="The revision the baseline replaces, with its ancestors; it keeps REV's id.",
+)
+@click.option(
+    "--keep-data",
+    "is_keep_data",
+    is_flag=True,
+    help="Carry the range's data migrations (literal SQL, bulk_insert rows) into the baseline.",
+)
+@click.option(
+    "--drop-data",
+    "is_drop_data",
+    is_flag=True,
+    help="Leave the range's data migrations out (a fresh database has no rows for them).",
+)
+@click.option(
+    "--archive-dir",
+    metavar="DIR",
+    default=None,
+    help="Where the squashed files go (default script_location/archive/DATE).",
+)
+@click.option("--diff", "show_diff", is_flag=True, help="Show the plan as a unified diff.")
+@click.option("--apply", "is_apply", is_flag=True, help="Carry the plan out (journalled; undo with --undo).")
+@click.option("--undo", "is_undo", is_flag=True, help="Restore the files of the last applied squash or fix.")
+@click.option(
+    "--server",
+    "server_url",
+    envvar="MIGDOC_DRYRUN_SERVER",
+    show_envvar=True,
+    metavar="URL",
+    default=None,
+    callback=_remember_url,
+    help="A PostgreSQL server migdoc may create the throwaway database on (default: a private server).",
+)
+@click.option("--pg-bindir", metavar="DIR", default=None, help="Folder with initdb and postgres for a private server.")
+@click.option(
+    "--python",
+    "python",
+    metavar="PATH",
+    default=None,
+    help="The project's Python (its virtualenv's): runs env.py and the migrations there.",
+)
+@click.option(
+    "--url-env",
+    multiple=True,
+    metavar="NAME",
+    help="Environment variable(s) env.py reads the URL from (default DATABASE_URL).",
+)
+@click.option(
+    "-x",
+    "x_arguments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="As Alembic's -x; {url} is the throwaway database's URL.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_database_url_option
+def squash(
+    path,
+    config,
+    name,
+    version_locations,
+    to_revision,
+    is_keep_data,
+    is_drop_data,
+    archive_dir,
+    show_diff,
+    is_apply,
+    is_undo,
+    server_url,
+    pg_bindir,
+    python,
+    url_env,
+    x_arguments,
+    fmt,
+    database_url,
+):
+    """Squash REV and all its ancestors into one baseline revision that keeps REV's id, proved
+    on a throwaway PostgreSQL (the baseline builds the schema the chain has at REV, the new chain
+    equals the old at the heads, the baseline's downgrade empties the database); the old files
+    are archived. Exit 0 applied / nothing to do, 1 plan not applied (shown only, or a proof
+    failed), 2 refused."""
+    from migdoc.errors import UsageError
+    from migdoc.fix.squash import SquashOptions
+    from migdoc.reports.fix import FixPrinters, SquashRequest, squash_report, squash_undo_report
+
+    project = _load(path, config, name, version_locations, is_read_only=not is_apply)
+    printers = FixPrinters(
+        out=functools.partial(click.echo, nl=False),
+        err=functools.partial(click.echo, err=True),
+        style=_styler(_is_terminal()),
+    )
+    if is_undo:
+        sys.exit(squash_undo_report(project, printers))
+    if not to_revision:
+        raise UsageError(
+            "squash needs --to REV: the revision the baseline replaces (with its ancestors)", option="--to"
+        )
+    if is_keep_data and is_drop_data:
+        raise UsageError("--keep-data and --drop-data exclude each other", option="--keep-data")
+    request = SquashRequest(
+        options=SquashOptions(
+            to=to_revision, is_keep_data=is_keep_data, is_drop_data=is_drop_data, archive_dir=archive_dir
+        ),
+        fmt=fmt,
+        database_url=database_url,
+        show_diff=show_diff,
+        is_apply=is_apply,
+        server_url=server_url,
+        pg_bindir=pg_bindir,
+        python=python,
+        url_env=tuple(url_env) or ("DATABASE_URL",),
+        x_arguments=tuple(x_arguments),
+    )
+    sys.exit(squash_report(project, request, printers))
+
+
+@cli.command(
     short_help="Prove every upgrade and downgrade on a throwaway PostgreSQL.",
     epilog="""\b
 Example:

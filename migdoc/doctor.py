@@ -155,7 +155,30 @@ def deployment_context(project: Project, database_url: str | None, base_ref: str
         fields["deployed"] = deployed
         unknown = [r for r in deployed if project.graph.resolve(r) is None and r not in project.archived]
         fields["lost_revisions"] = find_lost_revisions(project.layout, unknown)
+        fields["squashed"] = _squashed_revisions(project, [r for r in deployed if project.graph.resolve(r) is None])
     return fields
+
+
+def _squashed_revisions(project: Project, revisions: Sequence[str]) -> dict[str, str]:
+    """Archived revision -> the baseline a squash put in its place, read from the README the
+    squash left in the revision's archive folder."""
+    from migdoc.fix.squash import squashed_into
+
+    found = {}
+    for revision in revisions:
+        if revision not in project.archived:
+            continue
+        folder = Path(project.layout.root, project.archived[revision]).parent
+        for readme in sorted(folder.glob("README*.md")):  # README-2.md: a second fix on the same day
+            try:
+                text = readme.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            baseline = squashed_into(text)
+            if baseline is not None and f"(revision {revision}," in text:
+                found[revision] = baseline
+                break
+    return found
 
 
 def project_status(project: Project, database_url: str | None):
@@ -611,3 +634,111 @@ def check_schema_drift(project: Project, database_url: str, options):
         chain = taken[0]
     changes = drift_changes(chain, deployed)
     return DriftReport(revisions, changes, drift_diagnostics(changes, revisions))
+
+
+# -- squash ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SquashProposal:
+    """What ``squash`` planned: the check it planned from, the options, and the plan with its
+    proofs (run on the throwaway database before it is shown)."""
+
+    before: CheckResult
+    options: object  # migdoc.fix.squash.SquashOptions
+    plan: Plan
+    database: str | None = None
+
+
+def plan_squash(
+    project: Project,
+    options,
+    database_url: str | None = None,
+    *,
+    server_url: str | None = None,
+    pg_bindir: str | None = None,
+    python: str | None = None,
+    url_env: Sequence[str] = ("DATABASE_URL",),
+    x_arguments: Sequence[str] = (),
+    on_database: Callable[[str], None] | None = None,
+) -> SquashProposal:
+    """Plan ``migdoc squash --to REV`` (``options``: a ``SquashOptions``) and prove it on a
+    throwaway PostgreSQL; nothing of the project is written. Raises ``FixRefused`` when the
+    range cannot be squashed or no baseline builds REV's schema; a plan whose proof failed
+    comes back refused (see ``verify.with_proofs``), never applied."""
+    from migdoc.fix import apply as applying
+    from migdoc.fix import plan_proof, squash
+    from migdoc.fix.planner.verify import with_proofs
+    from migdoc.fix.squash_schema import SquashDatabase
+    from migdoc.model import CreateFile
+
+    folders = applying.project_folders(project.layout)
+    unfinished = applying.unfinished_journal(project.layout.root, folders)
+    if unfinished is not None:
+        raise UsageError(unfinished)
+    if options.now == squash.SquashOptions.now:
+        options = replace(options, now=datetime.now().replace(microsecond=0))
+    if options.archive_dir:
+        options = replace(options, archive_dir=project_path(options.archive_dir))
+    if database_url:
+        from migdoc.database.deployed import read_deployed_revisions
+        from migdoc.database.upgrades import applied_revisions
+
+        current = read_deployed_revisions(database_url).revisions  # read-only
+        options = replace(
+            options, database_current=tuple(current), applied=frozenset(applied_revisions(project.graph, current))
+        )
+    before = check_project(project)
+    context = read_plan_inputs(project, before.diagnostics, archive_dir=options.archive_dir, now=options.now)
+    squashed = squash.plan_range(context, options.to)
+    data = squash.data_statements(squashed, options)
+    with SquashDatabase(
+        server_url=server_url, pg_bindir=pg_bindir, python=python, url_env=url_env, x_arguments=x_arguments
+    ) as database:
+        if on_database is not None:
+            on_database(database.description)
+        baseline = database.build_baseline(project, squashed.revision, data, has_descendants=bool(squashed.descendants))
+        render = squash.baseline_render(
+            context, squashed, options, baseline.upgrades, baseline.downgrades, baseline.imports
+        )
+        content = plan_proof.render_template(render, plan_proof.alembic_config(project.layout))
+        create = CreateFile(
+            path=squash.baseline_path(context, squashed, options),
+            content=content,
+            reason=f"the baseline: the schema the chain has at {squashed.revision}, in one revision with its id",
+        )
+        plan = squash.plan_squash(context, squashed, options, create, baseline.explicit, data)
+        plan = _proved(project, context, plan)
+        if not any(p.is_failed for p in plan.proofs):
+            with plan_proof.planned_copy(project.layout, plan) as layout:
+                copy = load_project(layout=layout, is_read_only=True)
+                plan = with_proofs(plan, database.prove(copy, squashed.revision, baseline))
+        description = database.description
+    return SquashProposal(before, options, _readable_notes(plan, project.layout.root), description)
+
+
+def apply_squash(project: Project, proposal: SquashProposal, recheck: Callable[[], CheckResult] | None = None):
+    """Write the squash (journalled; ``migdoc squash --undo`` restores it). Kept when the
+    re-read project has no error the original did not; refused when a proof failed."""
+    from migdoc.errors import ApplyError
+    from migdoc.fix import apply as applying
+    from migdoc.util.signals import first_signal_guarded
+
+    failed = [p for p in proposal.plan.proofs if p.is_failed]
+    if failed or proposal.plan.refusal is not None:
+        why = f"the {failed[0].name} proof failed: {failed[0].why}" if failed else proposal.plan.refusal.message
+        raise ApplyError(f"not applied: {why}; nothing changed")
+
+    def is_acceptable(before: CheckResult, after: CheckResult) -> bool:
+        return after.summary.errors <= before.summary.errors
+
+    with first_signal_guarded():
+        return applying.apply_plan(
+            proposal.plan,
+            project.layout.root,
+            recheck=recheck or (lambda: check_project(reload_project(project))),
+            before=proposal.before,
+            now=proposal.options.now,
+            folders=applying.project_folders(project.layout),
+            accept=is_acceptable,
+        )

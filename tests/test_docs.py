@@ -17,7 +17,7 @@ from migdoc.rules import RULES
 from tests.conftest import REPO
 
 DOCS = REPO / "docs"
-COMMANDS = ("graph", "check", "fix", "dryrun", "status", "explain")
+COMMANDS = ("graph", "check", "fix", "squash", "dryrun", "status", "explain")
 OPTION = re.compile(r"(?<![\w-])(--?[a-zA-Z][\w-]*)")
 
 

@@ -297,3 +297,18 @@ def test_the_project_lock_timeout_is_set_on_every_connection_and_silences_md028(
     [step] = [s for s in payload["steps"] if s["revision"] == "0002" and s["phase"] == "upgrade"]
     [orders] = [lock for lock in step["locks"] if lock["relation"] == "orders"]
     assert orders["mode"] == "AccessExclusiveLock" and orders["without_lock_timeout"] is False
+
+
+def test_from_the_deployed_database_each_risk_carries_its_table_size():
+    from migdoc.dryrun.locks import sized_risks
+
+    rewrite = LockRisk("MD026", "0002", "v/0002.py", 18, "orders", "rewrites orders under ACCESS EXCLUSIVE (...)")
+    index = LockRisk("MD025", "0003", "v/0003.py", 9, "orders_archive", "CREATE INDEX ix on orders_archive ...")
+    unknown = LockRisk("MD028", "0004", "v/0004.py", 7, "audit", "takes ACCESS EXCLUSIVE on audit ...")
+    sized = sized_risks([rewrite, index, unknown], {"orders": (12_000_000, 90_000), "orders_archive": (-1, 3)})
+    assert [r.message for r in sized] == [
+        "rewrites orders (~12M rows in the deployed database) under ACCESS EXCLUSIVE (...)",
+        "CREATE INDEX ix on orders_archive (3 pages, never analysed in the deployed database) ...",
+        "takes ACCESS EXCLUSIVE on audit ...",
+    ]
+    assert sized_risks([rewrite], None) == [rewrite]

@@ -25,8 +25,8 @@ from migdoc.model import Severity
 from migdoc.rules import RULES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-OTHER_OWNERS = ("dryrun_", "fix_", "deploy_")
-"""Fixture trees other engineers own and test (dry-run, fix, deployment)."""
+OTHER_OWNERS = ("dryrun_", "fix_", "deploy_", "squash_")
+"""Fixture trees other engineers own and test (dry-run, fix, deployment, squash: tests/test_squash.py)."""
 NEEDS_OUTSIDE_INPUT = {"MD016", "MD017", "MD020", "MD021", "MD031"}
 """Rules that need ``--database-url``, ``--base-ref`` or ``--dryrun``: tested with their own fixtures."""
 EXTRA_ARGS = {

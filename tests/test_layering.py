@@ -63,6 +63,7 @@ EDGES = {
     "migdoc.dryrun.base_schema",
     "migdoc.database.deployed_schema",
     "migdoc.database.schema_drift",
+    "migdoc.fix.squash_schema",
 }
 # Small helpers every room may use: safe file reading and path display, URL masking, the
 # owner of a lock or leftover, signal handling; and the package markers.

@@ -171,6 +171,10 @@ def test_from_database_copies_the_schema_only_and_runs_what_is_pending(copy_fixt
     assert {step["revision"] for step in report["steps"]} == {"0003"}
     assert [step["phase"] for step in report["steps"]] == ["upgrade", "downgrade", "consistency", "re-upgrade"]
     assert report["deployed_sizes"]["customers"] == {"rows": 500, "pages": deployed.sizes["customers"][1]}
+    # 0003's plain CREATE INDEX on orders, measured, named with the deployed table's size
+    [risk] = report["lock_risks"]
+    assert (risk["code"], risk["revision"], risk["relation"]) == ("MD025", "0003", "orders")
+    assert "orders (" in risk["message"] and "in the deployed database)" in risk["message"]
     assert activity(pg_server, pg_database) == before
 
 

@@ -38,8 +38,7 @@ from pathlib import Path
 from migdoc.cache import files as cache_files
 from migdoc.errors import MigdocError
 from migdoc.options import Answer, CheckRequest
-from migdoc.project.config import _nearest_pyproject as nearest_pyproject
-from migdoc.project.config import find_layout
+from migdoc.project.config import find_layout, nearest_pyproject
 from migdoc.project.layout import ProjectLayout
 from migdoc.project.scan import version_file_paths
 from migdoc.util.filesystem import read_regular_file, repository_root

@@ -107,7 +107,7 @@ def read_deployed_revisions(url: str, version_table: str = VERSION_TABLE, schema
     except DatabaseError:
         raise
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"{shown}: {_describe(exc, timeout, table)}", shown) from None
+        raise DatabaseError(f"{shown}: {describe_database_error(exc, timeout, table)}", shown) from None
     except ImportError as exc:
         raise _driver_missing(shown, exc) from None
     finally:
@@ -243,7 +243,7 @@ def _begin_read_only(connection, timeout: float = DEFAULT_TIMEOUT) -> None:
         connection.begin()
 
 
-def _describe(exc: BaseException, timeout: float = DEFAULT_TIMEOUT, table: str = VERSION_TABLE) -> str:
+def describe_database_error(exc: BaseException, timeout: float = DEFAULT_TIMEOUT, table: str = VERSION_TABLE) -> str:
     """The driver's own first line, which names the real cause, with secrets masked."""
     original = getattr(exc, "orig", None) or exc
     message = str(original).strip().splitlines()

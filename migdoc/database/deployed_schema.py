@@ -78,7 +78,7 @@ def read_only_connection(url: str) -> Iterator[object]:
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
-    from migdoc.database.deployed import _describe, database_timeout
+    from migdoc.database.deployed import database_timeout, describe_database_error
 
     shown = mask_url(url)
     _, engine = _engine(url)
@@ -93,7 +93,7 @@ def read_only_connection(url: str) -> Iterator[object]:
             finally:
                 connection.rollback()
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"{shown}: {_describe(exc, timeout)}", shown) from None
+        raise DatabaseError(f"{shown}: {describe_database_error(exc, timeout)}", shown) from None
     finally:
         engine.dispose()
 

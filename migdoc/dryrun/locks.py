@@ -24,6 +24,7 @@ Imports nothing beyond the standard library: the stairway's child process runs i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -527,3 +528,32 @@ def lock_risks(steps: Iterable, revisions: Mapping[str, tuple[str | None, object
         file, body = revisions.get(step.revision, (None, None))
         found.extend(step_risks(step.revision, file, body, step.locks))
     return found
+
+
+def _rows_shown(rows: int) -> str:
+    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if rows >= size:
+            return f"{rows / size:.1f}".rstrip("0").rstrip(".") + unit
+    return str(rows)
+
+
+def sized_risks(risks: Iterable[LockRisk], sizes: Mapping[str, tuple[int, int]] | None) -> list[LockRisk]:
+    """``--from-database``: each risk's relation named with its size in the deployed database
+    (``pg_class.reltuples``, ``relpages``: the planner's estimates), so that a rewrite of a table
+    of twelve million rows reads differently from a rewrite of an empty one."""
+    if not sizes:
+        return list(risks)
+    sized = []
+    for risk in risks:
+        size = sizes.get(risk.relation)
+        if size is None:
+            sized.append(risk)
+            continue
+        rows, pages = size
+        shown = f"~{_rows_shown(rows)} rows" if rows >= 0 else f"{pages} pages, never analysed"
+        where = f"{risk.relation} ({shown} in the deployed database)"
+        message = re.sub(
+            rf"(?<![\w.]){re.escape(risk.relation)}(?![\w.])", where.replace("\\", "\\\\"), risk.message, count=1
+        )
+        sized.append(dataclasses.replace(risk, message=message))
+    return sized

@@ -35,7 +35,7 @@ _START = (
 
 
 @contextlib.contextmanager
-def _migdoc_only() -> Iterator[str]:
+def migdoc_only() -> Iterator[str]:
     """A folder holding only migdoc's package (a link to it): on the child's path, it makes
     migdoc importable without migdoc's own alembic and sqlalchemy shadowing the project's."""
     import migdoc
@@ -90,7 +90,7 @@ def run_in_child(
         "message_fd": write_fd,
     }
     started, outcome = None, None
-    with _migdoc_only() as folder:
+    with migdoc_only() as folder:
         try:
             child = subprocess.Popen(
                 [python, "-c", _START, folder],

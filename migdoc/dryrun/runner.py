@@ -1051,7 +1051,7 @@ class Chain:
         return ordered
 
 
-def _host_of(url: str) -> str | None:
+def host_of(url: str) -> str | None:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -1122,7 +1122,7 @@ def run_stairway(
                 identity=RunIdentity(
                     throwaway.name,
                     throwaway.token,
-                    _host_of(throwaway.url),
+                    host_of(throwaway.url),
                     project.layout.settings.lock_timeout_ms,
                 ),
                 step_timeout=step_timeout,
@@ -1196,7 +1196,7 @@ def _run_child(
         identity=RunIdentity(
             throwaway.name,
             throwaway.token,
-            _host_of(throwaway.url),
+            host_of(throwaway.url),
             project.layout.settings.lock_timeout_ms,
         ),
         options={

@@ -244,8 +244,10 @@ def apply_plan(
     before: CheckResult,
     now: datetime,
     folders: tuple[Path, ...] | None = None,
+    accept: Callable[[CheckResult, CheckResult], bool] | None = None,
 ) -> ApplyResult:
-    """Write ``plan``; keep it only if the re-read project is healthier.
+    """Write ``plan``; keep it only if the re-read project is healthier (or, with ``accept``,
+    whatever it accepts: a squash repairs nothing, so it keeps what adds no error).
 
     Healthier: fewer error-level findings, or as many errors and fewer
     warnings (a rename answers warnings only). Otherwise every touched file
@@ -289,7 +291,7 @@ def apply_plan(
 
         try:
             after = recheck()
-            is_better = is_healthier(before, after)
+            is_better = (accept or is_healthier)(before, after)
         except KeyboardInterrupt as exc:  # not yet shown to be healthier: not applied
             note = _roll_back(journal_path, journal)[1]
             raise ApplyInterrupted(getattr(exc, "signum", signal.SIGINT), note) from exc

@@ -75,7 +75,7 @@ def find_layout(
                 config_file=None,
                 script_location=locations[0].parent,
                 version_locations=locations,
-                settings=read_migdoc_settings(_nearest_pyproject(root)),
+                settings=read_migdoc_settings(nearest_pyproject(root)),
             )
         )
 
@@ -106,7 +106,7 @@ def find_layout(
             )
             if reads_it or not is_folder_of_its_own:
                 return _with_subfolder_note(layout)
-    settings = read_migdoc_settings(_nearest_pyproject(root))
+    settings = read_migdoc_settings(nearest_pyproject(root))
     if _is_script_folder(root):
         return _with_subfolder_note(
             ProjectLayout(
@@ -163,7 +163,7 @@ def _layout_from_config_files(
     toml_path = folder / "pyproject.toml"
     if ini_path.suffix == ".toml":
         toml_path, ini_path = ini_path, ini_path.with_name("__no_ini__")
-    settings = read_migdoc_settings(toml_path if toml_path.is_file() else _nearest_pyproject(folder))
+    settings = read_migdoc_settings(toml_path if toml_path.is_file() else nearest_pyproject(folder))
     options: dict[str, str] = {}
     config_file: Path | None = None
     if ini_path.exists():
@@ -203,7 +203,7 @@ def _config_above(root: Path, name: str) -> Path | None:
     return None
 
 
-def _nearest_pyproject(root: Path) -> Path:
+def nearest_pyproject(root: Path) -> Path:
     """The project's pyproject.toml: in ``root`` or the nearest folder above it."""
     candidate = root / "pyproject.toml"
     if candidate.is_file():

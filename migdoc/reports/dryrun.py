@@ -42,7 +42,10 @@ def run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
     )
     result.scope = scope
     if deployed is not None:
+        from migdoc.dryrun.locks import sized_risks
+
         result.deployed_sizes = deployed.sizes
+        result.lock_risks = sized_risks(result.lock_risks, deployed.sizes)
     if printers.progress is not None:
         printers.progress.flush()
     result = dryrun_text.displayed(result)

@@ -1,4 +1,4 @@
-"""``fix`` as one call: the request in, the plan rendered, proved, applied or undone, and the
+"""``fix`` and ``squash`` as one call each: the request in, the plan rendered, proved, applied or undone, and the
 exit code out. Reads and writes disk (through :mod:`migdoc.doctor`).
 
 The command line parses, hands over what prints (standard output and standard error, in the
@@ -188,3 +188,96 @@ def _apply(project, proposal, printers: FixPrinters) -> int:
         # Never run by migdoc: the database is only ever read.
         printers.err(f"now stamp the database (migdoc did not): {shown.printable(display_text(plan.realign.command))}")
     return EXIT_FINDINGS if plan.unresolved else EXIT_OK
+
+
+@dataclass(frozen=True)
+class SquashRequest:
+    """Every option of ``squash`` but the project's location."""
+
+    options: object  # migdoc.fix.squash.SquashOptions
+    fmt: str = "text"
+    database_url: str | None = None
+    show_diff: bool = False
+    is_apply: bool = False
+    server_url: str | None = None
+    pg_bindir: str | None = None
+    python: str | None = None
+    url_env: tuple[str, ...] = ("DATABASE_URL",)
+    x_arguments: tuple[str, ...] = ()
+
+
+def squash_undo_report(project, printers: FixPrinters) -> int:
+    """``squash --undo``: the files of the last applied squash restored."""
+    from migdoc import doctor
+    from migdoc.util.filesystem import display_path, display_text
+
+    undone = doctor.undo_fix(project)
+    printers.out(f"restored the files of {display_path(undone.journal)}\n")
+    for problem in (*undone.kept, *undone.failed):
+        printers.err(f"migdoc: not restored: {display_text(problem)}")
+    return EXIT_FINDINGS if undone.kept or undone.failed else EXIT_OK
+
+
+def squash_report(project, request: SquashRequest, printers: FixPrinters) -> int:
+    """``migdoc squash --to REV``: the plan, proved on a throwaway PostgreSQL, shown, and
+    applied when asked and every proof passed."""
+    from migdoc import doctor
+    from migdoc.errors import ApplyInterrupted, FixRefused
+    from migdoc.output import fix as shown
+    from migdoc.util.filesystem import display_path, display_text
+
+    options = request.options
+    try:
+        proposal = doctor.plan_squash(
+            project,
+            options,
+            request.database_url,
+            server_url=request.server_url,
+            pg_bindir=request.pg_bindir,
+            python=request.python,
+            url_env=request.url_env,
+            x_arguments=request.x_arguments,
+        )
+    except FixRefused as exc:
+        if request.fmt == "json":  # the refusal's data on stdout; its one line still goes to stderr, exit 2
+            printers.out(shown.render_refusal_json(exc))
+        raise
+    plan = proposal.plan
+    if request.fmt == "json":
+        printers.out(shown.render_plan_json(plan))
+    elif request.show_diff:
+        printers.out(shown.render_diff(plan))
+        for line in shown.proof_lines(plan):  # a diff has no place for them, and they must not go unseen
+            printers.err(line.strip())
+        for note in plan.notes:
+            printers.err(f"note: {shown.printable(display_text(note))}")
+    else:
+        heading = f"migdoc squash --to {options.to}: {len(plan.actions)} actions"
+        printers.out(shown.render_plan(plan, printers.style, heading=heading))
+    failed = [proof for proof in plan.proofs if proof.is_failed]
+    if not request.is_apply:
+        return EXIT_FINDINGS if plan.actions else EXIT_OK
+    if failed:
+        printers.err(
+            f"migdoc: not applied: the {failed[0].name} proof failed: {shown.printable(display_text(failed[0].why))}; "
+            "nothing changed"
+        )
+        return EXIT_FINDINGS
+    try:
+        result = doctor.apply_squash(project, proposal)
+    except ApplyInterrupted as exc:
+        word = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
+        printers.err(f"migdoc: {word} ({signal.Signals(exc.signum).name}) while applying; {exc.note}")
+        return 128 + exc.signum
+    counts = (
+        f"errors {result.errors_before} -> {result.errors_after}, "
+        f"warnings {result.warnings_before} -> {result.warnings_after}"
+    )
+    if result.is_rolled_back:
+        printers.err(f"migdoc: not applied: the squashed chain has new errors ({counts}); every file was restored")
+        return EXIT_FINDINGS
+    printers.err(
+        f"applied {len(plan.actions)} actions ({counts}); journal {display_path(result.journal)}; "
+        "`migdoc squash --undo` reverts"
+    )
+    return EXIT_OK

@@ -28,7 +28,9 @@ migrations/archive/2025-11-20/0002a_add_order_notes.py   revision = "0002a"   <-
     fix=(
         "`fix` never archives or relinks a revision a database has applied without saying so; where a plan moves the "
         "database's current revision out of the chain it prints the `alembic stamp` command that realigns it. "
-        "Otherwise restore the file, or stamp the database at the revision whose schema it really has."
+        "Otherwise restore the file, or stamp the database at the revision whose schema it really has. "
+        "A revision `migdoc squash` archived is named with its baseline: upgrade the database to it with the "
+        "old chain before taking the squash."
     ),
 )
 def deployed_revision_unknown(context: CheckContext) -> Iterator[Finding]:
@@ -39,6 +41,20 @@ def deployed_revision_unknown(context: CheckContext) -> Iterator[Finding]:
         if graph.resolve(revision) is not None:
             continue
         related: tuple[str, ...] = ()
+        if revision in context.squashed:
+            baseline = context.squashed[revision]
+            yield Finding(
+                None,
+                0,
+                f"the database is stamped with revision {revision!r}, which `migdoc squash` archived "
+                f"({context.archived[revision]}) into the baseline {baseline}; Alembic will stop with "
+                f"\"Can't locate revision identified by '{revision}'\": upgrade that database to {baseline} with the "
+                f"old chain (`alembic upgrade {baseline}` before taking the squash), or `alembic stamp {baseline}` "
+                f"once its schema is {baseline}'s",
+                revision,
+                (context.archived[revision],),
+            )
+            continue
         if revision in context.archived:
             where = f"it is in the archive: {context.archived[revision]}"
             related = (context.archived[revision],)

@@ -28,6 +28,8 @@ class CheckContext:
     """The database's ``alembic_version`` rows (MD016); ``None``: no database was read."""
     lost_revisions: Mapping[str, str] = field(default_factory=dict)
     """Revision id -> where git history last saw it (MD016 hints)."""
+    squashed: Mapping[str, str] = field(default_factory=dict)
+    """Archived revision id -> the baseline revision ``migdoc squash`` replaced it with (MD016)."""
     merged: MergedView | None = None
     """The version files after merging into ``--base-ref`` (MD017); ``None``: no ref given."""
     env_path: str | None = None

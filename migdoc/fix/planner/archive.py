@@ -307,8 +307,8 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
     survivors = tuple(i for i in state.survivors if i not in archived)
     surviving_ids = {str(files[i].revision) for i in survivors}
     archive_dir = options.archive_dir or f"{context.archive_root}/{options.now:%Y-%m-%d}"
-    _refuse_bad_archive_dir(context, archive_dir)
-    archived_as = _archived_names(context, archive_dir, sorted(archived))
+    refuse_bad_archive_dir(context, archive_dir)
+    archived_as = archived_names(context, archive_dir, sorted(archived))
 
     actions: list[Action] = []
     for index in sorted(archived, key=lambda i: files[i].path):
@@ -372,7 +372,7 @@ def plan_archive(context: PlanContext, options: FixOptions, state: PlanState | N
 
     actions.append(
         CreateFile(
-            path=_readme_path(context, archive_dir),
+            path=readme_path(context, archive_dir),
             content=_archive_readme(context, options, head, actions, relinked, evidence),
             reason="why each file was archived, for the next person who looks",
         )
@@ -409,7 +409,7 @@ def _archive_warnings(context: PlanContext, options: FixOptions, index: int, sur
     )
 
 
-def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str) -> None:
+def refuse_bad_archive_dir(context: PlanContext, archive_dir: str) -> None:
     for location in context.version_dirs:
         folder = PurePosixPath(archive_dir)
         if folder == PurePosixPath(location) or PurePosixPath(location) in folder.parents:
@@ -420,7 +420,7 @@ def _refuse_bad_archive_dir(context: PlanContext, archive_dir: str) -> None:
             )
 
 
-def _archived_names(context: PlanContext, archive_dir: str, leaving: Sequence[int]) -> dict[int, str]:
+def archived_names(context: PlanContext, archive_dir: str, leaving: Sequence[int]) -> dict[int, str]:
     """File index -> its name in the archive folder. A name already there (an earlier fix), or
     taken by another file archived now (two ``0025_x.py`` from two version folders), gets a
     distinct one (``0025_x-2.py``): the journal and the archive README record it."""
@@ -439,7 +439,7 @@ def _archived_names(context: PlanContext, archive_dir: str, leaving: Sequence[in
     return names
 
 
-def _readme_path(context: PlanContext, archive_dir: str) -> str:
+def readme_path(context: PlanContext, archive_dir: str) -> str:
     present = context.existing_names.get(archive_dir, frozenset())
     name = "README.md"
     counter = 2
