@@ -312,3 +312,17 @@ def test_from_the_deployed_database_each_risk_carries_its_table_size():
         "takes ACCESS EXCLUSIVE on audit ...",
     ]
     assert sized_risks([rewrite], None) == [rewrite]
+
+
+@pytest.mark.postgres
+def test_check_dryrun_text_prints_a_confirmed_risk_once(copy_fixture, pg_binaries):
+    """The static finding is printed before the dry-run runs; the measurement that says the same
+    (code, revision, line) is not printed again after it. One the static side missed still is."""
+    copy_fixture("md025_blocking_index")
+    out = run("check", "--dryrun", "md025_blocking_index").output
+    assert out.count("MD025 blocking-index [0002]") == 1 and "dry-run passed" in out
+    root = copy_fixture("md028_exclusive_lock")
+    assert root.is_dir()
+    out = run("check", "--dryrun", "md028_exclusive_lock", "--no-downgrade").output
+    # 0002's add_column under ACCESS EXCLUSIVE without a timeout: only the measurement sees it
+    assert out.count("MD028 exclusive-lock [0002]") == 1

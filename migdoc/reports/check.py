@@ -106,8 +106,10 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
             parts.append(heading + text.render_check(result, style, is_summary=not request.is_quiet, snippets=snippets))
             if dryrun_result is not None:
                 from migdoc.output import dryrun_text
+                from migdoc.reports.dryrun import not_yet_shown
                 from migdoc.util.masking import mask_secrets
 
+                dryrun_result.lock_risks = not_yet_shown(dryrun_result.lock_risks, result.diagnostics)
                 parts.append("\n" + mask_secrets(dryrun_text.render_text(dryrun_result, style)))
         elif fmt == "concise":
             parts.append(concise.render_check(result, style))
@@ -121,7 +123,7 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
             printers = dryrun_printers(not request.dryrun.no_downgrade) if dryrun_printers else DryrunPrinters()
             from migdoc.reports.dryrun import dryrun_report
 
-            report, dryrun_code = dryrun_report(project, "text", request.dryrun, printers)
+            report, dryrun_code = dryrun_report(project, "text", request.dryrun, printers, shown=result.diagnostics)
             show(report)
             code = max(code, dryrun_code)
     if request.is_statistics:

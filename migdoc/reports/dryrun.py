@@ -5,7 +5,7 @@ exit code out. ``check --dryrun`` runs the same call. Reads disk and databases (
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from migdoc.options import DryrunOptions, DryrunPrinters
 
@@ -50,6 +50,13 @@ def run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
         printers.progress.flush()
     result = dryrun_text.displayed(result)
     return result, EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+def not_yet_shown(lock_risks, shown: Iterable) -> list:
+    """The measured lock risks but those a static finding already printed: same code, revision
+    and line (the measurement confirmed it)."""
+    printed = {(d.code, d.revision, d.line) for d in shown}
+    return [risk for risk in lock_risks if (risk.code, risk.revision, risk.line) not in printed]
 
 
 def _scope(project, options: DryrunOptions):
@@ -99,15 +106,23 @@ def _from_database(project, options: DryrunOptions):
 
 
 def dryrun_report(
-    project, fmt: str, options: DryrunOptions, printers: DryrunPrinters, is_lock_table: bool = False
+    project,
+    fmt: str,
+    options: DryrunOptions,
+    printers: DryrunPrinters,
+    is_lock_table: bool = False,
+    shown: Iterable = (),
 ) -> tuple[str, int]:
     """Run the dry-run on a loaded project; its report (text or json, passwords masked) and
-    exit code (0 passed, 1 a step failed). ``is_lock_table``: text ends with the per-step lock table."""
+    exit code (0 passed, 1 a step failed). ``is_lock_table``: text ends with the per-step lock
+    table. ``shown``: diagnostics already printed (``check --dryrun``'s text): a measured lock
+    risk that says what one of them said is not printed twice."""
     from migdoc.output import dryrun_text
     from migdoc.output.text import plain
     from migdoc.util.masking import mask_secrets
 
     result, code = run_dryrun(project, options, printers)
+    result.lock_risks = not_yet_shown(result.lock_risks, shown)
     style = printers.style or plain
     if fmt == "json":
         report = dryrun_text.render_json(result)
