@@ -132,12 +132,19 @@ def check_project(
     ``base_ref`` adds MD017 (the version files at that git ref, read from git).
     """
     settings = project.layout.settings
-    codes = selected_codes(select=tuple(select) or settings.select, ignore=tuple(settings.ignore) + tuple(ignore))
+    codes = chosen_codes(project, select, ignore)
     context = project.context()
     if database_url is not None or base_ref is not None:
         context = replace(context, **deployment_context(project, database_url, base_ref))
     with gc_paused():  # the rules make short-lived objects by the hundred thousand, none in cycles
         return run_checks(context, codes=codes, severity=settings.severity)
+
+
+def chosen_codes(project: Project, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> tuple[str, ...]:
+    """The codes a run reports: command-line ``select`` replaces ``[tool.migdoc] select``,
+    command-line ``ignore`` adds to ``[tool.migdoc] ignore``."""
+    settings = project.layout.settings
+    return selected_codes(select=tuple(select) or settings.select, ignore=tuple(settings.ignore) + tuple(ignore))
 
 
 def deployment_context(project: Project, database_url: str | None, base_ref: str | None) -> dict:

@@ -326,3 +326,17 @@ def test_check_dryrun_text_prints_a_confirmed_risk_once(copy_fixture, pg_binarie
     out = run("check", "--dryrun", "md028_exclusive_lock", "--no-downgrade").output
     # 0002's add_column under ACCESS EXCLUSIVE without a timeout: only the measurement sees it
     assert out.count("MD028 exclusive-lock [0002]") == 1
+
+
+@pytest.mark.postgres
+def test_measured_risks_honour_ignore_choices_as_static_findings_do(copy_fixture, pg_binaries):
+    root = copy_fixture("md028_exclusive_lock")
+    version = root / "migrations" / "versions" / "0002_orders_add_channel.py"
+    version.write_text(version.read_text() + "\n# migdoc: ignore[MD028]\n")
+    assert ("MD028", "0005", 19, "order_totals") in (found := risks(dryrun_json("md028_exclusive_lock")))
+    assert not [r for r in found if r[1] == "0002"]  # the file's own comment
+    (root / "pyproject.toml").write_text('[tool.migdoc]\nignore = ["exclusive-lock"]\n')
+    assert risks(dryrun_json("md028_exclusive_lock")) == []
+    (root / "pyproject.toml").unlink()
+    result = run("check", "--dryrun", "md028_exclusive_lock", "--ignore", "MD028", "--format", "json")
+    assert not [d for d in json.loads(result.stdout)["diagnostics"] if d["code"] == "MD028"], result.output

@@ -89,7 +89,9 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
             from migdoc.output.text import plain
             from migdoc.reports.dryrun import run_dryrun
 
-            dryrun_result, dryrun_code = run_dryrun(project, request.dryrun, DryrunPrinters(style=plain))
+            dryrun_result, dryrun_code = run_dryrun(
+                project, request.dryrun, DryrunPrinters(style=plain), request.select, request.ignore
+            )
             code = max(code, dryrun_code)
             if fmt != "text":
                 from migdoc.dryrun.findings import with_dryrun
@@ -123,7 +125,15 @@ def _check(request, style, layouts, show, dryrun_printers, on_note) -> tuple[Ans
             printers = dryrun_printers(not request.dryrun.no_downgrade) if dryrun_printers else DryrunPrinters()
             from migdoc.reports.dryrun import dryrun_report
 
-            report, dryrun_code = dryrun_report(project, "text", request.dryrun, printers, shown=result.diagnostics)
+            report, dryrun_code = dryrun_report(
+                project,
+                "text",
+                request.dryrun,
+                printers,
+                shown=result.diagnostics,
+                select=request.select,
+                ignore=request.ignore,
+            )
             show(report)
             code = max(code, dryrun_code)
     if request.is_statistics:

@@ -5,15 +5,18 @@ exit code out. ``check --dryrun`` runs the same call. Reads disk and databases (
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from migdoc.options import DryrunOptions, DryrunPrinters
 
 EXIT_OK, EXIT_FINDINGS = 0, 1
 
 
-def run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
-    """The dry-run with its live printers; the result as displayed, and its exit code."""
+def run_dryrun(
+    project, options: DryrunOptions, printers: DryrunPrinters, select: Sequence[str] = (), ignore: Sequence[str] = ()
+):
+    """The dry-run with its live printers; the result as displayed, and its exit code. The
+    measured lock risks are those ``select``/``ignore`` (and the project's choices) keep."""
     from migdoc.doctor import dryrun_project
     from migdoc.dryrun.base_schema import BaseSchema
     from migdoc.output import dryrun_text
@@ -41,6 +44,7 @@ def run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
         fast_forward=scope.fast_forward if scope is not None else (),
     )
     result.scope = scope
+    result.lock_risks = chosen_lock_risks(project, result.lock_risks, select, ignore)
     if deployed is not None:
         from migdoc.dryrun.locks import sized_risks
 
@@ -50,6 +54,23 @@ def run_dryrun(project, options: DryrunOptions, printers: DryrunPrinters):
         printers.progress.flush()
     result = dryrun_text.displayed(result)
     return result, EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+def chosen_lock_risks(project, lock_risks, select: Sequence[str] = (), ignore: Sequence[str] = ()) -> list:
+    """The measured lock risks the project's choices keep, as for every static finding:
+    ``--select``/``--ignore``, ``[tool.migdoc]`` select/ignore (MD025-MD028 by code or name), and
+    a ``# migdoc: ignore[MD028]`` comment in the revision's file."""
+    from migdoc.doctor import chosen_codes
+
+    codes = set(chosen_codes(project, select, ignore))
+    graph = project.graph
+    kept = []
+    for risk in lock_risks:
+        index = graph.kept.get(risk.revision)
+        if risk.code not in codes or (index is not None and risk.code in graph.files[index].ignored_codes):
+            continue
+        kept.append(risk)
+    return kept
 
 
 def not_yet_shown(lock_risks, shown: Iterable) -> list:
@@ -112,6 +133,8 @@ def dryrun_report(
     printers: DryrunPrinters,
     is_lock_table: bool = False,
     shown: Iterable = (),
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
 ) -> tuple[str, int]:
     """Run the dry-run on a loaded project; its report (text or json, passwords masked) and
     exit code (0 passed, 1 a step failed). ``is_lock_table``: text ends with the per-step lock
@@ -121,7 +144,7 @@ def dryrun_report(
     from migdoc.output.text import plain
     from migdoc.util.masking import mask_secrets
 
-    result, code = run_dryrun(project, options, printers)
+    result, code = run_dryrun(project, options, printers, select, ignore)
     result.lock_risks = not_yet_shown(result.lock_risks, shown)
     style = printers.style or plain
     if fmt == "json":
