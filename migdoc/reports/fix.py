@@ -153,9 +153,8 @@ def _show_plan(plan, request: FixRequest, printers: FixPrinters) -> None:
 
 def _apply(project, proposal, printers: FixPrinters) -> int:
     from migdoc import doctor
-    from migdoc.errors import ApplyInterrupted
     from migdoc.output import fix as shown
-    from migdoc.util.filesystem import display_path, display_text
+    from migdoc.util.filesystem import display_text
 
     plan = proposal.plan
     failed = [proof for proof in plan.proofs if proof.is_failed]
@@ -167,23 +166,15 @@ def _apply(project, proposal, printers: FixPrinters) -> int:
             f"{shown.printable(display_text(failed[0].why + statement))}; nothing changed{skip}"
         )
         return EXIT_FINDINGS
-    try:
-        result = doctor.apply_fix(project, proposal)
-    except ApplyInterrupted as exc:
-        word = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
-        printers.err(f"migdoc: {word} ({signal.Signals(exc.signum).name}) while applying; {exc.note}")
-        return 128 + exc.signum
-    counts = (
-        f"errors {result.errors_before} -> {result.errors_after}, "
-        f"warnings {result.warnings_before} -> {result.warnings_after}"
+    code = _write(
+        lambda: doctor.apply_fix(project, proposal),
+        plan,
+        printers,
+        rolled_back="the result was not healthier",
+        command="fix",
     )
-    if result.is_rolled_back:
-        printers.err(f"migdoc: not applied: the result was not healthier ({counts}); every file was restored")
-        return EXIT_FINDINGS
-    printers.err(
-        f"applied {len(plan.actions)} actions ({counts}); journal {display_path(result.journal)}; "
-        "`migdoc fix --undo` reverts"
-    )
+    if code != EXIT_OK:
+        return code
     if plan.realign is not None:
         # Never run by migdoc: the database is only ever read.
         printers.err(f"now stamp the database (migdoc did not): {shown.printable(display_text(plan.realign.command))}")
@@ -222,9 +213,9 @@ def squash_report(project, request: SquashRequest, printers: FixPrinters) -> int
     """``migdoc squash --to REV``: the plan, proved on a throwaway PostgreSQL, shown, and
     applied when asked and every proof passed."""
     from migdoc import doctor
-    from migdoc.errors import ApplyInterrupted, FixRefused
+    from migdoc.errors import FixRefused
     from migdoc.output import fix as shown
-    from migdoc.util.filesystem import display_path, display_text
+    from migdoc.util.filesystem import display_text
 
     options = request.options
     try:
@@ -263,8 +254,23 @@ def squash_report(project, request: SquashRequest, printers: FixPrinters) -> int
             "nothing changed"
         )
         return EXIT_FINDINGS
+    return _write(
+        lambda: doctor.apply_squash(project, proposal),
+        plan,
+        printers,
+        rolled_back="the squashed chain has new errors",
+        command="squash",
+    )
+
+
+def _write(apply: Callable, plan, printers: FixPrinters, *, rolled_back: str, command: str) -> int:
+    """Carry a proved plan out and say what became of it: applied (with its journal), rolled
+    back (``rolled_back`` says why), or stopped by a signal (128 + its number)."""
+    from migdoc.errors import ApplyInterrupted
+    from migdoc.util.filesystem import display_path
+
     try:
-        result = doctor.apply_squash(project, proposal)
+        result = apply()
     except ApplyInterrupted as exc:
         word = "terminated" if exc.signum == signal.SIGTERM else "interrupted"
         printers.err(f"migdoc: {word} ({signal.Signals(exc.signum).name}) while applying; {exc.note}")
@@ -274,10 +280,10 @@ def squash_report(project, request: SquashRequest, printers: FixPrinters) -> int
         f"warnings {result.warnings_before} -> {result.warnings_after}"
     )
     if result.is_rolled_back:
-        printers.err(f"migdoc: not applied: the squashed chain has new errors ({counts}); every file was restored")
+        printers.err(f"migdoc: not applied: {rolled_back} ({counts}); every file was restored")
         return EXIT_FINDINGS
     printers.err(
         f"applied {len(plan.actions)} actions ({counts}); journal {display_path(result.journal)}; "
-        "`migdoc squash --undo` reverts"
+        f"`migdoc {command} --undo` reverts"
     )
     return EXIT_OK
