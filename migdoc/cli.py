@@ -345,6 +345,16 @@ class _MigdocGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
+            os.getcwd()
+        except FileNotFoundError:
+            # every path shown is shown from here, and Alembic resolves relative ones from here
+            click.echo(
+                "migdoc: error: the current directory no longer exists (deleted after the shell entered it); "
+                "cd to an existing folder and run migdoc again",
+                err=True,
+            )
+            ctx.exit(EXIT_USAGE)
+        try:
             return super().invoke(ctx)
         except MigdocError as exc:
             from migdoc.output.text import printable

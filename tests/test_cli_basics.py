@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -74,3 +75,19 @@ def test_explain_lists_codes_sorted_and_aligned():
     matches = [re.match(r"^(MD\d{3})  (\S+) +(error|warning|info) +(\S.*)$", line) for line in lines]
     assert all(matches), lines
     assert len({(m.start(2), m.start(3), m.start(4)) for m in matches}) == 1
+
+
+def test_a_deleted_current_directory_is_one_line_and_exit_2(tmp_path):
+    """The shell's folder was removed under it (a CI step that cleaned up): every path is shown
+    from the current directory, so that is the environment problem to name, not a traceback."""
+    import subprocess
+    import sys
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    demo = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
+    script = f'cd "{gone}" && rmdir "{gone}" && exec "{sys.executable}" -m migdoc check "{demo}"'
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("migdoc: error: the current directory no longer exists")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
