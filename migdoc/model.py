@@ -18,7 +18,8 @@ few hundred thousand of them.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 
@@ -198,6 +199,18 @@ class CheckResult:
     @property
     def has_errors(self) -> bool:
         return self.summary.errors > 0
+
+    def with_diagnostics(self, diagnostics: Iterable[Diagnostic], dryrun: object | None = None) -> CheckResult:
+        """The same chain's result with ``diagnostics`` in place of its own, sorted and counted
+        again (findings the static check could not make: the dry-run's, the deployed schema's)."""
+        found = tuple(sorted(diagnostics, key=Diagnostic.sort_key))
+        summary = replace(
+            self.summary,
+            errors=sum(d.severity is Severity.ERROR for d in found),
+            warnings=sum(d.severity is Severity.WARNING for d in found),
+            info=sum(d.severity is Severity.INFO for d in found),
+        )
+        return CheckResult(found, summary, dryrun=self.dryrun if dryrun is None else dryrun)
 
 
 # -- a repair plan: moves, renames, text edits and new files -----------------------------

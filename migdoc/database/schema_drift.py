@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from migdoc.dryrun.schema import SchemaChange, diff_snapshots, take_snapshot
-from migdoc.model import CheckResult, Diagnostic, Severity, Summary
+from migdoc.model import CheckResult, Diagnostic, Severity
 from migdoc.rules import code_named
 
 SCHEMA_DRIFT = code_named("schema-drift")
@@ -61,18 +61,7 @@ def drift_diagnostics(changes: Sequence[SchemaChange], revisions: Sequence[str])
 
 def with_diagnostics(check: CheckResult, extra: Sequence[Diagnostic]) -> CheckResult:
     """The check's result with ``extra`` added and counted."""
-    diagnostics = sorted([*check.diagnostics, *extra], key=Diagnostic.sort_key)
-    s = check.summary
-    summary = Summary(
-        files=s.files,
-        revisions=s.revisions,
-        heads=s.heads,
-        errors=sum(d.severity is Severity.ERROR for d in diagnostics),
-        warnings=sum(d.severity is Severity.WARNING for d in diagnostics),
-        info=sum(d.severity is Severity.INFO for d in diagnostics),
-        head_revisions=s.head_revisions,
-    )
-    return CheckResult(tuple(diagnostics), summary, dryrun=check.dryrun)
+    return check.with_diagnostics([*check.diagnostics, *extra])
 
 
 def _snapshot_of(url: str) -> dict:

@@ -4,7 +4,7 @@ format. Pure."""
 
 from __future__ import annotations
 
-from migdoc.model import CheckResult, Diagnostic, Severity, Summary
+from migdoc.model import CheckResult, Diagnostic, Severity
 from migdoc.rules import code_named
 from migdoc.rules.locks import LOCK_CODES
 
@@ -100,15 +100,4 @@ def with_dryrun(check: CheckResult, result) -> CheckResult:
     on a revision the dry-run measured gives way to what was measured."""
     measured = measured_locks(result)
     kept = [d for d in check.diagnostics if not (d.code in LOCK_CODES and d.revision in measured)]
-    diagnostics = sorted([*kept, *dryrun_diagnostics(result)], key=Diagnostic.sort_key)
-    s = check.summary
-    summary = Summary(
-        files=s.files,
-        revisions=s.revisions,
-        heads=s.heads,
-        errors=sum(d.severity is Severity.ERROR for d in diagnostics),
-        warnings=sum(d.severity is Severity.WARNING for d in diagnostics),
-        info=sum(d.severity is Severity.INFO for d in diagnostics),
-        head_revisions=s.head_revisions,
-    )
-    return CheckResult(tuple(diagnostics), summary, dryrun=result)
+    return check.with_diagnostics([*kept, *dryrun_diagnostics(result)], dryrun=result)
