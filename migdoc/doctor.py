@@ -213,6 +213,11 @@ def project_status(project: Project, database_url: str | None):
     status = compute_status(project.graph, state.revisions)
     lost = [r for r in status.unknown if r not in project.archived]
     whereabouts = {r: f"it is in the archive: {project.archived[r]}" for r in status.unknown if r in project.archived}
+    for revision, baseline in _squashed_revisions(project, status.unknown).items():
+        whereabouts[revision] = (
+            f"`migdoc squash` archived it ({project.archived[revision]}) into the baseline {baseline}: "
+            f"upgrade this database to {baseline} with the old chain before taking the squash"
+        )
     whereabouts.update(find_lost_revisions(project.layout, lost))
     return state, status, whereabouts
 

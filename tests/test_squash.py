@@ -271,6 +271,8 @@ def test_md016_names_the_squash_for_a_database_stamped_inside_it(copy_fixture, p
     assert result.exit_code == 1
     assert "which `migdoc squash` archived" in result.output
     assert "into the baseline 0007" in result.output and "`alembic upgrade 0007`" in result.output
+    status = run("status", "--database-url", pg_database, str(root))
+    assert "`migdoc squash` archived it" in status.output and "into the baseline 0007" in status.output
 
 
 def test_json_plan_and_what_a_stamped_database_needs(copy_fixture, pg_server, pg_database):
