@@ -65,24 +65,13 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
     if options.is_relink and options.head and not options.is_rebase and not actions and len(state.heads(context)) > 1:
         # `--relink --head REV` on a fork (no missing parent): the other branch's first
         # revision is re-pointed onto REV, which is what --rebase --head REV does
-        forked = plan_rebase(context, options, state)
-        actions = _combined(actions, forked.actions)
-        notes += forked.notes
-        unresolved += forked.unresolved
-        state = forked.state or state
+        actions, state = _taken(plan_rebase(context, options, state), actions, notes, unresolved, state)
     if options.is_reid:
-        reid = plan_reid(context, options, state)
-        actions = _combined(actions, reid.actions)
-        notes += reid.notes
-        unresolved += reid.unresolved
-        state = reid.state or state
+        actions, state = _taken(plan_reid(context, options, state), actions, notes, unresolved, state)
     if options.is_rebase:
         rebase = plan_rebase(context, options, state)
-        actions = _combined(actions, rebase.actions)
-        notes += rebase.notes
-        unresolved += rebase.unresolved
         main_head = rebase.main_head
-        state = rebase.state or state
+        actions, state = _taken(rebase, actions, notes, unresolved, state)
     if options.is_archive:
         archive = plan_archive(context, options, state)
         main_head = archive.main_head
@@ -111,6 +100,15 @@ def plan_repairs(context: PlanContext, options: FixOptions) -> Plan:
         main_head=main_head,
         realign=realign,
     )
+
+
+def _taken(step, actions: list[Action], notes: list[str], unresolved: list[str], state: PlanState):
+    """A re-pointing step (rebase, reid) taken into the plan so far: its actions combined with
+    the earlier ones (one edit per file), its notes and what it left unresolved added (in
+    place), and the project as it leaves it, or as it was when it changed nothing."""
+    notes += step.notes
+    unresolved += step.unresolved
+    return _combined(actions, step.actions), step.state or state
 
 
 def _after_relink(relinked: list[Action], archived: Sequence[Action]) -> list[Action]:
