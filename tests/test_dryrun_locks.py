@@ -57,7 +57,8 @@ EXPECTED = {
     ],
     # 0003's ALTER TYPE ... ADD VALUE locks the type only: no finding; 0004 reads orders (ACCESS
     # SHARE) to build a materialized view; 0005 refreshes it without CONCURRENTLY
-    "md028_exclusive_lock": [("MD028", "0002", 18, "orders"), ("MD028", "0005", 19, "order_totals")],
+    # 0002's add_column takes ACCESS EXCLUSIVE for an instant: no finding (MD029 is the project's)
+    "md028_exclusive_lock": [("MD028", "0005", 19, "order_totals")],
     "dryrun_locks_safe": [],
     "dryrun_locks_timeout_in_migration": [],
     "dryrun_locks_healthy": [],
@@ -104,7 +105,9 @@ def test_lock_timeout_set_by_the_migration_silences_md028_and_only_it(copy_fixtu
     assert risks(payload) == []
     version = root / "migrations" / "versions" / "0002_orders_add_channel.py"
     version.write_text(version.read_text().replace("op.execute(\"SET LOCAL lock_timeout = '3s'\")\n", ""))
-    assert risks(dryrun_json("dryrun_locks_timeout_in_migration")) == [("MD028", "0002", 18, "orders")]
+    assert risks(dryrun_json("dryrun_locks_timeout_in_migration")) == [
+        ("MD028", "0002", 19, "orders")
+    ]  # the LOCK TABLE
 
 
 @pytest.mark.postgres
@@ -242,6 +245,7 @@ BODY = FunctionBody(
         Operation("create_index", 18, table="orders", name="ix_a"),
         Operation("create_index", 19, table="orders", name="ix_b"),
         Operation("alter_column", 20, table="orders", name="note"),
+        Operation("execute", 21, name="LOCK TABLE customers IN ACCESS EXCLUSIVE MODE", is_certain=False),
     ),
 )
 
@@ -257,7 +261,7 @@ def test_risks_point_at_the_responsible_call_and_md028_gives_way():
     assert [(r.code, r.line, r.relation) for r in found] == [
         ("MD025", 19, "orders"),  # the call that builds ix_b, not ix_a
         ("MD027", 20, "orders"),
-        ("MD028", 16, "customers"),  # no call names it: upgrade()'s line
+        ("MD028", 21, "customers"),  # locked by hand: the LOCK TABLE statement
     ]  # not MD028 on orders (reported), the index, or invoices (lock_timeout set)
     assert all(isinstance(r, LockRisk) for r in found)
     assert "postgresql_concurrently=True" in found[0].message and "NOT VALID" in found[1].message
@@ -290,13 +294,13 @@ def test_the_project_lock_timeout_is_set_on_every_connection_and_silences_md028(
     """``[tool.migdoc] lock_timeout``: the dry-run sets it as production would, so the step's
     measured lock is guarded; without it the same lock is MD028."""
     root = copy_fixture("md028_exclusive_lock")
-    assert ("MD028", "0002", 18, "orders") in risks(dryrun_json("md028_exclusive_lock", "--no-downgrade"))
+    assert ("MD028", "0005", 19, "order_totals") in risks(dryrun_json("md028_exclusive_lock", "--no-downgrade"))
     (root / "pyproject.toml").write_text('[tool.migdoc]\nlock_timeout = "2s"\n')
     payload = dryrun_json("md028_exclusive_lock", "--no-downgrade")
     assert [r for r in risks(payload) if r[0] == "MD028"] == []
-    [step] = [s for s in payload["steps"] if s["revision"] == "0002" and s["phase"] == "upgrade"]
-    [orders] = [lock for lock in step["locks"] if lock["relation"] == "orders"]
-    assert orders["mode"] == "AccessExclusiveLock" and orders["without_lock_timeout"] is False
+    [step] = [s for s in payload["steps"] if s["revision"] == "0005" and s["phase"] == "upgrade"]
+    [view] = [lock for lock in step["locks"] if lock["relation"] == "order_totals"]
+    assert view["mode"] == "AccessExclusiveLock" and view["without_lock_timeout"] is False
 
 
 def test_from_the_deployed_database_each_risk_carries_its_table_size():
@@ -324,17 +328,19 @@ def test_check_dryrun_text_prints_a_confirmed_risk_once(copy_fixture, pg_binarie
     root = copy_fixture("md028_exclusive_lock")
     assert root.is_dir()
     out = run("check", "--dryrun", "md028_exclusive_lock", "--no-downgrade").output
-    # 0002's add_column under ACCESS EXCLUSIVE without a timeout: only the measurement sees it
-    assert out.count("MD028 exclusive-lock [0002]") == 1
+    # 0005's REFRESH, read by check and confirmed by the measurement: once; 0002's instant
+    # ALTERs under ACCESS EXCLUSIVE are no finding of either
+    assert out.count("MD028 exclusive-lock [0005]") == 1 and "[0002]" not in out
 
 
 @pytest.mark.postgres
 def test_measured_risks_honour_ignore_choices_as_static_findings_do(copy_fixture, pg_binaries):
     root = copy_fixture("md028_exclusive_lock")
-    version = root / "migrations" / "versions" / "0002_orders_add_channel.py"
+    version = root / "migrations" / "versions" / "0005_refresh_order_totals.py"
+    assert ("MD028", "0005", 19, "order_totals") in risks(dryrun_json("md028_exclusive_lock"))
     version.write_text(version.read_text() + "\n# migdoc: ignore[MD028]\n")
-    assert ("MD028", "0005", 19, "order_totals") in (found := risks(dryrun_json("md028_exclusive_lock")))
-    assert not [r for r in found if r[1] == "0002"]  # the file's own comment
+    assert not [r for r in risks(dryrun_json("md028_exclusive_lock")) if r[1] == "0005"]  # the file's own comment
+    version.write_text(version.read_text().replace("\n# migdoc: ignore[MD028]\n", "\n"))
     (root / "pyproject.toml").write_text('[tool.migdoc]\nignore = ["exclusive-lock"]\n')
     assert risks(dryrun_json("md028_exclusive_lock")) == []
     (root / "pyproject.toml").unlink()

@@ -415,6 +415,22 @@ def _is_truncated(body, table: str) -> bool:
     return False
 
 
+def _is_held_for_the_work(body, table: str, lock: RelationLock) -> bool:
+    """ACCESS EXCLUSIVE held for as long as the work takes, not an instant: a materialized view
+    refreshed in place, a table truncated, or locked by hand (``LOCK TABLE``). Every ``ALTER
+    TABLE`` takes the same lock for an instant (a nullable column, a rename, a default); that
+    wait in the queue is the project's ``lock_timeout`` to bound (MD029), as the static side
+    reads it, not a finding on every step."""
+    if lock.kind == "matview" or _is_truncated(body, table):
+        return True
+    bare = table.rsplit(".", 1)[-1].lower()
+    for op in body.operations if body is not None else ():
+        sql = (op.name or "").lower() if op.kind == "execute" else ""
+        if re.search(rf"\block\s+(?:table\s+)?(?:only\s+)?[^;]*\b{re.escape(bare)}\b", sql):
+            return True
+    return False
+
+
 def step_risks(revision: str, file: str | None, body, locks: Iterable[RelationLock]) -> list[LockRisk]:
     """MD025-MD028 for one measured upgrade step. ``body``: the revision's ``upgrade()`` as the
     static reader keeps it (``operations`` with lines), or None."""
@@ -499,9 +515,9 @@ def step_risks(revision: str, file: str | None, body, locks: Iterable[RelationLo
             not reported
             and lock.mode == "AccessExclusiveLock"
             and lock.is_unguarded
-            and lock.kind in ("table", "matview", "sequence")
+            and _is_held_for_the_work(body, table, lock)
         ):
-            line, _ = _line_of(body, table, None)
+            line, _ = _line_of(body, table, {"execute"})  # the REFRESH, TRUNCATE or LOCK naming it
             risks.append(
                 LockRisk(
                     "MD028",

@@ -155,20 +155,24 @@ def validated_constraint(context: CheckContext) -> Iterator[Finding]:
     "exclusive-lock",
     "warning",
     summary=(
-        "An upgrade takes ACCESS EXCLUSIVE on a relation an earlier revision created while no `lock_timeout` "
-        "is set (and MD025-MD027 do not already report that relation)."
+        "An upgrade holds ACCESS EXCLUSIVE on a relation an earlier revision created for as long as its work "
+        "takes (`REFRESH MATERIALIZED VIEW` without `CONCURRENTLY`, `TRUNCATE`, `LOCK TABLE`) while no "
+        "`lock_timeout` is set."
     ),
     why=(
-        "Even a quick ALTER waits for the lock behind any long-running query on the table, and while it waits "
-        "every other query on the table queues behind it: one slow report freezes the application."
+        "Every read and write of the relation waits until the step ends, and the lock itself first waits "
+        "behind any long-running query, with every other query queued behind it. An instant `ALTER TABLE` "
+        "takes the same lock for a moment only: that queue is bounded by the project's `lock_timeout` "
+        "(MD029), not reported on every step."
     ),
     example="""
-0007_orders_add_note.py
-    op.add_column("orders", sa.Column("note", sa.Text()))
-  <- MD028: ACCESS EXCLUSIVE on orders with no lock_timeout ...""",
+0005_refresh_order_totals.py
+    op.execute("REFRESH MATERIALIZED VIEW order_totals")
+  <- MD028: REFRESH MATERIALIZED VIEW order_totals holds ACCESS EXCLUSIVE ...""",
     fix=(
-        "Not changed by `fix`. Set a lock timeout for the migration (`SET lock_timeout = '5s'` in env.py or "
-        "the step) and retry on failure, so it gives up instead of blocking everyone."
+        "Not changed by `fix`. `REFRESH MATERIALIZED VIEW CONCURRENTLY` (it needs a unique index), and a "
+        "lock timeout for the migration (`SET lock_timeout = '5s'` in env.py, the step, or `[tool.migdoc] "
+        "lock_timeout`), so it gives up instead of blocking everyone."
     ),
 )
 def exclusive_lock(context: CheckContext) -> Iterator[Finding]:
