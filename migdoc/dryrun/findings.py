@@ -83,7 +83,7 @@ def code_name(code: str) -> str:
 
 def measured_locks(result) -> dict[str, tuple]:
     """Revision -> the lock risks measured in its upgrade step, for every revision whose
-    upgrade the dry-run measured (``CheckContext.measured_locks``)."""
+    upgrade the dry-run measured (an empty tuple when the step was safe)."""
     measured: dict[str, tuple] = {
         step.revision: ()
         for step in getattr(result, "steps", ())

@@ -2,29 +2,18 @@
 validated-constraint, MD028 exclusive-lock. Severity warning; each finding names the
 revision, its file and the line of the responsible ``op.*`` call (else ``upgrade()``'s).
 
-Two sources feed the same four rules:
-
-* measured: the dry-run runs every upgrade step on a throwaway PostgreSQL and measures what it
-  did to the relations that existed before it (``migdoc.dryrun.locks``). Its risks reach the
-  rules as ``CheckContext.measured_locks``: revision id -> a tuple of :class:`MeasuredRisk`
-  (anything with ``code``, ``revision``, ``line``, ``message``), with every revision whose upgrade
-  was measured as a key, an empty tuple when the step was safe.
-* static: ``migdoc.rules.lock_static.static_lock_findings(context)`` yields ``(code, Finding)``
-  pairs read from the version files alone (``check`` without a database).
+The rules read the version files alone (``migdoc.rules.lock_static``: the ``op.*`` calls and
+literal SQL, no database). The dry-run measures the same four risks on a throwaway PostgreSQL
+(``migdoc.dryrun.locks``), and where it measured a revision its findings replace the static
+ones (``migdoc.dryrun.findings.with_dryrun``: the server is the judge of what a step locked).
 
 Revisions already deployed (``--database-url``) or already on ``--base-ref``'s branch are
 left out: their risks are history (:func:`settled_revisions`).
-
-Per revision, measured wins: a revision the dry-run measured gets only its measured findings
-(the server is the judge of what a step locked); a revision it did not measure (no dry-run, a
-failed or skipped step) gets the static ones. ``lock_findings`` applies that rule for one code;
-``migdoc.dryrun.findings`` applies the same rule to ``check --dryrun``'s diagnostics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
 
 from migdoc.database.upgrades import applied_revisions
 from migdoc.rules.lock_static import static_lock_findings
@@ -34,13 +23,6 @@ LOCK_CODES = ("MD025", "MD026", "MD027", "MD028")
 OURS = "ours"
 """``migdoc.gitref.OURS``: a file this branch added or changed (the rules read what git said,
 through ``CheckContext.merged``, and never import git's edge)."""
-
-
-class MeasuredRisk(Protocol):
-    code: str
-    revision: str
-    line: int
-    message: str
 
 
 def settled_revisions(context: CheckContext) -> frozenset[str]:
@@ -58,17 +40,10 @@ def settled_revisions(context: CheckContext) -> frozenset[str]:
 
 
 def lock_findings(code: str, context: CheckContext) -> Iterator[Finding]:
-    """``code``'s findings: measured ones for the revisions the dry-run measured, static ones
-    for the others."""
-    measured = context.measured_locks or {}
+    """``code``'s findings read from the files, but in revisions whose risks are history."""
     settled = settled_revisions(context)
-    files = {context.graph.files[i].revision: context.graph.files[i] for i in context.graph.kept.values()}
-    for revision in sorted(set(measured) - settled):
-        for risk in measured[revision]:
-            if risk.code == code:
-                yield Finding(files.get(revision), risk.line, risk.message, revision)
     for found_code, finding in static_lock_findings(context):
-        if found_code == code and finding.revision not in measured and finding.revision not in settled:
+        if found_code == code and finding.revision not in settled:
             yield finding
 
 

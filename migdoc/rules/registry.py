@@ -38,10 +38,6 @@ class CheckContext:
     """The text of the project's env.py, read by the edge (MD029, MD030); ``None``: none found."""
     is_lock_timeout_set: bool = False
     """env.py or ``[tool.migdoc] lock_timeout`` sets a lock_timeout for every migration (MD028 is quiet)."""
-    measured_locks: Mapping[str, tuple] | None = None
-    """Revision id -> the lock risks the dry-run measured in its upgrade step (MD025-MD028,
-    ``migdoc.rules.locks``); every measured revision is a key, an empty tuple when it was safe.
-    ``None``: no dry-run."""
 
 
 @dataclass(frozen=True)
